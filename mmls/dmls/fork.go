@@ -1,0 +1,170 @@
+package dmls
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Fork detection. A dishonest owner can send different commits for one
+// epoch to different members (the draft: "the MMLS layer can help
+// participants gossip about the commits they see"). Every member
+// periodically publishes, as a control message in its own send group, a
+// digest of the latest commit it applied in each receive group. Any two
+// different commit hashes for one (group, epoch), whether seen by us or
+// reported by others, raise EventEquivocation naming the group's owner.
+//
+// Control body (inside an EnvelopeControl):
+//
+//	ctl      u8    = ctlDigest
+//	count    u16   (<= maxDigestEntries)
+//	entries  count x { group u8 len bytes; owner [32]; epoch u64; commit hash [32] }
+
+const (
+	ctlDigest        = 1
+	maxDigestEntries = 1024
+	// forkHistory bounds the (group, epoch) pairs remembered.
+	forkHistory = 8192
+)
+
+// DigestEntry names the latest commit a member applied in one group.
+type DigestEntry struct {
+	Group []byte
+	Owner Fingerprint
+	Epoch uint64
+	Hash  [32]byte
+}
+
+func marshalDigest(entries []DigestEntry) ([]byte, error) {
+	if len(entries) > maxDigestEntries {
+		return nil, fmt.Errorf("%w: %d digest entries", ErrTooLarge, len(entries))
+	}
+	w := &writer{}
+	w.u8(ctlDigest)
+	w.u16(uint16(len(entries)))
+	for _, e := range entries {
+		if len(e.Group) > maxGroupID {
+			return nil, fmt.Errorf("%w: group id of %d bytes", ErrMalformed, len(e.Group))
+		}
+		w.bytes8(e.Group)
+		w.raw(e.Owner[:])
+		w.u64(e.Epoch)
+		w.raw(e.Hash[:])
+	}
+	return w.b, nil
+}
+
+// UnmarshalDigest decodes a digest control body.
+func UnmarshalDigest(b []byte) ([]DigestEntry, error) {
+	r := &reader{b: b}
+	if c := r.u8(); r.err == nil && c != ctlDigest {
+		return nil, fmt.Errorf("%w: control type %d", ErrMalformed, c)
+	}
+	n := int(r.u16())
+	if n > maxDigestEntries {
+		return nil, fmt.Errorf("%w: %d digest entries", ErrTooLarge, n)
+	}
+	out := make([]DigestEntry, 0, min(n, 64))
+	for i := 0; i < n && r.err == nil; i++ {
+		var e DigestEntry
+		e.Group = r.bytes8(maxGroupID)
+		copy(e.Owner[:], r.raw(32))
+		e.Epoch = r.u64()
+		copy(e.Hash[:], r.raw(32))
+		out = append(out, e)
+	}
+	if err := r.done(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+type forkKey struct {
+	group string
+	epoch uint64
+}
+
+type forkSeen struct {
+	hash     [32]byte
+	reporter Fingerprint
+}
+
+// forkWatch remembers one commit hash per (group, epoch) and who reported
+// it, and raises an alert on the first conflict.
+type forkWatch struct {
+	seen    map[forkKey]forkSeen
+	order   []forkKey
+	alerted map[forkKey]bool
+}
+
+func newForkWatch() *forkWatch {
+	return &forkWatch{seen: map[forkKey]forkSeen{}, alerted: map[forkKey]bool{}}
+}
+
+func (f *forkWatch) observe(group []byte, epoch uint64, hash [32]byte, reporter, owner Fingerprint, out *Output) {
+	k := forkKey{string(group), epoch}
+	prev, ok := f.seen[k]
+	if !ok {
+		f.seen[k] = forkSeen{hash: hash, reporter: reporter}
+		f.order = append(f.order, k)
+		for len(f.order) > forkHistory {
+			delete(f.seen, f.order[0])
+			delete(f.alerted, f.order[0])
+			f.order = f.order[1:]
+		}
+		return
+	}
+	if prev.hash == hash || f.alerted[k] {
+		return
+	}
+	f.alerted[k] = true
+	out.event(Event{
+		Type: EventEquivocation, By: owner, Epoch: epoch,
+		Detail: fmt.Sprintf("owner %s sent different commits for epoch %d of group %x: %x (seen by %s) and %x (seen by %s)",
+			ShortID(owner), epoch, group, prev.hash[:6], ShortID(prev.reporter), hash[:6], ShortID(reporter)),
+	})
+}
+
+// Digest lists the latest commit we applied in each receive group.
+func (s *Session) Digest() []DigestEntry {
+	var out []DigestEntry
+	for _, rg := range s.recv {
+		if rg.hasCommit {
+			out = append(out, DigestEntry{Group: rg.gid, Owner: rg.owner, Epoch: rg.lastEpoch, Hash: rg.lastHash})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return string(out[i].Group) < string(out[j].Group) })
+	return out
+}
+
+// PublishDigest protects our commit digest as a control message to every
+// member of our send group.
+func (s *Session) PublishDigest() (Output, error) {
+	body, err := marshalDigest(s.Digest())
+	if err != nil {
+		return Output{}, err
+	}
+	id, err := s.newMessageID()
+	if err != nil {
+		return Output{}, err
+	}
+	s.lastDigest, s.digestDirty = s.env.Now(), false
+	return s.ProtectEnvelope(&Envelope{ID: id, SentAt: s.env.Now().UTC(), Kind: EnvelopeControl, Body: body})
+}
+
+func (s *Session) handleControl(rg *recvGroup, body []byte, out *Output) error {
+	entries, err := UnmarshalDigest(body)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		// Trust our own knowledge of who owns a group over the report.
+		owner := e.Owner
+		if known := s.recv[string(e.Group)]; known != nil {
+			owner = known.owner
+		} else if string(e.Group) == string(s.send.GroupID()) {
+			owner = s.id.Fingerprint()
+		}
+		s.forks.observe(e.Group, e.Epoch, e.Hash, rg.owner, owner, out)
+	}
+	return nil
+}

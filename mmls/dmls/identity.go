@@ -1,0 +1,204 @@
+package dmls
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mmls-chat/mmls-chat/mmls/mlsguard"
+)
+
+// Fingerprint is the SHA-256 of a participant's Ed25519 public key; it is
+// the participant's id everywhere in mmls-chat.
+type Fingerprint = mlsguard.Fingerprint
+
+// ShortID renders the first 8 hex digits of a fingerprint.
+func ShortID(fp Fingerprint) string { return hex.EncodeToString(fp[:4]) }
+
+// RoomID is the SHA-256 of a room name; names never travel in clear.
+type RoomID [32]byte
+
+// RoomIDOf hashes a room name.
+func RoomIDOf(name string) RoomID {
+	return sha256.Sum256([]byte("mmls-chat room v1\x00" + name))
+}
+
+// Env is what the protocol layer takes from the outside world: randomness
+// and time. Tests fix both.
+type Env struct {
+	Rand io.Reader
+	Now  func() time.Time
+}
+
+func (e Env) secret() ([]byte, error) {
+	b := make([]byte, mlsguard.SecretSize)
+	if _, err := io.ReadFull(e.Rand, b); err != nil {
+		return nil, fmt.Errorf("dmls: randomness: %w", err)
+	}
+	return b, nil
+}
+
+// Identity is a participant's long-term key, nick and KeyPackage store.
+type Identity struct {
+	seed []byte
+	mls  *mlsguard.Identity
+	keys *KeyStore
+}
+
+// NewIdentity creates a fresh identity from env's randomness.
+func NewIdentity(env Env, nick string) (*Identity, error) {
+	seed, err := env.secret()
+	if err != nil {
+		return nil, err
+	}
+	return IdentityFromSeed(seed, nick)
+}
+
+// IdentityFromSeed rebuilds a stored identity.
+func IdentityFromSeed(seed []byte, nick string) (*Identity, error) {
+	id, err := mlsguard.NewIdentity(seed, nick)
+	if err != nil {
+		return nil, fmt.Errorf("dmls: identity: %w", classify(err))
+	}
+	return &Identity{seed: bytes.Clone(seed), mls: id, keys: newKeyStore()}, nil
+}
+
+// Seed returns the secret seed to store (it is the private key).
+func (id *Identity) Seed() []byte { return bytes.Clone(id.seed) }
+
+// Nick returns the nick.
+func (id *Identity) Nick() string { return id.mls.Nick() }
+
+// PublicKey returns the Ed25519 public key.
+func (id *Identity) PublicKey() []byte { return id.mls.PublicKey() }
+
+// Fingerprint returns the participant's id.
+func (id *Identity) Fingerprint() Fingerprint { return id.mls.Fingerprint() }
+
+// Sign signs msg with the identity key.
+func (id *Identity) Sign(msg []byte) ([]byte, error) { return id.mls.Sign(msg) }
+
+// Verify checks a signature made by [Identity.Sign].
+func Verify(pub, msg, sig []byte) bool { return mlsguard.Verify(pub, msg, sig) }
+
+// SafetyNumber returns a 60-digit number, the same for both parties and
+// independent of order, that two people compare out of band to verify each
+// other's keys. It is grouped in 12 blocks of 5 digits.
+func SafetyNumber(pubA, pubB []byte) string {
+	keys := [][]byte{pubA, pubB}
+	sort.Slice(keys, func(i, j int) bool { return bytes.Compare(keys[i], keys[j]) < 0 })
+	h := sha256.New()
+	h.Write([]byte("mmls-chat safety number v1\x00"))
+	for _, k := range keys {
+		h.Write(binary.BigEndian.AppendUint16(nil, uint16(len(k))))
+		h.Write(k)
+	}
+	sum := h.Sum(nil)
+	// Stretch to 60 bytes: 12 blocks of 5 bytes, each reduced mod 10^5.
+	more := sha256.Sum256(sum)
+	buf := append(sum, more[:]...)
+	blocks := make([]string, 12)
+	for i := range blocks {
+		var v uint64
+		for _, c := range buf[i*5 : i*5+5] {
+			v = v<<8 | uint64(c)
+		}
+		blocks[i] = fmt.Sprintf("%05d", v%100000)
+	}
+	return strings.Join(blocks, " ")
+}
+
+// KeyStore keeps the KeyPackages we handed out, with their init secrets,
+// until a Welcome uses them or they expire. It is bounded: the oldest entry
+// goes first.
+type KeyStore struct {
+	entries map[string]*keyEntry
+	order   []string
+}
+
+type keyEntry struct {
+	kp      *mlsguard.KeyPackage
+	secret  []byte
+	expires time.Time
+}
+
+// Limits of the KeyStore.
+const (
+	MaxKeyPackages  = 1024
+	KeyPackageTTL   = 7 * 24 * time.Hour
+	keyStoreCompact = 2 * MaxKeyPackages
+)
+
+func newKeyStore() *KeyStore { return &KeyStore{entries: map[string]*keyEntry{}} }
+
+// NewKeyPackage makes a fresh KeyPackage and remembers its init secret.
+func (id *Identity) NewKeyPackage(env Env) (*mlsguard.KeyPackage, error) {
+	secret, err := env.secret()
+	if err != nil {
+		return nil, err
+	}
+	kp, err := id.mls.NewKeyPackage(secret)
+	if err != nil {
+		return nil, fmt.Errorf("dmls: key package: %w", classify(err))
+	}
+	ks := id.keys
+	h := string(kp.Hash())
+	ks.entries[h] = &keyEntry{kp: kp, secret: secret, expires: env.Now().Add(KeyPackageTTL)}
+	ks.order = append(ks.order, h)
+	for len(ks.entries) > MaxKeyPackages {
+		ks.drop(ks.order[0])
+		ks.order = ks.order[1:]
+	}
+	if len(ks.order) > keyStoreCompact {
+		live := ks.order[:0]
+		for _, k := range ks.order {
+			if ks.entries[k] != nil {
+				live = append(live, k)
+			}
+		}
+		ks.order = live
+	}
+	return kp, nil
+}
+
+// take finds and removes the entry a Welcome addresses.
+func (ks *KeyStore) take(hashes [][]byte, now time.Time) *keyEntry {
+	for _, h := range hashes {
+		if e := ks.entries[string(h)]; e != nil {
+			ks.drop(string(h))
+			if now.After(e.expires) {
+				return nil
+			}
+			return e
+		}
+	}
+	return nil
+}
+
+func (ks *KeyStore) drop(h string) {
+	if e := ks.entries[h]; e != nil {
+		clear(e.secret)
+		delete(ks.entries, h)
+	}
+}
+
+// Expire forgets KeyPackages past their lifetime.
+func (ks *KeyStore) Expire(now time.Time) {
+	for h, e := range ks.entries {
+		if now.After(e.expires) {
+			ks.drop(h)
+		}
+	}
+}
+
+// Pending reports how many KeyPackages await a Welcome.
+func (ks *KeyStore) Pending() int { return len(ks.entries) }
+
+// KeyStore returns the identity's KeyPackage store.
+func (id *Identity) KeyStore() *KeyStore { return id.keys }

@@ -1,0 +1,258 @@
+package mlsguard
+
+import (
+	"encoding/binary"
+	"errors"
+	"testing"
+
+	mls "github.com/cisco/go-mls"
+	syntax "github.com/cisco/go-tls-syntax"
+)
+
+// Each test plays an attacker with access to the raw go-mls state of a
+// member (an insider) or of nobody (an outsider).
+
+func TestAttackApplicationFromNonOwnerLeaf(t *testing.T) {
+	t.Parallel()
+	a, b, c := newParty(t, "alice"), newParty(t, "bob"), newParty(t, "carol")
+	_, gs := room(t, a, b, c)
+	// Bob (leaf 1) encrypts in Alice's group with the raw library.
+	ct, err := gs[0].st.Protect([]byte("I am alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := syntax.Marshal(ct)
+	if _, err := gs[1].Unprotect(raw); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("want ErrNotOwner, got %v", err)
+	}
+}
+
+func TestAttackCommitFromNonOwnerLeaf(t *testing.T) {
+	t.Parallel()
+	a, b, c := newParty(t, "alice"), newParty(t, "bob"), newParty(t, "carol")
+	_, gs := room(t, a, b, c)
+	pt, _, _, err := gs[0].st.Commit(b.rnd.next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := syntax.Marshal(pt)
+	if _, _, err := gs[1].ApplyCommit(CommitBundle{Commit: raw}); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("want ErrNotOwner, got %v", err)
+	}
+	// Relabelled as leaf 0, the signature no longer verifies.
+	pt.Sender.Sender = 0
+	raw, _ = syntax.Marshal(pt)
+	if _, _, err := gs[1].ApplyCommit(CommitBundle{Commit: raw}); !errors.Is(err, ErrAuth) {
+		t.Fatalf("want ErrAuth, got %v", err)
+	}
+	// Carol's group is intact: Alice's next message still reads.
+}
+
+func TestAttackRemoveFromNonOwner(t *testing.T) {
+	t.Parallel()
+	a, b, c := newParty(t, "alice"), newParty(t, "bob"), newParty(t, "carol")
+	ga, gs := room(t, a, b, c)
+	// Bob forges "remove carol" in a bundle with Alice's real (empty) commit.
+	rm, err := gs[0].st.Remove(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rmRaw, _ := syntax.Marshal(rm)
+	bundle, _, _, err := ga.Commit(a.rnd.next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle.Proposals = append(bundle.Proposals, rmRaw)
+	if _, info, err := gs[1].ApplyCommit(bundle); !errors.Is(err, ErrNotOwner) || info.RemovedMe {
+		t.Fatalf("want ErrNotOwner without removal, got %v %+v", err, info)
+	}
+}
+
+func TestAttackForgedWelcome(t *testing.T) {
+	t.Parallel()
+	alice, mallory, bob := newParty(t, "alice"), newParty(t, "mallory"), newParty(t, "bob")
+	// Mallory builds a group in which she is leaf 0 and adds Bob's public
+	// KeyPackage; Bob expects a Welcome from Alice.
+	g, err := CreateGroup(mallory.id, []byte("group-alice"), mallory.rnd.next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := bob.joiner(t)
+	if err := g.ProposeAdd(j.KeyPackage); err != nil {
+		t.Fatal(err)
+	}
+	_, welcome, _, err := g.Commit(mallory.rnd.next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Join(j, welcome, alice.id.Fingerprint(), nil); !errors.Is(err, ErrForgedWelcome) {
+		t.Fatalf("want ErrForgedWelcome, got %v", err)
+	}
+	// The same Welcome is fine for someone who expects Mallory.
+	if _, err := Join(j, welcome, mallory.id.Fingerprint(), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAttackSenderIndexBeyondTree(t *testing.T) {
+	t.Parallel()
+	a, b := newParty(t, "alice"), newParty(t, "bob")
+	ga, gs := room(t, a, b)
+	bundle, _, _, err := ga.Commit(a.rnd.next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pt mls.MLSPlaintext
+	if err := decodeStrict(bundle.Commit, &pt); err != nil {
+		t.Fatal(err)
+	}
+	for _, idx := range []uint32{2, 200, 1 << 31, 0xffffffff} {
+		pt.Sender.Sender = idx
+		raw, _ := syntax.Marshal(&pt)
+		if _, _, err := gs[0].ApplyCommit(CommitBundle{Commit: raw}); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("index %d: want ErrMalformed, got %v", idx, err)
+		}
+	}
+	// The genuine commit still applies.
+	next, _, err := gs[0].ApplyCommit(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same for a proposal sent to the owner.
+	prop, err := next.ProposeUpdate(b.id, b.rnd.next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := decodeStrict(prop, &pt); err != nil {
+		t.Fatal(err)
+	}
+	for _, idx := range []uint32{2, 200, 0xffffffff} {
+		pt.Sender.Sender = idx
+		raw, _ := syntax.Marshal(&pt)
+		if err := ga.HandleProposal(raw, b.id.Fingerprint()); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("proposal index %d: want ErrMalformed, got %v", idx, err)
+		}
+	}
+	if err := ga.HandleProposal(prop, b.id.Fingerprint()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// forgeSenderData re-encrypts a ciphertext's sender data with the group's
+// shared sender-data key (which every member holds), claiming leaf 0 and
+// the given generation.
+func forgeSenderData(t *testing.T, insider *Group, raw []byte, generation uint32) []byte {
+	t.Helper()
+	var ct mls.MLSCiphertext
+	if err := decodeStrict(raw, &ct); err != nil {
+		t.Fatal(err)
+	}
+	sd := make([]byte, 12)
+	binary.BigEndian.PutUint32(sd[4:8], generation)
+	aad, _ := syntax.Marshal(struct {
+		GroupID         []byte `tls:"head=1"`
+		Epoch           mls.Epoch
+		ContentType     mls.ContentType
+		SenderDataNonce []byte `tls:"head=1"`
+	}{ct.GroupID, ct.Epoch, ct.ContentType, ct.SenderDataNonce})
+	aead, _ := insider.st.CipherSuite.NewAEAD(insider.st.Keys.SenderDataKey)
+	ct.EncryptedSenderData = aead.Seal(nil, ct.SenderDataNonce, sd, aad)
+	out, _ := syntax.Marshal(&ct)
+	return out
+}
+
+func TestAttackHugeGeneration(t *testing.T) {
+	t.Parallel()
+	a, b, c := newParty(t, "alice"), newParty(t, "bob"), newParty(t, "carol")
+	ga, gs := room(t, a, b, c)
+	ct, err := ga.Protect([]byte("genuine"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, gen := range []uint32{MaxSkip + 2, 1_000_000, 0xffffffff} {
+		forged := forgeSenderData(t, gs[0], ct, gen)
+		if _, err := gs[1].Unprotect(forged); !errors.Is(err, ErrTooFarAhead) {
+			t.Fatalf("generation %d: want ErrTooFarAhead, got %v", gen, err)
+		}
+	}
+	// Within the bound, a forged generation costs derivations but burns
+	// nothing: the genuine message still decrypts afterwards.
+	if _, err := gs[1].Unprotect(forgeSenderData(t, gs[0], ct, MaxSkip)); !errors.Is(err, ErrAuth) {
+		t.Fatalf("want ErrAuth, got %v", err)
+	}
+	if pt, err := gs[1].Unprotect(ct); err != nil || string(pt) != "genuine" {
+		t.Fatalf("genuine message lost: %q %v", pt, err)
+	}
+}
+
+func TestAttackBadNonceLength(t *testing.T) {
+	t.Parallel()
+	a, b := newParty(t, "alice"), newParty(t, "bob")
+	ga, gs := room(t, a, b)
+	raw, _ := ga.Protect([]byte("x"))
+	var ct mls.MLSCiphertext
+	if err := decodeStrict(raw, &ct); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 1, 11, 13, 255} {
+		ct.SenderDataNonce = make([]byte, n)
+		bad, _ := syntax.Marshal(&ct)
+		if _, err := gs[0].Unprotect(bad); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("nonce %d: want ErrMalformed, got %v", n, err)
+		}
+	}
+	if _, err := gs[0].Unprotect(raw); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAttackForeignSuiteUpdate(t *testing.T) {
+	t.Parallel()
+	a, b := newParty(t, "alice"), newParty(t, "bob")
+	ga, gs := room(t, a, b)
+	prop, err := gs[0].ProposeUpdate(b.id, b.rnd.next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pt mls.MLSPlaintext
+	if err := decodeStrict(prop, &pt); err != nil {
+		t.Fatal(err)
+	}
+	pt.Content.Proposal.Update.KeyPackage.CipherSuite = mls.P256_AES128GCM_SHA256_P256
+	bad, _ := syntax.Marshal(&pt)
+	if err := ga.HandleProposal(bad, b.id.Fingerprint()); !errors.Is(err, ErrBadProposal) {
+		t.Fatalf("want ErrBadProposal, got %v", err)
+	}
+	// The owner can still commit (go-mls would panic in Commit had the
+	// proposal been queued).
+	if _, _, _, err := ga.Commit(a.rnd.next()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRoomFull(t *testing.T) {
+	t.Parallel()
+	a := newParty(t, "alice")
+	g, err := CreateGroup(a.id, []byte("big"), a.rnd.next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var full error
+	for i := 0; i < MaxLeaves+5 && full == nil; i++ {
+		p := newParty(t, "m")
+		full = g.ProposeAdd(p.joiner(t).KeyPackage)
+	}
+	if !errors.Is(full, ErrRoomFull) {
+		t.Fatalf("want ErrRoomFull, got %v", full)
+	}
+	if _, _, _, err := g.Commit(a.rnd.next()); err != nil {
+		t.Fatalf("commit of a full room failed: %v", err)
+	}
+	if n := g.LeafCount(); n > MaxLeaves {
+		t.Fatalf("tree of %d leaves", n)
+	}
+	// A path commit (rekey) still works at the cap.
+	if _, _, _, err := g.Commit(a.rnd.next()); err != nil {
+		t.Fatalf("rekey at the cap failed: %v", err)
+	}
+}
