@@ -12,11 +12,18 @@ import (
 //	id       [16]    random message id (dedupe key for the life of a room)
 //	sent_at  i64     sender's clock, Unix nanoseconds
 //	kind     u8      EnvelopeText or EnvelopeControl
+//	to       u16 count (<= MaxMembers), count x [32] fingerprints
 //	body     u32 len, bytes (text: UTF-8 <= MaxTextSize; control: <= MaxControlSize)
+//
+// To lists the members of the sender's group when the message was first
+// sent. A message re-protected later (after a member lost its state) goes
+// to the group as it is then; members not in To drop it unread, so a
+// message is shown exactly to the members it was sent to.
 type Envelope struct {
 	ID     MessageID
 	SentAt time.Time
 	Kind   EnvelopeKind
+	To     []Fingerprint
 	Body   []byte
 }
 
@@ -53,11 +60,18 @@ func (e *Envelope) Marshal() ([]byte, error) {
 	w.raw(e.ID[:])
 	w.u64(uint64(e.SentAt.UnixNano()))
 	w.u8(uint8(e.Kind))
+	w.u16(uint16(len(e.To)))
+	for _, fp := range e.To {
+		w.raw(fp[:])
+	}
 	w.bytes32(e.Body)
 	return w.b, nil
 }
 
 func (e *Envelope) check() error {
+	if len(e.To) > MaxMembers {
+		return fmt.Errorf("%w: %d recipients", ErrTooLarge, len(e.To))
+	}
 	switch e.Kind {
 	case EnvelopeText:
 		if len(e.Body) > MaxTextSize {
@@ -76,6 +90,16 @@ func (e *Envelope) check() error {
 	return nil
 }
 
+// AddressedTo reports whether fp is among the recipients.
+func (e *Envelope) AddressedTo(fp Fingerprint) bool {
+	for _, to := range e.To {
+		if to == fp {
+			return true
+		}
+	}
+	return false
+}
+
 // UnmarshalEnvelope decodes and checks an envelope.
 func UnmarshalEnvelope(b []byte) (*Envelope, error) {
 	r := &reader{b: b}
@@ -86,6 +110,15 @@ func UnmarshalEnvelope(b []byte) (*Envelope, error) {
 	copy(e.ID[:], r.raw(16))
 	e.SentAt = time.Unix(0, int64(r.u64())).UTC()
 	e.Kind = EnvelopeKind(r.u8())
+	n := int(r.u16())
+	if n > MaxMembers {
+		return nil, fmt.Errorf("%w: %d recipients", ErrTooLarge, n)
+	}
+	for i := 0; i < n && r.err == nil; i++ {
+		var fp Fingerprint
+		copy(fp[:], r.raw(32))
+		e.To = append(e.To, fp)
+	}
 	e.Body = r.bytes32(MaxControlSize)
 	if err := r.done(); err != nil {
 		return nil, err

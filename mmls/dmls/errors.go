@@ -28,6 +28,8 @@ var (
 	ErrBuffered     = errors.New("dmls: buffered until its commit arrives")
 	ErrDuplicate    = errors.New("dmls: already applied")
 	ErrInternal     = errors.New("dmls: internal error")
+	ErrNotForUs     = errors.New("dmls: message not addressed to us")
+	ErrStaleWelcome = errors.New("dmls: welcome for a key package we no longer hold")
 )
 
 // classify wraps a boundary error with the matching dmls sentinel, keeping

@@ -167,12 +167,14 @@ func (id *Identity) NewKeyPackage(env Env) (*mlsguard.KeyPackage, error) {
 	return kp, nil
 }
 
-// take finds and removes the entry a Welcome addresses.
+// take finds and removes the entry a Welcome addresses; the caller
+// clears its secret after use.
 func (ks *KeyStore) take(hashes [][]byte, now time.Time) *keyEntry {
 	for _, h := range hashes {
 		if e := ks.entries[string(h)]; e != nil {
-			ks.drop(string(h))
+			delete(ks.entries, string(h))
 			if now.After(e.expires) {
+				clear(e.secret)
 				return nil
 			}
 			return e

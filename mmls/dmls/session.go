@@ -149,6 +149,11 @@ type Session struct {
 	byOwner map[Fingerprint]*recvGroup
 	// asked: when we last sent a peer a KeyPackage or REJOIN (rate limit).
 	asked map[Fingerprint]time.Time
+	// refused: when we last told a kicked peer we left (rate limit).
+	refused map[Fingerprint]time.Time
+	// departed: peers that asked us to leave their group; we do not ask
+	// them to re-add us on our own.
+	departed map[Fingerprint]bool
 
 	sinceUpdate int
 	lastUpdate  time.Time
@@ -194,6 +199,7 @@ func NewSession(id *Identity, env Env, room string, cfg Config) (*Session, error
 		id: id, env: env, cfg: cfg.withDefaults(), room: RoomIDOf(room),
 		send: g, kicked: map[Fingerprint]bool{}, recv: map[string]*recvGroup{},
 		byOwner: map[Fingerprint]*recvGroup{}, asked: map[Fingerprint]time.Time{},
+		refused: map[Fingerprint]time.Time{}, departed: map[Fingerprint]bool{},
 		lastUpdate: now, lastDigest: now, forks: newForkWatch(),
 	}, nil
 }
@@ -290,10 +296,11 @@ func (s *Session) msg(kind Kind, group []byte, epoch uint64, data []byte, props 
 
 // ---- joining ----
 
-// Hello returns the KeyPackage message that asks peer to add us to its
-// send group for this room (and, when peer is not yet in ours, to send its
-// own KeyPackage back). It returns an empty Output while an earlier request
-// to peer is younger than GapTimeout, and refuses a kicked peer.
+// Hello returns what it takes to form a two-way link with peer in this
+// room: our KeyPackage, flagged HelloAddMe when we hold no state for peer's
+// send group and HelloSendYours when peer is not in ours. It returns an
+// empty Output when the link is whole or an earlier request to peer is
+// younger than GapTimeout, and refuses a kicked peer.
 func (s *Session) Hello(peer Fingerprint) (Output, error) {
 	if peer == s.id.Fingerprint() {
 		return Output{}, fmt.Errorf("%w: hello to ourselves", ErrMalformed)
@@ -301,20 +308,31 @@ func (s *Session) Hello(peer Fingerprint) (Output, error) {
 	if s.kicked[peer] {
 		return Output{}, fmt.Errorf("%w: %s", ErrKicked, ShortID(peer))
 	}
+	flags := s.helloFlags(peer)
+	if flags == 0 {
+		return Output{}, nil
+	}
 	if at, ok := s.asked[peer]; ok && s.env.Now().Sub(at) < s.cfg.GapTimeout {
 		return Output{}, nil
 	}
-	return s.keyPackageTo(peer, KindKeyPackage)
+	return s.keyPackageTo(peer, KindKeyPackage, flags)
 }
 
-func (s *Session) keyPackageTo(peer Fingerprint, kind Kind) (Output, error) {
+func (s *Session) helloFlags(peer Fingerprint) uint64 {
+	var flags uint64
+	if !s.HasGroupOf(peer) {
+		flags |= HelloAddMe
+	}
+	if !s.InSendGroup(peer) {
+		flags |= HelloSendYours
+	}
+	return flags
+}
+
+func (s *Session) keyPackageTo(peer Fingerprint, kind Kind, flags uint64) (Output, error) {
 	kp, err := s.id.NewKeyPackage(s.env)
 	if err != nil {
 		return Output{}, err
-	}
-	var flags uint64
-	if kind == KindKeyPackage && !s.InSendGroup(peer) {
-		flags = 1
 	}
 	var group []byte
 	if rg := s.byOwner[peer]; rg != nil {
@@ -342,6 +360,7 @@ func (s *Session) Add(kps ...[]byte) (Output, error) {
 	}
 	for _, kp := range parsed {
 		delete(s.kicked, kp.Fingerprint())
+		delete(s.refused, kp.Fingerprint())
 	}
 	return s.addParsed(parsed)
 }
@@ -373,13 +392,48 @@ func (s *Session) addParsed(kps []*mlsguard.KeyPackage) (Output, error) {
 }
 
 // Remove removes peer from our send group (a kick): it reads nothing we
-// send from now on, and we stop reading its send group. It is not re-added
-// unless [Session.Add] is called for it again.
+// send from now on. We also stop reading its send group and ask it to drop
+// us from it (KindLeave). It is not re-added unless [Session.Add] is called
+// for it again.
 func (s *Session) Remove(peer Fingerprint) (Output, error) {
-	if _, ok := s.sendMember(peer); !ok && s.byOwner[peer] == nil {
+	if !s.InSendGroup(peer) && !s.HasGroupOf(peer) {
 		return Output{}, fmt.Errorf("%w: %s", ErrNotMember, ShortID(peer))
 	}
-	out := s.forget(peer)
+	s.kicked[peer] = true
+	return s.unlink(peer, true)
+}
+
+// Leave leaves the room: every owner whose group we are in is asked to
+// remove us, and we forget their groups. Our own send group is left as it
+// is (removing everyone in one commit would make each of them propagate the
+// others' removal); the engine discards the session afterwards.
+func (s *Session) Leave() (Output, error) {
+	var out Output
+	for _, owner := range s.owners() {
+		o, err := s.leaveMsg(owner)
+		out.add(o)
+		if err != nil {
+			return out, err
+		}
+		s.dropGroupOf(owner)
+	}
+	return out, nil
+}
+
+func (s *Session) leaveMsg(peer Fingerprint) (Output, error) {
+	data, err := s.msg(KindLeave, nil, 0, nil, nil)
+	if err != nil {
+		return Output{}, err
+	}
+	return Output{Sends: []Outgoing{{To: peer, Kind: KindLeave, Data: data}}}, nil
+}
+
+// unlink removes peer from our send group (one commit) and drops its send
+// group; with tell, peer is sent KindLeave so it drops us from its group.
+func (s *Session) unlink(peer Fingerprint, tell bool) (Output, error) {
+	var out Output
+	delete(s.asked, peer)
+	s.dropGroupOf(peer)
 	if m, ok := s.sendMember(peer); ok {
 		if err := s.send.ProposeRemove(m.Leaf); err != nil {
 			return out, fmt.Errorf("dmls: remove: %w", classify(err))
@@ -390,18 +444,22 @@ func (s *Session) Remove(peer Fingerprint) (Output, error) {
 			return out, err
 		}
 	}
+	if tell {
+		// After the commit, so the peer learns of its removal first.
+		o, err := s.leaveMsg(peer)
+		out.add(o)
+		if err != nil {
+			return out, err
+		}
+	}
 	return out, nil
 }
 
-// forget marks peer kicked and drops its send group.
-func (s *Session) forget(peer Fingerprint) Output {
-	s.kicked[peer] = true
-	delete(s.asked, peer)
-	if rg := s.byOwner[peer]; rg != nil {
-		delete(s.byOwner, peer)
+func (s *Session) dropGroupOf(owner Fingerprint) {
+	if rg := s.byOwner[owner]; rg != nil {
+		delete(s.byOwner, owner)
 		delete(s.recv, string(rg.gid))
 	}
-	return Output{}
 }
 
 // commit commits our pending proposals (or rekeys our leaf) and addresses
@@ -427,8 +485,16 @@ func (s *Session) commit() (Output, error) {
 	if err != nil {
 		return Output{}, err
 	}
+	readded := map[Fingerprint]bool{}
+	for _, m := range info.Added {
+		readded[m.Fingerprint()] = true
+	}
 	for _, fp := range before {
-		out.Sends = append(out.Sends, Outgoing{To: fp, Kind: KindCommit, Data: cm})
+		// A member re-added in this commit (a rejoin) gets only the
+		// Welcome: its old state is gone.
+		if !readded[fp] {
+			out.Sends = append(out.Sends, Outgoing{To: fp, Kind: KindCommit, Data: cm})
+		}
 	}
 	if welcome != nil {
 		wm, err := s.msg(KindWelcome, gid, info.Epoch, welcome, nil)
@@ -538,10 +604,6 @@ func (s *Session) newMessageID() (MessageID, error) {
 // not acknowledged: re-protecting keeps its id, so receivers dedupe) in the
 // current epoch, addressed to every member of our send group.
 func (s *Session) ProtectEnvelope(e *Envelope) (Output, error) {
-	plain, err := e.Marshal()
-	if err != nil {
-		return Output{}, err
-	}
 	var out Output
 	if s.send.PendingProposals() > 0 || s.updateDue() {
 		c, err := s.commit()
@@ -549,6 +611,13 @@ func (s *Session) ProtectEnvelope(e *Envelope) (Output, error) {
 		if err != nil {
 			return out, err
 		}
+	}
+	if e.To == nil {
+		e.To = s.sendRecipients()
+	}
+	plain, err := e.Marshal()
+	if err != nil {
+		return out, err
 	}
 	ct, err := s.send.Protect(plain)
 	if err != nil {
@@ -586,11 +655,20 @@ func (s *Session) Handle(from Fingerprint, data []byte) (Output, error) {
 		return Output{}, fmt.Errorf("%w: message from ourselves", ErrMalformed)
 	}
 	if s.kicked[from] {
-		return Output{}, fmt.Errorf("%w: %s", ErrKicked, ShortID(from))
+		// Tell the peer we are not in its room any more, so it stops
+		// counting us as a member (at most once per GapTimeout).
+		var out Output
+		if at, ok := s.refused[from]; m.Kind != KindLeave && (!ok || s.env.Now().Sub(at) >= s.cfg.GapTimeout) {
+			s.refused[from] = s.env.Now()
+			out, _ = s.leaveMsg(from)
+		}
+		return out, fmt.Errorf("%w: %s", ErrKicked, ShortID(from))
 	}
 	switch m.Kind {
 	case KindKeyPackage, KindRejoin:
 		return s.handleKeyPackage(from, m)
+	case KindLeave:
+		return s.handleLeave(from)
 	case KindWelcome:
 		return s.handleWelcome(from, m)
 	case KindProposal:
@@ -601,9 +679,11 @@ func (s *Session) Handle(from Fingerprint, data []byte) (Output, error) {
 	return Output{}, fmt.Errorf("%w: kind %v", ErrMalformed, m.Kind)
 }
 
-// handleKeyPackage adds the sender to our send group. A KeyPackage or
-// REJOIN from a peer already in it means the peer lost its state there: we
-// remove the stale leaf and add the fresh package in one commit.
+// handleKeyPackage acts on a peer's KeyPackage: a REJOIN or a Hello with
+// HelloAddMe adds the peer to our send group; from a peer already in it,
+// it means the peer lost its state there, so the stale leaf is removed and
+// the fresh package added in one commit. HelloSendYours is answered with
+// our own KeyPackage.
 func (s *Session) handleKeyPackage(from Fingerprint, m *Message) (Output, error) {
 	kp, err := mlsguard.ParseKeyPackage(m.Data)
 	if err != nil {
@@ -612,35 +692,52 @@ func (s *Session) handleKeyPackage(from Fingerprint, m *Message) (Output, error)
 	if kp.Fingerprint() != from {
 		return Output{}, fmt.Errorf("%w: key package of another identity", ErrAuth)
 	}
-	var out Output
-	if old, ok := s.sendMember(from); ok {
-		if err := s.send.ProposeRemove(old.Leaf); err != nil {
-			return Output{}, classify(err)
-		}
-		if err := s.send.ProposeAdd(kp); err != nil {
-			return Output{}, classify(err)
-		}
-		c, err := s.commit()
-		if err != nil {
-			return Output{}, err
-		}
-		out.add(c)
-	} else {
-		c, err := s.addParsed([]*mlsguard.KeyPackage{kp})
-		if err != nil {
-			return Output{}, err
-		}
-		out.add(c)
+	flags := m.Epoch
+	if m.Kind == KindRejoin {
+		flags = HelloAddMe
 	}
-	if m.Kind == KindKeyPackage && m.Epoch&1 == 1 {
-		// The peer wants to add us: send ours unless a request is in flight.
-		hello, err := s.Hello(from)
+	var out Output
+	if flags&HelloAddMe != 0 {
+		c, err := s.admit(from, kp)
+		out.add(c)
 		if err != nil {
 			return out, err
 		}
-		out.add(hello)
+	}
+	if flags&HelloSendYours != 0 {
+		// The peer wants to add us; it is not in our send group.
+		o, err := s.keyPackageTo(from, KindKeyPackage, s.helloFlags(from)|HelloAddMe)
+		out.add(o)
+		if err != nil {
+			return out, err
+		}
 	}
 	return out, nil
+}
+
+// admit adds peer with kp, replacing a stale leaf it already has.
+func (s *Session) admit(peer Fingerprint, kp *mlsguard.KeyPackage) (Output, error) {
+	old, ok := s.sendMember(peer)
+	if !ok {
+		return s.addParsed([]*mlsguard.KeyPackage{kp})
+	}
+	if err := s.send.ProposeRemove(old.Leaf); err != nil {
+		return Output{}, classify(err)
+	}
+	if err := s.send.ProposeAdd(kp); err != nil {
+		return Output{}, classify(err)
+	}
+	return s.commit()
+}
+
+// handleLeave: peer asks to be removed from our send group and to have us
+// forget its own.
+func (s *Session) handleLeave(from Fingerprint) (Output, error) {
+	if !s.InSendGroup(from) && !s.HasGroupOf(from) {
+		return Output{}, fmt.Errorf("%w: %s", ErrNotMember, ShortID(from))
+	}
+	s.departed[from] = true
+	return s.unlink(from, false)
 }
 
 func (s *Session) handleWelcome(from Fingerprint, m *Message) (Output, error) {
@@ -650,7 +747,10 @@ func (s *Session) handleWelcome(from Fingerprint, m *Message) (Output, error) {
 	}
 	entry := s.id.keys.take(hashes, s.env.Now())
 	if entry == nil {
-		return Output{}, fmt.Errorf("%w: welcome for no key package we hold", ErrMalformed)
+		// Made for a KeyPackage we no longer hold (we restarted since, or
+		// it expired): the owner counts us in, so ask it to re-add us.
+		out, _ := s.requestRejoin(from)
+		return out, fmt.Errorf("%w: from %s", ErrStaleWelcome, ShortID(from))
 	}
 	j := mlsguard.Joiner{Identity: s.id.mls, KeyPackage: entry.kp, InitSecret: entry.secret}
 	g, err := mlsguard.Join(j, m.Data, from, m.Group)
@@ -672,8 +772,17 @@ func (s *Session) handleWelcome(from Fingerprint, m *Message) (Output, error) {
 	s.recv[string(rg.gid)] = rg
 	s.byOwner[from] = rg
 	delete(s.asked, from)
+	delete(s.departed, from)
 	var out Output
 	out.event(Event{Type: EventJoined, Peer: from, Nick: owner.Nick, By: from, Epoch: g.Epoch()})
+	if !s.InSendGroup(from) && !s.kicked[from] {
+		// Complete the link: ask for the owner's KeyPackage.
+		o, err := s.keyPackageTo(from, KindKeyPackage, HelloSendYours)
+		out.add(o)
+		if err != nil {
+			return out, err
+		}
+	}
 	return out, nil
 }
 
@@ -750,8 +859,7 @@ func (s *Session) applyCommit(rg *recvGroup, m *Message) (Output, error) {
 	}
 	next, info, err := rg.cur.ApplyCommit(mlsguard.CommitBundle{Proposals: m.Proposals, Commit: m.Data})
 	if errors.Is(err, mlsguard.ErrRemoved) {
-		delete(s.byOwner, rg.owner)
-		delete(s.recv, string(rg.gid))
+		s.dropGroupOf(rg.owner)
 		var out Output
 		out.event(Event{Type: EventRemoved, Peer: s.id.Fingerprint(), By: rg.owner, Nick: rg.ownerNick, Epoch: info.Epoch})
 		return out, nil
@@ -791,14 +899,21 @@ func (s *Session) propagateRemovals(info mlsguard.CommitInfo) (Output, error) {
 	for _, m := range info.Added {
 		readded[m.Fingerprint()] = true
 	}
-	var out Output
+	var out, leaves Output
 	proposed := false
 	for _, x := range info.Removed {
 		fp := x.Fingerprint()
 		if readded[fp] || fp == s.id.Fingerprint() || s.kicked[fp] {
 			continue
 		}
-		out.add(s.forget(fp))
+		s.kicked[fp] = true
+		delete(s.asked, fp)
+		s.dropGroupOf(fp)
+		o, err := s.leaveMsg(fp)
+		leaves.add(o)
+		if err != nil {
+			return out, err
+		}
 		if m, ok := s.sendMember(fp); ok {
 			if err := s.send.ProposeRemove(m.Leaf); err != nil {
 				return out, classify(err)
@@ -809,8 +924,11 @@ func (s *Session) propagateRemovals(info mlsguard.CommitInfo) (Output, error) {
 	if proposed {
 		c, err := s.commit()
 		out.add(c)
-		return out, err
+		if err != nil {
+			return out, err
+		}
 	}
+	out.add(leaves) // after the commit, so removed peers learn of it first
 	return out, nil
 }
 
@@ -847,6 +965,9 @@ func (s *Session) unprotect(rg *recvGroup, g *mlsguard.Group, m *Message) (Outpu
 	if err != nil {
 		return Output{}, err
 	}
+	if !e.AddressedTo(s.id.Fingerprint()) {
+		return Output{}, fmt.Errorf("%w: %v", ErrNotForUs, e.ID)
+	}
 	var out Output
 	switch e.Kind {
 	case EnvelopeText:
@@ -862,10 +983,13 @@ func (s *Session) unprotect(rg *recvGroup, g *mlsguard.Group, m *Message) (Outpu
 // requestRejoin sends owner a REJOIN with a fresh KeyPackage, at most once
 // per GapTimeout.
 func (s *Session) requestRejoin(owner Fingerprint) (Output, error) {
+	if s.departed[owner] {
+		return Output{}, nil
+	}
 	if at, ok := s.asked[owner]; ok && s.env.Now().Sub(at) < s.cfg.GapTimeout {
 		return Output{}, nil
 	}
-	out, err := s.keyPackageTo(owner, KindRejoin)
+	out, err := s.keyPackageTo(owner, KindRejoin, HelloAddMe)
 	if err != nil {
 		return out, err
 	}

@@ -11,7 +11,7 @@ import (
 //	kind      u8      Kind*
 //	room      [32]    SHA-256 of the room name (names never travel in clear)
 //	group     u8 len, bytes (<= 64)   the send group this concerns
-//	epoch     u64     the group epoch the message belongs to (flags for KindKeyPackage)
+//	epoch     u64     the group epoch the message belongs to (Hello* flags for KindKeyPackage)
 //	count     u16     number of proposals (KindCommit only, else 0)
 //	proposals count x (u32 len, bytes)
 //	data      u32 len, bytes   KeyPackage, Welcome, commit, ciphertext or proposal
@@ -29,9 +29,8 @@ type Kind uint8
 
 // Message kinds.
 const (
-	// KindKeyPackage: "add me to your send group for this room"; data is a
-	// KeyPackage of the sender. Epoch bit 0 asks for the receiver's
-	// KeyPackage in return.
+	// KindKeyPackage: data is a KeyPackage of the sender; the epoch field
+	// holds HelloAddMe and HelloSendYours flags.
 	KindKeyPackage Kind = iota + 1
 	// KindWelcome: data is a Welcome into the sender's send group.
 	KindWelcome
@@ -44,11 +43,14 @@ const (
 	// KindRejoin: "my state in your group is lost"; data is a fresh
 	// KeyPackage; the owner removes the stale leaf and re-adds the sender.
 	KindRejoin
+	// KindLeave: "remove me from your send group and forget mine" (sent on
+	// /leave and to a peer we kick). No data.
+	KindLeave
 	kindEnd
 )
 
 func (k Kind) String() string {
-	names := [...]string{"", "keypackage", "welcome", "commit", "app", "proposal", "rejoin"}
+	names := [...]string{"", "keypackage", "welcome", "commit", "app", "proposal", "rejoin", "leave"}
 	if k > 0 && k < kindEnd {
 		return names[k]
 	}
@@ -64,6 +66,16 @@ type Message struct {
 	Proposals [][]byte
 	Data      []byte
 }
+
+// Flags of a KindKeyPackage message.
+const (
+	// HelloAddMe: add me to your send group; I hold no state for yours.
+	// From a peer already in our group it means the peer lost its state
+	// there (a REJOIN).
+	HelloAddMe = 1 << 0
+	// HelloSendYours: send me your KeyPackage; you are not in my group.
+	HelloSendYours = 1 << 1
+)
 
 const maxGroupID = 64
 

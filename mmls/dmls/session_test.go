@@ -1,0 +1,327 @@
+package dmls
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestThreePartyRoom(t *testing.T) {
+	t.Parallel()
+	n := newSimNet(t, 1, Config{}, "alice", "bob", "carol")
+	n.flush()
+	for _, node := range n.nodes {
+		if got := len(node.s.Members()); got != 2 {
+			t.Fatalf("%s sees %d members", node.name, got)
+		}
+		for _, m := range node.s.Members() {
+			if !m.WeReach || !m.TheyReach {
+				t.Fatalf("%s: %s not both ways: %+v", node.name, m.Nick, m)
+			}
+		}
+	}
+	for _, node := range n.nodes {
+		n.send(node, "hi from "+node.name)
+	}
+	n.flush()
+	n.check()
+	for _, node := range n.nodes {
+		if len(node.read) != 2 {
+			t.Fatalf("%s read %d messages", node.name, len(node.read))
+		}
+	}
+}
+
+func TestMemberUpdateIsCommittedByOwner(t *testing.T) {
+	t.Parallel()
+	n := newSimNet(t, 2, Config{}, "alice", "bob")
+	n.flush()
+	alice, bob := n.node("alice"), n.node("bob")
+	before := alice.s.byOwner[bob.id.Fingerprint()].cur.Epoch()
+	n.on(alice)(alice.s.Update())
+	n.flush()
+	// Bob holds Alice's proposal; his next PROTECT commits it first.
+	if bob.s.send.PendingProposals() != 1 {
+		t.Fatalf("bob holds %d proposals", bob.s.send.PendingProposals())
+	}
+	n.send(bob, "after update")
+	n.flush()
+	n.check()
+	if after := alice.s.byOwner[bob.id.Fingerprint()].cur.Epoch(); after != before+1 {
+		t.Fatalf("alice in bob's group: epoch %d -> %d", before, after)
+	}
+}
+
+func TestUpdatePolicyEveryKMessagesAndTMinutes(t *testing.T) {
+	t.Parallel()
+	n := newSimNet(t, 3, Config{UpdateEvery: 5, UpdateInterval: time.Hour}, "alice", "bob")
+	n.flush()
+	alice := n.node("alice")
+	start := alice.s.SendEpoch()
+	for i := 0; i < 11; i++ {
+		n.send(alice, fmt.Sprint(i))
+	}
+	if got := alice.s.SendEpoch() - start; got != 2 {
+		t.Fatalf("11 messages with K=5: %d updates, want 2", got)
+	}
+	n.clk.t = n.clk.t.Add(time.Hour)
+	n.on(alice)(alice.s.Tick())
+	if got := alice.s.SendEpoch() - start; got != 3 {
+		t.Fatalf("after T: %d updates, want 3", got)
+	}
+	n.flush()
+	n.check()
+}
+
+func TestRemovalPropagates(t *testing.T) {
+	t.Parallel()
+	n := newSimNet(t, 4, Config{}, "alice", "bob", "carol", "dave")
+	n.flush()
+	alice, bob, carol, dave := n.node("alice"), n.node("bob"), n.node("carol"), n.node("dave")
+	n.on(alice)(alice.s.Remove(dave.id.Fingerprint()))
+	n.flush()
+	for _, node := range []*simNode{alice, bob, carol} {
+		if node.s.InSendGroup(dave.id.Fingerprint()) || node.s.HasGroupOf(dave.id.Fingerprint()) {
+			t.Fatalf("%s still has dave", node.name)
+		}
+	}
+	if got := len(n.events(dave, EventRemoved)); got != 3 {
+		t.Fatalf("dave saw %d removals, want 3", got)
+	}
+	for _, node := range []*simNode{alice, bob, carol} {
+		n.send(node, "without dave")
+	}
+	n.flush()
+	n.check()
+	if len(dave.read) != 0 {
+		t.Fatalf("dave read %d messages after removal", len(dave.read))
+	}
+	// Dave's KeyPackage is refused everywhere: nobody re-adds him on its own.
+	n.start(dave)
+	n.flush()
+	if bob.s.InSendGroup(dave.id.Fingerprint()) {
+		t.Fatal("bob re-added dave on his own")
+	}
+	// An explicit add by Alice brings him back into her group only.
+	kp, err := dave.id.NewKeyPackage(n.env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.on(alice)(alice.s.Add(kp.Bytes()))
+	n.flush()
+	if !alice.s.InSendGroup(dave.id.Fingerprint()) || bob.s.InSendGroup(dave.id.Fingerprint()) {
+		t.Fatal("explicit re-add went wrong")
+	}
+}
+
+func TestLostStateRejoins(t *testing.T) {
+	t.Parallel()
+	n := newSimNet(t, 5, Config{}, "alice", "bob", "carol")
+	n.flush()
+	alice, bob, carol := n.node("alice"), n.node("bob"), n.node("carol")
+	n.send(alice, "before")
+	n.crash(bob) // bob's inbound copy is lost with his state
+	n.flush()
+	rejoins := 0
+	for _, e := range n.events(alice, EventRejoined) {
+		if e.By == alice.id.Fingerprint() && e.Peer == bob.id.Fingerprint() {
+			rejoins++
+		}
+	}
+	if rejoins != 1 {
+		t.Fatalf("alice re-added bob %d times, want 1", rejoins)
+	}
+	if got := len(n.events(carol, EventMemberRemoved)); got != 0 {
+		t.Fatalf("a rejoin was taken for a removal: %d", got)
+	}
+	n.send(bob, "bob is back")
+	n.send(carol, "welcome back")
+	n.settle()
+	n.check()
+	if bob.read[alice.order[0]] != 1 {
+		t.Fatal("bob did not get the message lost in the crash")
+	}
+}
+
+func TestFutureEpochIsBuffered(t *testing.T) {
+	t.Parallel()
+	n := newSimNet(t, 6, Config{}, "alice", "bob")
+	n.flush()
+	alice, bob := n.node("alice"), n.node("bob")
+	commit, err := alice.s.Update()
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, env, err := alice.s.Protect("after the commit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.recordSent(alice, env, nil)
+	// The application message overtakes its commit.
+	a, b := alice.id.Fingerprint(), bob.id.Fingerprint()
+	n.on(bob)(bob.s.Handle(a, app.Sends[0].Data))
+	if bob.s.Buffered() != 1 || len(bob.read) != 0 {
+		t.Fatalf("buffered %d, read %d", bob.s.Buffered(), len(bob.read))
+	}
+	n.on(bob)(bob.s.Handle(a, commit.Sends[0].Data))
+	if len(bob.read) != 1 || bob.s.Buffered() != 0 {
+		t.Fatalf("after commit: read %d, buffered %d", len(bob.read), bob.s.Buffered())
+	}
+	// A late message from the previous epoch still decrypts within grace.
+	_ = b
+}
+
+func TestPreviousEpochGrace(t *testing.T) {
+	t.Parallel()
+	n := newSimNet(t, 7, Config{EpochGrace: time.Minute}, "alice", "bob")
+	n.flush()
+	alice, bob := n.node("alice"), n.node("bob")
+	a := alice.id.Fingerprint()
+	early, env1, _ := alice.s.Protect("early")
+	n.recordSent(alice, env1, nil)
+	late, env2, _ := alice.s.Protect("late")
+	n.recordSent(alice, env2, nil)
+	commit, _ := alice.s.Update()
+	n.on(bob)(bob.s.Handle(a, commit.Sends[0].Data))
+	n.on(bob)(bob.s.Handle(a, early.Sends[0].Data))
+	if len(bob.read) != 1 {
+		t.Fatal("previous-epoch message lost within grace")
+	}
+	n.clk.t = n.clk.t.Add(2 * time.Minute)
+	n.on(bob)(bob.s.Tick())
+	if _, err := bob.s.Handle(a, late.Sends[0].Data); !errors.Is(err, ErrEpochOld) {
+		t.Fatalf("after grace: want ErrEpochOld, got %v", err)
+	}
+}
+
+func TestUnrecoverableGapAsksRejoin(t *testing.T) {
+	t.Parallel()
+	n := newSimNet(t, 8, Config{GapTimeout: 10 * time.Second}, "alice", "bob")
+	n.flush()
+	alice, bob := n.node("alice"), n.node("bob")
+	a := alice.id.Fingerprint()
+	if _, err := alice.s.Update(); err != nil { // this commit is lost
+		t.Fatal(err)
+	}
+	n.send(alice, "after a lost commit")
+	k := [2]Fingerprint{a, bob.id.Fingerprint()}
+	n.queues[k] = n.queues[k][len(n.queues[k])-1:] // only the app message survives
+	n.flush()
+	if bob.s.Buffered() != 1 {
+		t.Fatalf("buffered %d", bob.s.Buffered())
+	}
+	n.clk.t = n.clk.t.Add(11 * time.Second)
+	n.on(bob)(bob.s.Tick())
+	if len(n.events(bob, EventNeedRejoin)) != 1 {
+		t.Fatal("no rejoin request after the gap timeout")
+	}
+	n.settle()
+	n.check()
+	if len(bob.read) != 1 {
+		t.Fatal("message not delivered after rejoin and re-send")
+	}
+}
+
+func TestEquivocationAlert(t *testing.T) {
+	t.Parallel()
+	// Mallory runs two sessions from one identity with identical randomness
+	// up to this point: one group id, two diverging histories. Bob sees one
+	// and Carol the other; their digests reveal it.
+	n := newSimNet(t, 9, Config{DigestInterval: time.Second}, "bob", "carol")
+	clk := n.clk
+	mid, err := NewIdentity(testEnv(99, clk), "mallory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m1, _ := NewSession(mid, testEnv(100, clk), "lobby", Config{})
+	m2, _ := NewSession(mid, testEnv(100, clk), "lobby", Config{})
+	if string(m1.SendGroupID()) != string(m2.SendGroupID()) {
+		t.Fatal("forks should share a group id")
+	}
+	bob, carol := n.node("bob"), n.node("carol")
+	mfp := mid.Fingerprint()
+	join := func(m *Session, victim *simNode) {
+		hello, err := victim.s.Hello(mfp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := m.Handle(victim.id.Fingerprint(), hello.Sends[0].Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range out.Sends {
+			if o.To == victim.id.Fingerprint() {
+				n.on(victim)(victim.s.Handle(mfp, o.Data))
+			}
+		}
+	}
+	join(m1, bob)
+	join(m2, carol)
+	deliver := func(m *Session, victim *simNode) {
+		out, err := m.Update()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range out.Sends {
+			if o.To == victim.id.Fingerprint() && o.Kind == KindCommit {
+				n.on(victim)(victim.s.Handle(mfp, o.Data))
+			}
+		}
+	}
+	deliver(m1, bob)
+	deliver(m2, carol)
+	n.flush()
+	clk.t = clk.t.Add(2 * time.Second)
+	n.tickAll()
+	n.flush()
+	for _, node := range []*simNode{bob, carol} {
+		alerts := n.events(node, EventEquivocation)
+		if len(alerts) != 1 || alerts[0].By != mfp {
+			t.Fatalf("%s: alerts %+v", node.name, alerts)
+		}
+	}
+}
+
+func TestStrangersCannotInjectIntoGroups(t *testing.T) {
+	t.Parallel()
+	n := newSimNet(t, 10, Config{}, "alice", "bob", "carol")
+	n.flush()
+	alice, bob, carol := n.node("alice"), n.node("bob"), n.node("carol")
+	out, _, err := alice.s.Protect("from alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Carol relays Alice's message to Bob as if it were hers: refused.
+	if _, err := bob.s.Handle(carol.id.Fingerprint(), out.Sends[0].Data); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("want ErrNotOwner, got %v", err)
+	}
+	// Carol sends a KeyPackage that is Alice's: refused.
+	hello, _ := alice.s.Hello(bob.id.Fingerprint())
+	if len(hello.Sends) == 1 {
+		if _, err := bob.s.Handle(carol.id.Fingerprint(), hello.Sends[0].Data); !errors.Is(err, ErrAuth) {
+			t.Fatalf("want ErrAuth, got %v", err)
+		}
+	}
+	// Wrong room.
+	other, _ := NewSession(alice.id, n.env(), "elsewhere", Config{})
+	o, _, _ := other.Protect("x")
+	_ = o
+	msg := &Message{Kind: KindApp, Room: RoomIDOf("elsewhere"), Group: other.SendGroupID(), Data: []byte{1}}
+	raw, _ := msg.Marshal()
+	if _, err := bob.s.Handle(alice.id.Fingerprint(), raw); !errors.Is(err, ErrWrongRoom) {
+		t.Fatalf("want ErrWrongRoom, got %v", err)
+	}
+}
+
+func TestSafetyNumberIsSymmetric(t *testing.T) {
+	t.Parallel()
+	a, b := []byte("0123456789abcdef0123456789abcdef"), []byte("fedcba9876543210fedcba9876543210")
+	x, y := SafetyNumber(a, b), SafetyNumber(b, a)
+	if x != y || len(x) != 12*5+11 {
+		t.Fatalf("%q vs %q", x, y)
+	}
+	if SafetyNumber(a, a) == x {
+		t.Fatal("different pairs share a number")
+	}
+}
