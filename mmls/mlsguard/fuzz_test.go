@@ -1,0 +1,164 @@
+package mlsguard
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// fuzzFixture is one room (alice owns, bob and carol joined) and sample
+// messages, built once per process: fuzz targets feed hostile bytes to the
+// same long-lived groups, as the network would.
+type fuzzFixture struct {
+	alice, bob   *party
+	owner        *Group
+	member       *Group
+	joiner       Joiner
+	keyPackage   []byte
+	welcome      []byte
+	commit       CommitBundle
+	app, app2    []byte
+	proposal     []byte
+	welcomeOwner Fingerprint
+}
+
+var (
+	fixtureOnce sync.Once
+	fixture     *fuzzFixture
+)
+
+func getFixture(t testing.TB) *fuzzFixture {
+	fixtureOnce.Do(func() {
+		a, b, c, d := newParty(t, "alice"), newParty(t, "bob"), newParty(t, "carol"), newParty(t, "dave")
+		ga, gs := room(t, a, b, c)
+		fx := &fuzzFixture{alice: a, bob: b, owner: ga, member: gs[0], welcomeOwner: a.id.Fingerprint()}
+		fx.joiner = d.joiner(t)
+		fx.keyPackage = fx.joiner.KeyPackage.Bytes()
+		// A Welcome for dave into a separate group of alice's.
+		g2, err := CreateGroup(a.id, []byte("second"), a.rnd.next())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g2.ProposeAdd(fx.joiner.KeyPackage); err != nil {
+			t.Fatal(err)
+		}
+		if _, fx.welcome, _, err = g2.Commit(a.rnd.next()); err != nil {
+			t.Fatal(err)
+		}
+		if fx.proposal, err = gs[1].ProposeUpdate(c.id, c.rnd.next()); err != nil {
+			t.Fatal(err)
+		}
+		fx.app, _ = ga.Protect([]byte("sample one"))
+		fx.app2, _ = ga.Protect([]byte("sample two"))
+		// A commit alice made in a copy of the room (same members), so the
+		// fixture's own groups stay at their epoch.
+		ga3, gs3 := room(t, a, b, c)
+		_ = gs3
+		if fx.commit, _, _, err = ga3.Commit(a.rnd.next()); err != nil {
+			t.Fatal(err)
+		}
+		fixture = fx
+	})
+	if fixture == nil {
+		t.Fatal("fixture failed")
+	}
+	return fixture
+}
+
+func FuzzParseKeyPackage(f *testing.F) {
+	fx := getFixture(f)
+	f.Add(fx.keyPackage)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		kp, err := ParseKeyPackage(data)
+		if err == nil && FingerprintOf(kp.PublicKey()) != kp.Fingerprint() {
+			t.Fatal("inconsistent key package")
+		}
+	})
+}
+
+func FuzzJoin(f *testing.F) {
+	fx := getFixture(f)
+	f.Add(fx.welcome)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = WelcomeTarget(data)
+		_, _ = Join(fx.joiner, data, fx.welcomeOwner, nil)
+	})
+}
+
+func FuzzUnprotect(f *testing.F) {
+	fx := getFixture(f)
+	f.Add(fx.app)
+	f.Add(fx.app2)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = PeekApplication(data)
+		_, _ = fx.member.Unprotect(data)
+	})
+}
+
+func FuzzApplyCommit(f *testing.F) {
+	fx := getFixture(f)
+	var first []byte
+	if len(fx.commit.Proposals) > 0 {
+		first = fx.commit.Proposals[0]
+	}
+	f.Add(fx.commit.Commit, first)
+	f.Fuzz(func(t *testing.T, commit, proposal []byte) {
+		b := CommitBundle{Commit: commit}
+		if len(proposal) > 0 {
+			b.Proposals = [][]byte{proposal}
+		}
+		next, _, err := fx.member.ApplyCommit(b)
+		if err == nil && next == nil {
+			t.Fatal("no state and no error")
+		}
+	})
+}
+
+func FuzzHandleProposal(f *testing.F) {
+	fx := getFixture(f)
+	f.Add(fx.proposal)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_ = fx.owner.HandleProposal(data, fx.bob.id.Fingerprint())
+		if fx.owner.PendingProposals() > 64 {
+			// Keep the owner's queue bounded across iterations.
+			if _, _, _, err := fx.owner.Commit(fx.alice.rnd.next()); err != nil {
+				t.Fatalf("owner cannot commit what it accepted: %v", err)
+			}
+		}
+	})
+}
+
+// TestWriteFuzzCorpus regenerates testdata/fuzz from the fixture when
+// MMLS_WRITE_CORPUS is set; the files are committed.
+func TestWriteFuzzCorpus(t *testing.T) {
+	if os.Getenv("MMLS_WRITE_CORPUS") == "" {
+		t.Skip("set MMLS_WRITE_CORPUS=1 to regenerate testdata/fuzz")
+	}
+	fx := getFixture(t)
+	write := func(target string, args ...[]byte) {
+		dir := filepath.Join("testdata", "fuzz", target)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		body := "go test fuzz v1\n"
+		for _, a := range args {
+			body += fmt.Sprintf("[]byte(%q)\n", a)
+		}
+		n, _ := os.ReadDir(dir)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%d", len(n))), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("FuzzParseKeyPackage", fx.keyPackage)
+	write("FuzzJoin", fx.welcome)
+	write("FuzzUnprotect", fx.app)
+	write("FuzzUnprotect", fx.app2)
+	var first []byte
+	if len(fx.commit.Proposals) > 0 {
+		first = fx.commit.Proposals[0]
+	}
+	write("FuzzApplyCommit", fx.commit.Commit, first)
+	write("FuzzHandleProposal", fx.proposal)
+}
