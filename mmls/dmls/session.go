@@ -679,9 +679,10 @@ func (s *Session) Handle(from Fingerprint, data []byte) (Output, error) {
 	return Output{}, fmt.Errorf("%w: kind %v", ErrMalformed, m.Kind)
 }
 
-// handleKeyPackage acts on a peer's KeyPackage: a REJOIN or a Hello with
-// HelloAddMe adds the peer to our send group; from a peer already in it,
-// it means the peer lost its state there, so the stale leaf is removed and
+// handleKeyPackage acts on a peer's KeyPackage. From a peer not in our
+// send group it always means "add me" (a Hello, or the answer to our
+// HelloSendYours). From a member, an unsolicited HelloAddMe, or a REJOIN,
+// means the peer lost its state in our group: the stale leaf is removed and
 // the fresh package added in one commit. HelloSendYours is answered with
 // our own KeyPackage.
 func (s *Session) handleKeyPackage(from Fingerprint, m *Message) (Output, error) {
@@ -693,20 +694,17 @@ func (s *Session) handleKeyPackage(from Fingerprint, m *Message) (Output, error)
 		return Output{}, fmt.Errorf("%w: key package of another identity", ErrAuth)
 	}
 	flags := m.Epoch
-	if m.Kind == KindRejoin {
-		flags = HelloAddMe
-	}
+	lostState := m.Kind == KindRejoin || flags&HelloAddMe != 0 && flags&HelloReply == 0
 	var out Output
-	if flags&HelloAddMe != 0 {
+	if !s.InSendGroup(from) || lostState {
 		c, err := s.admit(from, kp)
 		out.add(c)
 		if err != nil {
 			return out, err
 		}
 	}
-	if flags&HelloSendYours != 0 {
-		// The peer wants to add us; it is not in our send group.
-		o, err := s.keyPackageTo(from, KindKeyPackage, s.helloFlags(from)|HelloAddMe)
+	if m.Kind == KindKeyPackage && flags&HelloSendYours != 0 {
+		o, err := s.keyPackageTo(from, KindKeyPackage, s.helloFlags(from)|HelloReply)
 		out.add(o)
 		if err != nil {
 			return out, err

@@ -75,6 +75,10 @@ const (
 	HelloAddMe = 1 << 0
 	// HelloSendYours: send me your KeyPackage; you are not in my group.
 	HelloSendYours = 1 << 1
+	// HelloReply: this answers the receiver's HelloSendYours (so a
+	// HelloAddMe in it may just mean the receiver's Welcome is in flight,
+	// not that we lost our state).
+	HelloReply = 1 << 2
 )
 
 const maxGroupID = 64

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestRun(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		stdout   []string
+		unwanted []string
+		stderr   string
+	}{
+		{name: "version", args: []string{"--version"}, stdout: []string{"mmls-chat " + version}},
+		{name: "help", args: []string{"--help"}, stderr: "usage: mmls-chat"},
+		{name: "bad flag", args: []string{"--nope"}, code: 2, stderr: "flag provided but not defined"},
+		{name: "stray argument", args: []string{"extra"}, code: 2, stderr: `unexpected argument "extra"`},
+		{
+			name: "walkthrough",
+			stdout: []string{
+				"bob    reads  <alice> hello from alice",
+				"alice  re-added (rejoin) carol in its own send group",
+				"bob    removed carol in its own send group",
+				"alice  reads  <bob> just the two of us",
+				"carol  nobody",
+			},
+			unwanted: []string{"refused", "carol  reads  <bob> just the two of us", "ALERT"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var out, errOut bytes.Buffer
+			if code := run(tc.args, &out, &errOut); code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, tc.code, errOut.String())
+			}
+			for _, want := range tc.stdout {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("stdout lacks %q:\n%s", want, out.String())
+				}
+			}
+			for _, bad := range tc.unwanted {
+				if strings.Contains(out.String(), bad) {
+					t.Errorf("stdout has %q:\n%s", bad, out.String())
+				}
+			}
+			if !strings.Contains(errOut.String(), tc.stderr) {
+				t.Errorf("stderr lacks %q: %s", tc.stderr, errOut.String())
+			}
+		})
+	}
+}

@@ -1,0 +1,80 @@
+package mlsguard
+
+import (
+	"testing"
+
+	mls "github.com/cisco/go-mls"
+	syntax "github.com/cisco/go-tls-syntax"
+)
+
+var kib = make([]byte, 1024)
+
+// BenchmarkProtect1KiB compares PROTECT of 1 KiB through the boundary
+// (bounds, recover, key erasure, encoding) with raw go-mls (Protect and
+// encoding), in the same run.
+func BenchmarkProtect1KiB(b *testing.B) {
+	a, m := newParty(b, "alice"), newParty(b, "bob")
+	b.Run("raw", func(b *testing.B) {
+		ga, _ := room(b, a, m)
+		b.SetBytes(1024)
+		for i := 0; i < b.N; i++ {
+			ct, err := ga.st.Protect(kib)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := syntax.Marshal(ct); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("mlsguard", func(b *testing.B) {
+		ga, _ := room(b, a, m)
+		b.SetBytes(1024)
+		for i := 0; i < b.N; i++ {
+			if _, err := ga.Protect(kib); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkUnprotect1KiB compares UNPROTECT of 1 KiB in order: the
+// replacement path (transactional ratchet, own sender-data and signature
+// checks) against raw go-mls (decode and Unprotect).
+func BenchmarkUnprotect1KiB(b *testing.B) {
+	a, m := newParty(b, "alice"), newParty(b, "bob")
+	prepare := func(b *testing.B) ([][]byte, *Group) {
+		b.StopTimer()
+		ga, gs := room(b, a, m)
+		cts := make([][]byte, b.N)
+		for i := range cts {
+			var err error
+			if cts[i], err = ga.Protect(kib); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.SetBytes(1024)
+		b.StartTimer()
+		return cts, gs[0]
+	}
+	b.Run("raw", func(b *testing.B) {
+		cts, g := prepare(b)
+		for _, raw := range cts {
+			var ct mls.MLSCiphertext
+			if _, err := syntax.Unmarshal(raw, &ct); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := g.st.Unprotect(&ct); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("mlsguard", func(b *testing.B) {
+		cts, g := prepare(b)
+		for _, raw := range cts {
+			if _, err := g.Unprotect(raw); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
