@@ -325,3 +325,29 @@ func TestSafetyNumberIsSymmetric(t *testing.T) {
 		t.Fatal("different pairs share a number")
 	}
 }
+
+func TestAttackReplayThroughSession(t *testing.T) {
+	t.Parallel()
+	n := newSimNet(t, 11, Config{}, "alice", "bob")
+	n.flush()
+	alice, bob := n.node("alice"), n.node("bob")
+	out, env, err := alice.s.Protect("once")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.recordSent(alice, env, nil)
+	a := alice.id.Fingerprint()
+	n.on(bob)(bob.s.Handle(a, out.Sends[0].Data))
+	// Replayed in the same epoch, and again after the epoch moved on.
+	if _, err := bob.s.Handle(a, out.Sends[0].Data); !errors.Is(err, ErrReplay) {
+		t.Fatalf("want ErrReplay, got %v", err)
+	}
+	n.on(alice)(alice.s.Update())
+	n.flush()
+	if _, err := bob.s.Handle(a, out.Sends[0].Data); !errors.Is(err, ErrReplay) {
+		t.Fatalf("after an epoch: want ErrReplay, got %v", err)
+	}
+	if len(bob.read) != 1 || bob.raw != 1 {
+		t.Fatalf("read %d, delivered %d", len(bob.read), bob.raw)
+	}
+}

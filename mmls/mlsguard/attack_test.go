@@ -256,3 +256,22 @@ func TestRoomFull(t *testing.T) {
 		t.Fatalf("rekey at the cap failed: %v", err)
 	}
 }
+
+func TestAttackReplay(t *testing.T) {
+	t.Parallel()
+	a, b := newParty(t, "alice"), newParty(t, "bob")
+	ga, gs := room(t, a, b)
+	ct, _ := ga.Protect([]byte("once"))
+	later, _ := ga.Protect([]byte("later"))
+	if _, err := gs[0].Unprotect(ct); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := gs[0].Unprotect(ct); !errors.Is(err, ErrReplay) {
+			t.Fatalf("replay %d: want ErrReplay, got %v", i, err)
+		}
+	}
+	if pt, err := gs[0].Unprotect(later); err != nil || string(pt) != "later" {
+		t.Fatalf("message after replays: %q %v", pt, err)
+	}
+}
