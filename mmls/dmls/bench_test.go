@@ -89,13 +89,28 @@ func (r *benchRoom) deliver(tb testing.TB, from int, out Output, follow bool) in
 
 var roomSizes = []int{2, 8, 32, 64, 100}
 
-// BenchmarkFormRoom: every send group created, every Welcome joined.
+// BenchmarkFormRoom: every send group created, every Welcome joined. It
+// also reports the live heap per participant of the formed room (each
+// holding its send group and N-1 receive groups).
 func BenchmarkFormRoom(b *testing.B) {
 	for _, n := range roomSizes {
 		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
+			var before, after runtime.MemStats
+			heap := 0.0
 			for i := 0; i < b.N; i++ {
-				formRoom(b, n)
+				b.StopTimer()
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				b.StartTimer()
+				r := formRoom(b, n)
+				b.StopTimer()
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				heap += float64(after.HeapAlloc-before.HeapAlloc) / float64(n)
+				runtime.KeepAlive(r)
+				b.StartTimer()
 			}
+			b.ReportMetric(heap/float64(b.N), "heap-B/participant")
 		})
 	}
 }
@@ -127,25 +142,6 @@ func BenchmarkUpdateRound(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(wire)/float64(b.N*n), "wire-B/update")
-		})
-	}
-}
-
-// BenchmarkMemoryPerParticipant reports the live heap per participant of
-// a formed room (each holding its send group and N-1 receive groups).
-func BenchmarkMemoryPerParticipant(b *testing.B) {
-	for _, n := range roomSizes {
-		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
-			var before, after runtime.MemStats
-			for i := 0; i < b.N; i++ {
-				runtime.GC()
-				runtime.ReadMemStats(&before)
-				r := formRoom(b, n)
-				runtime.GC()
-				runtime.ReadMemStats(&after)
-				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(n), "heap-B/participant")
-				runtime.KeepAlive(r)
-			}
 		})
 	}
 }

@@ -380,7 +380,7 @@ func describeProposals(st *mls.State, raws [][]byte) (CommitInfo, error) {
 		switch {
 		case p.Add != nil:
 			kp := p.Add.KeyPackage
-			if err := checkKeyPackage(&kp); err != nil {
+			if err := checkKeyPackageShape(&kp); err != nil {
 				return info, err
 			}
 			info.Added = append(info.Added, Member{
@@ -401,7 +401,7 @@ func describeProposals(st *mls.State, raws [][]byte) (CommitInfo, error) {
 			info.Removed = append(info.Removed, m)
 		case p.Update != nil:
 			kp := p.Update.KeyPackage
-			if err := checkKeyPackage(&kp); err != nil {
+			if err := checkKeyPackageShape(&kp); err != nil {
 				return info, err
 			}
 			m, ok := memberAt(st, pt.Sender.Sender)

@@ -132,6 +132,24 @@ func ParseKeyPackage(raw []byte) (*KeyPackage, error) {
 }
 
 func checkKeyPackage(kp *mls.KeyPackage) error {
+	if err := checkKeyPackageShape(kp); err != nil {
+		return err
+	}
+	ok := false
+	err := safely("verify key package", func() error {
+		ok = kp.Verify()
+		return nil
+	})
+	if err != nil || !ok {
+		return fmt.Errorf("%w: key package signature or lifetime", ErrAuth)
+	}
+	return nil
+}
+
+// checkKeyPackageShape checks everything but the signature: what must
+// hold before go-mls touches the package (it panics on a foreign suite).
+// go-mls verifies the signature itself when it applies an Add or Update.
+func checkKeyPackageShape(kp *mls.KeyPackage) error {
 	if kp.CipherSuite != Suite {
 		return fmt.Errorf("%w: key package suite %v", ErrMalformed, kp.CipherSuite)
 	}
@@ -146,14 +164,6 @@ func checkKeyPackage(kp *mls.KeyPackage) error {
 	}
 	if len(kp.InitKey.Data) != 32 {
 		return fmt.Errorf("%w: key package init key length", ErrMalformed)
-	}
-	ok := false
-	err := safely("verify key package", func() error {
-		ok = kp.Verify()
-		return nil
-	})
-	if err != nil || !ok {
-		return fmt.Errorf("%w: key package signature or lifetime", ErrAuth)
 	}
 	return nil
 }
