@@ -1,0 +1,235 @@
+package transport
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Version is the frame version byte.
+const Version = 1
+
+// DefaultMaxFrame bounds a frame's payload unless Config says otherwise.
+const DefaultMaxFrame = 1 << 20
+
+const headerSize = 6
+
+type frameType uint8
+
+const (
+	frameHello frameType = iota + 1
+	frameAuth
+	frameData
+	frameAck
+	framePing
+	framePong
+	framePeers
+	frameEnd
+)
+
+func (t frameType) String() string {
+	names := [...]string{"", "hello", "auth", "data", "ack", "ping", "pong", "peers"}
+	if t > 0 && t < frameEnd {
+		return names[t]
+	}
+	return fmt.Sprintf("type(%d)", uint8(t))
+}
+
+// Errors of the frame layer; each closes the connection it happened on.
+var (
+	ErrVersion   = errors.New("transport: unsupported frame version")
+	ErrFrameType = errors.New("transport: unknown frame type")
+	ErrTooLarge  = errors.New("transport: frame too large")
+	ErrMalformed = errors.New("transport: malformed frame")
+)
+
+type frame struct {
+	typ     frameType
+	payload []byte
+}
+
+// appendFrame encodes a frame.
+func appendFrame(dst []byte, typ frameType, payload []byte) []byte {
+	dst = append(dst, Version, byte(typ))
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(payload)))
+	return append(dst, payload...)
+}
+
+// readFrame reads one frame, refusing a bad version, an unknown type or a
+// length over max before allocating anything for the payload.
+func readFrame(r io.Reader, max int) (frame, error) {
+	var h [headerSize]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return frame{}, err
+	}
+	if h[0] != Version {
+		return frame{}, fmt.Errorf("%w: %d", ErrVersion, h[0])
+	}
+	typ := frameType(h[1])
+	if typ == 0 || typ >= frameEnd {
+		return frame{}, fmt.Errorf("%w: %d", ErrFrameType, h[1])
+	}
+	n := binary.BigEndian.Uint32(h[2:])
+	if int64(n) > int64(max) {
+		return frame{}, fmt.Errorf("%w: %d bytes (max %d)", ErrTooLarge, n, max)
+	}
+	payload := make([]byte, n)
+	if _, err := io.ReadFull(r, payload); err != nil {
+		return frame{}, fmt.Errorf("transport: short frame: %w", err)
+	}
+	return frame{typ: typ, payload: payload}, nil
+}
+
+// hello is the first frame each side sends.
+type hello struct {
+	key         []byte
+	nick        string
+	listenPort  uint16
+	nonce       [32]byte
+	incarnation uint64
+}
+
+const (
+	maxKey  = 1024
+	maxNick = 64
+)
+
+func (h *hello) marshal() []byte {
+	b := binary.BigEndian.AppendUint16(nil, uint16(len(h.key)))
+	b = append(b, h.key...)
+	b = append(b, byte(len(h.nick)))
+	b = append(b, h.nick...)
+	b = binary.BigEndian.AppendUint16(b, h.listenPort)
+	b = append(b, h.nonce[:]...)
+	return binary.BigEndian.AppendUint64(b, h.incarnation)
+}
+
+func parseHello(p []byte) (*hello, error) {
+	r := &reader{b: p}
+	h := &hello{}
+	h.key = r.bytes(int(r.u16()), maxKey)
+	h.nick = string(r.bytes(int(r.u8()), maxNick))
+	h.listenPort = r.u16()
+	copy(h.nonce[:], r.bytes(32, 32))
+	h.incarnation = r.u64()
+	if err := r.done(); err != nil {
+		return nil, fmt.Errorf("hello: %w", err)
+	}
+	if len(h.key) == 0 {
+		return nil, fmt.Errorf("%w: hello without a key", ErrMalformed)
+	}
+	return h, nil
+}
+
+// peerAddr is one entry of a peers frame.
+type peerAddr struct {
+	id   ID
+	addr string
+}
+
+const (
+	maxPeerEntries = 256
+	maxAddrLen     = 255
+)
+
+func marshalPeers(list []peerAddr) []byte {
+	if len(list) > maxPeerEntries {
+		list = list[:maxPeerEntries]
+	}
+	b := binary.BigEndian.AppendUint16(nil, uint16(len(list)))
+	for _, p := range list {
+		addr := p.addr
+		if len(addr) > maxAddrLen {
+			addr = addr[:maxAddrLen]
+		}
+		b = append(b, p.id[:]...)
+		b = append(b, byte(len(addr)))
+		b = append(b, addr...)
+	}
+	return b
+}
+
+func parsePeers(p []byte) ([]peerAddr, error) {
+	r := &reader{b: p}
+	n := int(r.u16())
+	if n > maxPeerEntries {
+		return nil, fmt.Errorf("%w: %d peer entries", ErrTooLarge, n)
+	}
+	var out []peerAddr
+	for i := 0; i < n && r.err == nil; i++ {
+		var e peerAddr
+		copy(e.id[:], r.bytes(32, 32))
+		e.addr = string(r.bytes(int(r.u8()), maxAddrLen))
+		out = append(out, e)
+	}
+	if err := r.done(); err != nil {
+		return nil, fmt.Errorf("peers: %w", err)
+	}
+	return out, nil
+}
+
+func seqPayload(seq uint64, rest []byte) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, seq), rest...)
+}
+
+func parseSeq(p []byte) (uint64, []byte, error) {
+	if len(p) < 8 {
+		return 0, nil, fmt.Errorf("%w: %d-byte sequence", ErrMalformed, len(p))
+	}
+	return binary.BigEndian.Uint64(p), p[8:], nil
+}
+
+// reader consumes big-endian fields; the first error sticks.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) take(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n > len(r.b) {
+		r.err = fmt.Errorf("%w: truncated", ErrMalformed)
+		return nil
+	}
+	out := r.b[:n:n]
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *reader) u8() uint8 {
+	if b := r.take(1); b != nil {
+		return b[0]
+	}
+	return 0
+}
+
+func (r *reader) u16() uint16 {
+	if b := r.take(2); b != nil {
+		return binary.BigEndian.Uint16(b)
+	}
+	return 0
+}
+
+func (r *reader) u64() uint64 {
+	if b := r.take(8); b != nil {
+		return binary.BigEndian.Uint64(b)
+	}
+	return 0
+}
+
+func (r *reader) bytes(n, max int) []byte {
+	if r.err == nil && n > max {
+		r.err = fmt.Errorf("%w: field of %d bytes (max %d)", ErrTooLarge, n, max)
+	}
+	return append([]byte(nil), r.take(n)...)
+}
+
+func (r *reader) done() error {
+	if r.err == nil && len(r.b) > 0 {
+		r.err = fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(r.b))
+	}
+	return r.err
+}

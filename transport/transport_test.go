@@ -1,0 +1,489 @@
+package transport
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+)
+
+// edIdentity is a plain Ed25519 identity for tests.
+type edIdentity struct{ priv ed25519.PrivateKey }
+
+func newEdIdentity(seed string) *edIdentity {
+	s := sha256.Sum256([]byte(seed))
+	return &edIdentity{priv: ed25519.NewKeyFromSeed(s[:])}
+}
+
+func (e *edIdentity) PublicKey() []byte { return e.priv.Public().(ed25519.PublicKey) }
+
+func (e *edIdentity) Sign(msg []byte) ([]byte, error) { return ed25519.Sign(e.priv, msg), nil }
+
+func edVerify(pub, msg, sig []byte) bool {
+	return len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, msg, sig)
+}
+
+func testConfig(name string) Config {
+	return Config{
+		Identity: newEdIdentity(name), Verify: edVerify, Nick: name,
+		HandshakeTimeout: 2 * time.Second, Heartbeat: 100 * time.Millisecond, DeadAfter: time.Second,
+		BackoffMin: 5 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
+	}
+}
+
+// node is a transport serving on a loopback port.
+type node struct {
+	t    *Transport
+	addr string
+}
+
+func startNode(t testing.TB, cfg Config) *node {
+	t.Helper()
+	tr, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go tr.Serve(l)
+	t.Cleanup(func() { tr.Close() })
+	return &node{t: tr, addr: l.Addr().String()}
+}
+
+// waitFor reads events until ok returns true, failing after the deadline.
+func waitFor(t testing.TB, n *node, d time.Duration, ok func(Event) bool) {
+	t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case e, open := <-n.t.Events():
+			if !open {
+				t.Fatal("events closed")
+			}
+			if ok(e) {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("timed out after %v", d)
+		}
+	}
+}
+
+func waitUp(t testing.TB, n *node, peer ID) {
+	t.Helper()
+	waitFor(t, n, 10*time.Second, func(e Event) bool { return e.Type == PeerUp && e.Peer == peer })
+}
+
+// TestLoopbackExactlyOnceInOrder: three transports send 10,000 frames in
+// every direction while connections are cut at random; every frame arrives
+// exactly once and in order.
+func TestLoopbackExactlyOnceInOrder(t *testing.T) {
+	t.Parallel()
+	const frames = 10000
+	nodes := []*node{startNode(t, testConfig("a")), startNode(t, testConfig("b")), startNode(t, testConfig("c"))}
+	// a knows b and c by address; b and c find each other by peer exchange.
+	nodes[0].t.Connect(nodes[1].addr)
+	nodes[0].t.Connect(nodes[2].addr)
+
+	type key struct{ from, to int }
+	var mu sync.Mutex
+	next := map[key]uint32{}
+	done := make(chan struct{})
+	remaining := len(nodes) * (len(nodes) - 1) * frames
+	index := map[ID]int{}
+	for i, n := range nodes {
+		index[n.t.ID()] = i
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	cuts := 0
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range n.t.Events() {
+				if e.Type != Message {
+					continue
+				}
+				from := int(e.Payload[0])
+				seq := binary.BigEndian.Uint32(e.Payload[1:5])
+				mu.Lock()
+				k := key{from, i}
+				if seq != next[k] {
+					mu.Unlock()
+					t.Errorf("%d->%d: got frame %d, want %d", from, i, seq, next[k])
+					return
+				}
+				next[k]++
+				remaining--
+				victim := -1
+				if remaining%1500 == 0 && remaining > 0 {
+					victim = rng.IntN(len(nodes))
+					cuts++
+				}
+				finished := remaining == 0
+				mu.Unlock()
+				n.t.Ack(e.Peer, e.Seq)
+				if victim >= 0 {
+					cutRandom(nodes[victim].t)
+				}
+				if finished {
+					close(done)
+				}
+			}
+		}()
+	}
+	// Senders: every node to every other, waiting for the peer to be known.
+	for i, n := range nodes {
+		for j, m := range nodes {
+			if i == j {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				payload := make([]byte, 64)
+				payload[0] = byte(i)
+				for f := uint32(0); f < frames; {
+					binary.BigEndian.PutUint32(payload[1:5], f)
+					_, err := n.t.Send(m.t.ID(), payload)
+					switch {
+					case err == nil:
+						f++
+					case errors.Is(err, ErrUnknownPeer), errors.Is(err, ErrBackpressure):
+						runtime.Gosched() // not connected yet, or queue full: retry
+					case errors.Is(err, ErrClosed):
+						return
+					default:
+						t.Errorf("send: %v", err)
+						return
+					}
+				}
+			}()
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(90 * time.Second):
+		mu.Lock()
+		t.Fatalf("timed out: %d frames missing; progress %v", remaining, next)
+	}
+	for _, n := range nodes {
+		n.t.Close()
+	}
+	wg.Wait()
+	if cuts < 5 {
+		t.Errorf("only %d connection cuts happened", cuts)
+	}
+	t.Logf("%d frames, %d connection cuts", len(nodes)*(len(nodes)-1)*frames, cuts)
+}
+
+// cutRandom closes one authenticated connection of t without telling it.
+func cutRandom(t *Transport) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for c := range t.conns {
+		if c.peer != nil {
+			c.nc.Close()
+			return
+		}
+	}
+}
+
+func TestSimultaneousDialKeepsOneConnection(t *testing.T) {
+	t.Parallel()
+	a, b := startNode(t, testConfig("a")), startNode(t, testConfig("b"))
+	a.t.Connect(b.addr)
+	b.t.Connect(a.addr)
+	waitUp(t, a, b.t.ID())
+	// Messages flow both ways over whichever connection won.
+	if _, err := a.t.Send(b.t.ID(), []byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, b, 10*time.Second, func(e Event) bool { return e.Type == Message && string(e.Payload) == "ping" })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		na, nb := authConns(a.t), authConns(b.t)
+		if na == 1 && nb == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("connections: a has %d, b has %d", na, nb)
+		}
+		runtime.Gosched()
+	}
+}
+
+func authConns(t *Transport) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for c := range t.conns {
+		if c.peer != nil && c.peer.conn == c {
+			n++
+		}
+	}
+	return n
+}
+
+func TestConnectionToSelfIsDropped(t *testing.T) {
+	t.Parallel()
+	a := startNode(t, testConfig("a"))
+	if err := a.t.Connect(a.addr); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		a.t.mu.Lock()
+		_, still := a.t.targets[a.addr]
+		a.t.mu.Unlock()
+		if !still {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("self target never dropped")
+		}
+		runtime.Gosched()
+	}
+	if len(a.t.Peers()) != 0 {
+		t.Fatal("we became our own peer")
+	}
+}
+
+func TestBackpressureWhilePeerOffline(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig("a")
+	cfg.QueueLimit = 10
+	a, b := startNode(t, cfg), startNode(t, testConfig("b"))
+	a.t.Connect(b.addr)
+	waitUp(t, a, b.t.ID())
+	b.t.Close()
+	for i := 0; i < 10; i++ {
+		if _, err := a.t.Send(b.t.ID(), []byte{byte(i)}); err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+	}
+	if _, err := a.t.Send(b.t.ID(), []byte("one too many")); !errors.Is(err, ErrBackpressure) {
+		t.Fatalf("want ErrBackpressure, got %v", err)
+	}
+	if _, err := a.t.Send(ID{1}, nil); !errors.Is(err, ErrUnknownPeer) {
+		t.Fatalf("want ErrUnknownPeer, got %v", err)
+	}
+	if _, err := a.t.Send(b.t.ID(), make([]byte, DefaultMaxFrame)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("want ErrTooLarge, got %v", err)
+	}
+}
+
+// TestUnackedFramesSurviveReconnect: frames the receiver did not ack are
+// sent again after the connection drops; acked ones are not.
+func TestUnackedFramesSurviveReconnect(t *testing.T) {
+	t.Parallel()
+	a, b := startNode(t, testConfig("a")), startNode(t, testConfig("b"))
+	a.t.Connect(b.addr)
+	waitUp(t, a, b.t.ID())
+	for _, s := range []string{"one", "two"} {
+		if _, err := a.t.Send(b.t.ID(), []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var firstSeq uint64
+	waitFor(t, b, 10*time.Second, func(e Event) bool {
+		if e.Type == Message && string(e.Payload) == "one" {
+			firstSeq = e.Seq
+		}
+		return e.Type == Message && string(e.Payload) == "two"
+	})
+	b.t.Ack(a.t.ID(), firstSeq) // "two" stays unacknowledged
+	// Wait until a has dropped "one" from its queue, then cut.
+	deadline := time.Now().Add(10 * time.Second)
+	for queued(a.t, b.t.ID()) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("queue still %d", queued(a.t, b.t.ID()))
+		}
+		runtime.Gosched()
+	}
+	// b restarts with a fresh transport (same identity): its numbering state
+	// is gone, so the unacknowledged "two" must come again, "one" must not.
+	b.t.Close()
+	b2 := startNode(t, testConfig("b"))
+	a.t.Connect(b2.addr)
+	waitFor(t, b2, 15*time.Second, func(e Event) bool {
+		if e.Type == Message && string(e.Payload) == "one" {
+			t.Fatal("acknowledged frame sent again")
+		}
+		return e.Type == Message && string(e.Payload) == "two"
+	})
+}
+
+func queued(t *Transport, id ID) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p := t.peers[id]; p != nil {
+		return len(p.queue)
+	}
+	return -1
+}
+
+// TestHostileConnections: each bad client is refused without harm to an
+// established connection.
+func TestHostileConnections(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig("server")
+	cfg.HandshakeTimeout = 300 * time.Millisecond
+	srv := startNode(t, cfg)
+	good := startNode(t, testConfig("good"))
+	good.t.Connect(srv.addr)
+	waitUp(t, srv, good.t.ID())
+
+	validHello := func(id *edIdentity) []byte {
+		h := &hello{key: id.PublicKey(), nick: "evil", listenPort: 1}
+		return appendFrame(nil, frameHello, h.marshal())
+	}
+	cases := []struct {
+		name string
+		send func(c net.Conn)
+	}{
+		{"silent", func(c net.Conn) {}},
+		{"random bytes", func(c net.Conn) {
+			b := make([]byte, 4096)
+			r := rand.New(rand.NewPCG(3, 4))
+			for i := range b {
+				b[i] = byte(r.UintN(256))
+			}
+			c.Write(b)
+		}},
+		{"wrong version", func(c net.Conn) {
+			f := validHello(newEdIdentity("v"))
+			f[0] = 2
+			c.Write(f)
+		}},
+		{"oversized length", func(c net.Conn) {
+			c.Write([]byte{Version, byte(frameHello), 0xff, 0xff, 0xff, 0xff})
+		}},
+		{"data before hello", func(c net.Conn) {
+			c.Write(appendFrame(nil, frameData, seqPayload(1, []byte("x"))))
+		}},
+		{"wrong signature", func(c net.Conn) {
+			c.Write(validHello(newEdIdentity("mallory")))
+			sig := make([]byte, 64)
+			c.Write(appendFrame(nil, frameAuth, append(binary.BigEndian.AppendUint16(nil, 64), sig...)))
+		}},
+		{"someone else's key", func(c net.Conn) {
+			// Claims good's key but cannot sign for it.
+			c.Write(validHello(&edIdentity{priv: newEdIdentity("good").priv}))
+			wrong, _ := newEdIdentity("mallory").Sign([]byte("anything"))
+			c.Write(appendFrame(nil, frameAuth, append(binary.BigEndian.AppendUint16(nil, 64), wrong...)))
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", srv.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			tc.send(c)
+			// The server must close on us: reading ends with EOF or reset.
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.Copy(io.Discard, c); err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					t.Fatal("server kept a hostile connection open")
+				}
+			}
+		})
+	}
+	// The good connection still carries traffic.
+	if _, err := good.t.Send(srv.t.ID(), []byte("still here")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, srv, 10*time.Second, func(e Event) bool {
+		if e.Type == PeerUp && e.Peer != good.t.ID() {
+			t.Fatalf("a hostile client authenticated as %s", e.Peer.Short())
+		}
+		return e.Type == Message && string(e.Payload) == "still here"
+	})
+}
+
+func TestMaxConnections(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig("server")
+	cfg.MaxConns = 2
+	srv := startNode(t, cfg)
+	var held []net.Conn
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", srv.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	// Both slots are held by silent clients, which get the server's hello;
+	// a third is closed at once without one.
+	for _, c := range held {
+		if _, err := readFrame(c, maxHandshakeFrame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := net.Dial("tcp", srv.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := readFrame(c, maxHandshakeFrame); err == nil {
+		t.Fatal("third connection got a hello")
+	}
+}
+
+func TestCloseLeavesNoGoroutines(t *testing.T) {
+	before := runtime.NumGoroutine()
+	func() {
+		a, b := startNode(t, testConfig("a")), startNode(t, testConfig("b"))
+		a.t.Connect(b.addr)
+		waitUp(t, a, b.t.ID())
+		a.t.Send(b.t.ID(), []byte("x"))
+		a.t.Close()
+		b.t.Close()
+		for range a.t.Events() {
+		}
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines before, %d after Close:\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
+		}
+		runtime.Gosched()
+	}
+}
+
+func TestFrameCodecRoundTrip(t *testing.T) {
+	t.Parallel()
+	h := &hello{key: []byte("k"), nick: "ni", listenPort: 7420, incarnation: 9}
+	h.nonce[0] = 1
+	got, err := parseHello(h.marshal())
+	if err != nil || got.nick != "ni" || got.listenPort != 7420 || got.incarnation != 9 || got.nonce != h.nonce {
+		t.Fatalf("%+v %v", got, err)
+	}
+	list := []peerAddr{{id: ID{1}, addr: "10.0.0.1:7420"}, {id: ID{2}, addr: "[::1]:1"}}
+	back, err := parsePeers(marshalPeers(list))
+	if err != nil || fmt.Sprint(back) != fmt.Sprint(list) {
+		t.Fatalf("%v %v", back, err)
+	}
+}
