@@ -46,7 +46,8 @@
 // (after a durable write, say). Frames not acknowledged are sent again on
 // the next connection to that peer, in order. A transport instance draws a
 // random incarnation: a peer seeing a new incarnation knows the sender's
-// numbering restarted. Per-peer queues are bounded ([ErrBackpressure]).
+// numbering restarted. Per-peer queues are bounded in frames and bytes
+// ([ErrBackpressure]).
 //
 // # Liveness
 //

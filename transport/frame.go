@@ -13,6 +13,10 @@ const Version = 1
 // DefaultMaxFrame bounds a frame's payload unless Config says otherwise.
 const DefaultMaxFrame = 1 << 20
 
+// DefaultQueueBytes bounds the bytes queued for one peer unless Config says
+// otherwise.
+const DefaultQueueBytes = 64 << 20
+
 const headerSize = 6
 
 type frameType uint8

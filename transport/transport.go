@@ -55,9 +55,11 @@ type Config struct {
 	MaxFrame int
 	// MaxConns bounds connections, handshaking ones included (default 128).
 	MaxConns int
-	// QueueLimit bounds the frames queued for one peer, sent but not yet
-	// acknowledged included (default 4096).
+	// QueueLimit and QueueBytes bound the frames and bytes queued for one
+	// peer, sent but not yet acknowledged included (defaults 4096 frames,
+	// 64 MiB).
 	QueueLimit int
+	QueueBytes int
 	// HandshakeTimeout closes a connection that has not authenticated in
 	// time (default 5 s).
 	HandshakeTimeout time.Duration
@@ -86,6 +88,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.QueueLimit <= 0 {
 		c.QueueLimit = 4096
+	}
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = DefaultQueueBytes
 	}
 	def(&c.HandshakeTimeout, 5*time.Second)
 	def(&c.Heartbeat, time.Second)
@@ -124,11 +129,12 @@ type Event struct {
 
 // PeerInfo describes a known peer.
 type PeerInfo struct {
-	ID     ID
-	Nick   string
-	Addr   string
-	Online bool
-	Queued int
+	ID          ID
+	Nick        string
+	Addr        string
+	Online      bool
+	Queued      int
+	QueuedBytes int
 }
 
 // Transport is a set of authenticated, reliable connections to peers.
@@ -159,6 +165,7 @@ type peer struct {
 	conn        *conn
 	nextSeq     uint64
 	queue       []outFrame
+	queuedBytes int
 	incarnation uint64
 	delivered   uint64 // last seq handed to the caller
 	acked       uint64 // last seq the caller acknowledged
@@ -286,11 +293,12 @@ func (t *Transport) Send(to ID, payload []byte) (uint64, error) {
 	if p == nil {
 		return 0, fmt.Errorf("%w: %s", ErrUnknownPeer, to.Short())
 	}
-	if len(p.queue) >= t.cfg.QueueLimit {
-		return 0, fmt.Errorf("%w: %d frames for %s", ErrBackpressure, len(p.queue), to.Short())
+	if len(p.queue) >= t.cfg.QueueLimit || p.queuedBytes+len(payload) > t.cfg.QueueBytes {
+		return 0, fmt.Errorf("%w: %d frames (%d bytes) for %s", ErrBackpressure, len(p.queue), p.queuedBytes, to.Short())
 	}
 	p.nextSeq++
 	p.queue = append(p.queue, outFrame{seq: p.nextSeq, payload: bytes.Clone(payload)})
+	p.queuedBytes += len(payload)
 	if p.conn != nil {
 		p.conn.wakeUp()
 	}
@@ -321,7 +329,7 @@ func (t *Transport) Peers() []PeerInfo {
 	defer t.mu.Unlock()
 	out := make([]PeerInfo, 0, len(t.peers))
 	for _, p := range t.peers {
-		out = append(out, PeerInfo{ID: p.id, Nick: p.nick, Addr: p.addr, Online: p.conn != nil, Queued: len(p.queue)})
+		out = append(out, PeerInfo{ID: p.id, Nick: p.nick, Addr: p.addr, Online: p.conn != nil, Queued: len(p.queue), QueuedBytes: p.queuedBytes})
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Nick != out[j].Nick {
@@ -767,6 +775,7 @@ func (c *conn) readLoop() error {
 			q := c.peer.queue
 			i := sort.Search(len(q), func(i int) bool { return q[i].seq > seq })
 			for j := range q[:i] {
+				c.peer.queuedBytes -= len(q[j].payload)
 				q[j].payload = nil // let the acknowledged payloads go
 			}
 			c.peer.queue = q[i:]

@@ -487,3 +487,51 @@ func TestFrameCodecRoundTrip(t *testing.T) {
 		t.Fatalf("%v %v", back, err)
 	}
 }
+
+// TestSlowPeerDoesNotStarveOthers: b never reads its events (a slow
+// consumer that stops reading its socket), and a floods it until its queue
+// pushes back; meanwhile c exchanges frames with a without delay.
+func TestSlowPeerDoesNotStarveOthers(t *testing.T) {
+	t.Parallel()
+	a, b, c := startNode(t, testConfig("a")), startNode(t, testConfig("b")), startNode(t, testConfig("c"))
+	a.t.Connect(b.addr)
+	a.t.Connect(c.addr)
+	seen := map[ID]bool{}
+	waitFor(t, a, 10*time.Second, func(e Event) bool {
+		if e.Type == PeerUp {
+			seen[e.Peer] = true
+		}
+		return seen[b.t.ID()] && seen[c.t.ID()]
+	})
+	big := make([]byte, 64<<10)
+	flooded := 0
+	for {
+		if _, err := a.t.Send(b.t.ID(), big); err != nil {
+			if !errors.Is(err, ErrBackpressure) {
+				t.Fatal(err)
+			}
+			break
+		}
+		if flooded++; flooded == 20000 {
+			break
+		}
+	}
+	// c is served while b's queue is full and its socket stalled.
+	for i := 0; i < 50; i++ {
+		if _, err := a.t.Send(c.t.ID(), []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := 0
+	waitFor(t, c, 10*time.Second, func(e Event) bool {
+		if e.Type == Message {
+			c.t.Ack(e.Peer, e.Seq)
+			got++
+		}
+		return got == 50
+	})
+	if flooded*len(big) > DefaultQueueBytes {
+		t.Fatalf("queued %d bytes for one peer", flooded*len(big))
+	}
+	t.Logf("queued %d frames of 64 KiB for the stalled peer before back-pressure; the other peer got all 50", flooded)
+}
