@@ -1,0 +1,289 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+func open(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+
+func TestPersistsAcrossReopen(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := bytes.Repeat([]byte{7}, 32)
+	must(t, s.SetIdentity(Identity{Seed: seed, Nick: "alice"}))
+	must(t, s.JoinRoom("lobby", t0))
+	added, err := s.AddMessage(Message{ID: "m1", Room: "lobby", FromID: "b", FromNick: "bob", Text: "hi", SentAt: t0})
+	if err != nil || !added {
+		t.Fatal(added, err)
+	}
+	must(t, s.AddOutgoing(Outgoing{ID: "m2", Room: "lobby", Text: "yo", SentAt: t0, To: []string{"b", "c"}}, "a", "alice"))
+	must(t, s.Kick("lobby", "mallory", t0))
+	s.Close()
+
+	s = open(t, dir)
+	id, err := s.Identity()
+	if err != nil || !bytes.Equal(id.Seed, seed) || id.Nick != "alice" {
+		t.Fatalf("identity %+v %v", id, err)
+	}
+	rooms, _ := s.Rooms()
+	if len(rooms) != 1 || rooms[0].Name != "lobby" {
+		t.Fatalf("rooms %v", rooms)
+	}
+	h, _ := s.History("lobby", 0)
+	if len(h) != 2 || h[0].Text != "hi" || h[1].Text != "yo" || !h[1].Mine {
+		t.Fatalf("history %+v", h)
+	}
+	out, _ := s.Outbox()
+	if len(out) != 1 || fmt.Sprint(out[0].Pending()) != "[b c]" {
+		t.Fatalf("outbox %+v", out)
+	}
+	kicked, _ := s.Kicked("lobby")
+	if fmt.Sprint(kicked) != "[mallory]" {
+		t.Fatalf("kicked %v", kicked)
+	}
+}
+
+func TestPermissions(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, dir)
+	for path, want := range map[string]os.FileMode{dir: 0o700, s.Path(): 0o600} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", path, fi.Mode().Perm(), want)
+		}
+	}
+}
+
+func TestMessagesAreDeduplicated(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	m := Message{ID: "dup", Room: "lobby", FromID: "b", Text: "once"}
+	for i, want := range []bool{true, false, false} {
+		added, err := s.AddMessage(m)
+		if err != nil || added != want {
+			t.Fatalf("add %d: %v %v", i, added, err)
+		}
+	}
+	// The same id in another room is still a duplicate.
+	m.Room = "other"
+	if added, _ := s.AddMessage(m); added {
+		t.Fatal("duplicate across rooms stored")
+	}
+	h, _ := s.History("lobby", 0)
+	if len(h) != 1 {
+		t.Fatalf("history has %d", len(h))
+	}
+}
+
+func TestHistoryLimitKeepsNewest(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	for i := 0; i < 10; i++ {
+		if _, err := s.AddMessage(Message{ID: fmt.Sprint(i), Room: "r", Text: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, _ := s.History("r", 3)
+	if len(h) != 3 || h[0].Text != "7" || h[2].Text != "9" {
+		t.Fatalf("%+v", h)
+	}
+	if h, _ := s.History("empty", 3); len(h) != 0 {
+		t.Fatal("history of an unknown room")
+	}
+}
+
+func TestOutboxAcknowledgements(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	must(t, s.AddOutgoing(Outgoing{ID: "m", Room: "lobby", To: []string{"b", "c", "d"}, SentAt: t0}, "a", "alice"))
+	tests := []struct {
+		peer    string
+		news    bool
+		pending string
+	}{
+		{"b", true, "[c d]"},
+		{"b", false, "[c d]"},        // again
+		{"stranger", false, "[c d]"}, // not a recipient
+		{"c", true, "[d]"},
+	}
+	for _, tc := range tests {
+		news, o, err := s.Acknowledge("m", tc.peer)
+		if err != nil || news != tc.news || fmt.Sprint(o.Pending()) != tc.pending {
+			t.Fatalf("ack %s: news %v pending %v err %v", tc.peer, news, o.Pending(), err)
+		}
+	}
+	// Dropping d (removed from the group) completes delivery: the entry
+	// leaves the outbox, the history keeps the message.
+	must(t, s.DropRecipient("lobby", "d"))
+	if out, _ := s.Outbox(); len(out) != 0 {
+		t.Fatalf("outbox %+v", out)
+	}
+	if _, _, err := s.Acknowledge("m", "d"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("ack after completion: %v", err)
+	}
+	if h, _ := s.History("lobby", 0); len(h) != 1 {
+		t.Fatalf("history %+v", h)
+	}
+	// Once every recipient acknowledged, the entry leaves the outbox.
+	must(t, s.AddOutgoing(Outgoing{ID: "n", Room: "lobby", To: []string{"b"}, SentAt: t0.Add(time.Second)}, "a", "alice"))
+	if _, _, err := s.Acknowledge("n", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Acknowledge("n", "b"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("want ErrNotFound, got %v", err)
+	}
+}
+
+func TestPins(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	tests := []struct{ nick, id, previous string }{
+		{"bob", "k1", ""},
+		{"bob", "k1", ""},
+		{"bob", "k2", "k1"}, // a known nick with a different key
+		{"carol", "k3", ""},
+	}
+	for _, tc := range tests {
+		prev, err := s.Pin(tc.nick, tc.id)
+		if err != nil || prev != tc.previous {
+			t.Fatalf("pin %s=%s: previous %q err %v", tc.nick, tc.id, prev, err)
+		}
+	}
+	must(t, s.Repin("bob", "k2"))
+	if prev, _ := s.Pin("bob", "k2"); prev != "" {
+		t.Fatal("repin did not take")
+	}
+}
+
+func TestKicks(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	must(t, s.Kick("lobby", "x", t0))
+	must(t, s.Kick("lobby", "y", t0))
+	must(t, s.Kick("lobbyist", "z", t0)) // a room whose name extends another
+	must(t, s.Unkick("lobby", "x"))
+	if k, _ := s.Kicked("lobby"); fmt.Sprint(k) != "[y]" {
+		t.Fatalf("kicked %v", k)
+	}
+}
+
+func TestRefusesForeignAndDamagedFiles(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, path string)
+		want    error
+	}{
+		{"random bytes", func(t *testing.T, path string) {
+			os.WriteFile(path, bytes.Repeat([]byte("not a database "), 2000), 0o600)
+		}, ErrForeign},
+		{"empty-ish", func(t *testing.T, path string) {
+			os.WriteFile(path, []byte("x"), 0o600)
+		}, ErrForeign},
+		{"another program's bbolt file", func(t *testing.T, path string) {
+			db, err := bolt.Open(path, 0o600, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("theirs")); return err })
+			db.Close()
+		}, ErrForeign},
+		{"a newer version", func(t *testing.T, path string) {
+			s, err := Open(filepath.Dir(path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.db.Update(func(tx *bolt.Tx) error {
+				return tx.Bucket(bMeta).Put([]byte("version"), []byte{0, 0, 0, 99})
+			})
+			s.Close()
+		}, ErrNewer},
+		{"a damaged record", func(t *testing.T, path string) {
+			s, err := Open(filepath.Dir(path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.db.Update(func(tx *bolt.Tx) error {
+				return tx.Bucket(bIdentity).Put([]byte("self"), []byte("{not json"))
+			})
+			s.Close()
+		}, ErrCorrupt},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			path := filepath.Join(dir, FileName)
+			tc.prepare(t, path)
+			before, _ := os.ReadFile(path)
+			s, err := Open(dir)
+			if err == nil {
+				_, err = s.Identity()
+				s.Close()
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("want %v, got %v", tc.want, err)
+			}
+			if tc.want != ErrCorrupt {
+				// Refused files are left exactly as they were.
+				if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+					t.Fatal("a refused file was modified")
+				}
+			}
+		})
+	}
+}
+
+func TestSecondOpenIsRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	open(t, dir)
+	if _, err := Open(dir); !errors.Is(err, ErrLocked) {
+		t.Fatalf("want ErrLocked, got %v", err)
+	}
+}
+
+func TestUnusableDirectory(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "plain-file")
+	os.WriteFile(file, []byte("x"), 0o600)
+	if _, err := Open(filepath.Join(file, "data")); err == nil {
+		t.Fatal("a directory under a file was accepted")
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
