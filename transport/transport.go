@@ -51,6 +51,10 @@ type Config struct {
 	// Verify checks a signature by the key pub over msg.
 	Verify func(pub, msg, sig []byte) bool
 	Nick   string
+	// ListenPort is the port peers should dial us on, advertised in the
+	// handshake (and so passed on by peer exchange). Set it when dialling
+	// may start before Serve; otherwise Serve's listener sets it.
+	ListenPort int
 	// MaxFrame bounds a frame's payload (default 1 MiB).
 	MaxFrame int
 	// MaxConns bounds connections, handshaking ones included (default 128).
@@ -204,6 +208,9 @@ func New(cfg Config) (*Transport, error) {
 		cfg: cfg, pub: pub, me: IDOf(pub), incarnation: binary.BigEndian.Uint64(inc[:]),
 		events: make(chan Event, 256), done: make(chan struct{}), kick: make(chan struct{}, 1),
 		peers: map[ID]*peer{}, targets: map[string]*target{}, conns: map[*conn]bool{},
+	}
+	if cfg.ListenPort > 0 && cfg.ListenPort < 65536 {
+		t.listenPort.Store(uint32(cfg.ListenPort))
 	}
 	t.wg.Add(1)
 	go t.maintain()

@@ -204,3 +204,12 @@ func (ks *KeyStore) Pending() int { return len(ks.entries) }
 
 // KeyStore returns the identity's KeyPackage store.
 func (id *Identity) KeyStore() *KeyStore { return id.keys }
+
+// ValidNick reports whether nick can be carried in a credential: 1 to 64
+// bytes of UTF-8 without control characters.
+func ValidNick(nick string) error {
+	if err := mlsguard.ValidNick(nick); err != nil {
+		return classify(err)
+	}
+	return nil
+}

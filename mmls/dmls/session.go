@@ -403,6 +403,13 @@ func (s *Session) Remove(peer Fingerprint) (Output, error) {
 	return s.unlink(peer, true)
 }
 
+// MarkKicked restores a kick recorded before a restart: peer is not
+// re-added on its own and its messages are refused.
+func (s *Session) MarkKicked(peer Fingerprint) { s.kicked[peer] = true }
+
+// Kicked reports whether peer is kicked from this room.
+func (s *Session) Kicked(peer Fingerprint) bool { return s.kicked[peer] }
+
 // Leave leaves the room: every owner whose group we are in is asked to
 // remove us, and we forget their groups. Our own send group is left as it
 // is (removing everyone in one commit would make each of them propagate the
@@ -429,7 +436,9 @@ func (s *Session) leaveMsg(peer Fingerprint) (Output, error) {
 }
 
 // unlink removes peer from our send group (one commit) and drops its send
-// group; with tell, peer is sent KindLeave so it drops us from its group.
+// group. A kick (tell) propagates, and peer is sent KindLeave so it drops us
+// from its group; otherwise the removal is a departure (the peer left us)
+// and others do not propagate it.
 func (s *Session) unlink(peer Fingerprint, tell bool) (Output, error) {
 	var out Output
 	delete(s.asked, peer)
@@ -438,7 +447,11 @@ func (s *Session) unlink(peer Fingerprint, tell bool) (Output, error) {
 		if err := s.send.ProposeRemove(m.Leaf); err != nil {
 			return out, fmt.Errorf("dmls: remove: %w", classify(err))
 		}
-		c, err := s.commit()
+		var flags uint8
+		if !tell {
+			flags = FlagDeparture
+		}
+		c, err := s.commitFlags(flags)
 		out.add(c)
 		if err != nil {
 			return out, err
@@ -466,7 +479,11 @@ func (s *Session) dropGroupOf(owner Fingerprint) {
 // the bundle to the members that were in the group before it, Welcomes to
 // the ones it added, and the bundle to the ones it removed (so they learn
 // of it).
-func (s *Session) commit() (Output, error) {
+func (s *Session) commit() (Output, error) { return s.commitFlags(0) }
+
+// commitFlags is commit with wire flags (FlagDeparture for removals that
+// are departures, so receivers do not propagate them).
+func (s *Session) commitFlags(flags uint8) (Output, error) {
 	before := s.sendRecipients()
 	secret, err := s.env.secret()
 	if err != nil {
@@ -481,7 +498,9 @@ func (s *Session) commit() (Output, error) {
 	var out Output
 	me := s.id.Fingerprint()
 	s.forks.observe(gid, info.FromEpoch, info.Hash, me, me, &out)
-	cm, err := s.msg(KindCommit, gid, info.FromEpoch, bundle.Commit, bundle.Proposals)
+	m := &Message{Kind: KindCommit, Flags: flags, Room: s.room, Group: gid, Epoch: info.FromEpoch,
+		Data: bundle.Commit, Proposals: bundle.Proposals}
+	cm, err := m.Marshal()
 	if err != nil {
 		return Output{}, err
 	}
@@ -880,10 +899,12 @@ func (s *Session) applyCommit(rg *recvGroup, m *Message) (Output, error) {
 	s.forks.observe(rg.gid, info.FromEpoch, info.Hash, s.id.Fingerprint(), rg.owner, &out)
 	out.event(Event{Type: EventUpdated, By: rg.owner, Nick: rg.ownerNick, Epoch: info.Epoch})
 	out.Events = append(out.Events, membershipEvents(info, rg.owner)...)
-	prop, err := s.propagateRemovals(info)
-	out.add(prop)
-	if err != nil {
-		return out, err
+	if m.Flags&FlagDeparture == 0 {
+		prop, err := s.propagateRemovals(info)
+		out.add(prop)
+		if err != nil {
+			return out, err
+		}
 	}
 	out.add(s.drain(rg))
 	return out, nil

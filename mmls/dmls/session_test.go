@@ -351,3 +351,39 @@ func TestAttackReplayThroughSession(t *testing.T) {
 		t.Fatalf("read %d, delivered %d", len(bob.read), bob.raw)
 	}
 }
+
+// TestDepartureDoesNotPropagate: alice kicks carol; carol, told to leave,
+// removes alice from her own group. Bob sees carol's commit before
+// alice's: he must not take carol's departure for a kick of alice.
+func TestDepartureDoesNotPropagate(t *testing.T) {
+	t.Parallel()
+	n := newSimNet(t, 12, Config{}, "alice", "bob", "carol")
+	n.flush()
+	alice, bob, carol := n.node("alice"), n.node("bob"), n.node("carol")
+	a, b, c := alice.id.Fingerprint(), bob.id.Fingerprint(), carol.id.Fingerprint()
+	n.on(alice)(alice.s.Remove(c))
+	// Carol first: she processes the removal and the Leave, and commits.
+	for len(n.queues[[2]Fingerprint{a, c}]) > 0 {
+		p := n.queues[[2]Fingerprint{a, c}][0]
+		n.queues[[2]Fingerprint{a, c}] = n.queues[[2]Fingerprint{a, c}][1:]
+		n.on(carol)(carol.s.Handle(a, p.data))
+	}
+	// Bob gets carol's commit before alice's.
+	for len(n.queues[[2]Fingerprint{c, b}]) > 0 {
+		p := n.queues[[2]Fingerprint{c, b}][0]
+		n.queues[[2]Fingerprint{c, b}] = n.queues[[2]Fingerprint{c, b}][1:]
+		n.on(bob)(bob.s.Handle(c, p.data))
+	}
+	n.flush()
+	if bob.s.Kicked(a) || !bob.s.InSendGroup(a) {
+		t.Fatal("bob kicked alice because carol left her")
+	}
+	if !bob.s.Kicked(c) || bob.s.InSendGroup(c) {
+		t.Fatal("bob did not propagate alice's kick of carol")
+	}
+	n.send(alice, "still talking")
+	n.flush()
+	if bob.read[alice.order[len(alice.order)-1]] != 1 {
+		t.Fatal("bob no longer reads alice")
+	}
+}

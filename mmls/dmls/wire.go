@@ -9,6 +9,7 @@ import (
 //
 //	version   u8      = 1
 //	kind      u8      Kind*
+//	flags     u8      FlagDeparture on a commit whose removals are departures
 //	room      [32]    SHA-256 of the room name (names never travel in clear)
 //	group     u8 len, bytes (<= 64)   the send group this concerns
 //	epoch     u64     the group epoch the message belongs to (Hello* flags for KindKeyPackage)
@@ -57,9 +58,14 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
 
+// FlagDeparture marks a commit whose removals are departures (the removed
+// peer left us, or kicked us), not kicks: receivers do not propagate them.
+const FlagDeparture = 1
+
 // Message is one DMLS message between two participants.
 type Message struct {
 	Kind      Kind
+	Flags     uint8
 	Room      RoomID
 	Group     []byte
 	Epoch     uint64
@@ -95,8 +101,12 @@ func (m *Message) Marshal() ([]byte, error) {
 		return nil, fmt.Errorf("%w: %d proposals in %v", ErrMalformed, len(m.Proposals), m.Kind)
 	}
 	w := &writer{}
+	if m.Flags&^FlagDeparture != 0 {
+		return nil, fmt.Errorf("%w: flags %#x", ErrMalformed, m.Flags)
+	}
 	w.u8(WireVersion)
 	w.u8(uint8(m.Kind))
+	w.u8(m.Flags)
 	w.raw(m.Room[:])
 	w.bytes8(m.Group)
 	w.u64(m.Epoch)
@@ -120,7 +130,10 @@ func UnmarshalMessage(b []byte) (*Message, error) {
 	if v := r.u8(); r.err == nil && v != WireVersion {
 		return nil, fmt.Errorf("%w: wire version %d", ErrVersion, v)
 	}
-	m := &Message{Kind: Kind(r.u8())}
+	m := &Message{Kind: Kind(r.u8()), Flags: r.u8()}
+	if r.err == nil && m.Flags&^FlagDeparture != 0 {
+		return nil, fmt.Errorf("%w: flags %#x", ErrMalformed, m.Flags)
+	}
 	copy(m.Room[:], r.raw(32))
 	m.Group = r.bytes8(maxGroupID)
 	m.Epoch = r.u64()

@@ -356,7 +356,7 @@ func (o Outgoing) Pending() []string {
 // It is stored before it is reported sent.
 func (s *Store) AddOutgoing(o Outgoing, fromID, fromNick string) error {
 	return s.update(func(tx *bolt.Tx) error {
-		if err := putJSON(tx.Bucket(bOutbox), []byte(o.ID), o); err != nil {
+		if err := putOutgoing(tx.Bucket(bOutbox), []byte(o.ID), o); err != nil {
 			return err
 		}
 		ids := tx.Bucket(bMsgIDs)
