@@ -36,7 +36,7 @@ func TestRun(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var out, errOut bytes.Buffer
-			if code := run(tc.args, &out, &errOut); code != tc.code {
+			if code := run(tc.args, strings.NewReader(""), &out, &errOut); code != tc.code {
 				t.Fatalf("exit %d, want %d; stderr: %s", code, tc.code, errOut.String())
 			}
 			for _, want := range tc.stdout {

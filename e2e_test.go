@@ -1,0 +1,426 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mmls-chat/mmls-chat/mmls"
+)
+
+// binary is the mmls-chat binary built once for the end-to-end tests.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mmls-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "mmls-chat")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building mmls-chat: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// proc is one headless mmls-chat process.
+type proc struct {
+	t       *testing.T
+	nick    string
+	data    string
+	listen  string // actual address, from the ready event
+	id      string
+	started time.Time
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	mu      sync.Mutex
+	events  []mmls.Event
+	cond    *sync.Cond
+	exited  bool
+}
+
+// start runs a node; extra are more flags (--peer ...).
+func start(t *testing.T, nick, data, listen string, extra ...string) *proc {
+	t.Helper()
+	args := append([]string{"--headless", "--no-mdns", "--nick", nick, "--data", data, "--listen", listen}, extra...)
+	cmd := exec.Command(binary, args...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{t: t, nick: nick, data: data, cmd: cmd, stdin: stdin, started: time.Now()}
+	p.cond = sync.NewCond(&p.mu)
+	go p.read(stdout)
+	t.Cleanup(p.kill)
+	t.Cleanup(p.dumpIfFailed)
+	ready := p.waitFor("ready", 20*time.Second, func(e mmls.Event) bool { return e.Type == "ready" })
+	p.listen, p.id = ready.Listen, ready.ID
+	return p
+}
+
+func (p *proc) read(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
+	for sc.Scan() {
+		var e mmls.Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			p.t.Errorf("%s wrote a line that is not a JSON event: %q", p.nick, sc.Text())
+			continue
+		}
+		p.mu.Lock()
+		p.events = append(p.events, e)
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	}
+	p.mu.Lock()
+	p.exited = true
+	p.cond.Broadcast()
+	p.mu.Unlock()
+}
+
+// dumpIfFailed logs the node's log file and events when the test failed.
+func (p *proc) dumpIfFailed() {
+	if !p.t.Failed() {
+		return
+	}
+	p.t.Log(p.logTail(80))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, e := range p.events {
+		p.t.Logf("  %s(%.8s) event %s %s %s %s %s by=%.8s to=%.8s", p.nick, p.id, e.Type, e.Nick, e.Change, e.Status, e.Text, e.By, e.ToID)
+	}
+}
+
+// logTail returns the end of the node's log file, for failure messages.
+func (p *proc) logTail(n int) string {
+	b, _ := os.ReadFile(filepath.Join(p.data, "mmls-chat.log"))
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return p.nick + "'s log:\n  " + strings.Join(lines, "\n  ")
+}
+
+func (p *proc) say(line string) {
+	p.t.Helper()
+	if _, err := fmt.Fprintln(p.stdin, line); err != nil {
+		p.t.Fatalf("%s: write: %v", p.nick, err)
+	}
+}
+
+// waitFor waits until an event matches, failing after timeout.
+func (p *proc) waitFor(what string, timeout time.Duration, ok func(mmls.Event) bool) mmls.Event {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	timer := time.AfterFunc(timeout, func() {
+		p.mu.Lock()
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
+	defer timer.Stop()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	seen := 0
+	for {
+		for ; seen < len(p.events); seen++ {
+			if ok(p.events[seen]) {
+				return p.events[seen]
+			}
+		}
+		if p.exited || time.Now().After(deadline) {
+			p.t.Fatalf("%s: no %s within %v (exited: %v)\n%s", p.nick, what, timeout, p.exited, p.logTail(40))
+		}
+		p.cond.Wait()
+	}
+}
+
+// messages returns the texts of the message events so far, counting each.
+func (p *proc) messages() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[string]int{}
+	for _, e := range p.events {
+		if e.Type == "message" {
+			out[e.Text]++
+		}
+	}
+	return out
+}
+
+// waitMessages waits until every text has been shown once.
+func (p *proc) waitMessages(timeout time.Duration, texts ...string) {
+	p.t.Helper()
+	want := map[string]bool{}
+	for _, t := range texts {
+		want[t] = true
+	}
+	p.waitFor(fmt.Sprintf("messages %q", texts), timeout, func(mmls.Event) bool {
+		got := 0
+		for _, e := range p.events {
+			if e.Type == "message" && want[e.Text] {
+				got++
+			}
+		}
+		return got >= len(want)
+	})
+}
+
+func (p *proc) kill() {
+	if p.cmd.Process != nil {
+		p.cmd.Process.Signal(syscall.SIGKILL)
+		p.cmd.Wait()
+	}
+}
+
+// quit ends the process with /quit and waits for a clean exit.
+func (p *proc) quit() {
+	p.t.Helper()
+	p.say("/quit")
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			p.t.Fatalf("%s exited with %v", p.nick, err)
+		}
+	case <-time.After(20 * time.Second):
+		p.t.Fatalf("%s did not exit after /quit", p.nick)
+	}
+}
+
+// room starts n nodes; every node but the first knows only the first.
+func room(t *testing.T, nicks ...string) []*proc {
+	t.Helper()
+	dir := t.TempDir()
+	first := start(t, nicks[0], filepath.Join(dir, nicks[0]), "127.0.0.1:0")
+	nodes := []*proc{first}
+	for _, n := range nicks[1:] {
+		nodes = append(nodes, start(t, n, filepath.Join(dir, n), "127.0.0.1:0", "--peer", first.listen))
+	}
+
+	// The room is formed when everyone is in everyone's group both ways.
+	for _, p := range nodes {
+		for _, q := range nodes {
+			if p != q {
+				waitLink(t, p, q)
+			}
+		}
+	}
+	return nodes
+}
+
+// waitLink waits until p has been added to the send group of q (of this
+// process of q: an earlier run of the same identity does not count).
+func waitLink(t *testing.T, p, q *proc) {
+	t.Helper()
+	p.waitFor("join of "+q.nick+"'s group", 30*time.Second, func(e mmls.Event) bool {
+		return e.Type == "member" && e.Change == "added" && e.ID == p.id && e.By == q.id && !e.Time.Before(q.started)
+	})
+}
+
+func TestE2EThreeNodesChat(t *testing.T) {
+	t.Parallel()
+	nodes := room(t, "alice", "bob", "carol")
+	for _, p := range nodes {
+		p.say("hello from " + p.nick)
+	}
+	for _, p := range nodes {
+		var want []string
+		for _, q := range nodes {
+			if q != p {
+				want = append(want, "hello from "+q.nick)
+			}
+		}
+		p.waitMessages(30*time.Second, want...)
+		// Both receipts for its own message.
+		for _, q := range nodes {
+			if q != p {
+				p.waitFor("delivered to "+q.nick, 30*time.Second, func(e mmls.Event) bool {
+					return e.Type == "delivered" && e.ToID == q.id
+				})
+			}
+		}
+	}
+	// Bob and Carol know only Alice's address: peer exchange found the rest.
+	nodes[1].say("/who")
+	who := nodes[1].waitFor("who", 10*time.Second, func(e mmls.Event) bool { return e.Type == "who" })
+	if len(who.Members) != 2 {
+		t.Fatalf("bob sees %+v", who.Members)
+	}
+	for _, m := range who.Members {
+		if !m.WeReach || !m.TheyReach || !m.Online {
+			t.Fatalf("link to %s: %+v", m.Nick, m)
+		}
+	}
+	for _, p := range nodes {
+		p.quit()
+	}
+}
+
+// TestE2EKilledNodeCatchesUp: bob is killed with SIGKILL while the others
+// talk; after a restart he gets every missed message exactly once, and a
+// message he wrote while alice was down reaches her after both restarts.
+func TestE2EKilledNodeCatchesUp(t *testing.T) {
+	t.Parallel()
+	nodes := room(t, "alice", "bob", "carol")
+	alice, bob, carol := nodes[0], nodes[1], nodes[2]
+	alice.say("before")
+	bob.waitMessages(30*time.Second, "before")
+
+	bob.kill()
+	alice.say("missed 1")
+	carol.say("missed 2")
+	carol.waitMessages(30*time.Second, "missed 1")
+	bob2 := start(t, "bob", bob.data, bob.listen, "--peer", alice.listen)
+	bob2.waitMessages(60*time.Second, "missed 1", "missed 2")
+
+	// bob's own unacknowledged message: alice (still in his group) is down
+	// when he writes, and he is killed before she could acknowledge it.
+	waitLink(t, bob2, alice)
+	waitLink(t, alice, bob2)
+	waitLink(t, carol, bob2)
+	alice.kill()
+	bob2.say("while alice was down")
+	carol.waitMessages(30*time.Second, "while alice was down")
+	bob2.kill()
+	alice2 := start(t, "alice", alice.data, alice.listen, "--peer", carol.listen)
+	bob3 := start(t, "bob", bob.data, bob.listen, "--peer", carol.listen)
+	alice2.waitMessages(60*time.Second, "while alice was down")
+
+	// Exactly once, history included: "before" is not shown again.
+	for _, p := range []*proc{bob2, alice2, bob3, carol} {
+		for text, n := range p.messages() {
+			if n != 1 {
+				t.Errorf("%s showed %q %d times", p.nick, text, n)
+			}
+		}
+	}
+	if bob2.messages()["before"] != 0 || bob3.messages()["missed 1"] != 0 || alice2.messages()["missed 2"] != 0 {
+		t.Error("a message stored before the restart was shown again")
+	}
+}
+
+// TestE2EKick: alice kicks carol; carol reads nothing more while alice and
+// bob go on, and bob removed carol from his group too.
+func TestE2EKick(t *testing.T) {
+	t.Parallel()
+	nodes := room(t, "alice", "bob", "carol")
+	alice, bob, carol := nodes[0], nodes[1], nodes[2]
+	alice.say("/kick carol")
+	carol.waitFor("removal by alice", 30*time.Second, func(e mmls.Event) bool { return e.Type == "removed" && e.ByID == alice.id })
+	carol.waitFor("removal by bob", 30*time.Second, func(e mmls.Event) bool { return e.Type == "removed" && e.ByID == bob.id })
+	alice.say("after the kick, from alice")
+	bob.say("after the kick, from bob")
+	bob.waitMessages(30*time.Second, "after the kick, from alice")
+	alice.waitMessages(30*time.Second, "after the kick, from bob")
+	carol.say("can anyone hear me")
+	carol.say("/who")
+	carol.waitFor("who", 10*time.Second, func(e mmls.Event) bool { return e.Type == "who" })
+	for text := range carol.messages() {
+		if strings.HasPrefix(text, "after the kick") {
+			t.Fatalf("carol read %q after being kicked", text)
+		}
+	}
+	for _, p := range []*proc{alice, bob} {
+		if p.messages()["can anyone hear me"] != 0 {
+			t.Fatalf("%s read the kicked member", p.nick)
+		}
+	}
+}
+
+// TestE2EHostileBytes: random bytes and oversized frames sent to a node's
+// port do not disturb the chat.
+func TestE2EHostileBytes(t *testing.T) {
+	t.Parallel()
+	nodes := room(t, "alice", "bob")
+	alice, bob := nodes[0], nodes[1]
+	r := rand.New(rand.NewPCG(5, 6))
+	for i := 0; i < 20; i++ {
+		c, err := net.Dial("tcp", alice.listen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		junk := make([]byte, 1+r.IntN(8192))
+		for j := range junk {
+			junk[j] = byte(r.UintN(256))
+		}
+		if i%4 == 0 {
+			junk = []byte{1, 1, 0x7f, 0xff, 0xff, 0xff} // a hello claiming 2 GiB
+		}
+		c.Write(junk)
+		c.Close()
+	}
+	bob.say("still fine")
+	alice.waitMessages(30*time.Second, "still fine")
+	alice.say("/peers")
+	peers := alice.waitFor("peers", 10*time.Second, func(e mmls.Event) bool { return e.Type == "peers" })
+	if len(peers.Peers) != 1 {
+		t.Fatalf("alice knows %+v", peers.Peers)
+	}
+}
+
+// TestE2EFiveNodesFlood: five nodes each send 200 messages as fast as they
+// can; nothing is lost or duplicated.
+func TestE2EFiveNodesFlood(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("long: five processes x 200 messages")
+	}
+	nodes := room(t, "n0", "n1", "n2", "n3", "n4")
+	const each = 200
+	for _, p := range nodes {
+		go func() {
+			var b strings.Builder
+			for i := 0; i < each; i++ {
+				fmt.Fprintf(&b, "%s #%d\n", p.nick, i)
+			}
+			io.WriteString(p.stdin, b.String())
+		}()
+	}
+	for _, p := range nodes {
+		var want []string
+		for _, q := range nodes {
+			if q != p {
+				for i := 0; i < each; i++ {
+					want = append(want, fmt.Sprintf("%s #%d", q.nick, i))
+				}
+			}
+		}
+		p.waitMessages(180*time.Second, want...)
+	}
+	for _, p := range nodes {
+		msgs := p.messages()
+		if len(msgs) != 4*each {
+			t.Errorf("%s shows %d distinct messages, want %d", p.nick, len(msgs), 4*each)
+		}
+		for text, n := range msgs {
+			if n != 1 {
+				t.Errorf("%s showed %q %d times", p.nick, text, n)
+			}
+		}
+	}
+}
