@@ -389,6 +389,7 @@ func (e *Engine) onNet(ev transport.Event) {
 	switch ev.Type {
 	case transport.PeerUp:
 		p := e.peer(from)
+		wasOnline := p.online
 		p.online, p.addr = true, ev.Addr
 		if ev.Nick != "" && p.nick != ev.Nick {
 			p.nick = ev.Nick
@@ -399,12 +400,16 @@ func (e *Engine) onNet(ev transport.Event) {
 					Detail: fmt.Sprintf("%s arrived with a different key (%s, was %s); check with /verify %s", ev.Nick, dmls.ShortID(from), prev[:8], ev.Nick)})
 			}
 		}
-		e.emit(Event{Type: "peer", ID: hexID(from), Nick: p.nick, Addr: p.addr, Status: "online"})
+		if !wasOnline {
+			e.emit(Event{Type: "peer", ID: hexID(from), Nick: p.nick, Addr: p.addr, Status: "online"})
+		}
 		e.send(from, roomsFrame(e.roomIDs()))
 	case transport.PeerDown:
 		p := e.peer(from)
-		p.online = false
-		e.emit(Event{Type: "peer", ID: hexID(from), Nick: p.nick, Addr: p.addr, Status: "offline"})
+		if p.online {
+			p.online = false
+			e.emit(Event{Type: "peer", ID: hexID(from), Nick: p.nick, Addr: p.addr, Status: "offline"})
+		}
 	case transport.Message:
 		e.onFrame(from, ev.Payload)
 		// Everything it carried is stored (or refused for good).
@@ -477,9 +482,11 @@ func (e *Engine) onDiscovery(ev discovery.Event) {
 	if p := e.peers[fp]; p != nil && p.online {
 		return
 	}
-	for _, a := range ev.Peer.Addrs {
-		if err := e.net.Connect(a); err != nil {
-			e.cfg.Logf("mmls: connect %s: %v", a, err)
+	// One address (IPv4 first): dialling each would open duplicate
+	// connections that the transport then has to close.
+	if len(ev.Peer.Addrs) > 0 {
+		if err := e.net.Connect(ev.Peer.Addrs[0]); err != nil {
+			e.cfg.Logf("mmls: connect %s: %v", ev.Peer.Addrs[0], err)
 		}
 	}
 }
