@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmls-chat/mmls-chat/discovery/netnstest"
 	"github.com/mmls-chat/mmls-chat/mmls"
 )
 
@@ -55,11 +57,17 @@ type proc struct {
 	exited  bool
 }
 
-// start runs a node; extra are more flags (--peer ...).
+// start runs a node on loopback without mDNS; extra are more flags
+// (--peer ...).
 func start(t *testing.T, nick, data, listen string, extra ...string) *proc {
 	t.Helper()
 	args := append([]string{"--headless", "--no-mdns", "--nick", nick, "--data", data, "--listen", listen}, extra...)
-	cmd := exec.Command(binary, args...)
+	return launch(t, exec.Command(binary, args...), nick, data)
+}
+
+// launch starts cmd (a headless node) and waits for its ready event.
+func launch(t *testing.T, cmd *exec.Cmd, nick, data string) *proc {
+	t.Helper()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -422,5 +430,38 @@ func TestE2EFiveNodesFlood(t *testing.T) {
 				t.Errorf("%s showed %q %d times", p.nick, text, n)
 			}
 		}
+	}
+}
+
+// TestE2EMDNSInNamespaces: three nodes on a LAN made of network
+// namespaces find each other by mDNS alone (no --peer), form the lobby and
+// chat.
+func TestE2EMDNSInNamespaces(t *testing.T) {
+	t.Parallel()
+	lan := netnstest.New(t, 3)
+	dir := t.TempDir()
+	var nodes []*proc
+	for i, nick := range []string{"alice", "bob", "carol"} {
+		data := filepath.Join(dir, nick)
+		cmd := lan.Command(context.Background(), i, binary, "--headless", "--nick", nick, "--data", data)
+		nodes = append(nodes, launch(t, cmd, nick, data))
+	}
+	for _, p := range nodes {
+		for _, q := range nodes {
+			if p != q {
+				waitLink(t, p, q)
+			}
+		}
+	}
+	nodes[0].say("found you all by mDNS")
+	nodes[1].waitMessages(30*time.Second, "found you all by mDNS")
+	nodes[2].waitMessages(30*time.Second, "found you all by mDNS")
+	nodes[2].say("/info")
+	info := nodes[2].waitFor("info", 10*time.Second, func(e mmls.Event) bool { return e.Type == "info" })
+	if info.Info == nil || !strings.HasPrefix(info.Info.MDNS, "on (eth0") || !strings.HasSuffix(info.Info.Listen, ":7420") {
+		t.Fatalf("info %+v", info.Info)
+	}
+	for _, p := range nodes {
+		p.quit()
 	}
 }

@@ -5,16 +5,15 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/mmls-chat/mmls-chat/discovery/netnstest"
 	"github.com/mmls-chat/mmls-chat/transport"
 )
 
@@ -34,44 +33,7 @@ func TestNetnsDiscoveryAndTransport(t *testing.T) {
 	if os.Getenv(helperEnv) != "" {
 		t.Skip("helper process")
 	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces (ip netns); CI runs as root")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs the ip command (iproute2)")
-	}
-	var suf [3]byte
-	rand.Read(suf[:])
-	tag := hex.EncodeToString(suf[:])
-	bridgeNS := "mmls-" + tag + "-br"
-	hosts := []string{"mmls-" + tag + "-0", "mmls-" + tag + "-1", "mmls-" + tag + "-2"}
-	run := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-	}
-	if out, err := exec.Command("ip", "netns", "add", bridgeNS).CombinedOutput(); err != nil {
-		t.Skipf("ip netns is not permitted here: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		for _, ns := range append(hosts, bridgeNS) {
-			exec.Command("ip", "netns", "del", ns).Run()
-		}
-	})
-	run("-n", bridgeNS, "link", "add", "br0", "type", "bridge")
-	run("-n", bridgeNS, "link", "set", "br0", "up")
-	for i, ns := range hosts {
-		run("netns", "add", ns)
-		port := fmt.Sprintf("p%d", i)
-		run("-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", port, "netns", bridgeNS)
-		run("-n", bridgeNS, "link", "set", port, "master", "br0")
-		run("-n", bridgeNS, "link", "set", port, "up")
-		run("-n", ns, "addr", "add", fmt.Sprintf("10.77.0.%d/24", i+1), "dev", "eth0")
-		run("-n", ns, "link", "set", "eth0", "up")
-		run("-n", ns, "link", "set", "lo", "up")
-	}
-
+	lan := netnstest.New(t, 3)
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -85,8 +47,8 @@ func TestNetnsDiscoveryAndTransport(t *testing.T) {
 	lines := make(chan report, 64)
 	var wg sync.WaitGroup
 	start := time.Now()
-	for i, ns := range hosts {
-		cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, self, "-test.run=^TestNetnsHelper$", "-test.timeout=120s")
+	for i := range lan.Hosts {
+		cmd := lan.Command(ctx, i, self, "-test.run=^TestNetnsHelper$", "-test.timeout=120s")
 		cmd.Env = append(os.Environ(), helperEnv+"="+fmt.Sprintf("host%d", i))
 		out, err := cmd.StdoutPipe()
 		if err != nil {
@@ -133,7 +95,7 @@ func TestNetnsDiscoveryAndTransport(t *testing.T) {
 					found[r.host] = map[string]bool{}
 				}
 				found[r.host][f[1]] = true
-				if foundAll == 0 && complete(ids, found, len(hosts)) {
+				if foundAll == 0 && complete(ids, found, len(lan.Hosts)) {
 					foundAll = time.Since(start)
 				}
 			case len(f) == 2 && f[0] == "UP":
@@ -146,7 +108,7 @@ func TestNetnsDiscoveryAndTransport(t *testing.T) {
 			}
 			// Every host must find both others by mDNS itself (not only
 			// through peer exchange) and hold authenticated connections.
-			if complete(ids, found, len(hosts)) && complete(ids, up, len(hosts)) {
+			if complete(ids, found, len(lan.Hosts)) && complete(ids, up, len(lan.Hosts)) {
 				t.Logf("three hosts found each other by mDNS in %v and were all connected and authenticated in %v",
 					foundAll.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 				return

@@ -1,0 +1,76 @@
+// Package netnstest builds, for tests, a small LAN out of Linux network
+// namespaces: a bridge in a namespace of its own and hosts in theirs,
+// joined by veth pairs (eth0 inside each host, 10.77.0.N/24). Everything
+// it creates is deleted when the test ends. It needs root and ip netns;
+// where those are missing the test is skipped with a clear message.
+package netnstest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// LAN is a bridge and its hosts.
+type LAN struct {
+	Bridge string
+	Hosts  []string
+}
+
+// New builds a LAN of n hosts, or skips the test where that is impossible.
+func New(t testing.TB, n int) *LAN {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create network namespaces (ip netns); CI runs as root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs the ip command (iproute2)")
+	}
+	var suf [3]byte
+	rand.Read(suf[:])
+	tag := hex.EncodeToString(suf[:])
+	l := &LAN{Bridge: "mmls-" + tag + "-br"}
+	for i := 0; i < n; i++ {
+		l.Hosts = append(l.Hosts, fmt.Sprintf("mmls-%s-%d", tag, i))
+	}
+	if out, err := exec.Command("ip", "netns", "add", l.Bridge).CombinedOutput(); err != nil {
+		t.Skipf("ip netns is not permitted here: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		for _, ns := range append(l.Hosts, l.Bridge) {
+			exec.Command("ip", "netns", "del", ns).Run()
+		}
+	})
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	run("-n", l.Bridge, "link", "add", "br0", "type", "bridge")
+	run("-n", l.Bridge, "link", "set", "br0", "up")
+	for i, ns := range l.Hosts {
+		run("netns", "add", ns)
+		port := fmt.Sprintf("p%d", i)
+		run("-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", port, "netns", l.Bridge)
+		run("-n", l.Bridge, "link", "set", port, "master", "br0")
+		run("-n", l.Bridge, "link", "set", port, "up")
+		run("-n", ns, "addr", "add", l.Addr(i)+"/24", "dev", "eth0")
+		run("-n", ns, "link", "set", "eth0", "up")
+		run("-n", ns, "link", "set", "lo", "up")
+	}
+	return l
+}
+
+// Addr is host i's address.
+func (l *LAN) Addr(i int) string { return fmt.Sprintf("10.77.0.%d", i+1) }
+
+// Command runs name with args inside host i's namespace.
+func (l *LAN) Command(ctx context.Context, i int, name string, args ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", l.Hosts[i], name}, args...)...)
+}
