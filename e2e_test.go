@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 
 // proc is one headless mmls-chat process.
 type proc struct {
-	t       *testing.T
+	t       testing.TB
 	nick    string
 	data    string
 	listen  string // actual address, from the ready event
@@ -59,14 +59,14 @@ type proc struct {
 
 // start runs a node on loopback without mDNS; extra are more flags
 // (--peer ...).
-func start(t *testing.T, nick, data, listen string, extra ...string) *proc {
+func start(t testing.TB, nick, data, listen string, extra ...string) *proc {
 	t.Helper()
 	args := append([]string{"--headless", "--no-mdns", "--nick", nick, "--data", data, "--listen", listen}, extra...)
 	return launch(t, exec.Command(binary, args...), nick, data)
 }
 
 // launch starts cmd (a headless node) and waits for its ready event.
-func launch(t *testing.T, cmd *exec.Cmd, nick, data string) *proc {
+func launch(t testing.TB, cmd *exec.Cmd, nick, data string) *proc {
 	t.Helper()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -221,9 +221,15 @@ func (p *proc) quit() {
 }
 
 // room starts n nodes; every node but the first knows only the first.
-func room(t *testing.T, nicks ...string) []*proc {
+func room(t testing.TB, nicks ...string) []*proc {
 	t.Helper()
 	dir := t.TempDir()
+	return roomIn(t, dir, nicks...)
+}
+
+// roomIn is room with the data directories under dir.
+func roomIn(t testing.TB, dir string, nicks ...string) []*proc {
+	t.Helper()
 	first := start(t, nicks[0], filepath.Join(dir, nicks[0]), "127.0.0.1:0")
 	nodes := []*proc{first}
 	for _, n := range nicks[1:] {
@@ -243,7 +249,7 @@ func room(t *testing.T, nicks ...string) []*proc {
 
 // waitLink waits until p has been added to the send group of q (of this
 // process of q: an earlier run of the same identity does not count).
-func waitLink(t *testing.T, p, q *proc) {
+func waitLink(t testing.TB, p, q *proc) {
 	t.Helper()
 	p.waitFor("join of "+q.nick+"'s group", 30*time.Second, func(e mmls.Event) bool {
 		return e.Type == "member" && e.Change == "added" && e.ID == p.id && e.By == q.id && !e.Time.Before(q.started)
@@ -463,5 +469,26 @@ func TestE2EMDNSInNamespaces(t *testing.T) {
 	}
 	for _, p := range nodes {
 		p.quit()
+	}
+}
+
+// TestE2EWriteRightAfterRestart: bob, restarted after SIGKILL, writes
+// before the others are back in his new send group; the message is
+// addressed to the room's members all the same and reaches them when they
+// rejoin.
+func TestE2EWriteRightAfterRestart(t *testing.T) {
+	t.Parallel()
+	nodes := room(t, "alice", "bob", "carol")
+	alice, bob, carol := nodes[0], nodes[1], nodes[2]
+	bob.kill()
+	bob2 := start(t, "bob", bob.data, bob.listen)
+	bob2.say("first words after a restart")
+	bob2.waitFor("sent", 10*time.Second, func(e mmls.Event) bool { return e.Type == "sent" })
+	alice.waitMessages(60*time.Second, "first words after a restart")
+	carol.waitMessages(60*time.Second, "first words after a restart")
+	for _, q := range []*proc{alice, carol} {
+		bob2.waitFor("delivered to "+q.nick, 30*time.Second, func(e mmls.Event) bool {
+			return e.Type == "delivered" && e.ToID == q.id
+		})
 	}
 }

@@ -122,6 +122,9 @@ func (e *Engine) leave(name string) {
 	if err := e.st.LeaveRoom(name); err != nil {
 		e.fail(err)
 	}
+	if err := e.st.ClearMembers(name); err != nil {
+		e.fail(err)
+	}
 	delete(e.rooms, name)
 	delete(e.byID, r.id)
 	e.announceRooms()

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -328,6 +329,9 @@ func (e *Engine) onSessionEvent(r *room, ev dmls.Event) {
 		if ev.By == e.me {
 			switch ev.Type {
 			case dmls.EventMemberRemoved:
+				if err := e.st.RemoveMember(r.name, hexID(ev.Peer)); err != nil {
+					e.fail(err)
+				}
 				if err := e.st.DropRecipient(r.name, hexID(ev.Peer)); err != nil {
 					e.fail(err)
 				}
@@ -339,6 +343,9 @@ func (e *Engine) onSessionEvent(r *room, ev dmls.Event) {
 			default:
 				// The peer (re)joined our group: what it has not
 				// acknowledged goes again, in the current epoch.
+				if err := e.st.AddMember(r.name, hexID(ev.Peer)); err != nil {
+					e.fail(err)
+				}
 				e.resendTo(r, ev.Peer)
 			}
 		}
@@ -588,6 +595,37 @@ func envelopeOf(o store.Outgoing) (*dmls.Envelope, error) {
 
 // ---- sending ----
 
+// envelope makes a text envelope addressed to our send group as it is and
+// to the members it had that are not back yet (after our restart): those
+// get the message when they rejoin.
+func (e *Engine) envelope(r *room, text string) (*dmls.Envelope, error) {
+	env := &dmls.Envelope{SentAt: e.now().UTC(), Kind: dmls.EnvelopeText, Body: []byte(text)}
+	if _, err := io.ReadFull(e.cfg.Env.Rand, env.ID[:]); err != nil {
+		return nil, err
+	}
+	to := map[dmls.Fingerprint]bool{}
+	for _, m := range r.s.Members() {
+		if m.WeReach {
+			to[m.ID] = true
+		}
+	}
+	stored, err := e.st.Members(r.name)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range stored {
+		if fp, ok := parseFingerprint(s); ok && !r.s.Kicked(fp) && fp != e.me {
+			to[fp] = true
+		}
+	}
+	env.To = []dmls.Fingerprint{}
+	for fp := range to {
+		env.To = append(env.To, fp)
+	}
+	sort.Slice(env.To, func(i, j int) bool { return string(env.To[i][:]) < string(env.To[j][:]) })
+	return env, nil
+}
+
 // say protects text in room r: stored (history and outbox) before it is
 // reported sent and before anything goes on the wire.
 func (e *Engine) say(r *room, text string) {
@@ -595,7 +633,12 @@ func (e *Engine) say(r *room, text string) {
 	if strings.TrimSpace(text) == "" {
 		return
 	}
-	out, env, err := r.s.Protect(text)
+	env, err := e.envelope(r, text)
+	if err != nil {
+		e.fail(fmt.Errorf("send: %w", err))
+		return
+	}
+	out, err := r.s.ProtectEnvelope(env)
 	if err != nil {
 		e.fail(fmt.Errorf("send: %w", err))
 		return

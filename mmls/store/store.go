@@ -54,7 +54,8 @@ var (
 	bOutbox   = []byte("outbox")   // message id -> Outgoing
 	bKicks    = []byte("kicks")    // room \x00 peer id -> time
 	bPins     = []byte("pins")     // nick -> peer id
-	buckets   = [][]byte{bMeta, bIdentity, bRooms, bMessages, bMsgIDs, bOutbox, bKicks, bPins}
+	bMembers  = []byte("members")  // room \x00 peer id -> "" : who is in our send group
+	buckets   = [][]byte{bMeta, bIdentity, bRooms, bMessages, bMsgIDs, bOutbox, bKicks, bPins, bMembers}
 )
 
 // Store is the open database. Its methods are safe for concurrent use.
@@ -497,11 +498,46 @@ func (s *Store) Unkick(room, peer string) error {
 }
 
 // Kicked lists the peers kicked from room.
-func (s *Store) Kicked(room string) ([]string, error) {
+func (s *Store) Kicked(room string) ([]string, error) { return s.prefixed(bKicks, room) }
+
+// ---- members ----
+
+// AddMember records that peer is in our send group for room, so messages
+// written after a restart are still addressed to it before it rejoins.
+func (s *Store) AddMember(room, peer string) error {
+	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bMembers).Put(kickKey(room, peer), nil) })
+}
+
+// RemoveMember records that peer left our send group for room.
+func (s *Store) RemoveMember(room, peer string) error {
+	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bMembers).Delete(kickKey(room, peer)) })
+}
+
+// Members lists the peers in our send group for room.
+func (s *Store) Members(room string) ([]string, error) { return s.prefixed(bMembers, room) }
+
+// ClearMembers forgets room's members (we left it).
+func (s *Store) ClearMembers(room string) error {
+	members, err := s.Members(room)
+	if err != nil {
+		return err
+	}
+	return s.update(func(tx *bolt.Tx) error {
+		for _, m := range members {
+			if err := tx.Bucket(bMembers).Delete(kickKey(room, m)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// prefixed lists the peer ids stored under room in a room\x00peer bucket.
+func (s *Store) prefixed(bucket []byte, room string) ([]string, error) {
 	var out []string
 	prefix := []byte(room + "\x00")
 	err := s.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bKicks).Cursor()
+		c := tx.Bucket(bucket).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			out = append(out, string(k[len(prefix):]))
 		}

@@ -287,3 +287,23 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestMembers(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	must(t, s.AddMember("lobby", "b"))
+	must(t, s.AddMember("lobby", "c"))
+	must(t, s.AddMember("lobbyist", "d"))
+	must(t, s.AddMember("lobby", "b")) // again
+	must(t, s.RemoveMember("lobby", "c"))
+	if m, _ := s.Members("lobby"); fmt.Sprint(m) != "[b]" {
+		t.Fatalf("members %v", m)
+	}
+	must(t, s.ClearMembers("lobby"))
+	if m, _ := s.Members("lobby"); len(m) != 0 {
+		t.Fatalf("after clear %v", m)
+	}
+	if m, _ := s.Members("lobbyist"); fmt.Sprint(m) != "[d]" {
+		t.Fatalf("other room %v", m)
+	}
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkNodes runs N headless processes on loopback (each knows only
+// the first by address) and measures, in one run per N:
+//
+//   - form-ms: from starting the first process until every node is in
+//     every other node's send group (the room is formed);
+//   - p50-ms, p99-ms: from a message's "sent" event at its sender to its
+//     "message" event at each member (process clocks are the same clock);
+//   - msgs/s: member deliveries per second while every node sends
+//     perNode messages as fast as it can;
+//   - rss-MB: resident memory per node at the end (from /proc).
+//
+// Run: go test -run='^$' -bench=Nodes -benchtime=1x .
+func BenchmarkNodes(b *testing.B) {
+	for _, n := range []int{2, 5, 10, 20} {
+		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				benchNodes(b, n)
+			}
+		})
+	}
+}
+
+func benchNodes(b *testing.B, n int) {
+	const perNode = 20
+	nicks := make([]string, n)
+	for i := range nicks {
+		nicks[i] = fmt.Sprintf("n%02d", i)
+	}
+	begin := time.Now()
+	nodes := roomIn(b, b.TempDir(), nicks...)
+	formed := time.Since(begin)
+
+	sendStart := time.Now()
+	for _, p := range nodes {
+		var sb strings.Builder
+		for i := 0; i < perNode; i++ {
+			fmt.Fprintf(&sb, "%s #%d\n", p.nick, i)
+		}
+		go p.stdin.Write([]byte(sb.String()))
+	}
+	for _, p := range nodes {
+		var want []string
+		for _, q := range nodes {
+			if q != p {
+				for i := 0; i < perNode; i++ {
+					want = append(want, fmt.Sprintf("%s #%d", q.nick, i))
+				}
+			}
+		}
+		p.waitMessages(5*time.Minute, want...)
+	}
+	elapsed := time.Since(sendStart)
+
+	// Latency: sent (at the sender) to message (at each member).
+	sentAt := map[string]time.Time{}
+	for _, p := range nodes {
+		p.mu.Lock()
+		for _, e := range p.events {
+			if e.Type == "sent" {
+				sentAt[e.ID] = e.Time
+			}
+		}
+		p.mu.Unlock()
+	}
+	var lat []time.Duration
+	for _, p := range nodes {
+		p.mu.Lock()
+		for _, e := range p.events {
+			if t0, ok := sentAt[e.ID]; ok && e.Type == "message" {
+				lat = append(lat, e.Time.Sub(t0))
+			}
+		}
+		p.mu.Unlock()
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(q float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000
+	}
+	rss := 0.0
+	for _, p := range nodes {
+		rss += rssMB(p.cmd.Process.Pid)
+	}
+	b.ReportMetric(float64(formed.Milliseconds()), "form-ms")
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(rss/float64(n), "rss-MB")
+	for _, p := range nodes {
+		p.say("/quit")
+	}
+}
+
+// rssMB reads a process's resident set size.
+func rssMB(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseFloat(f[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
