@@ -15,8 +15,10 @@ import (
 //
 //   - form-ms: from starting the first process until every node is in
 //     every other node's send group (the room is formed);
+//   - quiet-p50-ms: the same latency for single messages in a quiet room;
 //   - p50-ms, p99-ms: from a message's "sent" event at its sender to its
-//     "message" event at each member (process clocks are the same clock);
+//     "message" event at each member (process clocks are the same clock),
+//     while every node sends perNode messages at once;
 //   - msgs/s: member deliveries per second while every node sends
 //     perNode messages as fast as it can;
 //   - rss-MB: resident memory per node at the end (from /proc).
@@ -42,6 +44,19 @@ func benchNodes(b *testing.B, n int) {
 	nodes := roomIn(b, b.TempDir(), nicks...)
 	formed := time.Since(begin)
 
+	// Quiet latency: one message at a time, each waited for everywhere.
+	for k := 0; k < 10; k++ {
+		from := nodes[k%n]
+		text := fmt.Sprintf("quiet %d", k)
+		from.say(text)
+		for _, p := range nodes {
+			if p != from {
+				p.waitMessages(time.Minute, text)
+			}
+		}
+	}
+	quiet := latencies(nodes, func(text string) bool { return strings.HasPrefix(text, "quiet ") })
+
 	sendStart := time.Now()
 	for _, p := range nodes {
 		var sb strings.Builder
@@ -63,7 +78,33 @@ func benchNodes(b *testing.B, n int) {
 	}
 	elapsed := time.Since(sendStart)
 
-	// Latency: sent (at the sender) to message (at each member).
+	lat := latencies(nodes, func(text string) bool { return !strings.HasPrefix(text, "quiet ") })
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	sort.Slice(quiet, func(i, j int) bool { return quiet[i] < quiet[j] })
+	pct := func(lat []time.Duration, q float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000
+	}
+	rss := 0.0
+	for _, p := range nodes {
+		rss += rssMB(p.cmd.Process.Pid)
+	}
+	b.ReportMetric(float64(formed.Milliseconds()), "form-ms")
+	b.ReportMetric(pct(quiet, 0.50), "quiet-p50-ms")
+	b.ReportMetric(pct(lat, 0.50), "p50-ms")
+	b.ReportMetric(pct(lat, 0.99), "p99-ms")
+	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(rss/float64(n), "rss-MB")
+	for _, p := range nodes {
+		p.say("/quit")
+	}
+}
+
+// latencies lists the time from each message's "sent" event at its sender
+// to its "message" event at each member, for the messages keep selects.
+func latencies(nodes []*proc, keep func(text string) bool) []time.Duration {
 	sentAt := map[string]time.Time{}
 	for _, p := range nodes {
 		p.mu.Lock()
@@ -78,31 +119,13 @@ func benchNodes(b *testing.B, n int) {
 	for _, p := range nodes {
 		p.mu.Lock()
 		for _, e := range p.events {
-			if t0, ok := sentAt[e.ID]; ok && e.Type == "message" {
+			if t0, ok := sentAt[e.ID]; ok && e.Type == "message" && keep(e.Text) {
 				lat = append(lat, e.Time.Sub(t0))
 			}
 		}
 		p.mu.Unlock()
 	}
-	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	pct := func(q float64) float64 {
-		if len(lat) == 0 {
-			return 0
-		}
-		return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000
-	}
-	rss := 0.0
-	for _, p := range nodes {
-		rss += rssMB(p.cmd.Process.Pid)
-	}
-	b.ReportMetric(float64(formed.Milliseconds()), "form-ms")
-	b.ReportMetric(pct(0.50), "p50-ms")
-	b.ReportMetric(pct(0.99), "p99-ms")
-	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "msgs/s")
-	b.ReportMetric(rss/float64(n), "rss-MB")
-	for _, p := range nodes {
-		p.say("/quit")
-	}
+	return lat
 }
 
 // rssMB reads a process's resident set size.
