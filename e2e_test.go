@@ -492,3 +492,54 @@ func TestE2EWriteRightAfterRestart(t *testing.T) {
 		})
 	}
 }
+
+// TestE2EDirectMessageAndInvite: /msg reaches only its recipient (in a
+// two-person room the other side joins by itself), and /invite brings a
+// third person into a new room, whose name travels encrypted.
+func TestE2EDirectMessageAndInvite(t *testing.T) {
+	t.Parallel()
+	nodes := room(t, "alice", "bob", "carol")
+	alice, bob, carol := nodes[0], nodes[1], nodes[2]
+	alice.say("/msg bob psst, just you")
+	got := bob.waitFor("the direct message", 30*time.Second, func(e mmls.Event) bool {
+		return e.Type == "message" && e.Text == "psst, just you"
+	})
+	if !strings.HasPrefix(got.Room, "dm:") || got.FromID != alice.id {
+		t.Fatalf("direct message %+v", got)
+	}
+	alice.waitFor("receipt", 30*time.Second, func(e mmls.Event) bool { return e.Type == "delivered" && e.ToID == bob.id })
+
+	alice.say("/join secret")
+	alice.say("/invite carol")
+	carol.waitFor("the invitation", 30*time.Second, func(e mmls.Event) bool {
+		return e.Type == "invite" && e.Room == "secret" && e.FromID == alice.id
+	})
+	carol.say("/join secret")
+	waitLinkIn(t, carol, alice, "secret")
+	waitLinkIn(t, alice, carol, "secret")
+	alice.say("welcome to the secret room")
+	carol.waitFor("the secret message", 30*time.Second, func(e mmls.Event) bool {
+		return e.Type == "message" && e.Room == "secret" && e.Text == "welcome to the secret room"
+	})
+	alice.waitFor("receipt", 30*time.Second, func(e mmls.Event) bool {
+		return e.Type == "delivered" && e.Room == "secret" && e.ToID == carol.id
+	})
+	for text := range carol.messages() {
+		if text == "psst, just you" {
+			t.Fatal("carol read the direct message")
+		}
+	}
+	for text := range bob.messages() {
+		if text == "welcome to the secret room" {
+			t.Fatal("bob read the secret room")
+		}
+	}
+}
+
+// waitLinkIn is waitLink in a named room.
+func waitLinkIn(t testing.TB, p, q *proc, room string) {
+	t.Helper()
+	p.waitFor("join of "+q.nick+"'s group in "+room, 30*time.Second, func(e mmls.Event) bool {
+		return e.Type == "member" && e.Room == room && e.Change == "added" && e.ID == p.id && e.By == q.id
+	})
+}

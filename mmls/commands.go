@@ -16,6 +16,8 @@ var Commands = []string{
 	"/who [ROOM]       list a room's members and which way each link holds",
 	"/peers            list the peers on the network",
 	"/connect HOST:PORT  connect to a peer by address (where multicast is blocked)",
+	"/msg NICK TEXT    write to NICK alone (a direct, two-person room)",
+	"/invite NICK      tell NICK the name of the current room (sent encrypted)",
 	"/kick NICK        remove someone from the current room",
 	"/verify NICK      show the safety number to compare with NICK out loud",
 	"/update           refresh your keys in the current room now",
@@ -73,8 +75,32 @@ func (e *Engine) onInput(line string) bool {
 		e.info()
 	case "help":
 		e.emit(Event{Type: "help", Commands: Commands})
-	case "msg", "invite":
-		e.fail(fmt.Errorf("/%s is not available yet", cmd))
+	case "msg", "query":
+		nick, text, _ := strings.Cut(arg, " ")
+		if nick == "" || strings.TrimSpace(text) == "" {
+			e.fail(fmt.Errorf("usage: /msg NICK TEXT"))
+			return false
+		}
+		fp, err := e.byNick(nick)
+		if err != nil {
+			e.fail(fmt.Errorf("msg: %w", err))
+			return false
+		}
+		if r := e.direct(fp); r != nil {
+			e.say(r, text)
+		}
+	case "invite":
+		r := e.rooms[e.current]
+		if r == nil || r.direct || arg == "" {
+			e.fail(fmt.Errorf("usage: /invite NICK, in a room (not a direct conversation)"))
+			return false
+		}
+		fp, err := e.byNick(arg)
+		if err != nil {
+			e.fail(fmt.Errorf("invite: %w", err))
+			return false
+		}
+		e.invite(r, fp)
 	default:
 		e.fail(fmt.Errorf("unknown command /%s (try /help)", cmd))
 	}
@@ -96,6 +122,10 @@ func validRoom(name string) error {
 func (e *Engine) join(name string) {
 	if err := validRoom(name); err != nil {
 		e.fail(fmt.Errorf("join: %w", err))
+		return
+	}
+	if strings.HasPrefix(name, directPrefix) {
+		e.fail(fmt.Errorf("join: names starting with %q are direct conversations: use /msg NICK", directPrefix))
 		return
 	}
 	if err := e.st.JoinRoom(name, e.now()); err != nil {

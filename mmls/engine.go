@@ -75,6 +75,41 @@ type room struct {
 	name string
 	id   dmls.RoomID
 	s    *dmls.Session
+	// with is the other person of a direct (two-person) room.
+	with   dmls.Fingerprint
+	direct bool
+}
+
+// directPrefix starts the names of direct rooms; /join refuses it.
+const directPrefix = "dm:"
+
+// directRoom names the two-person room of a and b (the same on both
+// sides).
+func directRoom(a, b dmls.Fingerprint) string {
+	x, y := hexID(a), hexID(b)
+	if y < x {
+		x, y = y, x
+	}
+	return directPrefix + x + ":" + y
+}
+
+// directPeer returns the other person of a direct room's name.
+func directPeer(name string, me dmls.Fingerprint) (dmls.Fingerprint, bool) {
+	ids := strings.Split(strings.TrimPrefix(name, directPrefix), ":")
+	if !strings.HasPrefix(name, directPrefix) || len(ids) != 2 {
+		return dmls.Fingerprint{}, false
+	}
+	a, okA := parseFingerprint(ids[0])
+	b, okB := parseFingerprint(ids[1])
+	switch {
+	case !okA || !okB:
+		return dmls.Fingerprint{}, false
+	case a == me:
+		return b, true
+	case b == me:
+		return a, true
+	}
+	return dmls.Fingerprint{}, false
 }
 
 type peerState struct {
@@ -236,6 +271,18 @@ func (e *Engine) openRoom(name string) (*room, error) {
 		return nil, err
 	}
 	r := &room{name: name, id: dmls.RoomIDOf(name), s: s}
+	if strings.HasPrefix(name, directPrefix) {
+		with, ok := directPeer(name, e.me)
+		if !ok {
+			return nil, fmt.Errorf("mmls: %q is not a direct room of ours", name)
+		}
+		r.with, r.direct = with, true
+		s.Restrict(with)
+		// Addressed to the other person even before it is linked.
+		if err := e.st.AddMember(name, hexID(with)); err != nil {
+			return nil, err
+		}
+	}
 	kicked, err := e.st.Kicked(name)
 	if err != nil {
 		return nil, err
@@ -356,6 +403,8 @@ func (e *Engine) onSessionEvent(r *room, ev dmls.Event) {
 		e.emit(Event{Type: "removed", Room: r.name, ByID: hexID(ev.By), By: e.nickOf(ev.By, ev.Nick)})
 	case dmls.EventEquivocation:
 		e.emit(Event{Type: "alert", Kind: "equivocation", Room: r.name, ByID: hexID(ev.By), Detail: ev.Detail})
+	case dmls.EventInvite:
+		e.invited(r, ev)
 	case dmls.EventNeedRejoin:
 		e.cfg.Logf("mmls: room %s: asked %s to re-add us", r.name, dmls.ShortID(ev.By))
 	}
@@ -451,9 +500,16 @@ func (e *Engine) onFrame(from dmls.Fingerprint, payload []byte) {
 		}
 		p := e.peer(from)
 		p.rooms = map[dmls.RoomID]bool{}
+		direct := directRoom(e.me, from)
 		for _, id := range ids {
 			p.rooms[id] = true
-			if r := e.byID[id]; r != nil && !r.s.Kicked(from) {
+			r := e.byID[id]
+			if r == nil && id == dmls.RoomIDOf(direct) {
+				// The peer opened our direct room: join it.
+				r = e.joinStored(direct)
+				continue // openRoom said hello
+			}
+			if r != nil && !r.s.Kicked(from) {
 				e.in(r)(r.s.Hello(from))
 			}
 		}
@@ -579,6 +635,13 @@ func (e *Engine) reprotect(r *room, o store.Outgoing) {
 func envelopeOf(o store.Outgoing) (*dmls.Envelope, error) {
 	b, err := hex.DecodeString(o.ID)
 	env := &dmls.Envelope{SentAt: o.SentAt, Kind: dmls.EnvelopeText, Body: []byte(o.Text), To: []dmls.Fingerprint{}}
+	if o.Kind == "invite" {
+		body, ierr := dmls.InviteBody(o.Text)
+		if ierr != nil {
+			return nil, ierr
+		}
+		env.Kind, env.Body = dmls.EnvelopeControl, body
+	}
 	if err != nil || len(b) != len(env.ID) {
 		return nil, fmt.Errorf("bad id %q", o.ID)
 	}
@@ -659,4 +722,80 @@ func (e *Engine) say(r *room, text string) {
 
 func storeIdentity(seed []byte, nick string) store.Identity {
 	return store.Identity{Seed: seed, Nick: nick}
+}
+
+// joinStored records and opens a room (or returns it if open).
+func (e *Engine) joinStored(name string) *room {
+	if r := e.rooms[name]; r != nil {
+		return r
+	}
+	if err := e.st.JoinRoom(name, e.now()); err != nil {
+		e.fail(err)
+		return nil
+	}
+	r, err := e.openRoom(name)
+	if err != nil {
+		e.fail(err)
+		return nil
+	}
+	return r
+}
+
+// invited reports an invitation that came in a direct room, once per id
+// (it is kept in that room's history), and sends the receipt.
+func (e *Engine) invited(r *room, ev dmls.Event) {
+	if !r.direct || ev.Peer != r.with {
+		e.cfg.Logf("mmls: invitation outside a direct room, from %s: ignored", dmls.ShortID(ev.Peer))
+		return
+	}
+	env := ev.Envelope
+	id := hex.EncodeToString(env.ID[:])
+	nick := e.nickOf(ev.Peer, ev.Nick)
+	m := store.Message{ID: id, Room: r.name, FromID: hexID(ev.Peer), FromNick: nick,
+		Text: "invites you to " + ev.Detail, SentAt: env.SentAt, ReceivedAt: e.now().UTC()}
+	added, err := e.st.AddMessage(m)
+	if err != nil {
+		e.fail(err)
+		return
+	}
+	if added {
+		e.emit(Event{Type: "invite", Room: ev.Detail, From: nick, FromID: hexID(ev.Peer)})
+	}
+	e.send(ev.Peer, receiptFrame(r.id, env.ID))
+}
+
+// direct opens (or returns) the direct room with peer.
+func (e *Engine) direct(peer dmls.Fingerprint) *room {
+	if peer == e.me {
+		e.fail(fmt.Errorf("that is you"))
+		return nil
+	}
+	return e.joinStored(directRoom(e.me, peer))
+}
+
+// invite sends peer, through our direct room, the name of room.
+func (e *Engine) invite(room *room, peer dmls.Fingerprint) {
+	dm := e.direct(peer)
+	if dm == nil {
+		return
+	}
+	body, err := dmls.InviteBody(room.name)
+	if err != nil {
+		e.fail(err)
+		return
+	}
+	env := &dmls.Envelope{SentAt: e.now().UTC(), Kind: dmls.EnvelopeControl, Body: body, To: []dmls.Fingerprint{peer}}
+	if _, err := io.ReadFull(e.cfg.Env.Rand, env.ID[:]); err != nil {
+		e.fail(err)
+		return
+	}
+	id := hex.EncodeToString(env.ID[:])
+	o := store.Outgoing{ID: id, Room: dm.name, Kind: "invite", Text: room.name, SentAt: env.SentAt, To: []string{hexID(peer)}}
+	if err := e.st.AddOutgoing(o, hexID(e.me), e.id.Nick()); err != nil {
+		e.fail(err)
+		return
+	}
+	e.resent[id] = e.now()
+	e.in(dm)(dm.s.ProtectEnvelope(env))
+	e.emit(Event{Type: "invited", Room: room.name, ID: hexID(peer), Nick: e.nickOf(peer, "")})
 }

@@ -3,6 +3,7 @@ package dmls
 import (
 	"fmt"
 	"sort"
+	"unicode/utf8"
 )
 
 // Fork detection. A dishonest owner can send different commits for one
@@ -21,6 +22,8 @@ import (
 
 const (
 	ctlDigest        = 1
+	ctlInvite        = 2
+	maxInviteName    = 64
 	maxDigestEntries = 1024
 	// forkHistory bounds the (group, epoch) pairs remembered.
 	forkHistory = 8192
@@ -151,7 +154,16 @@ func (s *Session) PublishDigest() (Output, error) {
 	return s.ProtectEnvelope(&Envelope{ID: id, SentAt: s.env.Now().UTC(), Kind: EnvelopeControl, Body: body})
 }
 
-func (s *Session) handleControl(rg *recvGroup, body []byte, out *Output) error {
+func (s *Session) handleControl(rg *recvGroup, e *Envelope, out *Output) error {
+	body := e.Body
+	if len(body) > 0 && body[0] == ctlInvite {
+		room, err := UnmarshalInvite(body)
+		if err != nil {
+			return err
+		}
+		out.event(Event{Type: EventInvite, Peer: rg.owner, Nick: rg.ownerNick, Envelope: e, Detail: room})
+		return nil
+	}
 	entries, err := UnmarshalDigest(body)
 	if err != nil {
 		return err
@@ -167,4 +179,35 @@ func (s *Session) handleControl(rg *recvGroup, body []byte, out *Output) error {
 		s.forks.observe(e.Group, e.Epoch, e.Hash, rg.owner, owner, out)
 	}
 	return nil
+}
+
+// Invitation control body: ctl u8 = ctlInvite | name u8 len (<= 64) | name.
+// It travels inside an application message, so the room name stays
+// encrypted.
+
+// InviteBody encodes an invitation to room.
+func InviteBody(room string) ([]byte, error) {
+	if room == "" || len(room) > maxInviteName {
+		return nil, fmt.Errorf("%w: room name of %d bytes", ErrMalformed, len(room))
+	}
+	w := &writer{}
+	w.u8(ctlInvite)
+	w.bytes8([]byte(room))
+	return w.b, nil
+}
+
+// UnmarshalInvite decodes an invitation body.
+func UnmarshalInvite(b []byte) (string, error) {
+	r := &reader{b: b}
+	if c := r.u8(); r.err == nil && c != ctlInvite {
+		return "", fmt.Errorf("%w: control type %d", ErrMalformed, c)
+	}
+	name := r.bytes8(maxInviteName)
+	if err := r.done(); err != nil {
+		return "", err
+	}
+	if len(name) == 0 || !utf8.Valid(name) {
+		return "", fmt.Errorf("%w: invitation room name", ErrMalformed)
+	}
+	return string(name), nil
 }

@@ -67,6 +67,24 @@ func FuzzUnmarshalDigest(f *testing.F) {
 	})
 }
 
+func FuzzUnmarshalInvite(f *testing.F) {
+	b, err := InviteBody("lobby")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		name, err := UnmarshalInvite(data)
+		if err != nil {
+			return
+		}
+		again, err := InviteBody(name)
+		if err != nil || !bytes.Equal(again, data) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}
+
 // handleFixture is a two-party room whose receiving side takes fuzzed
 // messages from the (authenticated) other side.
 type handleFixture struct {

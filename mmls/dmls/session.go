@@ -96,11 +96,13 @@ const (
 	EventEquivocation
 	// EventUpdated: By's group moved to a new epoch (an UPDATE or commit).
 	EventUpdated
+	// EventInvite: Peer invites us to the room named in Detail.
+	EventInvite
 )
 
 func (t EventType) String() string {
 	names := [...]string{"", "message", "joined", "member-added", "member-removed", "removed",
-		"rejoined", "need-rejoin", "equivocation", "updated"}
+		"rejoined", "need-rejoin", "equivocation", "updated", "invite"}
 	if int(t) > 0 && int(t) < len(names) {
 		return names[t]
 	}
@@ -154,6 +156,10 @@ type Session struct {
 	// departed: peers that asked us to leave their group; we do not ask
 	// them to re-add us on our own.
 	departed map[Fingerprint]bool
+
+	// allowed, when set, is the only set of peers this session links with
+	// (a direct two-person room).
+	allowed map[Fingerprint]bool
 
 	sinceUpdate int
 	lastUpdate  time.Time
@@ -308,6 +314,9 @@ func (s *Session) Hello(peer Fingerprint) (Output, error) {
 	if s.kicked[peer] {
 		return Output{}, fmt.Errorf("%w: %s", ErrKicked, ShortID(peer))
 	}
+	if s.refuses(peer) {
+		return Output{}, fmt.Errorf("%w: %s is not part of this conversation", ErrNotMember, ShortID(peer))
+	}
 	flags := s.helloFlags(peer)
 	if flags == 0 {
 		return Output{}, nil
@@ -402,6 +411,19 @@ func (s *Session) Remove(peer Fingerprint) (Output, error) {
 	s.kicked[peer] = true
 	return s.unlink(peer, true)
 }
+
+// Restrict limits the session to the given peers: KeyPackages, Welcomes
+// and Hellos of anyone else are refused. A direct conversation is a
+// session restricted to its two people, so nobody else can join it even
+// knowing its name.
+func (s *Session) Restrict(peers ...Fingerprint) {
+	s.allowed = map[Fingerprint]bool{}
+	for _, p := range peers {
+		s.allowed[p] = true
+	}
+}
+
+func (s *Session) refuses(peer Fingerprint) bool { return s.allowed != nil && !s.allowed[peer] }
 
 // MarkKicked restores a kick recorded before a restart: peer is not
 // re-added on its own and its messages are refused.
@@ -682,6 +704,9 @@ func (s *Session) Handle(from Fingerprint, data []byte) (Output, error) {
 			out, _ = s.leaveMsg(from)
 		}
 		return out, fmt.Errorf("%w: %s", ErrKicked, ShortID(from))
+	}
+	if s.refuses(from) {
+		return Output{}, fmt.Errorf("%w: %s is not part of this conversation", ErrNotMember, ShortID(from))
 	}
 	switch m.Kind {
 	case KindKeyPackage, KindRejoin:
@@ -992,7 +1017,7 @@ func (s *Session) unprotect(rg *recvGroup, g *mlsguard.Group, m *Message) (Outpu
 	case EnvelopeText:
 		out.event(Event{Type: EventMessage, Peer: rg.owner, Nick: rg.ownerNick, Envelope: e, Epoch: m.Epoch})
 	case EnvelopeControl:
-		if err := s.handleControl(rg, e.Body, &out); err != nil {
+		if err := s.handleControl(rg, e, &out); err != nil {
 			return out, err
 		}
 	}

@@ -387,3 +387,45 @@ func TestDepartureDoesNotPropagate(t *testing.T) {
 		t.Fatal("bob no longer reads alice")
 	}
 }
+
+// TestRestrictedSessionAndInvite: a two-person session refuses a third
+// party that knows its name, and carries an invitation to another room.
+func TestRestrictedSessionAndInvite(t *testing.T) {
+	t.Parallel()
+	n := newSimNet(t, 13, Config{}, "alice", "bob", "carol")
+	alice, bob, carol := n.node("alice"), n.node("bob"), n.node("carol")
+	a, b, c := alice.id.Fingerprint(), bob.id.Fingerprint(), carol.id.Fingerprint()
+	for _, node := range n.nodes {
+		node.s.Restrict(a, b) // the "room name" is public; the restriction is what keeps carol out
+	}
+	n.flush()
+	if !alice.s.InSendGroup(b) || !bob.s.InSendGroup(a) {
+		t.Fatal("alice and bob are not linked")
+	}
+	if alice.s.InSendGroup(c) || bob.s.InSendGroup(c) || carol.s.HasGroupOf(a) {
+		t.Fatal("carol got into a direct conversation")
+	}
+	// A client that tries anyway (its own session lets it) is refused.
+	carol.s.asked = map[Fingerprint]time.Time{}
+	hello, err := carol.s.Hello(a)
+	if err != nil || len(hello.Sends) != 1 {
+		t.Fatalf("carol's hello: %v", err)
+	}
+	if _, err := alice.s.Handle(c, hello.Sends[0].Data); !errors.Is(err, ErrNotMember) {
+		t.Fatalf("alice took carol's hello: %v", err)
+	}
+	body, err := InviteBody("secret-room")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := alice.s.ProtectEnvelope(&Envelope{ID: MessageID{1}, SentAt: n.clk.t, Kind: EnvelopeControl, Body: body, To: []Fingerprint{b}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.apply(alice, out, nil)
+	n.flush()
+	invites := n.events(bob, EventInvite)
+	if len(invites) != 1 || invites[0].Detail != "secret-room" || invites[0].Peer != a {
+		t.Fatalf("invites %+v", invites)
+	}
+}

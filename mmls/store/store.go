@@ -334,6 +334,7 @@ func (s *Store) History(room string, limit int) ([]Message, error) {
 type Outgoing struct {
 	ID      string          `json:"id"`
 	Room    string          `json:"room"`
+	Kind    string          `json:"kind,omitempty"` // "" for text, "invite" (Text is the room)
 	Text    string          `json:"text"`
 	SentAt  time.Time       `json:"sent_at"`
 	To      []string        `json:"to"`
@@ -361,8 +362,8 @@ func (s *Store) AddOutgoing(o Outgoing, fromID, fromNick string) error {
 			return err
 		}
 		ids := tx.Bucket(bMsgIDs)
-		if ids.Get([]byte(o.ID)) != nil {
-			return nil
+		if o.Kind != "" || ids.Get([]byte(o.ID)) != nil {
+			return nil // only text goes into the history
 		}
 		room, err := tx.Bucket(bMessages).CreateBucketIfNotExists([]byte(o.Room))
 		if err != nil {
