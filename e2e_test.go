@@ -543,3 +543,25 @@ func waitLinkIn(t testing.TB, p, q *proc, room string) {
 		return e.Type == "member" && e.Room == room && e.Change == "added" && e.ID == p.id && e.By == q.id
 	})
 }
+
+// TestE2EKeyChangedAlert: a known nick arriving with a different key
+// raises an alert instead of silently taking over the name.
+func TestE2EKeyChangedAlert(t *testing.T) {
+	t.Parallel()
+	nodes := room(t, "alice", "bob")
+	alice, bob := nodes[0], nodes[1]
+	bob.kill()
+	impostor := start(t, "bob", filepath.Join(t.TempDir(), "other-bob"), "127.0.0.1:0", "--peer", alice.listen)
+	alert := alice.waitFor("key-changed alert", 30*time.Second, func(e mmls.Event) bool {
+		return e.Type == "alert" && e.Kind == "key-changed"
+	})
+	if alert.Nick != "bob" || alert.ID != impostor.id {
+		t.Fatalf("alert %+v", alert)
+	}
+	// /verify shows the new key's safety number, for comparing out loud.
+	alice.say("/verify " + impostor.id[:16])
+	v := alice.waitFor("verify", 10*time.Second, func(e mmls.Event) bool { return e.Type == "verify" })
+	if len(v.SafetyNumber) != 71 || v.ID != impostor.id {
+		t.Fatalf("verify %+v", v)
+	}
+}

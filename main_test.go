@@ -20,6 +20,9 @@ func TestRun(t *testing.T) {
 		{name: "help", args: []string{"--help"}, stderr: "usage: mmls-chat"},
 		{name: "bad flag", args: []string{"--nope"}, code: 2, stderr: "flag provided but not defined"},
 		{name: "stray argument", args: []string{"extra"}, code: 2, stderr: `unexpected argument "extra"`},
+		{name: "unusable data directory", args: []string{"--headless", "--data", "/dev/null/mmls"}, code: 2, stderr: "mmls-chat: --data /dev/null/mmls: store: data directory:"},
+		{name: "bad nick", args: []string{"--headless", "--nick", "", "--data", "unused"}, code: 2, stderr: "mmls-chat: --nick:"},
+		{name: "bad listen address", args: []string{"--headless", "--listen", "nonsense", "--no-mdns", "--data", "DATADIR"}, code: 2, stderr: "mmls-chat: --listen:"},
 		{
 			name: "walkthrough",
 			stdout: []string{
@@ -36,6 +39,11 @@ func TestRun(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var out, errOut bytes.Buffer
+			for i, a := range tc.args {
+				if a == "DATADIR" {
+					tc.args[i] = t.TempDir()
+				}
+			}
 			if code := run(tc.args, strings.NewReader(""), &out, &errOut); code != tc.code {
 				t.Fatalf("exit %d, want %d; stderr: %s", code, tc.code, errOut.String())
 			}
@@ -51,6 +59,9 @@ func TestRun(t *testing.T) {
 			}
 			if !strings.Contains(errOut.String(), tc.stderr) {
 				t.Errorf("stderr lacks %q: %s", tc.stderr, errOut.String())
+			}
+			if tc.code == 2 && strings.Count(strings.TrimSpace(errOut.String()), "\n") > 0 && !strings.Contains(tc.stderr, "flag") {
+				t.Errorf("more than one line on stderr: %q", errOut.String())
 			}
 		})
 	}
