@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/mmls-chat/mmls-chat/transport/wire"
 )
 
 // Version is the frame version byte.
@@ -110,15 +112,15 @@ func (h *hello) marshal() []byte {
 }
 
 func parseHello(p []byte) (*hello, error) {
-	r := &reader{b: p}
+	r := wire.NewReader(p)
 	h := &hello{}
-	h.key = r.bytes(int(r.u16()), maxKey)
-	h.nick = string(r.bytes(int(r.u8()), maxNick))
-	h.listenPort = r.u16()
-	copy(h.nonce[:], r.bytes(32, 32))
-	h.incarnation = r.u64()
-	if err := r.done(); err != nil {
-		return nil, fmt.Errorf("hello: %w", err)
+	h.key = r.Bytes16(maxKey)
+	h.nick = string(r.Bytes8(maxNick))
+	h.listenPort = r.U16()
+	copy(h.nonce[:], r.Bytes(32, 32))
+	h.incarnation = r.U64()
+	if err := r.Done(); err != nil {
+		return nil, fmt.Errorf("hello: %w", wireErr(err))
 	}
 	if len(h.key) == 0 {
 		return nil, fmt.Errorf("%w: hello without a key", ErrMalformed)
@@ -155,20 +157,20 @@ func marshalPeers(list []peerAddr) []byte {
 }
 
 func parsePeers(p []byte) ([]peerAddr, error) {
-	r := &reader{b: p}
-	n := int(r.u16())
+	r := wire.NewReader(p)
+	n := int(r.U16())
 	if n > maxPeerEntries {
 		return nil, fmt.Errorf("%w: %d peer entries", ErrTooLarge, n)
 	}
 	var out []peerAddr
-	for i := 0; i < n && r.err == nil; i++ {
+	for i := 0; i < n && r.Err() == nil; i++ {
 		var e peerAddr
-		copy(e.id[:], r.bytes(32, 32))
-		e.addr = string(r.bytes(int(r.u8()), maxAddrLen))
+		copy(e.id[:], r.Bytes(32, 32))
+		e.addr = string(r.Bytes8(maxAddrLen))
 		out = append(out, e)
 	}
-	if err := r.done(); err != nil {
-		return nil, fmt.Errorf("peers: %w", err)
+	if err := r.Done(); err != nil {
+		return nil, fmt.Errorf("peers: %w", wireErr(err))
 	}
 	return out, nil
 }
@@ -184,56 +186,10 @@ func parseSeq(p []byte) (uint64, []byte, error) {
 	return binary.BigEndian.Uint64(p), p[8:], nil
 }
 
-// reader consumes big-endian fields; the first error sticks.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) take(n int) []byte {
-	if r.err != nil {
-		return nil
+// wireErr maps a wire.Reader error onto this package's sentinels.
+func wireErr(err error) error {
+	if errors.Is(err, wire.ErrTooLarge) {
+		return fmt.Errorf("%w: %w", ErrTooLarge, err)
 	}
-	if n > len(r.b) {
-		r.err = fmt.Errorf("%w: truncated", ErrMalformed)
-		return nil
-	}
-	out := r.b[:n:n]
-	r.b = r.b[n:]
-	return out
-}
-
-func (r *reader) u8() uint8 {
-	if b := r.take(1); b != nil {
-		return b[0]
-	}
-	return 0
-}
-
-func (r *reader) u16() uint16 {
-	if b := r.take(2); b != nil {
-		return binary.BigEndian.Uint16(b)
-	}
-	return 0
-}
-
-func (r *reader) u64() uint64 {
-	if b := r.take(8); b != nil {
-		return binary.BigEndian.Uint64(b)
-	}
-	return 0
-}
-
-func (r *reader) bytes(n, max int) []byte {
-	if r.err == nil && n > max {
-		r.err = fmt.Errorf("%w: field of %d bytes (max %d)", ErrTooLarge, n, max)
-	}
-	return append([]byte(nil), r.take(n)...)
-}
-
-func (r *reader) done() error {
-	if r.err == nil && len(r.b) > 0 {
-		r.err = fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(r.b))
-	}
-	return r.err
+	return fmt.Errorf("%w: %w", ErrMalformed, err)
 }

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mmls-chat/mmls-chat/transport/wire"
 )
 
 // ID identifies a peer: the SHA-256 of its public key.
@@ -653,10 +655,10 @@ func (t *Transport) handshake(c *conn) (*hello, error) {
 	if f.typ != frameAuth {
 		return nil, fmt.Errorf("%w: %v instead of auth", ErrMalformed, f.typ)
 	}
-	r := &reader{b: f.payload}
-	theirSig := r.bytes(int(r.u16()), 1024)
-	if err := r.done(); err != nil {
-		return nil, err
+	r := wire.NewReader(f.payload)
+	theirSig := r.Bytes16(1024)
+	if err := r.Done(); err != nil {
+		return nil, wireErr(err)
 	}
 	if !t.cfg.Verify(theirs.key, transcript(theirRole, dn, an, dk, ak), theirSig) {
 		return nil, ErrAuth

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mmls-chat/mmls-chat/transport/wire"
 )
 
 // Envelope is the plaintext inside every application message:
@@ -55,17 +57,17 @@ func (e *Envelope) Marshal() ([]byte, error) {
 	if err := e.check(); err != nil {
 		return nil, err
 	}
-	w := &writer{}
-	w.u8(EnvelopeVersion)
-	w.raw(e.ID[:])
-	w.u64(uint64(e.SentAt.UnixNano()))
-	w.u8(uint8(e.Kind))
-	w.u16(uint16(len(e.To)))
+	w := &wire.Writer{}
+	w.U8(EnvelopeVersion)
+	w.Raw(e.ID[:])
+	w.U64(uint64(e.SentAt.UnixNano()))
+	w.U8(uint8(e.Kind))
+	w.U16(uint16(len(e.To)))
 	for _, fp := range e.To {
-		w.raw(fp[:])
+		w.Raw(fp[:])
 	}
-	w.bytes32(e.Body)
-	return w.b, nil
+	w.Bytes32(e.Body)
+	return w.B, nil
 }
 
 func (e *Envelope) check() error {
@@ -102,26 +104,26 @@ func (e *Envelope) AddressedTo(fp Fingerprint) bool {
 
 // UnmarshalEnvelope decodes and checks an envelope.
 func UnmarshalEnvelope(b []byte) (*Envelope, error) {
-	r := &reader{b: b}
-	if v := r.u8(); r.err == nil && v != EnvelopeVersion {
+	r := wire.NewReader(b)
+	if v := r.U8(); r.Err() == nil && v != EnvelopeVersion {
 		return nil, fmt.Errorf("%w: envelope version %d", ErrVersion, v)
 	}
 	e := &Envelope{}
-	copy(e.ID[:], r.raw(16))
-	e.SentAt = time.Unix(0, int64(r.u64())).UTC()
-	e.Kind = EnvelopeKind(r.u8())
-	n := int(r.u16())
+	copy(e.ID[:], r.Raw(16))
+	e.SentAt = time.Unix(0, int64(r.U64())).UTC()
+	e.Kind = EnvelopeKind(r.U8())
+	n := int(r.U16())
 	if n > MaxMembers {
 		return nil, fmt.Errorf("%w: %d recipients", ErrTooLarge, n)
 	}
-	for i := 0; i < n && r.err == nil; i++ {
+	for i := 0; i < n && r.Err() == nil; i++ {
 		var fp Fingerprint
-		copy(fp[:], r.raw(32))
+		copy(fp[:], r.Raw(32))
 		e.To = append(e.To, fp)
 	}
-	e.Body = r.bytes32(MaxControlSize)
-	if err := r.done(); err != nil {
-		return nil, err
+	e.Body = r.Bytes32(MaxControlSize)
+	if err := r.Done(); err != nil {
+		return nil, wireErr(err)
 	}
 	if err := e.check(); err != nil {
 		return nil, err

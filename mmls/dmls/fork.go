@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"unicode/utf8"
+
+	"github.com/mmls-chat/mmls-chat/transport/wire"
 )
 
 // Fork detection. A dishonest owner can send different commits for one
@@ -41,42 +43,42 @@ func marshalDigest(entries []DigestEntry) ([]byte, error) {
 	if len(entries) > maxDigestEntries {
 		return nil, fmt.Errorf("%w: %d digest entries", ErrTooLarge, len(entries))
 	}
-	w := &writer{}
-	w.u8(ctlDigest)
-	w.u16(uint16(len(entries)))
+	w := &wire.Writer{}
+	w.U8(ctlDigest)
+	w.U16(uint16(len(entries)))
 	for _, e := range entries {
 		if len(e.Group) > maxGroupID {
 			return nil, fmt.Errorf("%w: group id of %d bytes", ErrMalformed, len(e.Group))
 		}
-		w.bytes8(e.Group)
-		w.raw(e.Owner[:])
-		w.u64(e.Epoch)
-		w.raw(e.Hash[:])
+		w.Bytes8(e.Group)
+		w.Raw(e.Owner[:])
+		w.U64(e.Epoch)
+		w.Raw(e.Hash[:])
 	}
-	return w.b, nil
+	return w.B, nil
 }
 
 // UnmarshalDigest decodes a digest control body.
 func UnmarshalDigest(b []byte) ([]DigestEntry, error) {
-	r := &reader{b: b}
-	if c := r.u8(); r.err == nil && c != ctlDigest {
+	r := wire.NewReader(b)
+	if c := r.U8(); r.Err() == nil && c != ctlDigest {
 		return nil, fmt.Errorf("%w: control type %d", ErrMalformed, c)
 	}
-	n := int(r.u16())
+	n := int(r.U16())
 	if n > maxDigestEntries {
 		return nil, fmt.Errorf("%w: %d digest entries", ErrTooLarge, n)
 	}
 	out := make([]DigestEntry, 0, min(n, 64))
-	for i := 0; i < n && r.err == nil; i++ {
+	for i := 0; i < n && r.Err() == nil; i++ {
 		var e DigestEntry
-		e.Group = r.bytes8(maxGroupID)
-		copy(e.Owner[:], r.raw(32))
-		e.Epoch = r.u64()
-		copy(e.Hash[:], r.raw(32))
+		e.Group = r.Bytes8(maxGroupID)
+		copy(e.Owner[:], r.Raw(32))
+		e.Epoch = r.U64()
+		copy(e.Hash[:], r.Raw(32))
 		out = append(out, e)
 	}
-	if err := r.done(); err != nil {
-		return nil, err
+	if err := r.Done(); err != nil {
+		return nil, wireErr(err)
 	}
 	return out, nil
 }
@@ -190,21 +192,21 @@ func InviteBody(room string) ([]byte, error) {
 	if room == "" || len(room) > maxInviteName {
 		return nil, fmt.Errorf("%w: room name of %d bytes", ErrMalformed, len(room))
 	}
-	w := &writer{}
-	w.u8(ctlInvite)
-	w.bytes8([]byte(room))
-	return w.b, nil
+	w := &wire.Writer{}
+	w.U8(ctlInvite)
+	w.Bytes8([]byte(room))
+	return w.B, nil
 }
 
 // UnmarshalInvite decodes an invitation body.
 func UnmarshalInvite(b []byte) (string, error) {
-	r := &reader{b: b}
-	if c := r.u8(); r.err == nil && c != ctlInvite {
+	r := wire.NewReader(b)
+	if c := r.U8(); r.Err() == nil && c != ctlInvite {
 		return "", fmt.Errorf("%w: control type %d", ErrMalformed, c)
 	}
-	name := r.bytes8(maxInviteName)
-	if err := r.done(); err != nil {
-		return "", err
+	name := r.Bytes8(maxInviteName)
+	if err := r.Done(); err != nil {
+		return "", wireErr(err)
 	}
 	if len(name) == 0 || !utf8.Valid(name) {
 		return "", fmt.Errorf("%w: invitation room name", ErrMalformed)

@@ -1,8 +1,10 @@
 package dmls
 
 import (
-	"encoding/binary"
+	"errors"
 	"fmt"
+
+	"github.com/mmls-chat/mmls-chat/transport/wire"
 )
 
 // Wire format of a DMLS message (all integers big-endian):
@@ -100,25 +102,25 @@ func (m *Message) Marshal() ([]byte, error) {
 	if len(m.Proposals) > 0 && m.Kind != KindCommit || len(m.Proposals) > 0xffff {
 		return nil, fmt.Errorf("%w: %d proposals in %v", ErrMalformed, len(m.Proposals), m.Kind)
 	}
-	w := &writer{}
+	w := &wire.Writer{}
 	if m.Flags&^FlagDeparture != 0 {
 		return nil, fmt.Errorf("%w: flags %#x", ErrMalformed, m.Flags)
 	}
-	w.u8(WireVersion)
-	w.u8(uint8(m.Kind))
-	w.u8(m.Flags)
-	w.raw(m.Room[:])
-	w.bytes8(m.Group)
-	w.u64(m.Epoch)
-	w.u16(uint16(len(m.Proposals)))
+	w.U8(WireVersion)
+	w.U8(uint8(m.Kind))
+	w.U8(m.Flags)
+	w.Raw(m.Room[:])
+	w.Bytes8(m.Group)
+	w.U64(m.Epoch)
+	w.U16(uint16(len(m.Proposals)))
 	for _, p := range m.Proposals {
-		w.bytes32(p)
+		w.Bytes32(p)
 	}
-	w.bytes32(m.Data)
-	if len(w.b) > MaxMessageSize {
-		return nil, fmt.Errorf("%w: message of %d bytes", ErrTooLarge, len(w.b))
+	w.Bytes32(m.Data)
+	if len(w.B) > MaxMessageSize {
+		return nil, fmt.Errorf("%w: message of %d bytes", ErrTooLarge, len(w.B))
 	}
-	return w.b, nil
+	return w.B, nil
 }
 
 // UnmarshalMessage decodes a DMLS message, refusing anything malformed.
@@ -126,120 +128,38 @@ func UnmarshalMessage(b []byte) (*Message, error) {
 	if len(b) > MaxMessageSize {
 		return nil, fmt.Errorf("%w: message of %d bytes", ErrTooLarge, len(b))
 	}
-	r := &reader{b: b}
-	if v := r.u8(); r.err == nil && v != WireVersion {
+	r := wire.NewReader(b)
+	if v := r.U8(); r.Err() == nil && v != WireVersion {
 		return nil, fmt.Errorf("%w: wire version %d", ErrVersion, v)
 	}
-	m := &Message{Kind: Kind(r.u8()), Flags: r.u8()}
-	if r.err == nil && m.Flags&^FlagDeparture != 0 {
+	m := &Message{Kind: Kind(r.U8()), Flags: r.U8()}
+	if r.Err() == nil && m.Flags&^FlagDeparture != 0 {
 		return nil, fmt.Errorf("%w: flags %#x", ErrMalformed, m.Flags)
 	}
-	copy(m.Room[:], r.raw(32))
-	m.Group = r.bytes8(maxGroupID)
-	m.Epoch = r.u64()
-	n := int(r.u16())
-	if r.err == nil && (m.Kind == 0 || m.Kind >= kindEnd) {
+	copy(m.Room[:], r.Raw(32))
+	m.Group = r.Bytes8(maxGroupID)
+	m.Epoch = r.U64()
+	n := int(r.U16())
+	if r.Err() == nil && (m.Kind == 0 || m.Kind >= kindEnd) {
 		return nil, fmt.Errorf("%w: kind %d", ErrMalformed, m.Kind)
 	}
-	if r.err == nil && n > 0 && m.Kind != KindCommit {
+	if r.Err() == nil && n > 0 && m.Kind != KindCommit {
 		return nil, fmt.Errorf("%w: proposals in a %v", ErrMalformed, m.Kind)
 	}
-	for i := 0; i < n && r.err == nil; i++ {
-		m.Proposals = append(m.Proposals, r.bytes32(MaxMessageSize))
+	for i := 0; i < n && r.Err() == nil; i++ {
+		m.Proposals = append(m.Proposals, r.Bytes32(MaxMessageSize))
 	}
-	m.Data = r.bytes32(MaxMessageSize)
-	if err := r.done(); err != nil {
-		return nil, err
+	m.Data = r.Bytes32(MaxMessageSize)
+	if err := r.Done(); err != nil {
+		return nil, wireErr(err)
 	}
 	return m, nil
 }
 
-// writer appends big-endian fields.
-type writer struct{ b []byte }
-
-func (w *writer) u8(v uint8)   { w.b = append(w.b, v) }
-func (w *writer) u16(v uint16) { w.b = binary.BigEndian.AppendUint16(w.b, v) }
-func (w *writer) u32(v uint32) { w.b = binary.BigEndian.AppendUint32(w.b, v) }
-func (w *writer) u64(v uint64) { w.b = binary.BigEndian.AppendUint64(w.b, v) }
-func (w *writer) raw(b []byte) { w.b = append(w.b, b...) }
-func (w *writer) bytes8(b []byte) {
-	w.u8(uint8(len(b)))
-	w.raw(b)
-}
-func (w *writer) bytes16(b []byte) {
-	w.u16(uint16(len(b)))
-	w.raw(b)
-}
-func (w *writer) bytes32(b []byte) {
-	w.u32(uint32(len(b)))
-	w.raw(b)
-}
-
-// reader consumes big-endian fields; the first error sticks and later
-// reads return zero values.
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) take(n int) []byte {
-	if r.err != nil {
-		return nil
+// wireErr maps a wire.Reader error onto this package's sentinels.
+func wireErr(err error) error {
+	if errors.Is(err, wire.ErrTooLarge) {
+		return fmt.Errorf("%w: %w", ErrTooLarge, err)
 	}
-	if n < 0 || n > len(r.b) {
-		r.err = fmt.Errorf("%w: truncated (want %d bytes, have %d)", ErrMalformed, n, len(r.b))
-		return nil
-	}
-	out := r.b[:n:n]
-	r.b = r.b[n:]
-	return out
-}
-
-func (r *reader) u8() uint8 {
-	if b := r.take(1); b != nil {
-		return b[0]
-	}
-	return 0
-}
-
-func (r *reader) u16() uint16 {
-	if b := r.take(2); b != nil {
-		return binary.BigEndian.Uint16(b)
-	}
-	return 0
-}
-
-func (r *reader) u32() uint32 {
-	if b := r.take(4); b != nil {
-		return binary.BigEndian.Uint32(b)
-	}
-	return 0
-}
-
-func (r *reader) u64() uint64 {
-	if b := r.take(8); b != nil {
-		return binary.BigEndian.Uint64(b)
-	}
-	return 0
-}
-
-func (r *reader) raw(n int) []byte { return r.take(n) }
-
-func (r *reader) limited(n, max int) []byte {
-	if r.err == nil && n > max {
-		r.err = fmt.Errorf("%w: field of %d bytes exceeds %d", ErrTooLarge, n, max)
-		return nil
-	}
-	return append([]byte(nil), r.take(n)...)
-}
-
-func (r *reader) bytes8(max int) []byte  { return r.limited(int(r.u8()), max) }
-func (r *reader) bytes16(max int) []byte { return r.limited(int(r.u16()), max) }
-func (r *reader) bytes32(max int) []byte { return r.limited(int(r.u32()), max) }
-
-func (r *reader) done() error {
-	if r.err == nil && len(r.b) != 0 {
-		r.err = fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(r.b))
-	}
-	return r.err
+	return fmt.Errorf("%w: %w", ErrMalformed, err)
 }
