@@ -565,3 +565,58 @@ func TestE2EKeyChangedAlert(t *testing.T) {
 		t.Fatalf("verify %+v", v)
 	}
 }
+
+// tmuxSession runs a command in a detached tmux session of its own, killed
+// when the test ends.
+func tmuxSession(t *testing.T, name string, cmd ...string) {
+	t.Helper()
+	args := append([]string{"new-session", "-d", "-s", name, "-x", "110", "-y", "30"}, cmd...)
+	if out, err := exec.Command("tmux", args...).CombinedOutput(); err != nil {
+		t.Fatalf("tmux: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("tmux", "kill-session", "-t", name).Run() })
+}
+
+// waitScreen polls a tmux pane until it shows want (a screen can only be
+// observed by looking at it), failing after timeout.
+func waitScreen(t *testing.T, name, want string, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		out, _ := exec.Command("tmux", "capture-pane", "-p", "-t", name).Output()
+		if strings.Contains(string(out), want) {
+			return string(out)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never showed %q; screen:\n%s", name, want, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestE2ETerminalInterfaces: two real terminal interfaces in tmux; a
+// message typed in one appears in the other, with its delivery check.
+func TestE2ETerminalInterfaces(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("needs tmux (CI installs it)")
+	}
+	dir := t.TempDir()
+	tag := fmt.Sprintf("mmls%d", time.Now().UnixNano()%1e9)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	alice, bob := tag+"-alice", tag+"-bob"
+	tmuxSession(t, alice, binary, "--nick", "alice", "--data", filepath.Join(dir, "a"), "--listen", addr, "--no-mdns")
+	waitScreen(t, alice, "alice (", 20*time.Second)
+	tmuxSession(t, bob, binary, "--nick", "bob", "--data", filepath.Join(dir, "b"), "--listen", "127.0.0.1:0", "--no-mdns", "--peer", addr)
+	waitScreen(t, alice, "⇄ bob", 30*time.Second)
+	waitScreen(t, bob, "⇄ alice", 30*time.Second)
+	exec.Command("tmux", "send-keys", "-t", alice, "typed in one terminal", "Enter").Run()
+	waitScreen(t, bob, "alice typed in one terminal", 30*time.Second)
+	waitScreen(t, alice, "typed in one terminal ✓", 30*time.Second)
+	exec.Command("tmux", "send-keys", "-t", bob, "C-c").Run()
+}

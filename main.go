@@ -1,9 +1,9 @@
 // Command mmls-chat is an end-to-end encrypted group chat for the terminal
 // that needs no server.
 //
-// Without flags it narrates the protocol walkthrough (the terminal
-// interface is not built yet); --headless runs the networked chat with
-// text lines on stdin and JSON events on stdout.
+// Without flags it starts the terminal interface; --headless runs the same
+// chat with text lines on stdin and JSON events on stdout; --walkthrough
+// narrates the protocol with three participants in one process.
 //
 // main owns every lifetime: it parses flags, opens the store, sets up the
 // log file (nothing but the interface may write to the terminal; zeroconf
@@ -34,7 +34,10 @@ import (
 	"github.com/mmls-chat/mmls-chat/mmls/store"
 	"github.com/mmls-chat/mmls-chat/mmls/walkthrough"
 	"github.com/mmls-chat/mmls-chat/transport"
+	"github.com/mmls-chat/mmls-chat/ui"
 	"github.com/mmls-chat/mmls-chat/ui/headless"
+
+	tea "github.com/charmbracelet/bubbletea"
 )
 
 var version = "0.2.0-dev"
@@ -55,6 +58,7 @@ type options struct {
 	nick, data, listen, room, logFile string
 	peers, ifaces                     list
 	noMDNS, headless, showVersion     bool
+	walkthrough                       bool
 }
 
 func defaultNick() string {
@@ -88,13 +92,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.noMDNS, "no-mdns", false, "do not announce or browse with mDNS")
 	fs.Var(&o.ifaces, "iface", "network interface for mDNS (repeatable; default: every suitable one)")
 	fs.StringVar(&o.room, "room", "lobby", "room to start in")
-	fs.BoolVar(&o.headless, "headless", false, "run the networked chat: text lines on stdin, JSON events on stdout")
+	fs.BoolVar(&o.headless, "headless", false, "no interface: text lines on stdin, JSON events on stdout")
+	fs.BoolVar(&o.walkthrough, "walkthrough", false, "narrate the protocol with three participants in one process, then exit")
 	fs.StringVar(&o.logFile, "log", "", "log file (default: mmls-chat.log in the data directory)")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: mmls-chat [flags]")
-		fmt.Fprintln(stderr, "\nWithout --headless: a walkthrough of the protocol in one process (the terminal interface is not built yet).")
-		fmt.Fprintln(stderr, "With --headless: the networked chat; type messages or /commands, read JSON events.")
+		fmt.Fprintln(stderr, "\nEnd-to-end encrypted group chat for the LAN, no server. Peers are found by mDNS, or given with --peer.")
+		fmt.Fprintln(stderr, "Type messages, or /help for the commands.")
 		fmt.Fprintln(stderr)
 		fs.PrintDefaults()
 	}
@@ -112,25 +117,24 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "mmls-chat", version)
 		return 0
 	}
-	if !o.headless {
+	if o.walkthrough {
 		if err := walkthrough.Run(stdout); err != nil {
 			fmt.Fprintln(stderr, "mmls-chat:", err)
 			return 1
 		}
 		return 0
 	}
-	return runHeadless(o, stdin, stdout, stderr)
-}
-
-func runHeadless(o options, stdin io.Reader, stdout, stderr io.Writer) int {
-	code, err := startHeadless(o, stdin, stdout, stderr)
+	code, err := runChat(o, stdin, stdout, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "mmls-chat:", err)
 	}
 	return code
 }
 
-func startHeadless(o options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+// runChat builds the node and runs it behind the terminal interface or the
+// headless mode. It returns the exit code (2 for bad flags or an unusable
+// data directory).
+func runChat(o options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	if err := dmls.ValidNick(o.nick); err != nil {
 		return 2, fmt.Errorf("--nick: %w", err)
 	}
@@ -160,7 +164,13 @@ func startHeadless(o options, stdin io.Reader, stdout, stderr io.Writer) (int, e
 	if err != nil {
 		return 1, err
 	}
-	l, err := listen(o.listen, stderr)
+	// In the terminal interface nothing but the interface may write to the
+	// terminal: notes go to the log (and the status bar shows the state).
+	notes := stderr
+	if !o.headless {
+		notes = logFile
+	}
+	l, err := listen(o.listen, notes)
 	if err != nil {
 		return 2, fmt.Errorf("--listen: %w", err)
 	}
@@ -184,7 +194,7 @@ func startHeadless(o options, stdin io.Reader, stdout, stderr io.Writer) (int, e
 			Port: port, Interfaces: o.ifaces, Logf: logf})
 		if err != nil {
 			// Said once, plainly; static peers still work.
-			fmt.Fprintf(stderr, "mmls-chat: %v; carrying on with --peer and /connect\n", err)
+			fmt.Fprintf(notes, "mmls-chat: %v; carrying on with --peer and /connect\n", err)
 			mdns = "unavailable: " + err.Error()
 		} else {
 			disc = d
@@ -203,10 +213,23 @@ func startHeadless(o options, stdin io.Reader, stdout, stderr io.Writer) (int, e
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	runErr := make(chan error, 1)
 	go func() { runErr <- eng.Run(ctx) }()
-	if err := headless.Run(eng, stdin, stdout); err != nil {
-		logf("%v", err)
+	if o.headless {
+		if err := headless.Run(eng, stdin, stdout); err != nil {
+			logf("%v", err)
+		}
+	} else {
+		p := tea.NewProgram(ui.New(eng, ui.Options{MDNS: mdns}), tea.WithAltScreen(), tea.WithMouseCellMotion(),
+			tea.WithInput(stdin), tea.WithOutput(stdout))
+		if _, err := p.Run(); err != nil {
+			logf("ui: %v", err)
+		}
+		cancel() // the interface quit: stop the engine
+		for range eng.Events() {
+		}
 	}
 	if err := <-runErr; err != nil {
 		return 1, err

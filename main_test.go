@@ -25,6 +25,7 @@ func TestRun(t *testing.T) {
 		{name: "bad listen address", args: []string{"--headless", "--listen", "nonsense", "--no-mdns", "--data", "DATADIR"}, code: 2, stderr: "mmls-chat: --listen:"},
 		{
 			name: "walkthrough",
+			args: []string{"--walkthrough"},
 			stdout: []string{
 				"bob    reads  <alice> hello from alice",
 				"alice  re-added (rejoin) carol in its own send group",

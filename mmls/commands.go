@@ -46,6 +46,12 @@ func (e *Engine) onInput(line string) bool {
 		return true
 	case "join":
 		e.join(arg)
+	case "switch":
+		if e.rooms[arg] == nil {
+			e.fail(fmt.Errorf("switch: you are not in %q", arg))
+		} else {
+			e.current = arg
+		}
 	case "leave", "part":
 		e.leave(arg)
 	case "rooms":

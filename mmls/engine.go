@@ -80,6 +80,10 @@ type room struct {
 	direct bool
 }
 
+// HistoryLines is how many stored messages per room a history event
+// carries when a room opens.
+const HistoryLines = 500
+
 // directPrefix starts the names of direct rooms; /join refuses it.
 const directPrefix = "dm:"
 
@@ -249,6 +253,8 @@ func (e *Engine) start() error {
 		rooms = []store.Room{{Name: e.cfg.Room}}
 	}
 	e.emit(Event{Type: "ready", ID: hexID(e.me), Nick: e.id.Nick(), Listen: e.cfg.Listen})
+	// The room to start in opens first (interfaces show the first room).
+	sort.SliceStable(rooms, func(i, j int) bool { return rooms[i].Name == e.cfg.Room && rooms[j].Name != e.cfg.Room })
 	for _, r := range rooms {
 		if _, err := e.openRoom(r.Name); err != nil {
 			return err
@@ -294,6 +300,15 @@ func (e *Engine) openRoom(name string) (*room, error) {
 	}
 	e.rooms[name], e.byID[r.id] = r, r
 	e.emit(Event{Type: "joined", Room: name})
+	if hist, err := e.st.History(name, HistoryLines); err != nil {
+		e.fail(err)
+	} else if len(hist) > 0 {
+		lines := make([]Line, len(hist))
+		for i, m := range hist {
+			lines[i] = Line{ID: m.ID, From: m.FromNick, FromID: m.FromID, Text: m.Text, SentAt: m.SentAt, Mine: m.Mine}
+		}
+		e.emit(Event{Type: "history", Room: name, History: lines})
+	}
 	e.announceRooms()
 	for _, p := range e.peers {
 		if p.online && p.rooms[r.id] {
@@ -716,7 +731,7 @@ func (e *Engine) say(r *room, text string) {
 		return
 	}
 	e.resent[id] = e.now()
-	e.emit(Event{Type: "sent", Room: r.name, ID: id, Text: text})
+	e.emit(Event{Type: "sent", Room: r.name, ID: id, Text: text, Recipients: len(env.To)})
 	e.apply(r, out, nil)
 }
 

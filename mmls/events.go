@@ -22,9 +22,11 @@ type Event struct {
 	Text   string     `json:"text,omitempty"`
 	SentAt *time.Time `json:"sent_at,omitempty"`
 	ToID   string     `json:"to_id,omitempty"`
-	Kind   string     `json:"kind,omitempty"`
-	Detail string     `json:"detail,omitempty"`
-	Error  string     `json:"error,omitempty"`
+	// Recipients is how many members a sent message is addressed to.
+	Recipients int    `json:"recipients,omitempty"`
+	Kind       string `json:"kind,omitempty"`
+	Detail     string `json:"detail,omitempty"`
+	Error      string `json:"error,omitempty"`
 
 	Peers        []PeerView   `json:"peers,omitempty"`
 	Rooms        []RoomView   `json:"rooms,omitempty"`
@@ -32,6 +34,17 @@ type Event struct {
 	Info         *Info        `json:"info,omitempty"`
 	SafetyNumber string       `json:"safety_number,omitempty"`
 	Commands     []string     `json:"commands,omitempty"`
+	History      []Line       `json:"history,omitempty"`
+}
+
+// Line is one stored message, in a history event.
+type Line struct {
+	ID     string    `json:"id"`
+	From   string    `json:"from"`
+	FromID string    `json:"from_id"`
+	Text   string    `json:"text"`
+	SentAt time.Time `json:"sent_at"`
+	Mine   bool      `json:"mine,omitempty"`
 }
 
 // PeerView is one peer in a /peers answer.

@@ -1,0 +1,47 @@
+package ui
+
+import (
+	"hash/fnv"
+
+	"github.com/charmbracelet/lipgloss"
+)
+
+// Styles are the interface's colours and frames.
+type Styles struct {
+	Status, StatusDim, Panel, PanelTitle, Room, RoomCurrent, Unread lipgloss.Style
+	Time, System, Mine, Text, Check, Pending, Alert, Verified       lipgloss.Style
+	Nicks                                                           []lipgloss.Style
+}
+
+// DefaultStyles returns the default look.
+func DefaultStyles() Styles {
+	nickColors := []string{"39", "208", "141", "42", "203", "220", "45", "170", "118", "214"}
+	s := Styles{
+		Status:      lipgloss.NewStyle().Background(lipgloss.Color("236")).Foreground(lipgloss.Color("252")).Padding(0, 1),
+		StatusDim:   lipgloss.NewStyle().Background(lipgloss.Color("236")).Foreground(lipgloss.Color("244")),
+		Panel:       lipgloss.NewStyle().Border(lipgloss.NormalBorder(), false, true, false, false).BorderForeground(lipgloss.Color("238")).Padding(0, 1),
+		PanelTitle:  lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("244")),
+		Room:        lipgloss.NewStyle().Foreground(lipgloss.Color("250")),
+		RoomCurrent: lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("231")).Background(lipgloss.Color("24")),
+		Unread:      lipgloss.NewStyle().Foreground(lipgloss.Color("214")).Bold(true),
+		Time:        lipgloss.NewStyle().Foreground(lipgloss.Color("242")),
+		System:      lipgloss.NewStyle().Foreground(lipgloss.Color("243")).Italic(true),
+		Mine:        lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("252")),
+		Text:        lipgloss.NewStyle(),
+		Check:       lipgloss.NewStyle().Foreground(lipgloss.Color("42")),
+		Pending:     lipgloss.NewStyle().Foreground(lipgloss.Color("242")),
+		Alert:       lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("231")).Background(lipgloss.Color("160")).Padding(0, 1),
+		Verified:    lipgloss.NewStyle().Foreground(lipgloss.Color("42")),
+	}
+	for _, c := range nickColors {
+		s.Nicks = append(s.Nicks, lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color(c)))
+	}
+	return s
+}
+
+// Nick colours a nick by its owner's id, so a colour follows a key.
+func (s Styles) Nick(id, nick string) string {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return s.Nicks[int(h.Sum32()%uint32(len(s.Nicks)))].Render(nick)
+}
