@@ -620,3 +620,20 @@ func TestE2ETerminalInterfaces(t *testing.T) {
 	waitScreen(t, alice, "typed in one terminal ✓", 30*time.Second)
 	exec.Command("tmux", "send-keys", "-t", bob, "C-c").Run()
 }
+
+// TestE2EDemo: --demo brings two simulated participants that greet the
+// user and answer, over real loopback TCP and real MLS.
+func TestE2EDemo(t *testing.T) {
+	t.Parallel()
+	p := launch(t, exec.Command(binary, "--demo", "--headless", "--nick", "you"), "you", t.TempDir())
+	for _, bot := range []string{"bob", "carol"} {
+		p.waitFor("a greeting from "+bot, 30*time.Second, func(e mmls.Event) bool {
+			return e.Type == "message" && e.From == bot && strings.Contains(e.Text, "you")
+		})
+	}
+	p.say("hello bots")
+	p.waitFor("bob's answer", 30*time.Second, func(e mmls.Event) bool {
+		return e.Type == "message" && e.From == "bob" && strings.Contains(e.Text, "hello bots")
+	})
+	p.quit()
+}

@@ -13,27 +13,20 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log"
-	"net"
 	"os"
 	"os/signal"
 	"os/user"
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
-	"github.com/mmls-chat/mmls-chat/discovery"
-	"github.com/mmls-chat/mmls-chat/mmls"
-	"github.com/mmls-chat/mmls-chat/mmls/dmls"
-	"github.com/mmls-chat/mmls-chat/mmls/store"
+	"github.com/mmls-chat/mmls-chat/mmls/demo"
+	"github.com/mmls-chat/mmls-chat/mmls/node"
 	"github.com/mmls-chat/mmls-chat/mmls/walkthrough"
-	"github.com/mmls-chat/mmls-chat/transport"
 	"github.com/mmls-chat/mmls-chat/ui"
 	"github.com/mmls-chat/mmls-chat/ui/headless"
 
@@ -58,7 +51,7 @@ type options struct {
 	nick, data, listen, room, logFile string
 	peers, ifaces                     list
 	noMDNS, headless, showVersion     bool
-	walkthrough                       bool
+	walkthrough, demo                 bool
 }
 
 func defaultNick() string {
@@ -93,6 +86,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&o.ifaces, "iface", "network interface for mDNS (repeatable; default: every suitable one)")
 	fs.StringVar(&o.room, "room", "lobby", "room to start in")
 	fs.BoolVar(&o.headless, "headless", false, "no interface: text lines on stdin, JSON events on stdout")
+	fs.BoolVar(&o.demo, "demo", false, "try it alone: you and two simulated participants on this machine (temporary data)")
 	fs.BoolVar(&o.walkthrough, "walkthrough", false, "narrate the protocol with three participants in one process, then exit")
 	fs.StringVar(&o.logFile, "log", "", "log file (default: mmls-chat.log in the data directory)")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
@@ -135,123 +129,68 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // headless mode. It returns the exit code (2 for bad flags or an unusable
 // data directory).
 func runChat(o options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	if err := dmls.ValidNick(o.nick); err != nil {
-		return 2, fmt.Errorf("--nick: %w", err)
-	}
-	if o.room == "" || strings.ContainsAny(o.room, " \t") {
-		return 2, fmt.Errorf("--room: a room name is 1 to 64 characters without spaces")
-	}
-	st, err := store.Open(o.data)
-	if err != nil {
-		return 2, fmt.Errorf("--data %s: %w", o.data, err)
-	}
-	defer st.Close()
-	logPath := o.logFile
-	if logPath == "" {
-		logPath = filepath.Join(o.data, "mmls-chat.log")
-	}
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return 2, fmt.Errorf("--log: %w", err)
-	}
-	defer logFile.Close()
-	logger := log.New(logFile, "", log.LstdFlags|log.Lmicroseconds)
-	log.SetOutput(logFile) // zeroconf logs to the standard logger
-	logf := logger.Printf
-
-	env := dmls.Env{Rand: rand.Reader, Now: time.Now}
-	id, err := mmls.LoadIdentity(st, env, o.nick)
-	if err != nil {
-		return 1, err
-	}
-	// In the terminal interface nothing but the interface may write to the
-	// terminal: notes go to the log (and the status bar shows the state).
-	notes := stderr
-	if !o.headless {
-		notes = logFile
-	}
-	l, err := listen(o.listen, notes)
-	if err != nil {
-		return 2, fmt.Errorf("--listen: %w", err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	tr, err := transport.New(transport.Config{Identity: id, Verify: dmls.Verify, Nick: id.Nick(), ListenPort: port, Logf: logf})
-	if err != nil {
-		l.Close()
-		return 1, err
-	}
-	defer tr.Close()
-	go tr.Serve(l)
-	for _, p := range o.peers {
-		if err := tr.Connect(p); err != nil {
-			return 2, fmt.Errorf("--peer: %w", err)
-		}
-	}
-	mdns := "off (--no-mdns)"
-	var disc *discovery.Discovery
-	if !o.noMDNS {
-		d, err := discovery.Start(discovery.Config{ID: transport.IDOf(id.PublicKey()).String(), Nick: id.Nick(),
-			Port: port, Interfaces: o.ifaces, Logf: logf})
-		if err != nil {
-			// Said once, plainly; static peers still work.
-			fmt.Fprintf(notes, "mmls-chat: %v; carrying on with --peer and /connect\n", err)
-			mdns = "unavailable: " + err.Error()
-		} else {
-			disc = d
-			defer d.Close()
-			mdns = "on (" + strings.Join(d.Interfaces(), ",") + ")"
-		}
-	}
-	cfg := mmls.Config{Identity: id, Store: st, Net: tr, Room: o.room, Listen: l.Addr().String(), MDNS: mdns,
-		Env: env, Logf: logf}
-	if disc != nil {
-		cfg.Discovery = disc
-	}
-	eng, err := mmls.New(cfg)
-	if err != nil {
-		return 1, err
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	cfg := node.Config{Nick: o.nick, Data: o.data, Log: o.logFile, Listen: o.listen, Peers: o.peers,
+		MDNS: !o.noMDNS, Ifaces: o.ifaces, Room: o.room, StdLog: true}
+	if !o.headless {
+		// In the terminal interface nothing but the interface writes to the
+		// terminal: notes go to the log; the status bar shows the state.
+		cfg.Notes = io.Discard
+	} else {
+		cfg.Notes = stderr
+	}
+	var demoWait func()
+	if o.demo {
+		// The user and two simulated participants, in temporary data
+		// directories, on loopback only.
+		dir, err := os.MkdirTemp("", "mmls-chat-demo")
+		if err != nil {
+			return 1, err
+		}
+		defer os.RemoveAll(dir)
+		cfg.Data, cfg.Log, cfg.Listen, cfg.MDNS, cfg.Peers = filepath.Join(dir, "you"), "", "127.0.0.1:0", false, nil
+		defer func() {
+			if demoWait != nil {
+				demoWait()
+			}
+		}()
+	}
+	n, err := node.Start(cfg)
+	var usage *node.UsageError
+	if errors.As(err, &usage) {
+		return 2, err
+	}
+	if err != nil {
+		return 1, err
+	}
+	defer n.Close()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	runErr := make(chan error, 1)
-	go func() { runErr <- eng.Run(ctx) }()
-	if o.headless {
-		if err := headless.Run(eng, stdin, stdout); err != nil {
-			logf("%v", err)
-		}
-	} else {
-		p := tea.NewProgram(ui.New(eng, ui.Options{MDNS: mdns}), tea.WithAltScreen(), tea.WithMouseCellMotion(),
-			tea.WithInput(stdin), tea.WithOutput(stdout))
-		if _, err := p.Run(); err != nil {
-			logf("ui: %v", err)
-		}
-		cancel() // the interface quit: stop the engine
-		for range eng.Events() {
+	if o.demo {
+		if demoWait, err = demo.Start(ctx, filepath.Dir(cfg.Data), n.Listen); err != nil {
+			return 1, err
 		}
 	}
+	runErr := make(chan error, 1)
+	go func() { runErr <- n.Run(ctx) }()
+	if o.headless {
+		if err := headless.Run(n.Engine, stdin, stdout); err != nil {
+			n.Logf("%v", err)
+		}
+	} else {
+		p := tea.NewProgram(ui.New(n.Engine, ui.Options{MDNS: n.MDNS}), tea.WithAltScreen(), tea.WithMouseCellMotion(),
+			tea.WithInput(stdin), tea.WithOutput(stdout))
+		if _, err := p.Run(); err != nil {
+			n.Logf("ui: %v", err)
+		}
+		cancel() // the interface quit: stop the engine
+		for range n.Engine.Events() {
+		}
+	}
+	cancel()
 	if err := <-runErr; err != nil {
 		return 1, err
 	}
 	return 0, nil
-}
-
-// listen opens addr; when its port is taken it falls back to a free port
-// and says which.
-func listen(addr string, stderr io.Writer) (net.Listener, error) {
-	l, err := net.Listen("tcp", addr)
-	if err == nil {
-		return l, nil
-	}
-	host, _, splitErr := net.SplitHostPort(addr)
-	if splitErr != nil || !errors.Is(err, syscall.EADDRINUSE) {
-		return nil, err
-	}
-	l, err2 := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err2 != nil {
-		return nil, err
-	}
-	fmt.Fprintf(stderr, "mmls-chat: %s is taken; listening on %s\n", addr, l.Addr())
-	return l, nil
 }
