@@ -561,9 +561,25 @@ func TestE2EKeyChangedAlert(t *testing.T) {
 	// /verify shows the new key's safety number, for comparing out loud.
 	alice.say("/verify " + impostor.id[:16])
 	v := alice.waitFor("verify", 10*time.Second, func(e mmls.Event) bool { return e.Type == "verify" })
-	if len(v.SafetyNumber) != 71 || v.ID != impostor.id {
+	if len(v.SafetyNumber) != 71 || v.ID != impostor.id || v.Verified {
 		t.Fatalf("verify %+v", v)
 	}
+	// After comparing out loud, the user records it; /who shows it.
+	alice.say("/verify " + impostor.id[:16] + " yes")
+	alice.waitFor("verified", 10*time.Second, func(e mmls.Event) bool { return e.Type == "verify" && e.Verified })
+	waitLink(t, impostor, alice)
+	alice.say("/who")
+	alice.waitFor("who with a verified member", 10*time.Second, func(e mmls.Event) bool {
+		if e.Type != "who" {
+			return false
+		}
+		for _, m := range e.Members {
+			if m.ID == impostor.id && m.Verified {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // tmuxSession runs a command in a detached tmux session of its own, killed

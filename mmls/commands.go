@@ -19,7 +19,7 @@ var Commands = []string{
 	"/msg NICK TEXT    write to NICK alone (a direct, two-person room)",
 	"/invite NICK      tell NICK the name of the current room (sent encrypted)",
 	"/kick NICK        remove someone from the current room",
-	"/verify NICK      show the safety number to compare with NICK out loud",
+	"/verify NICK [yes]  show the safety number to compare with NICK out loud; yes: it matched",
 	"/update           refresh your keys in the current room now",
 	"/nick NAME        change your nick (from the next start)",
 	"/info             show your id, address and status",
@@ -196,8 +196,12 @@ func (e *Engine) who(name string) {
 			continue
 		}
 		p := e.peers[m.ID]
+		verified, err := e.st.Verified(hexID(m.ID))
+		if err != nil {
+			e.fail(err)
+		}
 		out = append(out, MemberView{ID: hexID(m.ID), Nick: e.nickOf(m.ID, m.Nick), WeReach: m.WeReach,
-			TheyReach: m.TheyReach, Online: p != nil && p.online})
+			TheyReach: m.TheyReach, Online: p != nil && p.online, Verified: verified})
 	}
 	e.emit(Event{Type: "who", Room: name, Members: out})
 }
@@ -245,13 +249,27 @@ func (e *Engine) kick(nick string) {
 	e.in(r)(r.s.Remove(fp))
 }
 
-func (e *Engine) verify(nick string) {
+// verify shows the safety number with a peer; "/verify NICK yes" records
+// that the user compared it out loud and it matched.
+func (e *Engine) verify(arg string) {
+	nick, confirm, _ := strings.Cut(arg, " ")
 	fp, err := e.byNick(nick)
 	if err != nil {
 		e.fail(fmt.Errorf("verify: %w", err))
 		return
 	}
-	e.emit(Event{Type: "verify", Nick: e.nickOf(fp, nick), ID: hexID(fp), SafetyNumber: dmls.SafetyNumber(e.me[:], fp[:])})
+	if strings.TrimSpace(confirm) == "yes" {
+		if err := e.st.SetVerified(hexID(fp), e.now()); err != nil {
+			e.fail(err)
+			return
+		}
+	}
+	verified, err := e.st.Verified(hexID(fp))
+	if err != nil {
+		e.fail(err)
+		return
+	}
+	e.emit(Event{Type: "verify", Nick: e.nickOf(fp, nick), ID: hexID(fp), SafetyNumber: dmls.SafetyNumber(e.me[:], fp[:]), Verified: verified})
 }
 
 func (e *Engine) nick(name string) {

@@ -33,6 +33,7 @@ type Event struct {
 	Members      []MemberView `json:"members,omitempty"`
 	Info         *Info        `json:"info,omitempty"`
 	SafetyNumber string       `json:"safety_number,omitempty"`
+	Verified     bool         `json:"verified,omitempty"`
 	Commands     []string     `json:"commands,omitempty"`
 	History      []Line       `json:"history,omitempty"`
 }
@@ -72,6 +73,7 @@ type MemberView struct {
 	WeReach   bool   `json:"we_reach"`
 	TheyReach bool   `json:"they_reach"`
 	Online    bool   `json:"online"`
+	Verified  bool   `json:"verified,omitempty"`
 }
 
 // Info answers /info.

@@ -55,6 +55,7 @@ type Model struct {
 
 	alert    string
 	fullHelp bool
+	ringing  bool   // a bell is due: the next frame carries a BEL
 	switchTo string // a room the user asked for, switched to when joined
 }
 
@@ -87,9 +88,10 @@ type delivery struct {
 
 // Messages of the model.
 type (
-	eventMsg  mmls.Event
-	closedMsg struct{}
-	bellMsg   struct{}
+	eventMsg   mmls.Event
+	closedMsg  struct{}
+	bellMsg    struct{}
+	bellOffMsg struct{}
 )
 
 // New returns the model for eng.
@@ -161,7 +163,13 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case closedMsg:
 		return m, tea.Quit
 	case bellMsg:
-		return m, tea.Printf("\a")
+		// bubbletea has no bell and prints nothing above an alternate
+		// screen: the next frame carries a BEL, and a tick removes it.
+		m.ringing = true
+		return m, tea.Tick(200*time.Millisecond, func(time.Time) tea.Msg { return bellOffMsg{} })
+	case bellOffMsg:
+		m.ringing = false
+		return m, nil
 	}
 	var cmd tea.Cmd
 	m.input, cmd = m.input.Update(msg)
@@ -403,7 +411,12 @@ func (m *Model) onEvent(e mmls.Event) []tea.Cmd {
 	case "who":
 		m.view(e.Room).members = e.Members
 	case "verify":
-		m.system(m.current, "safety number with %s: %s — compare it aloud; if it matches, you talk to the right key", e.Nick, e.SafetyNumber)
+		if e.Verified {
+			m.system(m.current, "%s is verified ✔ (safety number %s)", e.Nick, e.SafetyNumber)
+		} else {
+			m.system(m.current, "safety number with %s: %s — compare it aloud; if it matches: /verify %s yes", e.Nick, e.SafetyNumber, e.Nick)
+		}
+		cmds = append(cmds, inputCmd(m.eng, "/who "+m.current))
 	case "info":
 		if i := e.Info; i != nil {
 			m.system(m.current, "you are %s (%s) on %s, mDNS %s, %d peers online, data in %s", i.Nick, i.ID[:16], i.Listen, i.MDNS, i.Online, i.Data)
@@ -477,6 +490,9 @@ func (m Model) View() string {
 	}
 	var b strings.Builder
 	b.WriteString(m.statusBar())
+	if m.ringing {
+		b.WriteByte('\a')
+	}
 	b.WriteByte('\n')
 	if m.alert != "" {
 		b.WriteString(m.st.Alert.Width(m.width).Render(truncate(m.alert, m.width-2)))
@@ -548,7 +564,11 @@ func (m Model) sidePanel(h int) string {
 			if mv.Online {
 				dot = m.st.Check.Render("●")
 			}
-			lines = append(lines, fmt.Sprintf("%s %s %s", dot, arrow, m.st.Nick(mv.ID, truncate(mv.Nick, panelWidth-6))))
+			mark := ""
+			if mv.Verified {
+				mark = " " + m.st.Verified.Render("✔")
+			}
+			lines = append(lines, fmt.Sprintf("%s %s %s%s", dot, arrow, m.st.Nick(mv.ID, truncate(mv.Nick, panelWidth-8)), mark))
 		}
 	}
 	if len(lines) > h {

@@ -55,7 +55,8 @@ var (
 	bKicks    = []byte("kicks")    // room \x00 peer id -> time
 	bPins     = []byte("pins")     // nick -> peer id
 	bMembers  = []byte("members")  // room \x00 peer id -> "" : who is in our send group
-	buckets   = [][]byte{bMeta, bIdentity, bRooms, bMessages, bMsgIDs, bOutbox, bKicks, bPins, bMembers}
+	bVerified = []byte("verified") // peer id -> time the user compared safety numbers
+	buckets   = [][]byte{bMeta, bIdentity, bRooms, bMessages, bMsgIDs, bOutbox, bKicks, bPins, bMembers, bVerified}
 )
 
 // Store is the open database. Its methods are safe for concurrent use.
@@ -545,6 +546,25 @@ func (s *Store) prefixed(bucket []byte, room string) ([]string, error) {
 		return nil
 	})
 	return out, err
+}
+
+// ---- verification ----
+
+// SetVerified records that the user compared safety numbers with peer.
+func (s *Store) SetVerified(peer string, at time.Time) error {
+	return s.update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bVerified).Put([]byte(peer), []byte(at.UTC().Format(time.RFC3339)))
+	})
+}
+
+// Verified reports whether the user verified peer.
+func (s *Store) Verified(peer string) (bool, error) {
+	found := false
+	err := s.view(func(tx *bolt.Tx) error {
+		found = tx.Bucket(bVerified).Get([]byte(peer)) != nil
+		return nil
+	})
+	return found, err
 }
 
 // ---- pins ----

@@ -307,3 +307,18 @@ func TestMembers(t *testing.T) {
 		t.Fatalf("other room %v", m)
 	}
 }
+
+func TestVerified(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	if v, _ := s.Verified("b"); v {
+		t.Fatal("verified before anything")
+	}
+	must(t, s.SetVerified("b", t0))
+	if v, _ := s.Verified("b"); !v {
+		t.Fatal("not verified")
+	}
+	if v, _ := s.Verified("c"); v {
+		t.Fatal("another peer verified")
+	}
+}
