@@ -58,24 +58,7 @@ func benchNodes(b *testing.B, n int) {
 	quiet := latencies(nodes, func(text string) bool { return strings.HasPrefix(text, "quiet ") })
 
 	sendStart := time.Now()
-	for _, p := range nodes {
-		var sb strings.Builder
-		for i := 0; i < perNode; i++ {
-			fmt.Fprintf(&sb, "%s #%d\n", p.nick, i)
-		}
-		go p.stdin.Write([]byte(sb.String()))
-	}
-	for _, p := range nodes {
-		var want []string
-		for _, q := range nodes {
-			if q != p {
-				for i := 0; i < perNode; i++ {
-					want = append(want, fmt.Sprintf("%s #%d", q.nick, i))
-				}
-			}
-		}
-		p.waitMessages(5*time.Minute, want...)
-	}
+	flood(nodes, perNode, 5*time.Minute)
 	elapsed := time.Since(sendStart)
 
 	lat := latencies(nodes, func(text string) bool { return !strings.HasPrefix(text, "quiet ") })

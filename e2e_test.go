@@ -406,26 +406,7 @@ func TestE2EFiveNodesFlood(t *testing.T) {
 	}
 	nodes := room(t, "n0", "n1", "n2", "n3", "n4")
 	const each = 200
-	for _, p := range nodes {
-		go func() {
-			var b strings.Builder
-			for i := 0; i < each; i++ {
-				fmt.Fprintf(&b, "%s #%d\n", p.nick, i)
-			}
-			io.WriteString(p.stdin, b.String())
-		}()
-	}
-	for _, p := range nodes {
-		var want []string
-		for _, q := range nodes {
-			if q != p {
-				for i := 0; i < each; i++ {
-					want = append(want, fmt.Sprintf("%s #%d", q.nick, i))
-				}
-			}
-		}
-		p.waitMessages(180*time.Second, want...)
-	}
+	flood(nodes, each, 180*time.Second)
 	for _, p := range nodes {
 		msgs := p.messages()
 		if len(msgs) != 4*each {
@@ -652,4 +633,28 @@ func TestE2EDemo(t *testing.T) {
 		return e.Type == "message" && e.From == "bob" && strings.Contains(e.Text, "hello bots")
 	})
 	p.quit()
+}
+
+// flood makes every node send perNode messages ("nick #i") at once, as
+// fast as its input allows, and waits until every node has shown every
+// other node's messages.
+func flood(nodes []*proc, perNode int, timeout time.Duration) {
+	for _, p := range nodes {
+		var b strings.Builder
+		for i := 0; i < perNode; i++ {
+			fmt.Fprintf(&b, "%s #%d\n", p.nick, i)
+		}
+		go io.WriteString(p.stdin, b.String())
+	}
+	for _, p := range nodes {
+		var want []string
+		for _, q := range nodes {
+			if q != p {
+				for i := 0; i < perNode; i++ {
+					want = append(want, fmt.Sprintf("%s #%d", q.nick, i))
+				}
+			}
+		}
+		p.waitMessages(timeout, want...)
+	}
 }
