@@ -69,6 +69,8 @@ type Engine struct {
 	peers   map[dmls.Fingerprint]*peerState
 	// resent: when each outbox message was last protected.
 	resent map[string]time.Time
+	// lastScan: when the outbox was last scanned for overdue receipts.
+	lastScan time.Time
 }
 
 type room struct {
@@ -576,7 +578,12 @@ func (e *Engine) onTick() {
 		r := e.rooms[name]
 		e.in(r)(r.s.Tick())
 	}
-	e.resendDue()
+	// The outbox is read from disk: scan it a few times per ResendAfter,
+	// not every tick.
+	if now := e.now(); now.Sub(e.lastScan) >= e.cfg.ResendAfter/6 {
+		e.lastScan = now
+		e.resendDue()
+	}
 }
 
 func (e *Engine) roomNames() []string {
@@ -597,6 +604,15 @@ func (e *Engine) resendDue() {
 		return
 	}
 	now := e.now()
+	live := make(map[string]bool, len(out))
+	for _, o := range out {
+		live[o.ID] = true
+	}
+	for id := range e.resent {
+		if !live[id] {
+			delete(e.resent, id) // delivered: forget when it was last sent
+		}
+	}
 	for _, o := range out {
 		if now.Sub(o.SentAt) < e.cfg.ResendAfter || now.Sub(e.resent[o.ID]) < e.cfg.ResendAfter {
 			continue
