@@ -162,7 +162,7 @@ func TestNetnsHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go tr.Serve(l)
+	go func(tr *transport.Transport, l net.Listener) { tr.Serve(l) }(tr, l)
 	d, err := Start(Config{ID: id.fingerprint(), Nick: name, Port: portOf(l), Refresh: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -55,7 +55,9 @@ func startNode(t testing.TB, cfg Config) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go tr.Serve(l)
+	// Arguments, not captured variables: the cleanup below runs on another
+	// goroutine.
+	go func(tr *Transport, l net.Listener) { tr.Serve(l) }(tr, l)
 	t.Cleanup(func() { tr.Close() })
 	return &node{t: tr, addr: l.Addr().String()}
 }

@@ -30,6 +30,7 @@ var (
 	ErrInternal     = errors.New("dmls: internal error")
 	ErrNotForUs     = errors.New("dmls: message not addressed to us")
 	ErrStaleWelcome = errors.New("dmls: welcome for a key package we no longer hold")
+	ErrRateLimited  = errors.New("dmls: too many requests from this peer")
 )
 
 // classify wraps a boundary error with the matching dmls sentinel, keeping

@@ -146,7 +146,7 @@ func (n *simNet) note(err error) {
 	if err == nil {
 		return
 	}
-	for _, known := range []error{ErrKicked, ErrUnknownGroup, ErrEpochOld, ErrReplay, ErrDuplicate, ErrNotMember, ErrEpochAhead, ErrRemoved, ErrNotForUs, ErrStaleWelcome} {
+	for _, known := range []error{ErrKicked, ErrUnknownGroup, ErrEpochOld, ErrReplay, ErrDuplicate, ErrNotMember, ErrEpochAhead, ErrRemoved, ErrNotForUs, ErrStaleWelcome, ErrRateLimited} {
 		if errors.Is(err, known) {
 			n.errs[known.Error()]++
 			return

@@ -160,6 +160,9 @@ type Session struct {
 	// allowed, when set, is the only set of peers this session links with
 	// (a direct two-person room).
 	allowed map[Fingerprint]bool
+	// readmitted: when we last replaced a member's leaf because it said it
+	// lost its state (each costs a commit: rate-limited).
+	readmitted map[Fingerprint]time.Time
 
 	sinceUpdate int
 	lastUpdate  time.Time
@@ -206,6 +209,7 @@ func NewSession(id *Identity, env Env, room string, cfg Config) (*Session, error
 		send: g, kicked: map[Fingerprint]bool{}, recv: map[string]*recvGroup{},
 		byOwner: map[Fingerprint]*recvGroup{}, asked: map[Fingerprint]time.Time{},
 		refused: map[Fingerprint]time.Time{}, departed: map[Fingerprint]bool{},
+		readmitted: map[Fingerprint]time.Time{},
 		lastUpdate: now, lastDigest: now, forks: newForkWatch(),
 	}, nil
 }
@@ -739,8 +743,15 @@ func (s *Session) handleKeyPackage(from Fingerprint, m *Message) (Output, error)
 	}
 	flags := m.Epoch
 	lostState := m.Kind == KindRejoin || flags&HelloAddMe != 0 && flags&HelloReply == 0
+	member := s.InSendGroup(from)
+	if member && lostState {
+		if at, ok := s.readmitted[from]; ok && s.env.Now().Sub(at) < s.cfg.GapTimeout/6 {
+			return Output{}, fmt.Errorf("%w: %s asked to be re-added again within %v", ErrRateLimited, ShortID(from), s.cfg.GapTimeout/6)
+		}
+		s.readmitted[from] = s.env.Now()
+	}
 	var out Output
-	if !s.InSendGroup(from) || lostState {
+	if !member || lostState {
 		c, err := s.admit(from, kp)
 		out.add(c)
 		if err != nil {

@@ -429,3 +429,32 @@ func TestRestrictedSessionAndInvite(t *testing.T) {
 		t.Fatalf("invites %+v", invites)
 	}
 }
+
+// TestRejoinIsRateLimited: a member that keeps saying it lost its state
+// cannot make the owner commit again and again.
+func TestRejoinIsRateLimited(t *testing.T) {
+	t.Parallel()
+	n := newSimNet(t, 14, Config{GapTimeout: 30 * time.Second}, "alice", "bob")
+	n.flush()
+	alice, bob := n.node("alice"), n.node("bob")
+	b := bob.id.Fingerprint()
+	epoch := alice.s.SendEpoch()
+	for i := 0; i < 5; i++ {
+		out, err := bob.s.keyPackageTo(alice.id.Fingerprint(), KindRejoin, HelloAddMe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = alice.s.Handle(b, out.Sends[0].Data)
+		if i > 0 && !errors.Is(err, ErrRateLimited) {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	if got := alice.s.SendEpoch() - epoch; got != 1 {
+		t.Fatalf("alice committed %d times for 5 requests", got)
+	}
+	n.clk.t = n.clk.t.Add(6 * time.Second)
+	out, _ := bob.s.keyPackageTo(alice.id.Fingerprint(), KindRejoin, HelloAddMe)
+	if _, err := alice.s.Handle(b, out.Sends[0].Data); err != nil {
+		t.Fatalf("after the pause: %v", err)
+	}
+}

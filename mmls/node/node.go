@@ -113,7 +113,7 @@ func Start(cfg Config) (_ *Node, err error) {
 		l.Close()
 		return nil, err
 	}
-	go n.tr.Serve(l)
+	go func(tr *transport.Transport, l net.Listener) { tr.Serve(l) }(n.tr, l)
 	for _, p := range cfg.Peers {
 		if err := n.tr.Connect(p); err != nil {
 			return nil, &UsageError{fmt.Errorf("--peer: %w", err)}
