@@ -234,6 +234,17 @@ func (n *simNet) deliverOne() bool {
 	return true
 }
 
+// deliverPair delivers everything queued from one node to another, in
+// order, and nothing else.
+func (n *simNet) deliverPair(from, to *simNode) {
+	k := [2]Fingerprint{from.id.Fingerprint(), to.id.Fingerprint()}
+	for len(n.queues[k]) > 0 {
+		p := n.queues[k][0]
+		n.queues[k] = n.queues[k][1:]
+		n.on(to)(to.s.Handle(p.from, p.data))
+	}
+}
+
 func (n *simNet) flush() {
 	for i := 0; n.deliverOne(); i++ {
 		if i > 1_000_000 {

@@ -360,20 +360,12 @@ func TestDepartureDoesNotPropagate(t *testing.T) {
 	n := newSimNet(t, 12, Config{}, "alice", "bob", "carol")
 	n.flush()
 	alice, bob, carol := n.node("alice"), n.node("bob"), n.node("carol")
-	a, b, c := alice.id.Fingerprint(), bob.id.Fingerprint(), carol.id.Fingerprint()
+	a, c := alice.id.Fingerprint(), carol.id.Fingerprint()
 	n.on(alice)(alice.s.Remove(c))
 	// Carol first: she processes the removal and the Leave, and commits.
-	for len(n.queues[[2]Fingerprint{a, c}]) > 0 {
-		p := n.queues[[2]Fingerprint{a, c}][0]
-		n.queues[[2]Fingerprint{a, c}] = n.queues[[2]Fingerprint{a, c}][1:]
-		n.on(carol)(carol.s.Handle(a, p.data))
-	}
+	n.deliverPair(alice, carol)
 	// Bob gets carol's commit before alice's.
-	for len(n.queues[[2]Fingerprint{c, b}]) > 0 {
-		p := n.queues[[2]Fingerprint{c, b}][0]
-		n.queues[[2]Fingerprint{c, b}] = n.queues[[2]Fingerprint{c, b}][1:]
-		n.on(bob)(bob.s.Handle(c, p.data))
-	}
+	n.deliverPair(carol, bob)
 	n.flush()
 	if bob.s.Kicked(a) || !bob.s.InSendGroup(a) {
 		t.Fatal("bob kicked alice because carol left her")
