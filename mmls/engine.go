@@ -351,7 +351,7 @@ func (e *Engine) roomIDs() []dmls.RoomID {
 
 func (e *Engine) send(to dmls.Fingerprint, payload []byte) {
 	if _, err := e.net.Send(transport.ID(to), payload); err != nil {
-		e.cfg.Logf("mmls: send to %s: %v", dmls.ShortID(to), err)
+		e.cfg.Logf("mmls: send to %s: %v", to.Short(), err)
 	}
 }
 
@@ -381,7 +381,7 @@ func (e *Engine) nickOf(fp dmls.Fingerprint, fallback string) string {
 	if fallback != "" {
 		return fallback
 	}
-	return dmls.ShortID(fp)
+	return fp.Short()
 }
 
 func (e *Engine) onSessionEvent(r *room, ev dmls.Event) {
@@ -423,7 +423,7 @@ func (e *Engine) onSessionEvent(r *room, ev dmls.Event) {
 	case dmls.EventInvite:
 		e.invited(r, ev)
 	case dmls.EventNeedRejoin:
-		e.cfg.Logf("mmls: room %s: asked %s to re-add us", r.name, dmls.ShortID(ev.By))
+		e.cfg.Logf("mmls: room %s: asked %s to re-add us", r.name, ev.By.Short())
 	}
 }
 
@@ -470,7 +470,7 @@ func (e *Engine) onNet(ev transport.Event) {
 				e.fail(err)
 			} else if prev != "" {
 				e.emit(Event{Type: "alert", Kind: "key-changed", Nick: ev.Nick, ID: hexID(from),
-					Detail: fmt.Sprintf("%s arrived with a different key (%s, was %s); check with /verify %s", ev.Nick, dmls.ShortID(from), prev[:8], ev.Nick)})
+					Detail: fmt.Sprintf("%s arrived with a different key (%s, was %s); check with /verify %s", ev.Nick, from.Short(), prev[:8], ev.Nick)})
 			}
 		}
 		if !wasOnline {
@@ -492,7 +492,7 @@ func (e *Engine) onNet(ev transport.Event) {
 
 func (e *Engine) onFrame(from dmls.Fingerprint, payload []byte) {
 	if len(payload) == 0 {
-		e.cfg.Logf("mmls: empty frame from %s", dmls.ShortID(from))
+		e.cfg.Logf("mmls: empty frame from %s", from.Short())
 		return
 	}
 	body := payload[1:]
@@ -500,19 +500,19 @@ func (e *Engine) onFrame(from dmls.Fingerprint, payload []byte) {
 	case frameDMLS:
 		m, err := dmls.UnmarshalMessage(body)
 		if err != nil {
-			e.cfg.Logf("mmls: from %s: %v", dmls.ShortID(from), err)
+			e.cfg.Logf("mmls: from %s: %v", from.Short(), err)
 			return
 		}
 		r := e.byID[m.Room]
 		if r == nil {
-			e.cfg.Logf("mmls: from %s: message for a room we are not in", dmls.ShortID(from))
+			e.cfg.Logf("mmls: from %s: message for a room we are not in", from.Short())
 			return
 		}
 		e.in(r)(r.s.Handle(from, body))
 	case frameRooms:
 		ids, err := parseRooms(body)
 		if err != nil {
-			e.cfg.Logf("mmls: from %s: %v", dmls.ShortID(from), err)
+			e.cfg.Logf("mmls: from %s: %v", from.Short(), err)
 			return
 		}
 		p := e.peer(from)
@@ -533,7 +533,7 @@ func (e *Engine) onFrame(from dmls.Fingerprint, payload []byte) {
 	case frameReceipt:
 		roomID, msgID, err := parseReceipt(body)
 		if err != nil {
-			e.cfg.Logf("mmls: from %s: %v", dmls.ShortID(from), err)
+			e.cfg.Logf("mmls: from %s: %v", from.Short(), err)
 			return
 		}
 		r := e.byID[roomID]
@@ -547,7 +547,7 @@ func (e *Engine) onFrame(from dmls.Fingerprint, payload []byte) {
 			e.emit(Event{Type: "delivered", Room: r.name, ID: id, ToID: hexID(from)})
 		}
 	default:
-		e.cfg.Logf("mmls: from %s: unknown frame type %d", dmls.ShortID(from), payload[0])
+		e.cfg.Logf("mmls: from %s: unknown frame type %d", from.Short(), payload[0])
 	}
 }
 
@@ -776,7 +776,7 @@ func (e *Engine) joinStored(name string) *room {
 // (it is kept in that room's history), and sends the receipt.
 func (e *Engine) invited(r *room, ev dmls.Event) {
 	if !r.direct || ev.Peer != r.with {
-		e.cfg.Logf("mmls: invitation outside a direct room, from %s: ignored", dmls.ShortID(ev.Peer))
+		e.cfg.Logf("mmls: invitation outside a direct room, from %s: ignored", ev.Peer.Short())
 		return
 	}
 	env := ev.Envelope

@@ -13,13 +13,14 @@ type benchRoom struct {
 	ids      []*Identity
 	sessions []*Session
 	index    map[Fingerprint]int
+	net      *Router
 }
 
 // formRoom runs INIT for every participant (one commit adding all others)
 // and delivers every Welcome.
 func formRoom(tb testing.TB, n int) *benchRoom {
 	tb.Helper()
-	r := &benchRoom{clk: &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}, index: map[Fingerprint]int{}}
+	r := &benchRoom{clk: &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}, index: map[Fingerprint]int{}, net: NewRouter()}
 	for i := 0; i < n; i++ {
 		env := testEnv(uint64(5000+i), r.clk)
 		id, err := NewIdentity(env, fmt.Sprintf("p%03d", i))
@@ -31,6 +32,7 @@ func formRoom(tb testing.TB, n int) *benchRoom {
 			tb.Fatal(err)
 		}
 		r.ids, r.sessions = append(r.ids, id), append(r.sessions, s)
+		r.net.Attach(s)
 		r.index[id.Fingerprint()] = i
 	}
 	for i, s := range r.sessions {
@@ -50,41 +52,22 @@ func formRoom(tb testing.TB, n int) *benchRoom {
 		}
 		// Joiners ask for the owner's KeyPackage; the room forms anyway
 		// (every participant INITs), so those requests are dropped here.
-		r.deliver(tb, i, out, false)
+		r.deliver(tb, i, out)
 	}
 	return r
 }
 
-// deliver hands out's messages to their recipients; with follow, it
-// delivers what they produce in turn, until quiet. It returns the bytes
-// delivered.
-func (r *benchRoom) deliver(tb testing.TB, from int, out Output, follow bool) int {
+// deliver hands out's messages to their recipients, and drops what they
+// produce in turn. It returns the bytes delivered.
+func (r *benchRoom) deliver(tb testing.TB, from int, out Output) int {
 	tb.Helper()
-	type item struct {
-		from int
-		o    Outgoing
-	}
-	var queue []item
+	before, at := r.net.Bytes, r.ids[from].Fingerprint()
 	for _, o := range out.Sends {
-		queue = append(queue, item{from, o})
-	}
-	bytes := 0
-	for len(queue) > 0 {
-		it := queue[0]
-		queue = queue[1:]
-		bytes += len(it.o.Data)
-		to := r.index[it.o.To]
-		res, err := r.sessions[to].Handle(r.ids[it.from].Fingerprint(), it.o.Data)
-		if err != nil {
-			tb.Fatalf("p%03d handling %v from p%03d: %v", to, it.o.Kind, it.from, err)
-		}
-		if follow {
-			for _, o := range res.Sends {
-				queue = append(queue, item{to, o})
-			}
+		if _, err := r.net.Handle(Packet{From: at, To: o.To, Kind: o.Kind, Data: o.Data}); err != nil {
+			tb.Fatalf("p%03d handling %v from p%03d: %v", r.index[o.To], o.Kind, from, err)
 		}
 	}
-	return bytes
+	return r.net.Bytes - before
 }
 
 var roomSizes = []int{2, 8, 32, 64, 100}
@@ -131,14 +114,14 @@ func BenchmarkUpdateRound(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					wire += r.deliver(b, p, out, false)
+					wire += r.deliver(b, p, out)
 				}
 				for p, s := range r.sessions {
 					out, err := s.commit()
 					if err != nil {
 						b.Fatal(err)
 					}
-					wire += r.deliver(b, p, out, false)
+					wire += r.deliver(b, p, out)
 				}
 			}
 			b.ReportMetric(float64(wire)/float64(b.N*n), "wire-B/update")

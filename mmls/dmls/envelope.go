@@ -5,7 +5,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/mmls-chat/mmls-chat/transport/wire"
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // Envelope is the plaintext inside every application message:
@@ -57,17 +57,17 @@ func (e *Envelope) Marshal() ([]byte, error) {
 	if err := e.check(); err != nil {
 		return nil, err
 	}
-	w := &wire.Writer{}
-	w.U8(EnvelopeVersion)
-	w.Raw(e.ID[:])
-	w.U64(uint64(e.SentAt.UnixNano()))
-	w.U8(uint8(e.Kind))
-	w.U16(uint16(len(e.To)))
+	b := cryptobyte.NewFixedBuilder(make([]byte, 0, 1+16+8+1+2+32*len(e.To)+4+len(e.Body)))
+	b.AddUint8(EnvelopeVersion)
+	b.AddBytes(e.ID[:])
+	b.AddUint64(uint64(e.SentAt.UnixNano()))
+	b.AddUint8(uint8(e.Kind))
+	b.AddUint16(uint16(len(e.To)))
 	for _, fp := range e.To {
-		w.Raw(fp[:])
+		b.AddBytes(fp[:])
 	}
-	w.Bytes32(e.Body)
-	return w.B, nil
+	addBytes32(b, e.Body)
+	return built(b)
 }
 
 func (e *Envelope) check() error {
@@ -104,26 +104,35 @@ func (e *Envelope) AddressedTo(fp Fingerprint) bool {
 
 // UnmarshalEnvelope decodes and checks an envelope.
 func UnmarshalEnvelope(b []byte) (*Envelope, error) {
-	r := wire.NewReader(b)
-	if v := r.U8(); r.Err() == nil && v != EnvelopeVersion {
-		return nil, fmt.Errorf("%w: envelope version %d", ErrVersion, v)
+	s := cryptobyte.String(b)
+	var version, kind uint8
+	var sentAt uint64
+	var n uint16
+	if !s.ReadUint8(&version) {
+		return nil, fmt.Errorf("%w: empty envelope", ErrMalformed)
+	}
+	if version != EnvelopeVersion {
+		return nil, fmt.Errorf("%w: envelope version %d", ErrVersion, version)
 	}
 	e := &Envelope{}
-	copy(e.ID[:], r.Raw(16))
-	e.SentAt = time.Unix(0, int64(r.U64())).UTC()
-	e.Kind = EnvelopeKind(r.U8())
-	n := int(r.U16())
+	if !s.CopyBytes(e.ID[:]) || !s.ReadUint64(&sentAt) || !s.ReadUint8(&kind) || !s.ReadUint16(&n) {
+		return nil, fmt.Errorf("%w: envelope header", ErrMalformed)
+	}
+	e.SentAt, e.Kind = time.Unix(0, int64(sentAt)).UTC(), EnvelopeKind(kind)
 	if n > MaxMembers {
 		return nil, fmt.Errorf("%w: %d recipients", ErrTooLarge, n)
 	}
-	for i := 0; i < n && r.Err() == nil; i++ {
-		var fp Fingerprint
-		copy(fp[:], r.Raw(32))
-		e.To = append(e.To, fp)
+	e.To = make([]Fingerprint, n)
+	for i := range e.To {
+		if !s.CopyBytes(e.To[i][:]) {
+			return nil, fmt.Errorf("%w: recipients", ErrMalformed)
+		}
 	}
-	e.Body = r.Bytes32(MaxControlSize)
-	if err := r.Done(); err != nil {
-		return nil, wireErr(err)
+	if !readBytes32(&s, &e.Body, MaxControlSize) {
+		return nil, fmt.Errorf("%w: envelope body", ErrMalformed)
+	}
+	if !s.Empty() {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(s))
 	}
 	if err := e.check(); err != nil {
 		return nil, err

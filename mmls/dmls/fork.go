@@ -3,9 +3,8 @@ package dmls
 import (
 	"fmt"
 	"sort"
-	"unicode/utf8"
 
-	"github.com/mmls-chat/mmls-chat/transport/wire"
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // Fork detection. A dishonest owner can send different commits for one
@@ -43,42 +42,45 @@ func marshalDigest(entries []DigestEntry) ([]byte, error) {
 	if len(entries) > maxDigestEntries {
 		return nil, fmt.Errorf("%w: %d digest entries", ErrTooLarge, len(entries))
 	}
-	w := &wire.Writer{}
-	w.U8(ctlDigest)
-	w.U16(uint16(len(entries)))
+	b := cryptobyte.NewBuilder(nil)
+	b.AddUint8(ctlDigest)
+	b.AddUint16(uint16(len(entries)))
 	for _, e := range entries {
 		if len(e.Group) > maxGroupID {
 			return nil, fmt.Errorf("%w: group id of %d bytes", ErrMalformed, len(e.Group))
 		}
-		w.Bytes8(e.Group)
-		w.Raw(e.Owner[:])
-		w.U64(e.Epoch)
-		w.Raw(e.Hash[:])
+		addBytes8(b, e.Group)
+		b.AddBytes(e.Owner[:])
+		b.AddUint64(e.Epoch)
+		b.AddBytes(e.Hash[:])
 	}
-	return w.B, nil
+	return built(b)
 }
 
 // UnmarshalDigest decodes a digest control body.
 func UnmarshalDigest(b []byte) ([]DigestEntry, error) {
-	r := wire.NewReader(b)
-	if c := r.U8(); r.Err() == nil && c != ctlDigest {
-		return nil, fmt.Errorf("%w: control type %d", ErrMalformed, c)
+	s := cryptobyte.String(b)
+	var ctl uint8
+	var n uint16
+	if !s.ReadUint8(&ctl) || !s.ReadUint16(&n) {
+		return nil, fmt.Errorf("%w: digest header", ErrMalformed)
 	}
-	n := int(r.U16())
+	if ctl != ctlDigest {
+		return nil, fmt.Errorf("%w: control type %d", ErrMalformed, ctl)
+	}
 	if n > maxDigestEntries {
 		return nil, fmt.Errorf("%w: %d digest entries", ErrTooLarge, n)
 	}
-	out := make([]DigestEntry, 0, min(n, 64))
-	for i := 0; i < n && r.Err() == nil; i++ {
+	out := make([]DigestEntry, 0, min(int(n), 64))
+	for i := 0; i < int(n); i++ {
 		var e DigestEntry
-		e.Group = r.Bytes8(maxGroupID)
-		copy(e.Owner[:], r.Raw(32))
-		e.Epoch = r.U64()
-		copy(e.Hash[:], r.Raw(32))
+		if !readBytes8(&s, &e.Group, maxGroupID) || !s.CopyBytes(e.Owner[:]) || !s.ReadUint64(&e.Epoch) || !s.CopyBytes(e.Hash[:]) {
+			return nil, fmt.Errorf("%w: digest entry %d", ErrMalformed, i)
+		}
 		out = append(out, e)
 	}
-	if err := r.Done(); err != nil {
-		return nil, wireErr(err)
+	if !s.Empty() {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(s))
 	}
 	return out, nil
 }
@@ -125,7 +127,7 @@ func (f *forkWatch) observe(group []byte, epoch uint64, hash [32]byte, reporter,
 	out.event(Event{
 		Type: EventEquivocation, By: owner, Epoch: epoch,
 		Detail: fmt.Sprintf("owner %s sent different commits for epoch %d of group %x: %x (seen by %s) and %x (seen by %s)",
-			ShortID(owner), epoch, group, prev.hash[:6], ShortID(prev.reporter), hash[:6], ShortID(reporter)),
+			owner.Short(), epoch, group, prev.hash[:6], prev.reporter.Short(), hash[:6], reporter.Short()),
 	})
 }
 
@@ -181,35 +183,4 @@ func (s *Session) handleControl(rg *recvGroup, e *Envelope, out *Output) error {
 		s.forks.observe(e.Group, e.Epoch, e.Hash, rg.owner, owner, out)
 	}
 	return nil
-}
-
-// Invitation control body: ctl u8 = ctlInvite | name u8 len (<= 64) | name.
-// It travels inside an application message, so the room name stays
-// encrypted.
-
-// InviteBody encodes an invitation to room.
-func InviteBody(room string) ([]byte, error) {
-	if room == "" || len(room) > maxInviteName {
-		return nil, fmt.Errorf("%w: room name of %d bytes", ErrMalformed, len(room))
-	}
-	w := &wire.Writer{}
-	w.U8(ctlInvite)
-	w.Bytes8([]byte(room))
-	return w.B, nil
-}
-
-// UnmarshalInvite decodes an invitation body.
-func UnmarshalInvite(b []byte) (string, error) {
-	r := wire.NewReader(b)
-	if c := r.U8(); r.Err() == nil && c != ctlInvite {
-		return "", fmt.Errorf("%w: control type %d", ErrMalformed, c)
-	}
-	name := r.Bytes8(maxInviteName)
-	if err := r.Done(); err != nil {
-		return "", wireErr(err)
-	}
-	if len(name) == 0 || !utf8.Valid(name) {
-		return "", fmt.Errorf("%w: invitation room name", ErrMalformed)
-	}
-	return string(name), nil
 }

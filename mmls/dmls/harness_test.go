@@ -22,12 +22,6 @@ func testEnv(seed uint64, clk *clock) Env {
 	return Env{Rand: rand.NewChaCha8(s), Now: clk.Now}
 }
 
-// pkt is one DMLS message in flight between two peers.
-type pkt struct {
-	from, to Fingerprint
-	data     []byte
-}
-
 // sent is one application message in a sender's outbox, as the engine
 // keeps it: the envelope and who has not acknowledged it yet.
 type sent struct {
@@ -50,16 +44,15 @@ type simNode struct {
 }
 
 type simNet struct {
-	t      testing.TB
-	clk    *clock
-	rng    *rand.Rand
-	cfg    Config
-	nodes  []*simNode
-	byFP   map[Fingerprint]*simNode
-	queues map[[2]Fingerprint][]pkt
-	keys   [][2]Fingerprint // queue keys in creation order (determinism)
-	seed   uint64
-	errs   map[string]int
+	t     testing.TB
+	clk   *clock
+	rng   *rand.Rand
+	cfg   Config
+	nodes []*simNode
+	byFP  map[Fingerprint]*simNode
+	r     *Router
+	seed  uint64
+	errs  map[string]int
 }
 
 func newSimNet(t testing.TB, seed uint64, cfg Config, names ...string) *simNet {
@@ -67,8 +60,9 @@ func newSimNet(t testing.TB, seed uint64, cfg Config, names ...string) *simNet {
 	n := &simNet{
 		t: t, clk: &clock{t: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)},
 		rng: rand.New(rand.NewPCG(seed, 7)), cfg: cfg, byFP: map[Fingerprint]*simNode{},
-		queues: map[[2]Fingerprint][]pkt{}, seed: seed * 1000, errs: map[string]int{},
+		r: NewRouter(), seed: seed * 1000, errs: map[string]int{},
 	}
+	n.r.OnOutput = n.observe
 	for _, name := range names {
 		n.addNode(name)
 	}
@@ -105,6 +99,7 @@ func (n *simNet) start(node *simNode) {
 	if node.s, err = NewSession(id, n.env(), "lobby", n.cfg); err != nil {
 		n.t.Fatal(err)
 	}
+	n.r.Attach(node.s)
 	for _, other := range n.nodes {
 		if other != node {
 			n.on(node)(node.s.Hello(other.id.Fingerprint()))
@@ -114,20 +109,14 @@ func (n *simNet) start(node *simNode) {
 
 // on returns the function that takes the result of a call on node's
 // session: on(node)(node.s.Protect(...)).
-func (n *simNet) on(node *simNode) func(Output, error) {
-	return func(out Output, err error) { n.apply(node, out, err) }
-}
+func (n *simNet) on(node *simNode) func(Output, error) { return n.r.On(node.id.Fingerprint()) }
 
-func (n *simNet) apply(node *simNode, out Output, err error) {
+// observe is the router's OnOutput: it checks errors, records events and
+// keeps the outboxes.
+func (n *simNet) observe(at Fingerprint, out Output, err error) {
 	n.t.Helper()
 	n.note(err)
-	for _, o := range out.Sends {
-		k := [2]Fingerprint{node.id.Fingerprint(), o.To}
-		if _, ok := n.queues[k]; !ok {
-			n.keys = append(n.keys, k)
-		}
-		n.queues[k] = append(n.queues[k], pkt{from: k[0], to: o.To, data: o.Data})
-	}
+	node := n.byFP[at]
 	for _, e := range out.Events {
 		node.evs = append(node.evs, e)
 		if e.Type == EventMessage {
@@ -160,7 +149,7 @@ func (n *simNet) read(node *simNode, e Event) {
 	node.read[e.Envelope.ID]++
 	sender := n.byFP[e.Peer]
 	if sender == nil {
-		n.t.Fatalf("%s read a message from unknown %s", node.name, ShortID(e.Peer))
+		n.t.Fatalf("%s read a message from unknown %s", node.name, e.Peer.Short())
 	}
 	s := sender.out[e.Envelope.ID]
 	if s == nil {
@@ -180,7 +169,7 @@ func (n *simNet) send(node *simNode, text string) {
 	n.t.Helper()
 	out, env, err := node.s.Protect(text)
 	n.recordSent(node, env, err)
-	n.apply(node, out, err)
+	n.r.Apply(node.id.Fingerprint(), out, err)
 }
 
 func (n *simNet) recordSent(node *simNode, env *Envelope, err error) {
@@ -213,36 +202,12 @@ func (n *simNet) resend(node *simNode) {
 }
 
 // deliverOne delivers the head of a random non-empty queue.
-func (n *simNet) deliverOne() bool {
-	var live [][2]Fingerprint
-	for _, k := range n.keys {
-		if len(n.queues[k]) > 0 {
-			live = append(live, k)
-		}
-	}
-	if len(live) == 0 {
-		return false
-	}
-	k := live[n.rng.IntN(len(live))]
-	p := n.queues[k][0]
-	n.queues[k] = n.queues[k][1:]
-	to := n.byFP[p.to]
-	if to == nil {
-		return true // addressed to a party outside the simulation
-	}
-	n.on(to)(to.s.Handle(p.from, p.data))
-	return true
-}
+func (n *simNet) deliverOne() bool { return n.r.DeliverRandom(n.rng) }
 
 // deliverPair delivers everything queued from one node to another, in
 // order, and nothing else.
 func (n *simNet) deliverPair(from, to *simNode) {
-	k := [2]Fingerprint{from.id.Fingerprint(), to.id.Fingerprint()}
-	for len(n.queues[k]) > 0 {
-		p := n.queues[k][0]
-		n.queues[k] = n.queues[k][1:]
-		n.on(to)(to.s.Handle(p.from, p.data))
-	}
+	n.r.DeliverPair(from.id.Fingerprint(), to.id.Fingerprint())
 }
 
 func (n *simNet) flush() {
@@ -261,11 +226,7 @@ func (n *simNet) tickAll() {
 
 // crash drops node's MLS state and inbound traffic, and restarts it.
 func (n *simNet) crash(node *simNode) {
-	for k := range n.queues {
-		if k[1] == node.id.Fingerprint() {
-			n.queues[k] = nil
-		}
-	}
+	n.r.DropTo(node.id.Fingerprint())
 	n.start(node)
 }
 

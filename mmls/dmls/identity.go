@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"sort"
@@ -17,9 +16,6 @@ import (
 // Fingerprint is the SHA-256 of a participant's Ed25519 public key; it is
 // the participant's id everywhere in mmls-chat.
 type Fingerprint = mlsguard.Fingerprint
-
-// ShortID renders the first 8 hex digits of a fingerprint.
-func ShortID(fp Fingerprint) string { return hex.EncodeToString(fp[:4]) }
 
 // RoomID is the SHA-256 of a room name; names never travel in clear.
 type RoomID [32]byte

@@ -81,15 +81,12 @@ func runSimulation(t *testing.T, seed uint64, steps int) {
 		default:
 			// Mangle a random message in flight: it must be refused
 			// without harm (the original is delivered too).
-			for _, k := range n.keys {
-				if q := n.queues[k]; len(q) > 0 {
-					bad := append([]byte(nil), q[0].data...)
-					bad[n.rng.IntN(len(bad))] ^= byte(1 + n.rng.IntN(255))
-					to := n.byFP[k[1]]
-					_, _ = to.s.Handle(k[0], bad)
-					counts["mangle"]++
-					break
-				}
+			if heads := n.r.Heads(); len(heads) > 0 {
+				p := heads[0]
+				bad := append([]byte(nil), p.Data...)
+				bad[n.rng.IntN(len(bad))] ^= byte(1 + n.rng.IntN(255))
+				_, _ = n.byFP[p.To].s.Handle(p.From, bad)
+				counts["mangle"]++
 			}
 		}
 	}

@@ -1,10 +1,9 @@
 package dmls
 
 import (
-	"errors"
 	"fmt"
 
-	"github.com/mmls-chat/mmls-chat/transport/wire"
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // Wire format of a DMLS message (all integers big-endian):
@@ -102,25 +101,29 @@ func (m *Message) Marshal() ([]byte, error) {
 	if len(m.Proposals) > 0 && m.Kind != KindCommit || len(m.Proposals) > 0xffff {
 		return nil, fmt.Errorf("%w: %d proposals in %v", ErrMalformed, len(m.Proposals), m.Kind)
 	}
-	w := &wire.Writer{}
 	if m.Flags&^FlagDeparture != 0 {
 		return nil, fmt.Errorf("%w: flags %#x", ErrMalformed, m.Flags)
 	}
-	w.U8(WireVersion)
-	w.U8(uint8(m.Kind))
-	w.U8(m.Flags)
-	w.Raw(m.Room[:])
-	w.Bytes8(m.Group)
-	w.U64(m.Epoch)
-	w.U16(uint16(len(m.Proposals)))
+	size := 1 + 1 + 1 + 32 + 1 + len(m.Group) + 8 + 2 + 4 + len(m.Data)
 	for _, p := range m.Proposals {
-		w.Bytes32(p)
+		size += 4 + len(p)
 	}
-	w.Bytes32(m.Data)
-	if len(w.B) > MaxMessageSize {
-		return nil, fmt.Errorf("%w: message of %d bytes", ErrTooLarge, len(w.B))
+	if size > MaxMessageSize {
+		return nil, fmt.Errorf("%w: message of %d bytes", ErrTooLarge, size)
 	}
-	return w.B, nil
+	b := cryptobyte.NewFixedBuilder(make([]byte, 0, size))
+	b.AddUint8(WireVersion)
+	b.AddUint8(uint8(m.Kind))
+	b.AddUint8(m.Flags)
+	b.AddBytes(m.Room[:])
+	addBytes8(b, m.Group)
+	b.AddUint64(m.Epoch)
+	b.AddUint16(uint16(len(m.Proposals)))
+	for _, p := range m.Proposals {
+		addBytes32(b, p)
+	}
+	addBytes32(b, m.Data)
+	return built(b)
 }
 
 // UnmarshalMessage decodes a DMLS message, refusing anything malformed.
@@ -128,38 +131,82 @@ func UnmarshalMessage(b []byte) (*Message, error) {
 	if len(b) > MaxMessageSize {
 		return nil, fmt.Errorf("%w: message of %d bytes", ErrTooLarge, len(b))
 	}
-	r := wire.NewReader(b)
-	if v := r.U8(); r.Err() == nil && v != WireVersion {
-		return nil, fmt.Errorf("%w: wire version %d", ErrVersion, v)
+	s := cryptobyte.String(b)
+	var version, kind uint8
+	var n uint16
+	m := &Message{}
+	if !s.ReadUint8(&version) {
+		return nil, fmt.Errorf("%w: empty message", ErrMalformed)
 	}
-	m := &Message{Kind: Kind(r.U8()), Flags: r.U8()}
-	if r.Err() == nil && m.Flags&^FlagDeparture != 0 {
+	if version != WireVersion {
+		return nil, fmt.Errorf("%w: wire version %d", ErrVersion, version)
+	}
+	if !s.ReadUint8(&kind) || !s.ReadUint8(&m.Flags) || !s.CopyBytes(m.Room[:]) ||
+		!readBytes8(&s, &m.Group, maxGroupID) || !s.ReadUint64(&m.Epoch) || !s.ReadUint16(&n) {
+		return nil, fmt.Errorf("%w: message header", ErrMalformed)
+	}
+	m.Kind = Kind(kind)
+	switch {
+	case m.Flags&^FlagDeparture != 0:
 		return nil, fmt.Errorf("%w: flags %#x", ErrMalformed, m.Flags)
-	}
-	copy(m.Room[:], r.Raw(32))
-	m.Group = r.Bytes8(maxGroupID)
-	m.Epoch = r.U64()
-	n := int(r.U16())
-	if r.Err() == nil && (m.Kind == 0 || m.Kind >= kindEnd) {
+	case m.Kind == 0 || m.Kind >= kindEnd:
 		return nil, fmt.Errorf("%w: kind %d", ErrMalformed, m.Kind)
-	}
-	if r.Err() == nil && n > 0 && m.Kind != KindCommit {
+	case n > 0 && m.Kind != KindCommit:
 		return nil, fmt.Errorf("%w: proposals in a %v", ErrMalformed, m.Kind)
 	}
-	for i := 0; i < n && r.Err() == nil; i++ {
-		m.Proposals = append(m.Proposals, r.Bytes32(MaxMessageSize))
+	for i := 0; i < int(n); i++ {
+		var p []byte
+		if !readBytes32(&s, &p, MaxMessageSize) {
+			return nil, fmt.Errorf("%w: proposal %d", ErrMalformed, i)
+		}
+		m.Proposals = append(m.Proposals, p)
 	}
-	m.Data = r.Bytes32(MaxMessageSize)
-	if err := r.Done(); err != nil {
-		return nil, wireErr(err)
+	if !readBytes32(&s, &m.Data, MaxMessageSize) {
+		return nil, fmt.Errorf("%w: message data", ErrMalformed)
+	}
+	if !s.Empty() {
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(s))
 	}
 	return m, nil
 }
 
-// wireErr maps a wire.Reader error onto this package's sentinels.
-func wireErr(err error) error {
-	if errors.Is(err, wire.ErrTooLarge) {
-		return fmt.Errorf("%w: %w", ErrTooLarge, err)
+// The helpers below keep every length explicit and bounded: a length over
+// its maximum, or beyond the input, fails the read before anything is
+// copied. Decoded fields are copies, never views of the input.
+
+// built returns what b wrote, or why it could not (a field too long for
+// its length prefix).
+func built(b *cryptobyte.Builder) ([]byte, error) {
+	out, err := b.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	return fmt.Errorf("%w: %w", ErrMalformed, err)
+	return out, nil
+}
+
+func addBytes8(b *cryptobyte.Builder, v []byte) {
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(v) })
+}
+
+func addBytes32(b *cryptobyte.Builder, v []byte) {
+	b.AddUint32LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(v) })
+}
+
+func readBytes8(s *cryptobyte.String, out *[]byte, max int) bool {
+	var n uint8
+	return s.ReadUint8(&n) && int(n) <= max && readCopy(s, out, int(n))
+}
+
+func readBytes32(s *cryptobyte.String, out *[]byte, max int) bool {
+	var n uint32
+	return s.ReadUint32(&n) && uint64(n) <= uint64(max) && readCopy(s, out, int(n))
+}
+
+func readCopy(s *cryptobyte.String, out *[]byte, n int) bool {
+	var v []byte
+	if !s.ReadBytes(&v, n) {
+		return false
+	}
+	*out = append([]byte(nil), v...)
+	return true
 }

@@ -149,12 +149,10 @@ func forgeSenderData(t *testing.T, insider *Group, raw []byte, generation uint32
 	}
 	sd := make([]byte, 12)
 	binary.BigEndian.PutUint32(sd[4:8], generation)
-	aad, _ := syntax.Marshal(struct {
-		GroupID         []byte `tls:"head=1"`
-		Epoch           mls.Epoch
-		ContentType     mls.ContentType
-		SenderDataNonce []byte `tls:"head=1"`
-	}{ct.GroupID, ct.Epoch, ct.ContentType, ct.SenderDataNonce})
+	aad, err := senderDataAAD(&ct)
+	if err != nil {
+		t.Fatal(err)
+	}
 	aead, _ := insider.st.CipherSuite.NewAEAD(insider.st.Keys.SenderDataKey)
 	ct.EncryptedSenderData = aead.Seal(nil, ct.SenderDataNonce, sd, aad)
 	out, _ := syntax.Marshal(&ct)

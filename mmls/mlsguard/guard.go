@@ -2,6 +2,7 @@ package mlsguard
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"reflect"
@@ -101,6 +102,23 @@ type Fingerprint [32]byte
 
 // FingerprintOf returns the fingerprint of a raw public key.
 func FingerprintOf(pub []byte) Fingerprint { return sha256.Sum256(pub) }
+
+// ParseFingerprint reads the hex form [Fingerprint.String] writes.
+func ParseFingerprint(s string) (Fingerprint, bool) {
+	var fp Fingerprint
+	if len(s) != 2*len(fp) {
+		return fp, false
+	}
+	_, err := hex.Decode(fp[:], []byte(s))
+	return fp, err == nil
+}
+
+// String is the full fingerprint in lower-case hex: how ids are written
+// everywhere (the store, the headless contract).
+func (fp Fingerprint) String() string { return hex.EncodeToString(fp[:]) }
+
+// Short is the first 8 hex digits, for people and logs.
+func (fp Fingerprint) Short() string { return hex.EncodeToString(fp[:4]) }
 
 // compact deep-copies every byte slice reachable from v through exported
 // fields, so decoded objects stop pinning the decoder's shared buffers.

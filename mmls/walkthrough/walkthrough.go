@@ -22,24 +22,19 @@ type node struct {
 	seen map[dmls.MessageID]bool
 }
 
-type packet struct {
-	from, to dmls.Fingerprint
-	data     []byte
-}
-
-// room routes DMLS messages between in-process sessions, in order.
+// room is three participants and the in-process router between them,
+// which delivers messages in the order they were sent.
 type room struct {
 	w     io.Writer
 	env   dmls.Env
 	nodes map[dmls.Fingerprint]*node
-	names []string
-	queue []packet
-	bytes int
+	net   *dmls.Router
 }
 
 // Run narrates the walkthrough to w.
 func Run(w io.Writer) error {
-	r := &room{w: w, env: dmls.Env{Rand: rand.Reader, Now: time.Now}, nodes: map[dmls.Fingerprint]*node{}}
+	r := &room{w: w, env: dmls.Env{Rand: rand.Reader, Now: time.Now}, nodes: map[dmls.Fingerprint]*node{}, net: dmls.NewRouter()}
+	r.net.OnOutput = r.report
 	var people []*node
 	for _, nick := range []string{"alice", "bob", "carol"} {
 		n, err := r.join(nick)
@@ -90,6 +85,7 @@ func Run(w io.Writer) error {
 				return err
 			}
 			carol.id = fresh
+			r.net.Attach(carol.s)
 			for _, p := range []*node{alice, bob} {
 				if err := r.on(carol)(carol.s.Hello(p.id.Fingerprint())); err != nil {
 					return err
@@ -125,7 +121,7 @@ func Run(w io.Writer) error {
 		}
 		fmt.Fprintf(w, "  %-6s %s\n", p.id.Nick(), strings.Join(parts, " "))
 	}
-	fmt.Fprintf(w, "\n%d bytes of DMLS messages were exchanged.\n", r.bytes)
+	fmt.Fprintf(w, "\n%d bytes of DMLS messages were exchanged.\n", r.net.Bytes)
 	return nil
 }
 
@@ -152,6 +148,7 @@ func (r *room) join(nick string) (*node, error) {
 	}
 	n := &node{id: id, s: s, seen: map[dmls.MessageID]bool{}}
 	r.nodes[id.Fingerprint()] = n
+	r.net.Attach(s)
 	return n, nil
 }
 
@@ -165,40 +162,29 @@ func (r *room) run(from *node, out dmls.Output, err error) error {
 	if err != nil {
 		return err
 	}
-	r.report(from, out)
-	r.enqueue(from, out)
-	for len(r.queue) > 0 {
-		p := r.queue[0]
-		r.queue = r.queue[1:]
-		to := r.nodes[p.to]
-		r.bytes += len(p.data)
-		res, err := to.s.Handle(p.from, p.data)
-		if err != nil && !errors.Is(err, dmls.ErrKicked) && !errors.Is(err, dmls.ErrNotMember) {
-			// Messages from a kicked peer, or about a link already gone,
-			// are expected after a kick; anything else is worth showing.
-			fmt.Fprintf(r.w, "     %s refused a message: %v\n", to.id.Nick(), err)
-		}
-		r.report(to, res)
-		r.enqueue(to, res)
+	r.net.Apply(from.id.Fingerprint(), out, nil)
+	for r.net.DeliverOldest() {
 	}
 	return nil
-}
-
-func (r *room) enqueue(from *node, out dmls.Output) {
-	for _, o := range out.Sends {
-		r.queue = append(r.queue, packet{from: from.id.Fingerprint(), to: o.To, data: o.Data})
-	}
 }
 
 func (r *room) nick(fp dmls.Fingerprint) string {
 	if n := r.nodes[fp]; n != nil {
 		return n.id.Nick()
 	}
-	return dmls.ShortID(fp)
+	return fp.Short()
 }
 
-func (r *room) report(at *node, out dmls.Output) {
+// report narrates what a participant's session reported (the router's
+// OnOutput).
+func (r *room) report(fp dmls.Fingerprint, out dmls.Output, err error) {
+	at := r.nodes[fp]
 	me := at.id.Nick()
+	if err != nil && !errors.Is(err, dmls.ErrKicked) && !errors.Is(err, dmls.ErrNotMember) {
+		// Messages from a kicked peer, or about a link already gone,
+		// are expected after a kick; anything else is worth showing.
+		fmt.Fprintf(r.w, "     %s refused a message: %v\n", me, err)
+	}
 	for _, e := range out.Events {
 		switch e.Type {
 		case dmls.EventMessage:

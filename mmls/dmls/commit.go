@@ -1,0 +1,131 @@
+package dmls
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+
+	"github.com/mmls-chat/mmls-chat/mmls/mlsguard"
+)
+
+// commit commits our pending proposals (or rekeys our leaf) and addresses
+// the bundle to the members that were in the group before it, Welcomes to
+// the ones it added, and the bundle to the ones it removed (so they learn
+// of it).
+func (s *Session) commit() (Output, error) { return s.commitFlags(0) }
+
+// commitFlags is commit with wire flags (FlagDeparture for removals that
+// are departures, so receivers do not propagate them).
+func (s *Session) commitFlags(flags uint8) (Output, error) {
+	before := s.sendRecipients()
+	secret, err := s.env.secret()
+	if err != nil {
+		return Output{}, err
+	}
+	gid := s.send.GroupID()
+	bundle, welcome, info, err := s.send.Commit(secret)
+	if err != nil {
+		return Output{}, fmt.Errorf("dmls: commit: %w", classify(err))
+	}
+	s.sinceUpdate, s.lastUpdate = 0, s.env.Now()
+	var out Output
+	me := s.id.Fingerprint()
+	s.forks.observe(gid, info.FromEpoch, info.Hash, me, me, &out)
+	m := &Message{Kind: KindCommit, Flags: flags, Room: s.room, Group: gid, Epoch: info.FromEpoch,
+		Data: bundle.Commit, Proposals: bundle.Proposals}
+	cm, err := m.Marshal()
+	if err != nil {
+		return Output{}, err
+	}
+	readded := map[Fingerprint]bool{}
+	for _, m := range info.Added {
+		readded[m.Fingerprint()] = true
+	}
+	for _, fp := range before {
+		// A member re-added in this commit (a rejoin) gets only the
+		// Welcome: its old state is gone.
+		if !readded[fp] {
+			out.Sends = append(out.Sends, Outgoing{To: fp, Kind: KindCommit, Data: cm})
+		}
+	}
+	if welcome != nil {
+		wm, err := s.msg(KindWelcome, gid, info.Epoch, welcome, nil)
+		if err != nil {
+			return Output{}, err
+		}
+		for _, m := range info.Added {
+			out.Sends = append(out.Sends, Outgoing{To: m.Fingerprint(), Kind: KindWelcome, Data: wm})
+		}
+	}
+	for _, e := range membershipEvents(info, me) {
+		out.event(e)
+	}
+	return out, nil
+}
+
+// membershipEvents turns a commit's changes into events; a member removed
+// and re-added in one commit is a rejoin, not a removal.
+func membershipEvents(info mlsguard.CommitInfo, by Fingerprint) []Event {
+	added := map[Fingerprint]bool{}
+	for _, m := range info.Added {
+		added[m.Fingerprint()] = true
+	}
+	removed := map[Fingerprint]bool{}
+	var out []Event
+	for _, m := range info.Removed {
+		fp := m.Fingerprint()
+		removed[fp] = true
+		typ := EventMemberRemoved
+		if added[fp] {
+			typ = EventRejoined
+		}
+		out = append(out, Event{Type: typ, Peer: fp, Nick: m.Nick, By: by, Epoch: info.Epoch})
+	}
+	for _, m := range info.Added {
+		if fp := m.Fingerprint(); !removed[fp] {
+			out = append(out, Event{Type: EventMemberAdded, Peer: fp, Nick: m.Nick, By: by, Epoch: info.Epoch})
+		}
+	}
+	return out
+}
+
+// Update is the DMLS UPDATE: a path commit of our own leaf in our send
+// group, and an Update proposal for our leaf in every receive group, sent to
+// its owner (who commits it; we apply the cached secret when it does).
+func (s *Session) Update() (Output, error) {
+	out, err := s.commit()
+	if err != nil {
+		return out, err
+	}
+	for _, owner := range s.owners() {
+		rg := s.byOwner[owner]
+		if rg.proposedAt == rg.cur.Epoch()+1 {
+			continue
+		}
+		secret, err := s.env.secret()
+		if err != nil {
+			return out, err
+		}
+		prop, err := rg.cur.ProposeUpdate(s.id.mls, secret)
+		if err != nil {
+			return out, fmt.Errorf("dmls: update: %w", classify(err))
+		}
+		data, err := s.msg(KindProposal, rg.gid, rg.cur.Epoch(), prop, nil)
+		if err != nil {
+			return out, err
+		}
+		rg.proposedAt = rg.cur.Epoch() + 1
+		out.Sends = append(out.Sends, Outgoing{To: rg.owner, Kind: KindProposal, Data: data})
+	}
+	return out, nil
+}
+
+// owners lists the owners of our receive groups in a stable order.
+func (s *Session) owners() []Fingerprint {
+	out := make([]Fingerprint, 0, len(s.byOwner))
+	for fp := range s.byOwner {
+		out = append(out, fp)
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i][:], out[j][:]) < 0 })
+	return out
+}

@@ -1,0 +1,337 @@
+package dmls
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/mmls-chat/mmls-chat/mmls/mlsguard"
+)
+
+// Handle decodes data and handles it (see [Session.HandleMessage]).
+func (s *Session) Handle(from Fingerprint, data []byte) (Output, error) {
+	m, err := UnmarshalMessage(data)
+	if err != nil {
+		return Output{}, err
+	}
+	return s.HandleMessage(from, m)
+}
+
+// HandleMessage processes one decoded DMLS message that the transport
+// authenticated as coming from peer `from`. Messages for a future epoch are
+// buffered (nil error, nothing reported) until their commit arrives.
+func (s *Session) HandleMessage(from Fingerprint, m *Message) (Output, error) {
+	if m.Room != s.room {
+		return Output{}, ErrWrongRoom
+	}
+	if from == s.id.Fingerprint() {
+		return Output{}, fmt.Errorf("%w: message from ourselves", ErrMalformed)
+	}
+	if s.kicked[from] {
+		// Tell the peer we are not in its room any more, so it stops
+		// counting us as a member (at most once per GapTimeout).
+		var out Output
+		if at, ok := s.refused[from]; m.Kind != KindLeave && (!ok || s.env.Now().Sub(at) >= s.cfg.GapTimeout) {
+			s.refused[from] = s.env.Now()
+			out, _ = s.leaveMsg(from)
+		}
+		return out, fmt.Errorf("%w: %s", ErrKicked, from.Short())
+	}
+	if s.refuses(from) {
+		return Output{}, fmt.Errorf("%w: %s is not part of this conversation", ErrNotMember, from.Short())
+	}
+	switch m.Kind {
+	case KindKeyPackage, KindRejoin:
+		return s.handleKeyPackage(from, m)
+	case KindLeave:
+		return s.handleLeave(from)
+	case KindWelcome:
+		return s.handleWelcome(from, m)
+	case KindProposal:
+		return s.handleProposal(from, m)
+	case KindCommit, KindApp:
+		return s.handleGroupMessage(from, m)
+	}
+	return Output{}, fmt.Errorf("%w: kind %v", ErrMalformed, m.Kind)
+}
+
+// handleKeyPackage acts on a peer's KeyPackage. From a peer not in our
+// send group it always means "add me" (a Hello, or the answer to our
+// HelloSendYours). From a member, an unsolicited HelloAddMe, or a REJOIN,
+// means the peer lost its state in our group: the stale leaf is removed and
+// the fresh package added in one commit. HelloSendYours is answered with
+// our own KeyPackage.
+func (s *Session) handleKeyPackage(from Fingerprint, m *Message) (Output, error) {
+	kp, err := mlsguard.ParseKeyPackage(m.Data)
+	if err != nil {
+		return Output{}, classify(err)
+	}
+	if kp.Fingerprint() != from {
+		return Output{}, fmt.Errorf("%w: key package of another identity", ErrAuth)
+	}
+	flags := m.Epoch
+	lostState := m.Kind == KindRejoin || flags&HelloAddMe != 0 && flags&HelloReply == 0
+	member := s.InSendGroup(from)
+	if member && lostState {
+		if at, ok := s.readmitted[from]; ok && s.env.Now().Sub(at) < s.cfg.GapTimeout/6 {
+			return Output{}, fmt.Errorf("%w: %s asked to be re-added again within %v", ErrRateLimited, from.Short(), s.cfg.GapTimeout/6)
+		}
+		s.readmitted[from] = s.env.Now()
+	}
+	var out Output
+	if !member || lostState {
+		c, err := s.admit(from, kp)
+		out.add(c)
+		if err != nil {
+			return out, err
+		}
+	}
+	if m.Kind == KindKeyPackage && flags&HelloSendYours != 0 {
+		o, err := s.keyPackageTo(from, KindKeyPackage, s.helloFlags(from)|HelloReply)
+		out.add(o)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// admit adds peer with kp, replacing a stale leaf it already has.
+func (s *Session) admit(peer Fingerprint, kp *mlsguard.KeyPackage) (Output, error) {
+	old, ok := s.sendMember(peer)
+	if !ok {
+		return s.addParsed([]*mlsguard.KeyPackage{kp})
+	}
+	if err := s.send.ProposeRemove(old.Leaf); err != nil {
+		return Output{}, classify(err)
+	}
+	if err := s.send.ProposeAdd(kp); err != nil {
+		return Output{}, classify(err)
+	}
+	return s.commit()
+}
+
+// handleLeave: peer asks to be removed from our send group and to have us
+// forget its own.
+func (s *Session) handleLeave(from Fingerprint) (Output, error) {
+	if !s.InSendGroup(from) && !s.HasGroupOf(from) {
+		return Output{}, fmt.Errorf("%w: %s", ErrNotMember, from.Short())
+	}
+	s.departed[from] = true
+	return s.unlink(from, false)
+}
+
+func (s *Session) handleWelcome(from Fingerprint, m *Message) (Output, error) {
+	hashes, err := mlsguard.WelcomeTarget(m.Data)
+	if err != nil {
+		return Output{}, classify(err)
+	}
+	entry := s.id.keys.take(hashes, s.env.Now())
+	if entry == nil {
+		// Made for a KeyPackage we no longer hold (we restarted since, or
+		// it expired): the owner counts us in, so ask it to re-add us.
+		out, _ := s.requestRejoin(from)
+		return out, fmt.Errorf("%w: from %s", ErrStaleWelcome, from.Short())
+	}
+	j := mlsguard.Joiner{Identity: s.id.mls, KeyPackage: entry.kp, InitSecret: entry.secret}
+	g, err := mlsguard.Join(j, m.Data, from, m.Group)
+	clear(entry.secret)
+	if err != nil {
+		return Output{}, classify(err)
+	}
+	if g.Epoch() != m.Epoch {
+		return Output{}, fmt.Errorf("%w: welcome epoch %d, header %d", ErrMalformed, g.Epoch(), m.Epoch)
+	}
+	owner, _ := g.Owner()
+	if old := s.byOwner[from]; old != nil {
+		delete(s.recv, string(old.gid))
+	}
+	if other := s.recv[string(m.Group)]; other != nil && other.owner != from {
+		return Output{}, fmt.Errorf("%w: group id already used by %s", ErrForged, other.owner.Short())
+	}
+	rg := &recvGroup{owner: from, ownerNick: owner.Nick, gid: g.GroupID(), cur: g}
+	s.recv[string(rg.gid)] = rg
+	s.byOwner[from] = rg
+	delete(s.asked, from)
+	delete(s.departed, from)
+	var out Output
+	out.event(Event{Type: EventJoined, Peer: from, Nick: owner.Nick, By: from, Epoch: g.Epoch()})
+	if !s.InSendGroup(from) && !s.kicked[from] {
+		// Complete the link: ask for the owner's KeyPackage.
+		o, err := s.keyPackageTo(from, KindKeyPackage, HelloSendYours)
+		out.add(o)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Session) handleProposal(from Fingerprint, m *Message) (Output, error) {
+	if !bytes.Equal(m.Group, s.send.GroupID()) {
+		return Output{}, fmt.Errorf("%w: proposal for a group we do not own", ErrUnknownGroup)
+	}
+	if m.Epoch != s.send.Epoch() {
+		// Proposals are bound to an epoch; the member re-proposes later.
+		return Output{}, fmt.Errorf("%w: proposal for epoch %d, we are at %d", ErrEpochOld, m.Epoch, s.send.Epoch())
+	}
+	if err := s.send.HandleProposal(m.Data, from); err != nil {
+		return Output{}, classify(err)
+	}
+	return Output{}, nil
+}
+
+// handleGroupMessage routes a commit or application message from a send
+// group's owner by epoch: now, buffered for later, or refused.
+func (s *Session) handleGroupMessage(from Fingerprint, m *Message) (Output, error) {
+	rg := s.recv[string(m.Group)]
+	if rg == nil {
+		// The owner still counts us as a member, but we hold no state for
+		// its group: ask to be re-added.
+		out, _ := s.requestRejoin(from)
+		return out, fmt.Errorf("%w: %x from %s", ErrUnknownGroup, m.Group, from.Short())
+	}
+	if rg.owner != from {
+		return Output{}, fmt.Errorf("%w: group of %s, sent by %s", ErrNotOwner, rg.owner.Short(), from.Short())
+	}
+	cur := rg.cur.Epoch()
+	switch {
+	case m.Epoch > cur:
+		return Output{}, s.buffer(rg, m)
+	case m.Kind == KindCommit:
+		return s.applyCommit(rg, m)
+	case m.Epoch == cur:
+		return s.unprotect(rg, rg.cur, m)
+	case m.Epoch+1 == cur && rg.prev != nil && s.env.Now().Before(rg.prevUntil):
+		return s.unprotect(rg, rg.prev, m)
+	}
+	return Output{}, fmt.Errorf("%w: epoch %d, group at %d", ErrEpochOld, m.Epoch, cur)
+}
+
+func (s *Session) applyCommit(rg *recvGroup, m *Message) (Output, error) {
+	if m.Epoch < rg.cur.Epoch() {
+		h := mlsguard.CommitBundle{Commit: m.Data}.Hash()
+		if rg.hasCommit && m.Epoch == rg.lastEpoch && h == rg.lastHash {
+			return Output{}, fmt.Errorf("%w: commit for epoch %d", ErrDuplicate, m.Epoch)
+		}
+		var out Output
+		s.forks.observe(rg.gid, m.Epoch, h, s.id.Fingerprint(), rg.owner, &out)
+		return out, fmt.Errorf("%w: commit for epoch %d, group at %d", ErrEpochOld, m.Epoch, rg.cur.Epoch())
+	}
+	next, info, err := rg.cur.ApplyCommit(mlsguard.CommitBundle{Proposals: m.Proposals, Commit: m.Data})
+	if errors.Is(err, mlsguard.ErrRemoved) {
+		s.dropGroupOf(rg.owner)
+		var out Output
+		out.event(Event{Type: EventRemoved, Peer: s.id.Fingerprint(), By: rg.owner, Nick: rg.ownerNick, Epoch: info.Epoch})
+		return out, nil
+	}
+	if err != nil {
+		err = classify(err)
+		if errors.Is(err, ErrAuth) {
+			// An authenticated owner's commit we cannot apply (for example
+			// it commits an Update whose secret we no longer hold): our
+			// state is unrecoverable, ask to be re-added.
+			out, _ := s.requestRejoin(rg.owner)
+			return out, err
+		}
+		return Output{}, err
+	}
+	var out Output
+	rg.prev, rg.prevUntil, rg.cur = rg.cur, s.env.Now().Add(s.cfg.EpochGrace), next
+	rg.lastEpoch, rg.lastHash, rg.hasCommit = info.FromEpoch, info.Hash, true
+	s.digestDirty = true
+	s.forks.observe(rg.gid, info.FromEpoch, info.Hash, s.id.Fingerprint(), rg.owner, &out)
+	out.event(Event{Type: EventUpdated, By: rg.owner, Nick: rg.ownerNick, Epoch: info.Epoch})
+	out.Events = append(out.Events, membershipEvents(info, rg.owner)...)
+	if m.Flags&FlagDeparture == 0 {
+		prop, err := s.propagateRemovals(info)
+		out.add(prop)
+		if err != nil {
+			return out, err
+		}
+	}
+	out.add(s.drain(rg))
+	return out, nil
+}
+
+// propagateRemovals applies the draft's rule: when an owner removes X from
+// its send group, we remove X from ours too (and do not re-add it on our
+// own), because X can no longer follow the commits that will follow.
+func (s *Session) propagateRemovals(info mlsguard.CommitInfo) (Output, error) {
+	readded := map[Fingerprint]bool{}
+	for _, m := range info.Added {
+		readded[m.Fingerprint()] = true
+	}
+	var out, leaves Output
+	proposed := false
+	for _, x := range info.Removed {
+		fp := x.Fingerprint()
+		if readded[fp] || fp == s.id.Fingerprint() || s.kicked[fp] {
+			continue
+		}
+		s.kicked[fp] = true
+		delete(s.asked, fp)
+		s.dropGroupOf(fp)
+		o, err := s.leaveMsg(fp)
+		leaves.add(o)
+		if err != nil {
+			return out, err
+		}
+		if m, ok := s.sendMember(fp); ok {
+			if err := s.send.ProposeRemove(m.Leaf); err != nil {
+				return out, classify(err)
+			}
+			proposed = true
+		}
+	}
+	if proposed {
+		c, err := s.commit()
+		out.add(c)
+		if err != nil {
+			return out, err
+		}
+	}
+	out.add(leaves) // after the commit, so removed peers learn of it first
+	return out, nil
+}
+
+func (s *Session) unprotect(rg *recvGroup, g *mlsguard.Group, m *Message) (Output, error) {
+	plain, err := g.Unprotect(m.Data)
+	if err != nil {
+		return Output{}, classify(err)
+	}
+	e, err := UnmarshalEnvelope(plain)
+	if err != nil {
+		return Output{}, err
+	}
+	if !e.AddressedTo(s.id.Fingerprint()) {
+		return Output{}, fmt.Errorf("%w: %v", ErrNotForUs, e.ID)
+	}
+	var out Output
+	switch e.Kind {
+	case EnvelopeText:
+		out.event(Event{Type: EventMessage, Peer: rg.owner, Nick: rg.ownerNick, Envelope: e, Epoch: m.Epoch})
+	case EnvelopeControl:
+		if err := s.handleControl(rg, e, &out); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// requestRejoin sends owner a REJOIN with a fresh KeyPackage, at most once
+// per GapTimeout.
+func (s *Session) requestRejoin(owner Fingerprint) (Output, error) {
+	if s.departed[owner] {
+		return Output{}, nil
+	}
+	if at, ok := s.asked[owner]; ok && s.env.Now().Sub(at) < s.cfg.GapTimeout {
+		return Output{}, nil
+	}
+	out, err := s.keyPackageTo(owner, KindRejoin, HelloAddMe)
+	if err != nil {
+		return out, err
+	}
+	out.event(Event{Type: EventNeedRejoin, By: owner})
+	return out, nil
+}

@@ -1,0 +1,202 @@
+package dmls
+
+import (
+	"fmt"
+
+	"github.com/mmls-chat/mmls-chat/mmls/mlsguard"
+)
+
+// Hello returns what it takes to form a two-way link with peer in this
+// room: our KeyPackage, flagged HelloAddMe when we hold no state for peer's
+// send group and HelloSendYours when peer is not in ours. It returns an
+// empty Output when the link is whole or an earlier request to peer is
+// younger than GapTimeout, and refuses a kicked peer.
+func (s *Session) Hello(peer Fingerprint) (Output, error) {
+	if peer == s.id.Fingerprint() {
+		return Output{}, fmt.Errorf("%w: hello to ourselves", ErrMalformed)
+	}
+	if s.kicked[peer] {
+		return Output{}, fmt.Errorf("%w: %s", ErrKicked, peer.Short())
+	}
+	if s.refuses(peer) {
+		return Output{}, fmt.Errorf("%w: %s is not part of this conversation", ErrNotMember, peer.Short())
+	}
+	flags := s.helloFlags(peer)
+	if flags == 0 {
+		return Output{}, nil
+	}
+	if at, ok := s.asked[peer]; ok && s.env.Now().Sub(at) < s.cfg.GapTimeout {
+		return Output{}, nil
+	}
+	return s.keyPackageTo(peer, KindKeyPackage, flags)
+}
+
+func (s *Session) helloFlags(peer Fingerprint) uint64 {
+	var flags uint64
+	if !s.HasGroupOf(peer) {
+		flags |= HelloAddMe
+	}
+	if !s.InSendGroup(peer) {
+		flags |= HelloSendYours
+	}
+	return flags
+}
+
+func (s *Session) keyPackageTo(peer Fingerprint, kind Kind, flags uint64) (Output, error) {
+	kp, err := s.id.NewKeyPackage(s.env)
+	if err != nil {
+		return Output{}, err
+	}
+	var group []byte
+	if rg := s.byOwner[peer]; rg != nil {
+		group = rg.gid
+	}
+	data, err := s.msg(kind, group, flags, kp.Bytes(), nil)
+	if err != nil {
+		return Output{}, err
+	}
+	s.asked[peer] = s.env.Now()
+	return Output{Sends: []Outgoing{{To: peer, Kind: kind, Data: data}}}, nil
+}
+
+// Add adds the owners of the given KeyPackages to our send group in one
+// commit (INIT when the group is new, ADD afterwards). An explicit Add
+// lifts an earlier kick.
+func (s *Session) Add(kps ...[]byte) (Output, error) {
+	var parsed []*mlsguard.KeyPackage
+	for _, raw := range kps {
+		kp, err := mlsguard.ParseKeyPackage(raw)
+		if err != nil {
+			return Output{}, fmt.Errorf("dmls: add: %w", classify(err))
+		}
+		parsed = append(parsed, kp)
+	}
+	for _, kp := range parsed {
+		delete(s.kicked, kp.Fingerprint())
+		delete(s.refused, kp.Fingerprint())
+	}
+	return s.addParsed(parsed)
+}
+
+func (s *Session) addParsed(kps []*mlsguard.KeyPackage) (Output, error) {
+	members := len(s.sendRecipients())
+	var fresh []*mlsguard.KeyPackage
+	for _, kp := range kps {
+		fp := kp.Fingerprint()
+		if fp == s.id.Fingerprint() {
+			return Output{}, fmt.Errorf("%w: cannot add ourselves", ErrMalformed)
+		}
+		if !s.InSendGroup(fp) {
+			fresh = append(fresh, kp)
+		}
+	}
+	if len(fresh) == 0 {
+		return Output{}, nil
+	}
+	if members+len(fresh) > MaxMembers {
+		return Output{}, fmt.Errorf("%w: %d members (max %d)", ErrRoomFull, members+len(fresh), MaxMembers)
+	}
+	for _, kp := range fresh {
+		if err := s.send.ProposeAdd(kp); err != nil {
+			return Output{}, fmt.Errorf("dmls: add: %w", classify(err))
+		}
+	}
+	return s.commit()
+}
+
+// Remove removes peer from our send group (a kick): it reads nothing we
+// send from now on. We also stop reading its send group and ask it to drop
+// us from it (KindLeave). It is not re-added unless [Session.Add] is called
+// for it again.
+func (s *Session) Remove(peer Fingerprint) (Output, error) {
+	if !s.InSendGroup(peer) && !s.HasGroupOf(peer) {
+		return Output{}, fmt.Errorf("%w: %s", ErrNotMember, peer.Short())
+	}
+	s.kicked[peer] = true
+	return s.unlink(peer, true)
+}
+
+// Restrict limits the session to the given peers: KeyPackages, Welcomes
+// and Hellos of anyone else are refused. A direct conversation is a
+// session restricted to its two people, so nobody else can join it even
+// knowing its name.
+func (s *Session) Restrict(peers ...Fingerprint) {
+	s.allowed = map[Fingerprint]bool{}
+	for _, p := range peers {
+		s.allowed[p] = true
+	}
+}
+
+func (s *Session) refuses(peer Fingerprint) bool { return s.allowed != nil && !s.allowed[peer] }
+
+// MarkKicked restores a kick recorded before a restart: peer is not
+// re-added on its own and its messages are refused.
+func (s *Session) MarkKicked(peer Fingerprint) { s.kicked[peer] = true }
+
+// Kicked reports whether peer is kicked from this room.
+func (s *Session) Kicked(peer Fingerprint) bool { return s.kicked[peer] }
+
+// Leave leaves the room: every owner whose group we are in is asked to
+// remove us, and we forget their groups. Our own send group is left as it
+// is (removing everyone in one commit would make each of them propagate the
+// others' removal); the engine discards the session afterwards.
+func (s *Session) Leave() (Output, error) {
+	var out Output
+	for _, owner := range s.owners() {
+		o, err := s.leaveMsg(owner)
+		out.add(o)
+		if err != nil {
+			return out, err
+		}
+		s.dropGroupOf(owner)
+	}
+	return out, nil
+}
+
+func (s *Session) leaveMsg(peer Fingerprint) (Output, error) {
+	data, err := s.msg(KindLeave, nil, 0, nil, nil)
+	if err != nil {
+		return Output{}, err
+	}
+	return Output{Sends: []Outgoing{{To: peer, Kind: KindLeave, Data: data}}}, nil
+}
+
+// unlink removes peer from our send group (one commit) and drops its send
+// group. A kick (tell) propagates, and peer is sent KindLeave so it drops us
+// from its group; otherwise the removal is a departure (the peer left us)
+// and others do not propagate it.
+func (s *Session) unlink(peer Fingerprint, tell bool) (Output, error) {
+	var out Output
+	delete(s.asked, peer)
+	s.dropGroupOf(peer)
+	if m, ok := s.sendMember(peer); ok {
+		if err := s.send.ProposeRemove(m.Leaf); err != nil {
+			return out, fmt.Errorf("dmls: remove: %w", classify(err))
+		}
+		var flags uint8
+		if !tell {
+			flags = FlagDeparture
+		}
+		c, err := s.commitFlags(flags)
+		out.add(c)
+		if err != nil {
+			return out, err
+		}
+	}
+	if tell {
+		// After the commit, so the peer learns of its removal first.
+		o, err := s.leaveMsg(peer)
+		out.add(o)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+func (s *Session) dropGroupOf(owner Fingerprint) {
+	if rg := s.byOwner[owner]; rg != nil {
+		delete(s.byOwner, owner)
+		delete(s.recv, string(rg.gid))
+	}
+}

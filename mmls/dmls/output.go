@@ -1,0 +1,75 @@
+package dmls
+
+import (
+	"fmt"
+)
+
+// Outgoing is one DMLS message for one peer.
+type Outgoing struct {
+	To   Fingerprint
+	Kind Kind
+	Data []byte
+}
+
+// EventType says what happened.
+type EventType int
+
+// Events a session reports.
+const (
+	// EventMessage: Peer sent Envelope (a text message) in its send group.
+	EventMessage EventType = iota + 1
+	// EventJoined: we joined the send group of Peer.
+	EventJoined
+	// EventMemberAdded / EventMemberRemoved: By's send group gained or lost
+	// Peer (By is us for our own group).
+	EventMemberAdded
+	EventMemberRemoved
+	// EventRemoved: By removed us from its send group.
+	EventRemoved
+	// EventRejoined: Peer lost its state and was re-added to By's group.
+	EventRejoined
+	// EventNeedRejoin: our state in By's group is unrecoverable; a REJOIN
+	// request went to By.
+	EventNeedRejoin
+	// EventEquivocation: two different commits were seen for one epoch of
+	// By's send group: By sent different members different histories.
+	EventEquivocation
+	// EventUpdated: By's group moved to a new epoch (an UPDATE or commit).
+	EventUpdated
+	// EventInvite: Peer invites us to the room named in Detail.
+	EventInvite
+)
+
+func (t EventType) String() string {
+	names := [...]string{"", "message", "joined", "member-added", "member-removed", "removed",
+		"rejoined", "need-rejoin", "equivocation", "updated", "invite"}
+	if int(t) > 0 && int(t) < len(names) {
+		return names[t]
+	}
+	return fmt.Sprintf("event(%d)", int(t))
+}
+
+// Event is something the engine should know about.
+type Event struct {
+	Type     EventType
+	Peer     Fingerprint
+	Nick     string
+	By       Fingerprint
+	Envelope *Envelope
+	Epoch    uint64
+	Detail   string
+}
+
+// Output is what a session call produced: messages to send, in order, and
+// events to report.
+type Output struct {
+	Sends  []Outgoing
+	Events []Event
+}
+
+func (o *Output) add(other Output) {
+	o.Sends = append(o.Sends, other.Sends...)
+	o.Events = append(o.Events, other.Events...)
+}
+
+func (o *Output) event(e Event) { o.Events = append(o.Events, e) }

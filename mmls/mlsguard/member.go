@@ -1,0 +1,158 @@
+package mlsguard
+
+import (
+	"fmt"
+
+	mls "github.com/cisco/go-mls"
+	syntax "github.com/cisco/go-tls-syntax"
+)
+
+// ApplyCommit applies an owner's commit bundle and returns the group at the
+// next epoch; g itself is left unchanged, so it still decrypts late
+// messages from its epoch. When the commit removes us, it returns a nil
+// group, the info (RemovedMe set) and ErrRemoved.
+func (g *Group) ApplyCommit(b CommitBundle) (*Group, CommitInfo, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.owner {
+		return nil, CommitInfo{}, fmt.Errorf("%w: the owner does not apply its own commits", ErrRole)
+	}
+	if len(b.Proposals) > 2*MaxLeaves {
+		return nil, CommitInfo{}, fmt.Errorf("%w: %d proposals", ErrMalformed, len(b.Proposals))
+	}
+	var commit mls.MLSPlaintext
+	if err := decodeStrict(b.Commit, &commit); err != nil {
+		return nil, CommitInfo{}, err
+	}
+	if err := g.checkPlaintextHeader(&commit); err != nil {
+		return nil, CommitInfo{}, err
+	}
+	if commit.Sender.Sender != 0 {
+		return nil, CommitInfo{}, fmt.Errorf("%w: commit from leaf %d", ErrNotOwner, commit.Sender.Sender)
+	}
+	if commit.Content.Type() != mls.ContentTypeCommit || commit.Content.Commit == nil {
+		return nil, CommitInfo{}, fmt.Errorf("%w: not a commit", ErrMalformed)
+	}
+	props := make([]mls.MLSPlaintext, len(b.Proposals))
+	for i, raw := range b.Proposals {
+		if err := decodeStrict(raw, &props[i]); err != nil {
+			return nil, CommitInfo{}, err
+		}
+		if err := g.checkPlaintextHeader(&props[i]); err != nil {
+			return nil, CommitInfo{}, err
+		}
+		p := props[i].Content.Proposal
+		if props[i].Content.Type() != mls.ContentTypeProposal || p == nil {
+			return nil, CommitInfo{}, fmt.Errorf("%w: bundle holds a non-proposal", ErrMalformed)
+		}
+		// Only the owner adds and removes; a member may only update itself.
+		if (p.Add != nil || p.Remove != nil) && props[i].Sender.Sender != 0 {
+			return nil, CommitInfo{}, fmt.Errorf("%w: add or remove from leaf %d", ErrNotOwner, props[i].Sender.Sender)
+		}
+	}
+	info, err := describeProposals(g.st, b.Proposals)
+	if err != nil {
+		return nil, CommitInfo{}, err
+	}
+	info.FromEpoch, info.Epoch, info.Hash = uint64(g.st.Epoch), uint64(g.st.Epoch)+1, b.Hash()
+	// Verify the commit's signature before reporting a removal, so a forged
+	// "you are removed" cannot make us drop the group.
+	if !g.verifySignature(&commit) {
+		return nil, CommitInfo{}, fmt.Errorf("%w: commit signature", ErrAuth)
+	}
+	if info.RemovedMe {
+		return nil, info, ErrRemoved
+	}
+	if len(info.Added) > 0 && int(g.st.Tree.Size())+len(info.Added)-blankLeaves(g.st) > MaxLeaves {
+		return nil, CommitInfo{}, fmt.Errorf("%w: commit grows tree past %d", ErrRoomFull, MaxLeaves)
+	}
+	keep := len(g.st.PendingProposals)
+	var next *mls.State
+	err = safely("apply commit", func() error {
+		for i := range props {
+			if _, err := g.st.Handle(&props[i]); err != nil {
+				return err
+			}
+		}
+		var err error
+		next, err = g.st.Handle(&commit)
+		return err
+	})
+	// Proposals are bound to this epoch: whatever happened, drop the ones
+	// queued for this commit from the old state.
+	g.st.PendingProposals = g.st.PendingProposals[:keep]
+	if err != nil {
+		return nil, CommitInfo{}, fmt.Errorf("%w: apply commit: %w", ErrAuth, err)
+	}
+	info.Added = addedMembers(next, info.Added)
+	compactState(next)
+	return &Group{st: next}, info, nil
+}
+
+// verifySignature checks a plaintext's signature against the group context
+// of the current epoch and the sender's credential.
+func (g *Group) verifySignature(pt *mls.MLSPlaintext) bool {
+	ok := false
+	_ = safely("verify", func() error {
+		kp, found := g.st.Tree.KeyPackage(mls.LeafIndex(pt.Sender.Sender))
+		if !found {
+			return nil
+		}
+		tbs, err := toBeSigned(g.st, pt)
+		if err != nil {
+			return err
+		}
+		ok = g.st.Scheme.Verify(kp.Credential.PublicKey(), tbs, pt.Signature.Data)
+		return nil
+	})
+	return ok
+}
+
+// toBeSigned rebuilds go-mls's MLSPlaintext signature input from exported
+// pieces.
+func toBeSigned(st *mls.State, pt *mls.MLSPlaintext) ([]byte, error) {
+	s := syntax.NewWriteStream()
+	err := s.Write(mls.GroupContext{
+		GroupID:                 st.GroupID,
+		Epoch:                   st.Epoch,
+		TreeHash:                st.Tree.RootHash(),
+		ConfirmedTranscriptHash: st.ConfirmedTranscriptHash,
+		Extensions:              st.Extensions,
+	})
+	if err == nil {
+		err = s.Write(struct {
+			GroupID           []byte `tls:"head=1"`
+			Epoch             mls.Epoch
+			Sender            mls.Sender
+			AuthenticatedData []byte `tls:"head=4"`
+			Content           mls.MLSPlaintextContent
+		}{pt.GroupID, pt.Epoch, pt.Sender, pt.AuthenticatedData, pt.Content})
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.Data(), nil
+}
+
+// ProposeUpdate makes an Update proposal for our own leaf, to be sent to
+// the owner. go-mls caches secret until the owner's commit arrives.
+func (g *Group) ProposeUpdate(id *Identity, secret []byte) ([]byte, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.owner {
+		return nil, fmt.Errorf("%w: the owner updates by committing", ErrRole)
+	}
+	kp, err := id.NewKeyPackage(secret)
+	if err != nil {
+		return nil, err
+	}
+	var pt *mls.MLSPlaintext
+	err = safely("propose update", func() (err error) {
+		pt, err = g.st.Update(secret, nil, kp.kp)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mlsguard: propose update: %w", err)
+	}
+	return encode(pt)
+}
