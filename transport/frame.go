@@ -55,11 +55,18 @@ type frame struct {
 	payload []byte
 }
 
-// appendFrame encodes a frame.
-func appendFrame(dst []byte, typ frameType, payload []byte) []byte {
+// appendFrame encodes a frame whose payload is the parts, in order.
+func appendFrame(dst []byte, typ frameType, parts ...[]byte) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
 	dst = append(dst, Version, byte(typ))
-	dst = binary.BigEndian.AppendUint32(dst, uint32(len(payload)))
-	return append(dst, payload...)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(n))
+	for _, p := range parts {
+		dst = append(dst, p...)
+	}
+	return dst
 }
 
 // readFrame reads one frame, refusing a bad version, an unknown type or a

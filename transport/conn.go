@@ -1,0 +1,244 @@
+package transport
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"sync"
+	"time"
+)
+
+type conn struct {
+	t        *Transport
+	nc       net.Conn
+	br       *bufio.Reader
+	dialer   bool
+	remote   ID
+	peer     *peer // set once authenticated (under t.mu)
+	sentSeq  uint64
+	ackSent  uint64
+	pongDue  bool
+	peersOut [][]byte
+	wake     chan struct{}
+	closed   chan struct{}
+	once     sync.Once
+}
+
+// newConn registers a connection, or closes it when over the limit.
+func (t *Transport) newConn(nc net.Conn, dialer bool) *conn {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed || len(t.conns) >= t.cfg.MaxConns {
+		t.cfg.Logf("transport: refusing connection from %s: %d connections", nc.RemoteAddr(), len(t.conns))
+		nc.Close()
+		return nil
+	}
+	c := &conn{t: t, nc: nc, br: bufio.NewReaderSize(nc, 64<<10), dialer: dialer,
+		wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	t.conns[c] = true
+	return c
+}
+
+func (c *conn) wakeUp() { poke(c.wake) }
+
+func (c *conn) close() {
+	c.once.Do(func() {
+		close(c.closed)
+		c.nc.Close()
+	})
+}
+
+// run owns a connection from handshake to close. tg is the dial target
+// for connections we dialled.
+func (t *Transport) run(c *conn, tg *target) {
+	defer t.wg.Done()
+	defer func() {
+		c.close()
+		t.mu.Lock()
+		delete(t.conns, c)
+		t.mu.Unlock()
+	}()
+	h, err := t.handshake(c)
+	if err != nil {
+		t.cfg.Logf("transport: handshake with %s: %v", c.nc.RemoteAddr(), err)
+		t.mu.Lock()
+		if tg != nil {
+			if errors.Is(err, ErrSelf) {
+				delete(t.targets, tg.addr)
+			} else {
+				t.retryLater(tg)
+			}
+			tg.dialing = false
+		}
+		t.mu.Unlock()
+		return
+	}
+	p, up, addr := t.register(c, h, tg)
+	if p == nil {
+		return
+	}
+	if up {
+		t.emit(Event{Type: PeerUp, Peer: p.id, Nick: h.nick, Addr: addr})
+	}
+	t.wg.Add(1)
+	go c.writeLoop()
+	err = c.readLoop()
+	var nick string
+	select {
+	case <-t.done:
+	default:
+		t.cfg.Logf("transport: connection to %s (%s) closed: %v", p.id.Short(), c.nc.RemoteAddr(), err)
+	}
+	c.close()
+	t.mu.Lock()
+	down := p.conn == c
+	if down {
+		p.conn = nil
+	}
+	nick, addr = p.nick, p.addr
+	if tg != nil {
+		tg.backoff = 0
+		t.retryLater(tg)
+	} else if a := t.targets[p.addr]; a != nil {
+		a.backoff = 0
+		t.retryLater(a)
+	}
+	t.mu.Unlock()
+	if down {
+		t.emit(Event{Type: PeerDown, Peer: p.id, Nick: nick, Addr: addr})
+	}
+}
+
+func (c *conn) readLoop() error {
+	t := c.t
+	for {
+		if err := c.nc.SetReadDeadline(time.Now().Add(t.cfg.DeadAfter)); err != nil {
+			return err
+		}
+		f, err := readFrame(c.br, t.cfg.MaxFrame)
+		if err != nil {
+			return err
+		}
+		switch f.typ {
+		case frameData:
+			seq, payload, err := parseSeq(f.payload)
+			if err != nil {
+				return err
+			}
+			t.mu.Lock()
+			p := c.peer
+			fresh, nick := seq > p.delivered, p.nick
+			if fresh {
+				p.delivered = seq
+			} else {
+				c.ackSent = 0 // the sender missed our ack: send it again
+				c.wakeUp()
+			}
+			t.mu.Unlock()
+			if fresh && !t.emit(Event{Type: Message, Peer: p.id, Nick: nick, Seq: seq, Payload: payload}) {
+				return ErrClosed
+			}
+		case frameAck:
+			seq, rest, err := parseSeq(f.payload)
+			if err != nil || len(rest) != 0 {
+				return fmt.Errorf("%w: ack", ErrMalformed)
+			}
+			t.mu.Lock()
+			q := c.peer.queue
+			i := sort.Search(len(q), func(i int) bool { return q[i].seq > seq })
+			for j := range q[:i] {
+				c.peer.queuedBytes -= len(q[j].payload)
+				q[j].payload = nil // let the acknowledged payloads go
+			}
+			c.peer.queue = q[i:]
+			t.mu.Unlock()
+		case framePing:
+			t.mu.Lock()
+			c.pongDue = true
+			t.mu.Unlock()
+			c.wakeUp()
+		case framePong:
+		case framePeers:
+			list, err := parsePeers(f.payload)
+			if err != nil {
+				return err
+			}
+			t.mu.Lock()
+			for _, e := range list {
+				if _, _, err := net.SplitHostPort(e.addr); err == nil {
+					t.addTarget(e.addr, e.id)
+				}
+			}
+			t.mu.Unlock()
+		default:
+			return fmt.Errorf("%w: %v after the handshake", ErrMalformed, f.typ)
+		}
+	}
+}
+
+const maxBatch = 256 << 10
+
+func (c *conn) writeLoop() {
+	t := c.t
+	defer t.wg.Done()
+	defer c.close()
+	tick := time.NewTicker(t.cfg.Heartbeat)
+	defer tick.Stop()
+	for {
+		ping := false
+		select {
+		case <-c.closed:
+			return
+		case <-t.done:
+			return
+		case <-c.wake:
+		case <-tick.C:
+			ping = true
+		}
+		t.mu.Lock()
+		var buf []byte
+		p := c.peer
+		for _, f := range p.queue {
+			if f.seq <= c.sentSeq {
+				continue
+			}
+			if len(buf) > maxBatch {
+				c.wakeUp() // more next round
+				break
+			}
+			var seq [8]byte
+			binary.BigEndian.PutUint64(seq[:], f.seq)
+			buf = appendFrame(buf, frameData, seq[:], f.payload)
+			c.sentSeq = f.seq
+		}
+		if p.acked > c.ackSent {
+			buf = appendFrame(buf, frameAck, seqPayload(p.acked, nil))
+			c.ackSent = p.acked
+		}
+		if c.pongDue {
+			buf = appendFrame(buf, framePong, nil)
+			c.pongDue = false
+		}
+		for _, pl := range c.peersOut {
+			buf = appendFrame(buf, framePeers, pl)
+		}
+		c.peersOut = nil
+		t.mu.Unlock()
+		if ping {
+			buf = appendFrame(buf, framePing, nil)
+		}
+		if len(buf) == 0 {
+			continue
+		}
+		if err := c.nc.SetWriteDeadline(time.Now().Add(t.cfg.DeadAfter)); err != nil {
+			return
+		}
+		if _, err := c.nc.Write(buf); err != nil {
+			t.cfg.Logf("transport: write to %s: %v", c.remote.Short(), err)
+			return
+		}
+	}
+}

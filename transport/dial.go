@@ -1,0 +1,107 @@
+package transport
+
+import (
+	"crypto/rand"
+	"math/big"
+	"net"
+	"time"
+)
+
+// maintain dials targets that are due, until Close.
+func (t *Transport) maintain() {
+	defer t.wg.Done()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.done:
+			return
+		case <-tick.C:
+		case <-t.kick:
+		}
+		now := time.Now()
+		t.mu.Lock()
+		for _, tg := range t.targets {
+			if tg.dialing || now.Before(tg.next) {
+				continue
+			}
+			if tg.hasID {
+				if tg.id == t.me {
+					delete(t.targets, tg.addr)
+					continue
+				}
+				if p := t.peers[tg.id]; p != nil && p.conn != nil {
+					continue
+				}
+			}
+			tg.dialing = true
+			t.wg.Add(1)
+			go t.dial(tg)
+		}
+		t.mu.Unlock()
+	}
+}
+
+func (t *Transport) dial(tg *target) {
+	d := net.Dialer{Timeout: t.cfg.HandshakeTimeout}
+	nc, err := d.Dial("tcp", tg.addr)
+	if err != nil {
+		t.cfg.Logf("transport: dial %s: %v", tg.addr, err)
+		t.mu.Lock()
+		t.retryLater(tg)
+		tg.dialing = false
+		t.mu.Unlock()
+		t.wg.Done()
+		return
+	}
+	c := t.newConn(nc, true)
+	if c == nil {
+		t.mu.Lock()
+		t.retryLater(tg)
+		tg.dialing = false
+		t.mu.Unlock()
+		t.wg.Done()
+		return
+	}
+	t.run(c, tg)
+}
+
+// retryLater schedules tg's next dial with exponential backoff and jitter.
+// Call with t.mu held.
+func (t *Transport) retryLater(tg *target) {
+	tg.backoff = min(max(2*tg.backoff, t.cfg.BackoffMin), t.cfg.BackoffMax)
+	tg.next = time.Now().Add(tg.backoff + jitter(tg.backoff/2))
+}
+
+func jitter(max time.Duration) time.Duration {
+	if max <= 0 {
+		return 0
+	}
+	n, err := rand.Int(rand.Reader, big.NewInt(int64(max)))
+	if err != nil {
+		return 0
+	}
+	return time.Duration(n.Int64())
+}
+
+// addTarget records a dial address learned from a peer (peer exchange or
+// an accepted connection). Call with t.mu held.
+func (t *Transport) addTarget(addr string, id ID) {
+	if id == t.me {
+		return
+	}
+	if tg := t.targets[addr]; tg != nil {
+		tg.id, tg.hasID = id, true
+		return
+	}
+	for _, tg := range t.targets {
+		if tg.hasID && tg.id == id {
+			return // we know an address for that peer already
+		}
+	}
+	if len(t.targets) >= maxTargets {
+		return
+	}
+	t.targets[addr] = &target{addr: addr, id: id, hasID: true}
+	t.wakeMaintenance()
+}
