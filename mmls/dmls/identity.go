@@ -198,9 +198,6 @@ func (ks *KeyStore) Expire(now time.Time) {
 // Pending reports how many KeyPackages await a Welcome.
 func (ks *KeyStore) Pending() int { return len(ks.entries) }
 
-// KeyStore returns the identity's KeyPackage store.
-func (id *Identity) KeyStore() *KeyStore { return id.keys }
-
 // ValidNick reports whether nick can be carried in a credential: 1 to 64
 // bytes of UTF-8 without control characters.
 func ValidNick(nick string) error {

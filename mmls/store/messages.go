@@ -1,0 +1,81 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Message is one message in a room's history.
+type Message struct {
+	ID         string    `json:"id"` // hex of the 16-byte message id
+	Room       string    `json:"room"`
+	FromID     string    `json:"from_id"` // hex fingerprint
+	FromNick   string    `json:"from"`
+	Text       string    `json:"text"`
+	SentAt     time.Time `json:"sent_at"`
+	ReceivedAt time.Time `json:"received_at"`
+	Mine       bool      `json:"mine,omitempty"`
+}
+
+// AddMessage appends m to its room's history unless a message with its id
+// is already stored (in any room). It reports whether m was new.
+func (s *Store) AddMessage(m Message) (bool, error) {
+	if m.ID == "" || m.Room == "" {
+		return false, fmt.Errorf("store: message without id or room")
+	}
+	added := false
+	err := s.update(func(tx *bolt.Tx) (err error) {
+		added, err = appendHistory(tx, m)
+		return err
+	})
+	return added, err
+}
+
+// appendHistory appends m to its room's history unless its id is stored
+// already; it reports whether it did.
+func appendHistory(tx *bolt.Tx, m Message) (bool, error) {
+	ids := tx.Bucket(bMsgIDs)
+	if ids.Get([]byte(m.ID)) != nil {
+		return false, nil
+	}
+	room, err := tx.Bucket(bMessages).CreateBucketIfNotExists([]byte(m.Room))
+	if err != nil {
+		return false, err
+	}
+	seq, err := room.NextSequence()
+	if err != nil {
+		return false, err
+	}
+	if err := putJSON(room, binary.BigEndian.AppendUint64(nil, seq), m); err != nil {
+		return false, err
+	}
+	return true, ids.Put([]byte(m.ID), []byte(m.Room))
+}
+
+// History returns the last limit messages of room, oldest first (all of
+// them when limit <= 0).
+func (s *Store) History(room string, limit int) ([]Message, error) {
+	var out []Message
+	err := s.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bMessages).Bucket([]byte(room))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, _ := c.Last(); k != nil && (limit <= 0 || len(out) < limit); k, _ = c.Prev() {
+			var m Message
+			if err := getJSON(b, k, &m); err != nil {
+				return err
+			}
+			out = append(out, m)
+		}
+		return nil
+	})
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out, err
+}
