@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/mmls-chat/mmls-chat/discovery/netnstest"
-	"github.com/mmls-chat/mmls-chat/mmls"
+	"github.com/mmls-chat/mmls-chat/ui/headless"
 )
 
 // binary is the mmls-chat binary built once for the end-to-end tests.
@@ -52,7 +52,7 @@ type proc struct {
 	cmd     *exec.Cmd
 	stdin   io.WriteCloser
 	mu      sync.Mutex
-	events  []mmls.Event
+	events  []headless.Record
 	cond    *sync.Cond
 	exited  bool
 }
@@ -85,7 +85,7 @@ func launch(t testing.TB, cmd *exec.Cmd, nick, data string) *proc {
 	go p.read(stdout)
 	t.Cleanup(p.kill)
 	t.Cleanup(p.dumpIfFailed)
-	ready := p.waitFor("ready", 20*time.Second, func(e mmls.Event) bool { return e.Type == "ready" })
+	ready := p.waitFor("ready", 20*time.Second, func(e headless.Record) bool { return e.Type == "ready" })
 	p.listen, p.id = ready.Listen, ready.ID
 	return p
 }
@@ -94,7 +94,7 @@ func (p *proc) read(r io.Reader) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
 	for sc.Scan() {
-		var e mmls.Event
+		var e headless.Record
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
 			p.t.Errorf("%s wrote a line that is not a JSON event: %q", p.nick, sc.Text())
 			continue
@@ -141,7 +141,7 @@ func (p *proc) say(line string) {
 }
 
 // waitFor waits until an event matches, failing after timeout.
-func (p *proc) waitFor(what string, timeout time.Duration, ok func(mmls.Event) bool) mmls.Event {
+func (p *proc) waitFor(what string, timeout time.Duration, ok func(headless.Record) bool) headless.Record {
 	p.t.Helper()
 	deadline := time.Now().Add(timeout)
 	timer := time.AfterFunc(timeout, func() {
@@ -186,7 +186,7 @@ func (p *proc) waitMessages(timeout time.Duration, texts ...string) {
 	for _, t := range texts {
 		want[t] = true
 	}
-	p.waitFor(fmt.Sprintf("messages %q", texts), timeout, func(mmls.Event) bool {
+	p.waitFor(fmt.Sprintf("messages %q", texts), timeout, func(headless.Record) bool {
 		got := 0
 		for _, e := range p.events {
 			if e.Type == "message" && want[e.Text] {
@@ -251,7 +251,7 @@ func roomIn(t testing.TB, dir string, nicks ...string) []*proc {
 // process of q: an earlier run of the same identity does not count).
 func waitLink(t testing.TB, p, q *proc) {
 	t.Helper()
-	p.waitFor("join of "+q.nick+"'s group", 30*time.Second, func(e mmls.Event) bool {
+	p.waitFor("join of "+q.nick+"'s group", 30*time.Second, func(e headless.Record) bool {
 		return e.Type == "member" && e.Change == "added" && e.ID == p.id && e.By == q.id && !e.Time.Before(q.started)
 	})
 }
@@ -273,7 +273,7 @@ func TestE2EThreeNodesChat(t *testing.T) {
 		// Both receipts for its own message.
 		for _, q := range nodes {
 			if q != p {
-				p.waitFor("delivered to "+q.nick, 30*time.Second, func(e mmls.Event) bool {
+				p.waitFor("delivered to "+q.nick, 30*time.Second, func(e headless.Record) bool {
 					return e.Type == "delivered" && e.ToID == q.id
 				})
 			}
@@ -281,7 +281,7 @@ func TestE2EThreeNodesChat(t *testing.T) {
 	}
 	// Bob and Carol know only Alice's address: peer exchange found the rest.
 	nodes[1].say("/who")
-	who := nodes[1].waitFor("who", 10*time.Second, func(e mmls.Event) bool { return e.Type == "who" })
+	who := nodes[1].waitFor("who", 10*time.Second, func(e headless.Record) bool { return e.Type == "who" })
 	if len(who.Members) != 2 {
 		t.Fatalf("bob sees %+v", who.Members)
 	}
@@ -345,15 +345,15 @@ func TestE2EKick(t *testing.T) {
 	nodes := room(t, "alice", "bob", "carol")
 	alice, bob, carol := nodes[0], nodes[1], nodes[2]
 	alice.say("/kick carol")
-	carol.waitFor("removal by alice", 30*time.Second, func(e mmls.Event) bool { return e.Type == "removed" && e.ByID == alice.id })
-	carol.waitFor("removal by bob", 30*time.Second, func(e mmls.Event) bool { return e.Type == "removed" && e.ByID == bob.id })
+	carol.waitFor("removal by alice", 30*time.Second, func(e headless.Record) bool { return e.Type == "removed" && e.ByID == alice.id })
+	carol.waitFor("removal by bob", 30*time.Second, func(e headless.Record) bool { return e.Type == "removed" && e.ByID == bob.id })
 	alice.say("after the kick, from alice")
 	bob.say("after the kick, from bob")
 	bob.waitMessages(30*time.Second, "after the kick, from alice")
 	alice.waitMessages(30*time.Second, "after the kick, from bob")
 	carol.say("can anyone hear me")
 	carol.say("/who")
-	carol.waitFor("who", 10*time.Second, func(e mmls.Event) bool { return e.Type == "who" })
+	carol.waitFor("who", 10*time.Second, func(e headless.Record) bool { return e.Type == "who" })
 	for text := range carol.messages() {
 		if strings.HasPrefix(text, "after the kick") {
 			t.Fatalf("carol read %q after being kicked", text)
@@ -391,7 +391,7 @@ func TestE2EHostileBytes(t *testing.T) {
 	bob.say("still fine")
 	alice.waitMessages(30*time.Second, "still fine")
 	alice.say("/peers")
-	peers := alice.waitFor("peers", 10*time.Second, func(e mmls.Event) bool { return e.Type == "peers" })
+	peers := alice.waitFor("peers", 10*time.Second, func(e headless.Record) bool { return e.Type == "peers" })
 	if len(peers.Peers) != 1 {
 		t.Fatalf("alice knows %+v", peers.Peers)
 	}
@@ -444,7 +444,7 @@ func TestE2EMDNSInNamespaces(t *testing.T) {
 	nodes[1].waitMessages(30*time.Second, "found you all by mDNS")
 	nodes[2].waitMessages(30*time.Second, "found you all by mDNS")
 	nodes[2].say("/info")
-	info := nodes[2].waitFor("info", 10*time.Second, func(e mmls.Event) bool { return e.Type == "info" })
+	info := nodes[2].waitFor("info", 10*time.Second, func(e headless.Record) bool { return e.Type == "info" })
 	if info.Info == nil || !strings.HasPrefix(info.Info.MDNS, "on (eth0") || !strings.HasSuffix(info.Info.Listen, ":7420") {
 		t.Fatalf("info %+v", info.Info)
 	}
@@ -464,11 +464,11 @@ func TestE2EWriteRightAfterRestart(t *testing.T) {
 	bob.kill()
 	bob2 := start(t, "bob", bob.data, bob.listen)
 	bob2.say("first words after a restart")
-	bob2.waitFor("sent", 10*time.Second, func(e mmls.Event) bool { return e.Type == "sent" })
+	bob2.waitFor("sent", 10*time.Second, func(e headless.Record) bool { return e.Type == "sent" })
 	alice.waitMessages(60*time.Second, "first words after a restart")
 	carol.waitMessages(60*time.Second, "first words after a restart")
 	for _, q := range []*proc{alice, carol} {
-		bob2.waitFor("delivered to "+q.nick, 30*time.Second, func(e mmls.Event) bool {
+		bob2.waitFor("delivered to "+q.nick, 30*time.Second, func(e headless.Record) bool {
 			return e.Type == "delivered" && e.ToID == q.id
 		})
 	}
@@ -482,27 +482,27 @@ func TestE2EDirectMessageAndInvite(t *testing.T) {
 	nodes := room(t, "alice", "bob", "carol")
 	alice, bob, carol := nodes[0], nodes[1], nodes[2]
 	alice.say("/msg bob psst, just you")
-	got := bob.waitFor("the direct message", 30*time.Second, func(e mmls.Event) bool {
+	got := bob.waitFor("the direct message", 30*time.Second, func(e headless.Record) bool {
 		return e.Type == "message" && e.Text == "psst, just you"
 	})
 	if !strings.HasPrefix(got.Room, "dm:") || got.FromID != alice.id {
 		t.Fatalf("direct message %+v", got)
 	}
-	alice.waitFor("receipt", 30*time.Second, func(e mmls.Event) bool { return e.Type == "delivered" && e.ToID == bob.id })
+	alice.waitFor("receipt", 30*time.Second, func(e headless.Record) bool { return e.Type == "delivered" && e.ToID == bob.id })
 
 	alice.say("/join secret")
 	alice.say("/invite carol")
-	carol.waitFor("the invitation", 30*time.Second, func(e mmls.Event) bool {
+	carol.waitFor("the invitation", 30*time.Second, func(e headless.Record) bool {
 		return e.Type == "invite" && e.Room == "secret" && e.FromID == alice.id
 	})
 	carol.say("/join secret")
 	waitLinkIn(t, carol, alice, "secret")
 	waitLinkIn(t, alice, carol, "secret")
 	alice.say("welcome to the secret room")
-	carol.waitFor("the secret message", 30*time.Second, func(e mmls.Event) bool {
+	carol.waitFor("the secret message", 30*time.Second, func(e headless.Record) bool {
 		return e.Type == "message" && e.Room == "secret" && e.Text == "welcome to the secret room"
 	})
-	alice.waitFor("receipt", 30*time.Second, func(e mmls.Event) bool {
+	alice.waitFor("receipt", 30*time.Second, func(e headless.Record) bool {
 		return e.Type == "delivered" && e.Room == "secret" && e.ToID == carol.id
 	})
 	for text := range carol.messages() {
@@ -520,7 +520,7 @@ func TestE2EDirectMessageAndInvite(t *testing.T) {
 // waitLinkIn is waitLink in a named room.
 func waitLinkIn(t testing.TB, p, q *proc, room string) {
 	t.Helper()
-	p.waitFor("join of "+q.nick+"'s group in "+room, 30*time.Second, func(e mmls.Event) bool {
+	p.waitFor("join of "+q.nick+"'s group in "+room, 30*time.Second, func(e headless.Record) bool {
 		return e.Type == "member" && e.Room == room && e.Change == "added" && e.ID == p.id && e.By == q.id
 	})
 }
@@ -533,7 +533,7 @@ func TestE2EKeyChangedAlert(t *testing.T) {
 	alice, bob := nodes[0], nodes[1]
 	bob.kill()
 	impostor := start(t, "bob", filepath.Join(t.TempDir(), "other-bob"), "127.0.0.1:0", "--peer", alice.listen)
-	alert := alice.waitFor("key-changed alert", 30*time.Second, func(e mmls.Event) bool {
+	alert := alice.waitFor("key-changed alert", 30*time.Second, func(e headless.Record) bool {
 		return e.Type == "alert" && e.Kind == "key-changed"
 	})
 	if alert.Nick != "bob" || alert.ID != impostor.id {
@@ -541,16 +541,16 @@ func TestE2EKeyChangedAlert(t *testing.T) {
 	}
 	// /verify shows the new key's safety number, for comparing out loud.
 	alice.say("/verify " + impostor.id[:16])
-	v := alice.waitFor("verify", 10*time.Second, func(e mmls.Event) bool { return e.Type == "verify" })
+	v := alice.waitFor("verify", 10*time.Second, func(e headless.Record) bool { return e.Type == "verify" })
 	if len(v.SafetyNumber) != 71 || v.ID != impostor.id || v.Verified {
 		t.Fatalf("verify %+v", v)
 	}
 	// After comparing out loud, the user records it; /who shows it.
 	alice.say("/verify " + impostor.id[:16] + " yes")
-	alice.waitFor("verified", 10*time.Second, func(e mmls.Event) bool { return e.Type == "verify" && e.Verified })
+	alice.waitFor("verified", 10*time.Second, func(e headless.Record) bool { return e.Type == "verify" && e.Verified })
 	waitLink(t, impostor, alice)
 	alice.say("/who")
-	alice.waitFor("who with a verified member", 10*time.Second, func(e mmls.Event) bool {
+	alice.waitFor("who with a verified member", 10*time.Second, func(e headless.Record) bool {
 		if e.Type != "who" {
 			return false
 		}
@@ -624,12 +624,12 @@ func TestE2EDemo(t *testing.T) {
 	t.Parallel()
 	p := launch(t, exec.Command(binary, "--demo", "--headless", "--nick", "you"), "you", t.TempDir())
 	for _, bot := range []string{"bob", "carol"} {
-		p.waitFor("a greeting from "+bot, 30*time.Second, func(e mmls.Event) bool {
+		p.waitFor("a greeting from "+bot, 30*time.Second, func(e headless.Record) bool {
 			return e.Type == "message" && e.From == bot && strings.Contains(e.Text, "you")
 		})
 	}
 	p.say("hello bots")
-	p.waitFor("bob's answer", 30*time.Second, func(e mmls.Event) bool {
+	p.waitFor("bob's answer", 30*time.Second, func(e headless.Record) bool {
 		return e.Type == "message" && e.From == "bob" && strings.Contains(e.Text, "hello bots")
 	})
 	p.quit()

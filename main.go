@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"os/signal"
 	"os/user"
@@ -29,6 +30,7 @@ import (
 	"github.com/mmls-chat/mmls-chat/mmls/walkthrough"
 	"github.com/mmls-chat/mmls-chat/ui"
 	"github.com/mmls-chat/mmls-chat/ui/headless"
+	"golang.org/x/sync/errgroup"
 
 	tea "github.com/charmbracelet/bubbletea"
 )
@@ -131,16 +133,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func runChat(o options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cfg := node.Config{Nick: o.nick, Data: o.data, Log: o.logFile, Listen: o.listen, Peers: o.peers,
-		MDNS: !o.noMDNS, Ifaces: o.ifaces, Room: o.room, StdLog: true}
-	if !o.headless {
-		// In the terminal interface nothing but the interface writes to the
-		// terminal: notes go to the log; the status bar shows the state.
-		cfg.Notes = io.Discard
-	} else {
-		cfg.Notes = stderr
-	}
-	var demoWait func()
+	cfg := node.Config{Nick: o.nick, Data: o.data, Listen: o.listen, Peers: o.peers,
+		MDNS: !o.noMDNS, Ifaces: o.ifaces, Room: o.room}
 	if o.demo {
 		// The user and two simulated participants, in temporary data
 		// directories, on loopback only.
@@ -149,12 +143,25 @@ func runChat(o options, stdin io.Reader, stdout, stderr io.Writer) (int, error) 
 			return 1, err
 		}
 		defer os.RemoveAll(dir)
-		cfg.Data, cfg.Log, cfg.Listen, cfg.MDNS, cfg.Peers = filepath.Join(dir, "you"), "", "127.0.0.1:0", false, nil
-		defer func() {
-			if demoWait != nil {
-				demoWait()
-			}
-		}()
+		cfg.Data, cfg.Listen, cfg.MDNS, cfg.Peers = filepath.Join(dir, "you"), "127.0.0.1:0", false, nil
+		if o.logFile == "" {
+			o.logFile = filepath.Join(dir, "mmls-chat.log")
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return 2, err
+	}
+	logf, closeLog, err := openLog(o.logFile, cfg.Data)
+	if err != nil {
+		return 2, err
+	}
+	defer closeLog()
+	cfg.Logf = logf
+	// In the terminal interface nothing but the interface writes to the
+	// terminal: notes go to the log, and the status bar shows the state.
+	cfg.Notes = io.Discard
+	if o.headless {
+		cfg.Notes = stderr
 	}
 	n, err := node.Start(cfg)
 	var usage *node.UsageError
@@ -165,32 +172,68 @@ func runChat(o options, stdin io.Reader, stdout, stderr io.Writer) (int, error) 
 		return 1, err
 	}
 	defer n.Close()
+
+	// Every goroutine main starts belongs to this group; all end when the
+	// node stops (a /quit, the end of input, or a signal).
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var g errgroup.Group
 	if o.demo {
-		if demoWait, err = demo.Start(ctx, filepath.Dir(cfg.Data), n.Listen); err != nil {
+		wait, err := demo.Start(ctx, filepath.Dir(cfg.Data), n.Listen, logf)
+		if err != nil {
 			return 1, err
 		}
+		g.Go(func() error { wait(); return nil })
 	}
-	runErr := make(chan error, 1)
-	go func() { runErr <- n.Run(ctx) }()
-	if o.headless {
-		if err := headless.Run(n.Engine, stdin, stdout); err != nil {
-			n.Logf("%v", err)
+	g.Go(func() error {
+		defer cancel() // the node stopped: stop the demo and the interface
+		if err := n.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			return err
 		}
-	} else {
+		return nil
+	})
+	g.Go(func() error {
+		defer cancel() // the interface ended: stop the node
+		if o.headless {
+			return headless.Run(ctx, n.Engine, stdin, stdout)
+		}
 		p := tea.NewProgram(ui.New(n.Engine, ui.Options{MDNS: n.MDNS}), tea.WithAltScreen(), tea.WithMouseCellMotion(),
-			tea.WithInput(stdin), tea.WithOutput(stdout))
-		if _, err := p.Run(); err != nil {
-			n.Logf("ui: %v", err)
+			tea.WithInput(stdin), tea.WithOutput(stdout), tea.WithContext(ctx))
+		_, err := p.Run()
+		cancel()
+		for range n.Engine.Events() { // let the engine stop
 		}
-		cancel() // the interface quit: stop the engine
-		for range n.Engine.Events() {
+		if err != nil && !errors.Is(err, tea.ErrProgramKilled) {
+			return fmt.Errorf("ui: %w", err)
 		}
-	}
-	cancel()
-	if err := <-runErr; err != nil {
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		logf("mmls-chat: %v", err)
 		return 1, err
 	}
 	return 0, nil
+}
+
+// openLog opens the log file (default: mmls-chat.log in the data
+// directory, made 0700 first) and points the standard logger at it, since
+// zeroconf logs there: nothing but the interface may write to the
+// terminal.
+func openLog(path, data string) (logf func(string, ...any), closeLog func(), err error) {
+	if path == "" {
+		if err := os.MkdirAll(data, 0o700); err != nil {
+			return nil, nil, fmt.Errorf("--data %s: %w", data, err)
+		}
+		path = filepath.Join(data, "mmls-chat.log")
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--log: %w", err)
+	}
+	logger := log.New(f, "", log.LstdFlags|log.Lmicroseconds)
+	log.SetOutput(f)
+	return logger.Printf, func() {
+		log.SetOutput(os.Stderr)
+		f.Close()
+	}, nil
 }

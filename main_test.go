@@ -20,7 +20,7 @@ func TestRun(t *testing.T) {
 		{name: "help", args: []string{"--help"}, stderr: "usage: mmls-chat"},
 		{name: "bad flag", args: []string{"--nope"}, code: 2, stderr: "flag provided but not defined"},
 		{name: "stray argument", args: []string{"extra"}, code: 2, stderr: `unexpected argument "extra"`},
-		{name: "unusable data directory", args: []string{"--headless", "--data", "/dev/null/mmls"}, code: 2, stderr: "mmls-chat: --data /dev/null/mmls: store: data directory:"},
+		{name: "unusable data directory", args: []string{"--headless", "--data", "/dev/null/mmls"}, code: 2, stderr: "mmls-chat: --data /dev/null/mmls:"},
 		{name: "bad nick", args: []string{"--headless", "--nick", "", "--data", "unused"}, code: 2, stderr: "mmls-chat: --nick:"},
 		{name: "bad listen address", args: []string{"--headless", "--listen", "nonsense", "--no-mdns", "--data", "DATADIR"}, code: 2, stderr: "mmls-chat: --listen:"},
 		{

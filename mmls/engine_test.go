@@ -12,7 +12,6 @@ import (
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
 	"github.com/mmls-chat/mmls-chat/mmls/store"
-	"github.com/mmls-chat/mmls-chat/transport"
 )
 
 // recordingNet is a Network double for feeding the engine hostile frames
@@ -20,19 +19,19 @@ import (
 type recordingNet struct {
 	mu    sync.Mutex
 	sends int
-	ev    chan transport.Event
+	ev    chan NetEvent
 }
 
-func (n *recordingNet) Send(transport.ID, []byte) (uint64, error) {
+func (n *recordingNet) Send(ID, []byte) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.sends++
-	return uint64(n.sends), nil
+	return nil
 }
-func (n *recordingNet) Ack(transport.ID, uint64)       {}
-func (n *recordingNet) Connect(string) error           { return nil }
-func (n *recordingNet) Events() <-chan transport.Event { return n.ev }
-func (n *recordingNet) Peers() []transport.PeerInfo    { return nil }
+func (n *recordingNet) Ack(ID, uint64)          {}
+func (n *recordingNet) Connect(string) error    { return nil }
+func (n *recordingNet) Events() <-chan NetEvent { return n.ev }
+func (n *recordingNet) Peers() []NetPeer        { return nil }
 
 // newTestEngine is an engine that has started (rooms open) but whose loop
 // is not running: tests call its handlers directly, from one goroutine.
@@ -48,7 +47,7 @@ func newTestEngine(t testing.TB) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(Config{Identity: id, Store: st, Net: &recordingNet{ev: make(chan transport.Event)}, Env: env})
+	e, err := New(Config{Identity: id, Store: st, Net: &recordingNet{ev: make(chan NetEvent)}, Env: env})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +62,7 @@ func newTestEngine(t testing.TB) *Engine {
 		}
 	}()
 	t.Cleanup(func() { close(done) })
-	if err := e.start(); err != nil {
+	if err := e.open(); err != nil {
 		t.Fatal(err)
 	}
 	return e

@@ -2,89 +2,249 @@ package mmls
 
 import "time"
 
-// Event is what the engine reports. Its JSON form is the headless mode's
-// output contract (see the README): type and time always, the other fields
-// when they apply.
-type Event struct {
-	Type   string     `json:"type"`
-	Time   time.Time  `json:"time"`
-	ID     string     `json:"id,omitempty"`
-	Nick   string     `json:"nick,omitempty"`
-	Listen string     `json:"listen,omitempty"`
-	Addr   string     `json:"addr,omitempty"`
-	Status string     `json:"status,omitempty"`
-	Room   string     `json:"room,omitempty"`
-	Change string     `json:"change,omitempty"`
-	By     string     `json:"by,omitempty"`
-	ByID   string     `json:"by_id,omitempty"`
-	From   string     `json:"from,omitempty"`
-	FromID string     `json:"from_id,omitempty"`
-	Text   string     `json:"text,omitempty"`
-	SentAt *time.Time `json:"sent_at,omitempty"`
-	ToID   string     `json:"to_id,omitempty"`
-	// Recipients is how many members a sent message is addressed to.
-	Recipients int    `json:"recipients,omitempty"`
-	Kind       string `json:"kind,omitempty"`
-	Detail     string `json:"detail,omitempty"`
-	Error      string `json:"error,omitempty"`
-
-	Peers        []PeerView   `json:"peers,omitempty"`
-	Rooms        []RoomView   `json:"rooms,omitempty"`
-	Members      []MemberView `json:"members,omitempty"`
-	Info         *Info        `json:"info,omitempty"`
-	SafetyNumber string       `json:"safety_number,omitempty"`
-	Verified     bool         `json:"verified,omitempty"`
-	Commands     []string     `json:"commands,omitempty"`
-	History      []Line       `json:"history,omitempty"`
+// Event is something the engine reports: on [Engine.Events] as it happens,
+// in order, or as the answer of [Engine.Do]. Each kind is its own type; a
+// type switch tells them apart. The headless mode maps them onto its JSON
+// contract (see the README).
+type Event interface {
+	// When is the engine's clock when the event happened.
+	When() time.Time
+	stamp(time.Time)
 }
 
-// Line is one stored message, in a history event.
+// At stamps an event; every event type embeds it.
+type At struct{ Time time.Time }
+
+// When returns the stamp.
+func (a *At) When() time.Time   { return a.Time }
+func (a *At) stamp(t time.Time) { a.Time = t.UTC() }
+
+// Events on the stream.
+type (
+	// Ready: the node accepts connections. Room is the room interfaces
+	// start in.
+	Ready struct {
+		At
+		ID     ID
+		Nick   string
+		Listen string
+		Room   string
+	}
+	// Joined: we are in Room.
+	Joined struct {
+		At
+		Room string
+	}
+	// History: Room's last stored messages, oldest first, when it opens.
+	History struct {
+		At
+		Room  string
+		Lines []Line
+	}
+	// Left: we left Room.
+	Left struct {
+		At
+		Room string
+	}
+	// PeerChanged: a peer connected or went away.
+	PeerChanged struct {
+		At
+		ID     ID
+		Nick   string
+		Addr   string
+		Online bool
+	}
+	// MemberChanged: By's send group in Room gained or lost ID (By is us
+	// for our own group, and ID is us when we joined By's group).
+	MemberChanged struct {
+		At
+		Room   string
+		ID     ID
+		Nick   string
+		Change Change
+		By     ID
+	}
+	// Message: someone else's message, reported once per id for the life
+	// of the data directory.
+	Message struct {
+		At
+		Room   string
+		MsgID  string
+		From   string
+		FromID ID
+		Text   string
+		SentAt time.Time
+	}
+	// Sent: our message is stored and protected, addressed to Recipients
+	// members.
+	Sent struct {
+		At
+		Room       string
+		MsgID      string
+		Text       string
+		Recipients int
+	}
+	// Delivered: To has stored our message MsgID.
+	Delivered struct {
+		At
+		Room  string
+		MsgID string
+		To    ID
+	}
+	// Removed: By removed us from its send group in Room.
+	Removed struct {
+		At
+		Room   string
+		By     ID
+		ByNick string
+	}
+	// InviteReceived: From invites us to Room (join it to accept).
+	InviteReceived struct {
+		At
+		Room   string
+		From   string
+		FromID ID
+	}
+	// InviteSent: our invitation to Room is on its way to ID.
+	InviteSent struct {
+		At
+		Room string
+		ID   ID
+		Nick string
+	}
+	// Alert: a security alert. Equivocation names the owner By and Room;
+	// a changed key names Nick and the new ID.
+	Alert struct {
+		At
+		Kind   AlertKind
+		Room   string
+		Nick   string
+		ID     ID
+		By     ID
+		Detail string
+	}
+	// Failure: something failed outside any command (a write to the
+	// data directory, say). [Describe] says it in plain words.
+	Failure struct {
+		At
+		Err error
+	}
+)
+
+// Answers of [Engine.Do].
+type (
+	// Members answers Who.
+	Members struct {
+		At
+		Room    string
+		Members []MemberView
+	}
+	// Peers answers ListPeers.
+	Peers struct {
+		At
+		Peers []PeerView
+	}
+	// Rooms answers ListRooms, sorted by name.
+	Rooms struct {
+		At
+		Rooms []RoomView
+	}
+	// Info answers ShowInfo.
+	Info struct {
+		At
+		ID      ID
+		Nick    string
+		Listen  string
+		MDNS    string
+		Data    string
+		Rooms   int
+		Online  int
+		Version string
+	}
+	// SafetyNumber answers Verify.
+	SafetyNumber struct {
+		At
+		Nick     string
+		ID       ID
+		Number   string
+		Verified bool
+	}
+	// HelpText answers Help: one line per command.
+	HelpText struct {
+		At
+		Commands []string
+	}
+	// KeysUpdated answers Update.
+	KeysUpdated struct {
+		At
+		Room string
+	}
+	// NickChanged answers SetNick.
+	NickChanged struct {
+		At
+		Nick   string
+		Detail string
+	}
+	// Switched answers Switch: we are in Room.
+	Switched struct {
+		At
+		Room string
+	}
+)
+
+// Change says how a send group changed.
+type Change string
+
+// Membership changes.
+const (
+	ChangeAdded    Change = "added"
+	ChangeRemoved  Change = "removed"
+	ChangeRejoined Change = "rejoined"
+)
+
+// AlertKind names a security alert.
+type AlertKind string
+
+// Security alerts.
+const (
+	Equivocation AlertKind = "equivocation"
+	KeyChanged   AlertKind = "key-changed"
+)
+
+// Line is one stored message, in a History event.
 type Line struct {
-	ID     string    `json:"id"`
-	From   string    `json:"from"`
-	FromID string    `json:"from_id"`
-	Text   string    `json:"text"`
-	SentAt time.Time `json:"sent_at"`
-	Mine   bool      `json:"mine,omitempty"`
+	MsgID  string
+	From   string
+	FromID ID
+	Text   string
+	SentAt time.Time
+	Mine   bool
 }
 
-// PeerView is one peer in a /peers answer.
+// PeerView is one peer in a Peers answer.
 type PeerView struct {
-	ID     string `json:"id"`
-	Nick   string `json:"nick"`
-	Addr   string `json:"addr,omitempty"`
-	Online bool   `json:"online"`
-	Queued int    `json:"queued,omitempty"`
+	ID     ID
+	Nick   string
+	Addr   string
+	Online bool
+	Queued int
 }
 
-// RoomView is one room in a /rooms answer.
+// RoomView is one room in a Rooms answer.
 type RoomView struct {
-	Name    string `json:"name"`
-	Current bool   `json:"current,omitempty"`
-	Members int    `json:"members"`
+	Name    string
+	Members int
+	Direct  bool
 }
 
-// MemberView is one member in a /who answer. Membership is each
+// MemberView is one member in a Members answer. Membership is each
 // participant's own view: we reach them (they are in our send group), they
 // reach us (we are in theirs), or both.
 type MemberView struct {
-	ID        string `json:"id"`
-	Nick      string `json:"nick"`
-	WeReach   bool   `json:"we_reach"`
-	TheyReach bool   `json:"they_reach"`
-	Online    bool   `json:"online"`
-	Verified  bool   `json:"verified,omitempty"`
-}
-
-// Info answers /info.
-type Info struct {
-	ID      string `json:"id"`
-	Nick    string `json:"nick"`
-	Listen  string `json:"listen"`
-	MDNS    string `json:"mdns"`
-	Data    string `json:"data"`
-	Room    string `json:"room"`
-	Rooms   int    `json:"rooms"`
-	Online  int    `json:"online"`
-	Version string `json:"version,omitempty"`
+	ID        ID
+	Nick      string
+	WeReach   bool
+	TheyReach bool
+	Online    bool
+	Verified  bool
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strings"
@@ -25,62 +26,84 @@ func TestMain(m *testing.M) {
 var t0 = time.Date(2026, 11, 25, 9, 30, 0, 0, time.UTC)
 
 // fakeEngine feeds the model events through the same channel path as the
-// real engine, and records the lines the model hands it.
+// real engine, and records the commands the model hands it.
 type fakeEngine struct {
 	events chan mmls.Event
-	inputs chan string
+	cmds   chan mmls.Command
 }
 
 func newFakeEngine() *fakeEngine {
-	return &fakeEngine{events: make(chan mmls.Event, 64), inputs: make(chan string, 64)}
+	return &fakeEngine{events: make(chan mmls.Event, 64), cmds: make(chan mmls.Command, 64)}
 }
 
-func (f *fakeEngine) Input(line string) bool    { f.inputs <- line; return true }
+func (f *fakeEngine) Do(_ context.Context, c mmls.Command) (mmls.Event, error) {
+	f.cmds <- c
+	return nil, nil
+}
 func (f *fakeEngine) Events() <-chan mmls.Event { return f.events }
+func (f *fakeEngine) DirectPeer(room string) (mmls.ID, bool) {
+	for _, id := range []mmls.ID{bobID, carolID} {
+		if strings.Contains(room, id.String()) {
+			return id, true
+		}
+	}
+	return mmls.ID{}, false
+}
 
-const (
-	aliceID = "a11ce00000000000000000000000000000000000000000000000000000000000"
-	bobID   = "b0b0000000000000000000000000000000000000000000000000000000000000"
-	carolID = "ca401000000000000000000000000000000000000000000000000000000000000"
+func mustID(s string) mmls.ID {
+	id, ok := mmls.ParseID(s)
+	if !ok {
+		panic(s)
+	}
+	return id
+}
+
+var (
+	aliceID = mustID("a11ce00000000000000000000000000000000000000000000000000000000000")
+	bobID   = mustID("b0b0000000000000000000000000000000000000000000000000000000000000")
+	carolID = mustID("ca40100000000000000000000000000000000000000000000000000000000000")
 )
 
-func at(min int) *time.Time { t := t0.Add(time.Duration(min) * time.Minute); return &t }
+func at(min int) time.Time { return t0.Add(time.Duration(min) * time.Minute) }
 
-func started() []mmls.Event {
-	return []mmls.Event{
-		{Type: "ready", ID: aliceID, Nick: "alice", Listen: "10.0.0.1:7420"},
-		{Type: "joined", Room: "lobby"},
+func stamped(t time.Time) mmls.At { return mmls.At{Time: t} }
+
+func started() []tea.Msg {
+	return []tea.Msg{
+		eventMsg{&mmls.Ready{ID: aliceID, Nick: "alice", Listen: "10.0.0.1:7420", Room: "lobby"}},
+		eventMsg{&mmls.Joined{Room: "lobby"}},
 	}
 }
 
-func conversation() []mmls.Event {
-	ev := append(started(),
-		mmls.Event{Type: "peer", ID: bobID, Nick: "bob", Status: "online"},
-		mmls.Event{Type: "peer", ID: carolID, Nick: "carol", Status: "online"},
-		mmls.Event{Type: "who", Room: "lobby", Members: []mmls.MemberView{
+func conversation() []tea.Msg {
+	dm := "dm:" + aliceID.String() + ":" + carolID.String()
+	return append(started(),
+		eventMsg{&mmls.PeerChanged{ID: bobID, Nick: "bob", Online: true}},
+		eventMsg{&mmls.PeerChanged{ID: carolID, Nick: "carol", Online: true}},
+		doneMsg{job: job{cmd: mmls.Who{Room: "lobby"}}, ev: &mmls.Members{Room: "lobby", Members: []mmls.MemberView{
 			{ID: bobID, Nick: "bob", WeReach: true, TheyReach: true, Online: true, Verified: true},
 			{ID: carolID, Nick: "carol", WeReach: true, TheyReach: false, Online: true},
-		}},
-		mmls.Event{Type: "message", Room: "lobby", ID: "m1", From: "bob", FromID: bobID, Text: "morning all", SentAt: at(1)},
-		mmls.Event{Type: "sent", Time: *at(2), Room: "lobby", ID: "m2", Text: "hi bob, hi carol", Recipients: 2},
-		mmls.Event{Type: "delivered", Room: "lobby", ID: "m2", ToID: bobID},
-		mmls.Event{Type: "sent", Time: *at(3), Room: "lobby", ID: "m3", Text: "everyone got this one", Recipients: 2},
-		mmls.Event{Type: "delivered", Room: "lobby", ID: "m3", ToID: bobID},
-		mmls.Event{Type: "delivered", Room: "lobby", ID: "m3", ToID: carolID},
-		mmls.Event{Type: "message", Room: "dm:" + aliceID + ":" + carolID, ID: "m4", From: "carol", FromID: carolID, Text: "psst", SentAt: at(4)},
+		}}},
+		eventMsg{&mmls.Message{Room: "lobby", MsgID: "m1", From: "bob", FromID: bobID, Text: "morning all", SentAt: at(1)}},
+		eventMsg{&mmls.Sent{At: stamped(at(2)), Room: "lobby", MsgID: "m2", Text: "hi bob, hi carol", Recipients: 2}},
+		eventMsg{&mmls.Delivered{Room: "lobby", MsgID: "m2", To: bobID}},
+		eventMsg{&mmls.Sent{At: stamped(at(3)), Room: "lobby", MsgID: "m3", Text: "everyone got this one", Recipients: 2}},
+		eventMsg{&mmls.Delivered{Room: "lobby", MsgID: "m3", To: bobID}},
+		eventMsg{&mmls.Delivered{Room: "lobby", MsgID: "m3", To: carolID}},
+		eventMsg{&mmls.Joined{Room: dm}},
+		eventMsg{&mmls.Message{Room: dm, MsgID: "m4", From: "carol", FromID: carolID, Text: "psst", SentAt: at(4)}},
 	)
-	return ev
 }
 
-// screen runs the model in a real program, sends it the events (as the
-// engine's channel would deliver them) and keys in order, and returns the
-// final view.
-func screen(t *testing.T, events []mmls.Event, keys ...tea.KeyMsg) string {
+// screen runs the model in a real program, sends it the messages (as the
+// engine would deliver them) and keys in order, and returns the final
+// view.
+func screen(t *testing.T, msgs []tea.Msg, keys ...tea.KeyMsg) string {
 	t.Helper()
 	m := New(newFakeEngine(), Options{MDNS: "on (eth0)", Now: func() time.Time { return t0 }})
 	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 24))
-	for _, e := range events {
-		tm.Send(eventMsg(e))
+	for _, msg := range msgs {
+		tm.Send(msg)
 	}
 	for _, k := range keys {
 		tm.Send(k)
@@ -101,9 +124,9 @@ func TestBell(t *testing.T) {
 		ev   mmls.Event
 		ring bool
 	}{
-		{"direct message", mmls.Event{Type: "message", Room: "dm:" + aliceID + ":" + bobID, From: "bob", FromID: bobID, Text: "psst"}, true},
-		{"mention", mmls.Event{Type: "message", Room: "lobby", From: "bob", FromID: bobID, Text: "Alice, look"}, true},
-		{"ordinary", mmls.Event{Type: "message", Room: "lobby", From: "bob", FromID: bobID, Text: "hello all"}, false},
+		{"direct message", &mmls.Message{Room: "dm:" + aliceID.String() + ":" + bobID.String(), From: "bob", FromID: bobID, Text: "psst"}, true},
+		{"mention", &mmls.Message{Room: "lobby", From: "bob", FromID: bobID, Text: "Alice, look"}, true},
+		{"ordinary", &mmls.Message{Room: "lobby", From: "bob", FromID: bobID, Text: "hello all"}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,8 +134,8 @@ func TestBell(t *testing.T) {
 			m := New(newFakeEngine(), Options{Now: func() time.Time { return t0 }})
 			mm, _ := m.Update(tea.WindowSizeMsg{Width: 80, Height: 20})
 			m = mm.(Model)
-			for _, e := range started() {
-				m.onEvent(e)
+			for _, msg := range started() {
+				m.onEvent(msg.(eventMsg).ev)
 			}
 			rang := false
 			for _, c := range m.onEvent(tc.ev) {
@@ -137,20 +160,20 @@ func TestBell(t *testing.T) {
 
 func TestScreens(t *testing.T) {
 	tests := []struct {
-		name   string
-		events []mmls.Event
-		keys   []tea.KeyMsg
-		want   []string
+		name string
+		msgs []tea.Msg
+		keys []tea.KeyMsg
+		want []string
 	}{
 		{"empty lobby", started(), nil, []string{"alice (a11ce000)", "#lobby", "mDNS on (eth0)", "0 online"}},
 		{"conversation", conversation(), nil, []string{"morning all", "hi bob, hi carol 1/2", "everyone got this one ✓", "⇄ bob ✔", "→ carol", "@carol 1"}},
-		{"alert banner", append(started(), mmls.Event{Type: "alert", Kind: "key-changed", Detail: "bob arrived with a different key"}), nil,
+		{"alert banner", append(started(), eventMsg{&mmls.Alert{Kind: mmls.KeyChanged, Detail: "bob arrived with a different key"}}), nil,
 			[]string{"⚠ bob arrived with a different key", "security alert (key-changed)"}},
 		{"help view", started(), []tea.KeyMsg{{Type: tea.KeyRunes, Runes: []rune{'?'}}}, []string{"pgup", "ctrl+p", "previous room"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := screen(t, tc.events, tc.keys...)
+			got := screen(t, tc.msgs, tc.keys...)
 			for _, w := range tc.want {
 				if !strings.Contains(got, w) {
 					t.Errorf("screen lacks %q:\n%s", w, got)
@@ -164,7 +187,7 @@ func TestScreens(t *testing.T) {
 func TestCompletion(t *testing.T) {
 	t.Parallel()
 	m := New(newFakeEngine(), Options{})
-	m.peers = map[string]*peer{bobID: {nick: "bob"}, carolID: {nick: "carol"}}
+	m.peers = map[mmls.ID]*peer{bobID: {nick: "bob"}, carolID: {nick: "carol"}}
 	tests := []struct{ in, want string }{
 		{"/jo", "/join "},
 		{"/ki", "/kick "},
@@ -187,8 +210,8 @@ func BenchmarkView10k(b *testing.B) {
 	m := New(newFakeEngine(), Options{MDNS: "on"})
 	mm, _ := m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
 	m = mm.(Model)
-	for _, e := range started() {
-		m.onEvent(e)
+	for _, msg := range started() {
+		m.onEvent(msg.(eventMsg).ev)
 	}
 	v := m.view("lobby")
 	for i := 0; i < 10000; i++ {

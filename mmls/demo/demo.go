@@ -50,13 +50,14 @@ var bots = []bot{
 }
 
 // Start starts the simulated participants in dir, connected to peer (the
-// user's node). They stop when ctx ends; wait waits for them to finish.
-func Start(ctx context.Context, dir, peer string) (wait func(), err error) {
-	var wg sync.WaitGroup
+// user's node); their logs go to logf. They stop when ctx ends; wait
+// waits for every goroutine they started.
+func Start(ctx context.Context, dir, peer string, logf func(string, ...any)) (wait func(), err error) {
 	var nodes []*node.Node
 	for _, b := range bots {
+		prefix := "demo " + b.nick + ": "
 		n, err := node.Start(node.Config{Nick: b.nick, Data: filepath.Join(dir, b.nick), Listen: "127.0.0.1:0",
-			Peers: []string{peer}, Room: "lobby"})
+			Peers: []string{peer}, Room: "lobby", Logf: func(f string, a ...any) { logf(prefix+f, a...) }})
 		if err != nil {
 			for _, m := range nodes {
 				m.Close()
@@ -65,61 +66,63 @@ func Start(ctx context.Context, dir, peer string) (wait func(), err error) {
 		}
 		nodes = append(nodes, n)
 	}
+	var wg sync.WaitGroup
 	for i, n := range nodes {
 		b := bots[i]
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			n.Run(ctx)
-			n.Close()
-		}()
-		go func() {
-			defer wg.Done()
-			play(ctx, n.Engine, b)
-		}()
+		replies := make(chan mmls.Command, 16)
+		wg.Go(func() {
+			defer n.Close()
+			_ = n.Run(ctx) // ends with ctx
+		})
+		wg.Go(func() {
+			defer close(replies)
+			play(n.Engine, b, replies)
+		})
+		wg.Go(func() { answer(ctx, n.Engine, replies) })
 	}
 	return wg.Wait, nil
 }
 
-// play runs a bot's script on its engine's events until they stop.
-func play(ctx context.Context, eng *mmls.Engine, b bot) {
-	var me string
-	greeted := map[string]bool{}
-	say := func(line string) {
-		go func() {
-			select {
-			case <-time.After(600 * time.Millisecond): // a human pace
-				eng.Input(line)
-			case <-ctx.Done():
-			}
-		}()
+// play reads a bot's events until they end and queues its replies.
+func play(eng *mmls.Engine, b bot, replies chan<- mmls.Command) {
+	greeted := map[mmls.ID]bool{}
+	queue := func(c mmls.Command) {
+		select {
+		case replies <- c:
+		default: // a flood: the bot skips a reply rather than stall its engine
+		}
 	}
-	for e := range eng.Events() {
-		switch e.Type {
-		case "ready":
-			me = e.ID
-		case "member":
+	for ev := range eng.Events() {
+		switch e := ev.(type) {
+		case *mmls.MemberChanged:
 			// The user joined our lobby group: greet once.
-			if e.Room == "lobby" && e.By == me && e.Change == "added" && !greeted[e.ID] && !isBot(e.Nick) {
+			if e.Room == "lobby" && e.By == eng.ID() && e.Change == mmls.ChangeAdded && !greeted[e.ID] && !isBot(e.Nick) {
 				greeted[e.ID] = true
-				say(fmt.Sprintf(b.greet, e.Nick))
+				queue(mmls.Say{Room: "lobby", Text: fmt.Sprintf(b.greet, e.Nick)})
 			}
-		case "message":
+		case *mmls.Message:
 			if isBot(e.From) {
 				continue // bots do not answer each other
 			}
-			direct := strings.HasPrefix(e.Room, "dm:")
+			direct := mmls.IsDirect(e.Room)
 			if reply := b.answer(e.From, e.Text, direct); reply != "" {
-				if direct {
-					say("/msg " + e.From + " " + reply)
-				} else {
-					say(reply)
-				}
+				// The answer goes to the room the message came from.
+				queue(mmls.Say{Room: e.Room, Text: reply})
 			}
 		}
 	}
 }
 
+// answer runs queued replies at a human pace, until replies closes.
+func answer(ctx context.Context, eng *mmls.Engine, replies <-chan mmls.Command) {
+	for c := range replies {
+		select {
+		case <-time.After(600 * time.Millisecond):
+			_, _ = eng.Do(ctx, c) // a stopped engine ends the demo anyway
+		case <-ctx.Done():
+		}
+	}
+}
 func isBot(nick string) bool {
 	for _, b := range bots {
 		if b.nick == nick {

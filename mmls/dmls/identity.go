@@ -17,6 +17,9 @@ import (
 // the participant's id everywhere in mmls-chat.
 type Fingerprint = mlsguard.Fingerprint
 
+// ParseFingerprint reads the hex form of a fingerprint.
+func ParseFingerprint(s string) (Fingerprint, bool) { return mlsguard.ParseFingerprint(s) }
+
 // RoomID is the SHA-256 of a room name; names never travel in clear.
 type RoomID [32]byte
 

@@ -1,7 +1,9 @@
 // Package node assembles one participant: the store in its data
-// directory, its log file, its identity, a listener, the transport,
-// discovery and the engine. main builds the user's node with it, and the
-// --demo mode builds its simulated participants the same way.
+// directory, its identity, a listener, the transport, discovery and the
+// engine, joined by the adapters that put the transport and discovery in
+// the engine's terms. It is the only package that imports both the engine
+// and the network. main builds the user's node with it, and the --demo
+// mode its simulated participants.
 package node
 
 import (
@@ -10,11 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -29,18 +29,17 @@ import (
 type Config struct {
 	Nick   string
 	Data   string // data directory
-	Log    string // log file (default: mmls-chat.log in Data)
 	Listen string // listen address; a free port is used if its port is taken
 	Peers  []string
 	MDNS   bool
 	Ifaces []string
 	Room   string
 	// Notes receives the few lines a user should see outside the log
-	// (a port fallback, mDNS unavailable). Nil sends them to the log.
+	// (a port fallback, mDNS unavailable). Nil sends them to Logf.
 	Notes io.Writer
-	// StdLog points the standard library logger (zeroconf's) at the log
-	// file; only the program's main node should set it.
-	StdLog bool
+	// Logf is the node's log (nil: discard). main points it at the log
+	// file.
+	Logf func(format string, args ...any)
 }
 
 // UsageError is a bad setting (flag value, unusable directory): main
@@ -50,70 +49,69 @@ type UsageError struct{ Err error }
 func (u *UsageError) Error() string { return u.Err.Error() }
 func (u *UsageError) Unwrap() error { return u.Err }
 
-// Node is a running participant.
+// Node is a participant, ready to Run.
 type Node struct {
 	Engine *mmls.Engine
 	Listen string
 	MDNS   string
-	Logf   func(format string, args ...any)
 
-	st      *store.Store
-	logFile *os.File
-	tr      *transport.Transport
-	disc    *discovery.Discovery
+	st   *store.Store
+	l    net.Listener
+	tr   *transport.Transport
+	disc *discovery.Discovery
+	net  *network
+	seen *sightings
+	once sync.Once
 }
 
-// Start builds the node; Run runs its engine.
-func Start(cfg Config) (_ *Node, err error) {
+// Validate checks the settings that need no file or socket.
+func (cfg Config) Validate() error {
 	if err := dmls.ValidNick(cfg.Nick); err != nil {
-		return nil, &UsageError{fmt.Errorf("--nick: %w", err)}
+		return &UsageError{fmt.Errorf("--nick: a nick is 1 to 64 characters, without control characters")}
 	}
-	if cfg.Room == "" || strings.ContainsAny(cfg.Room, " \t") || strings.HasPrefix(cfg.Room, "dm:") {
-		return nil, &UsageError{fmt.Errorf("--room: a room name is 1 to 64 characters without spaces")}
+	if cfg.Room == "" || strings.ContainsAny(cfg.Room, " \t") || mmls.IsDirect(cfg.Room) {
+		return &UsageError{fmt.Errorf("--room: a room name is 1 to 64 characters without spaces")}
+	}
+	return nil
+}
+
+// Start builds the node; nothing runs until Run.
+func Start(cfg Config) (_ *Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
 	}
 	n := &Node{}
 	defer func() {
 		if err != nil {
-			n.Close() // whatever was opened before the failure
+			n.shutdown() // whatever was opened before the failure
+			n.Close()
 		}
 	}()
 	if n.st, err = store.Open(cfg.Data); err != nil {
 		return nil, &UsageError{fmt.Errorf("--data %s: %w", cfg.Data, err)}
 	}
-	logPath := cfg.Log
-	if logPath == "" {
-		logPath = filepath.Join(cfg.Data, "mmls-chat.log")
-	}
-	if n.logFile, err = os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600); err != nil {
-		return nil, &UsageError{fmt.Errorf("--log: %w", err)}
-	}
-	logger := log.New(n.logFile, "", log.LstdFlags|log.Lmicroseconds)
-	if cfg.StdLog {
-		log.SetOutput(n.logFile) // zeroconf logs to the standard logger
-	}
-	n.Logf = logger.Printf
 	notes := cfg.Notes
 	if notes == nil {
-		notes = n.logFile
+		notes = logWriter(cfg.Logf)
 	}
-
 	env := dmls.Env{Rand: rand.Reader, Now: time.Now}
 	id, err := mmls.LoadIdentity(n.st, env, cfg.Nick)
 	if err != nil {
 		return nil, err
 	}
-	l, err := listen(cfg.Listen, notes)
-	if err != nil {
+	if n.l, err = listen(cfg.Listen, notes); err != nil {
 		return nil, &UsageError{fmt.Errorf("--listen: %w", err)}
 	}
-	n.Listen = l.Addr().String()
-	port := l.Addr().(*net.TCPAddr).Port
-	n.tr, err = transport.New(transport.Config{Identity: id, Verify: dmls.Verify, Nick: id.Nick(), ListenPort: port, Logf: n.Logf})
+	n.Listen = n.l.Addr().String()
+	port := n.l.Addr().(*net.TCPAddr).Port
+	n.tr, err = transport.New(transport.Config{Identity: id, Verify: dmls.Verify, Nick: id.Nick(), ListenPort: port, Logf: cfg.Logf})
 	if err != nil {
-		l.Close()
 		return nil, err
 	}
-	go func(tr *transport.Transport, l net.Listener) { tr.Serve(l) }(n.tr, l)
+	n.net = &network{tr: n.tr, events: make(chan mmls.NetEvent)}
 	for _, p := range cfg.Peers {
 		if err := n.tr.Connect(p); err != nil {
 			return nil, &UsageError{fmt.Errorf("--peer: %w", err)}
@@ -121,20 +119,21 @@ func Start(cfg Config) (_ *Node, err error) {
 	}
 	n.MDNS = "off (--no-mdns)"
 	if cfg.MDNS {
-		d, err := discovery.Start(discovery.Config{ID: transport.IDOf(id.PublicKey()).String(), Nick: id.Nick(),
-			Port: port, Interfaces: cfg.Ifaces, Logf: n.Logf})
+		d, err := discovery.Start(discovery.Config{ID: id.Fingerprint().String(), Nick: id.Nick(),
+			Port: port, Interfaces: cfg.Ifaces, Logf: cfg.Logf})
 		if err != nil {
 			// Said once, plainly; static peers still work.
 			fmt.Fprintf(notes, "mmls-chat: %v; carrying on with --peer and /connect\n", err)
 			n.MDNS = "unavailable"
 		} else {
 			n.disc = d
+			n.seen = &sightings{d: d, ch: make(chan mmls.Sighting)}
 			n.MDNS = "on (" + strings.Join(d.Interfaces(), ",") + ")"
 		}
 	}
-	ecfg := mmls.Config{Identity: id, Store: n.st, Net: n.tr, Room: cfg.Room, Listen: n.Listen, MDNS: n.MDNS, Env: env, Logf: n.Logf}
-	if n.disc != nil {
-		ecfg.Discovery = n.disc
+	ecfg := mmls.Config{Identity: id, Store: n.st, Net: n.net, Room: cfg.Room, Listen: n.Listen, MDNS: n.MDNS, Env: env, Logf: cfg.Logf}
+	if n.seen != nil {
+		ecfg.Discovery = n.seen
 	}
 	if n.Engine, err = mmls.New(ecfg); err != nil {
 		return nil, err
@@ -142,23 +141,49 @@ func Start(cfg Config) (_ *Node, err error) {
 	return n, nil
 }
 
-// Run runs the engine until ctx ends or /quit.
-func (n *Node) Run(ctx context.Context) error { return n.Engine.Run(ctx) }
+// Run serves connections and runs the engine until ctx ends or a Quit;
+// then it stops the network and waits for every goroutine it started. It
+// returns the engine's result (ctx.Err() when ctx ended).
+func (n *Node) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Go(func() {
+		if err := n.tr.Serve(n.l); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, transport.ErrClosed) {
+			_, _ = n.Engine.Do(ctx, mmls.Quit{}) // the listener failed: stop
+		}
+	})
+	wg.Go(func() { n.net.pump(stop) })
+	if n.seen != nil {
+		wg.Go(func() { n.seen.pump(stop) })
+	}
+	err := n.Engine.Run(ctx)
+	close(stop)
+	n.shutdown()
+	wg.Wait()
+	return err
+}
 
-// Close stops discovery and the transport and closes the store and log.
-// Call it after Run has returned.
+// shutdown stops discovery and the transport (its listener with it).
+func (n *Node) shutdown() {
+	n.once.Do(func() {
+		if n.disc != nil {
+			n.disc.Close()
+		}
+		if n.tr != nil {
+			n.tr.Close()
+		}
+		if n.l != nil {
+			n.l.Close()
+		}
+	})
+}
+
+// Close closes the store; call it after Run has returned (or instead of
+// Run).
 func (n *Node) Close() {
-	if n.disc != nil {
-		n.disc.Close()
-	}
-	if n.tr != nil {
-		n.tr.Close()
-	}
+	n.shutdown()
 	if n.st != nil {
 		n.st.Close()
-	}
-	if n.logFile != nil {
-		n.logFile.Close()
 	}
 }
 
@@ -179,4 +204,12 @@ func listen(addr string, notes io.Writer) (net.Listener, error) {
 	}
 	fmt.Fprintf(notes, "mmls-chat: %s is taken; listening on %s\n", addr, l.Addr())
 	return l, nil
+}
+
+// logWriter turns a log function into a writer, one call per Write.
+type logWriter func(format string, args ...any)
+
+func (f logWriter) Write(p []byte) (int, error) {
+	f("%s", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }

@@ -13,13 +13,19 @@ import (
 type Outgoing struct {
 	ID      string          `json:"id"`
 	Room    string          `json:"room"`
-	Kind    string          `json:"kind,omitempty"` // "" for text, "invite" (Text is the room)
+	Kind    string          `json:"kind,omitempty"` // KindText or KindInvite (Text is the room)
 	Text    string          `json:"text"`
 	SentAt  time.Time       `json:"sent_at"`
 	To      []string        `json:"to"`
 	Acked   map[string]bool `json:"acked,omitempty"`
 	Dropped map[string]bool `json:"dropped,omitempty"` // removed since: delivery cancelled
 }
+
+// Kinds of outgoing messages.
+const (
+	KindText   = ""
+	KindInvite = "invite"
+)
 
 // Pending lists the recipients that have neither acknowledged nor been
 // dropped.
@@ -40,7 +46,7 @@ func (s *Store) AddOutgoing(o Outgoing, fromID, fromNick string) error {
 		if err := putOutgoing(tx.Bucket(bOutbox), []byte(o.ID), o); err != nil {
 			return err
 		}
-		if o.Kind != "" {
+		if o.Kind != KindText {
 			return nil // only text goes into the history
 		}
 		_, err := appendHistory(tx, Message{ID: o.ID, Room: o.Room, FromID: fromID, FromNick: fromNick, Text: o.Text,

@@ -1,57 +1,189 @@
 // Package headless drives the engine from lines of text and reports its
 // events as JSON, one object per line: the contract scripts, bots and the
-// end-to-end tests use (documented in the README).
+// end-to-end tests use (documented in the README). It parses lines with
+// the same parser as the terminal interface, so both accept exactly the
+// same commands.
 //
-// Output rule: stdout carries JSON events and nothing else; diagnostics go
-// to the log file that main sets up.
+// Output rule: stdout carries JSON records and nothing else; diagnostics
+// go to the log file that main sets up.
 package headless
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"sync"
+
+	"github.com/muesli/cancelreader"
 
 	"github.com/mmls-chat/mmls-chat/mmls"
 )
 
 // Engine is what the headless mode needs of the engine.
 type Engine interface {
-	Input(line string) bool
+	Do(ctx context.Context, c mmls.Command) (mmls.Event, error)
 	Events() <-chan mmls.Event
 }
 
 // MaxLine bounds one input line. Longer messages than the protocol allows
-// (64 KiB of text) still reach the engine, which answers with an error
-// event; a line over MaxLine ends the input.
+// (64 KiB of text) still reach the engine, which answers with an error;
+// a line over MaxLine ends the input.
 const MaxLine = 1 << 20
 
-// Run copies input lines to the engine and its events to out until the
-// engine stops. End of input is a /quit. It returns the first write error.
-func Run(eng Engine, in io.Reader, out io.Writer) error {
-	go func() {
-		sc := bufio.NewScanner(in)
-		sc.Buffer(make([]byte, 0, 4096), MaxLine)
-		for sc.Scan() {
-			if sc.Text() == "" {
-				continue
-			}
-			if !eng.Input(sc.Text()) {
-				return
+// Run runs commands read from in, one line each, and writes the engine's
+// events and the commands' answers to out, until the engine stops. End of
+// input is a /quit. It returns the first write error.
+//
+// Answers follow the events the command caused: a command's Joined is
+// written before the answer of the next command. The current room (where
+// text lines go) is Run's own: the start room, then the last room joined
+// or switched to.
+func Run(ctx context.Context, eng Engine, in io.Reader, out io.Writer) error {
+	cr, err := cancelreader.NewReader(in)
+	if err != nil {
+		return fmt.Errorf("headless: input: %w", err)
+	}
+	defer cr.Close()
+	h := &session{eng: eng, answers: make(chan Record), start: make(chan string, 1), stop: make(chan struct{})}
+	var wg sync.WaitGroup
+	wg.Go(func() { h.read(ctx, cr) })
+	werr := h.write(out)
+	close(h.stop)
+	// A reader that cannot be interrupted (not a file) is left to end
+	// with its input.
+	if cr.Cancel() {
+		wg.Wait()
+	}
+	return werr
+}
+
+type session struct {
+	eng     Engine
+	answers chan Record   // command answers, to the writer
+	start   chan string   // the start room, from Ready
+	stop    chan struct{} // closed when the engine's events end
+}
+
+// read runs the commands of each input line, in order.
+func (h *session) read(ctx context.Context, in io.Reader) {
+	var current string
+	select {
+	case current = <-h.start:
+	case <-h.stop:
+		return
+	}
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 0, 4096), MaxLine)
+	for sc.Scan() {
+		cmd, err := mmls.Parse(sc.Text(), current)
+		if cmd == nil && err == nil {
+			continue
+		}
+		var ev mmls.Event
+		if err == nil {
+			ev, err = h.eng.Do(ctx, cmd)
+		}
+		switch {
+		case errors.Is(err, mmls.ErrStopped):
+			return
+		case err != nil:
+			h.answer(errorRecord(err, timeOf(ev)))
+			continue
+		}
+		current = h.follow(ctx, cmd, current)
+		if ev != nil {
+			if rec, ok := recordOf(ev, current); ok {
+				h.answer(rec)
 			}
 		}
-		eng.Input("/quit")
-	}()
+		if _, quit := cmd.(mmls.Quit); quit {
+			return
+		}
+	}
+	_, _ = h.eng.Do(ctx, mmls.Quit{}) // end of input
+}
+
+// follow returns the current room after cmd succeeded.
+func (h *session) follow(ctx context.Context, cmd mmls.Command, current string) string {
+	switch c := cmd.(type) {
+	case mmls.Join:
+		return c.Room
+	case mmls.Switch:
+		return c.Room
+	case mmls.Leave:
+		if c.Room != current {
+			return current
+		}
+		// Text goes to another of our rooms: an open one first.
+		ev, err := h.eng.Do(ctx, mmls.ListRooms{})
+		rooms, ok := ev.(*mmls.Rooms)
+		if err != nil || !ok || len(rooms.Rooms) == 0 {
+			return ""
+		}
+		for _, r := range rooms.Rooms {
+			if !r.Direct {
+				return r.Name
+			}
+		}
+		return rooms.Rooms[0].Name
+	}
+	return current
+}
+
+func (h *session) answer(r Record) {
+	select {
+	case h.answers <- r:
+	case <-h.stop:
+	}
+}
+
+// write writes events and answers until the engine's events end.
+func (h *session) write(out io.Writer) error {
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
 	var werr error
-	for ev := range eng.Events() {
-		if werr != nil {
-			continue // keep draining so the engine can stop
-		}
-		if err := enc.Encode(ev); err != nil {
-			werr = fmt.Errorf("headless: write: %w", err)
+	put := func(r Record) {
+		if werr == nil { // after a failed write, keep draining so the engine can stop
+			if err := enc.Encode(r); err != nil {
+				werr = fmt.Errorf("headless: write: %w", err)
+			}
 		}
 	}
-	return werr
+	event := func(ev mmls.Event) {
+		if ready, ok := ev.(*mmls.Ready); ok {
+			h.start <- ready.Room
+		}
+		if r, ok := recordOf(ev, ""); ok {
+			put(r)
+		}
+	}
+	events := h.eng.Events()
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return werr
+			}
+			event(ev)
+		case a := <-h.answers:
+			// What the engine reported before it answered is queued
+			// already: it goes first.
+			for drained := false; !drained; {
+				select {
+				case ev, ok := <-events:
+					if !ok {
+						put(a)
+						return werr
+					}
+					event(ev)
+				default:
+					drained = true
+				}
+			}
+			put(a)
+		}
+	}
 }

@@ -1,0 +1,180 @@
+package mmls
+
+import (
+	"errors"
+
+	"github.com/mmls-chat/mmls-chat/mmls/dmls"
+	"github.com/mmls-chat/mmls-chat/mmls/store"
+)
+
+// do runs one command on the engine's goroutine: its answer, or an error
+// in plain words.
+func (e *Engine) do(c Command) (Event, error) {
+	switch c := c.(type) {
+	case Join:
+		return nil, e.join(c.Room)
+	case Leave:
+		return nil, e.leave(c.Room)
+	case Switch:
+		if _, err := e.room(c.Room); err != nil {
+			return nil, err
+		}
+		return &Switched{Room: c.Room}, nil
+	case Say:
+		r, err := e.room(c.Room)
+		if err != nil {
+			return nil, err
+		}
+		return nil, e.say(r, c.Text)
+	case Direct:
+		peer, err := e.byNick(c.To)
+		if err != nil {
+			return nil, err
+		}
+		r, err := e.direct(peer)
+		if err != nil {
+			return nil, err
+		}
+		return nil, e.say(r, c.Text)
+	case Invite:
+		r, err := e.room(c.Room)
+		if err != nil {
+			return nil, err
+		}
+		return nil, e.invite(r, c.Who)
+	case Kick:
+		return nil, e.kick(c.Room, c.Who)
+	case Verify:
+		return e.verify(c.Who, c.Confirm)
+	case Who:
+		return e.who(c.Room)
+	case ListPeers:
+		return e.listPeers(), nil
+	case ListRooms:
+		return e.listRooms(), nil
+	case ShowInfo:
+		return e.info(), nil
+	case SetNick:
+		return e.setNick(c.Nick)
+	case Connect:
+		if err := e.net.Connect(c.Addr); err != nil {
+			return nil, failWith(ErrConnect, err, "cannot connect to %q", c.Addr)
+		}
+		return nil, nil
+	case Update:
+		r, err := e.room(c.Room)
+		if err != nil {
+			return nil, err
+		}
+		e.in(r)(r.s.Update())
+		return &KeysUpdated{Room: r.name}, nil
+	case Help:
+		return &HelpText{Commands: HelpLines()}, nil
+	case Quit:
+		return nil, nil
+	case nil:
+		return nil, failf(ErrUsage, "no command")
+	}
+	return nil, failf(ErrUnknownCommand, "unknown command %T", c)
+}
+
+func (e *Engine) kick(room, who string) error {
+	r, err := e.room(room)
+	if err != nil {
+		return err
+	}
+	peer, err := e.byNick(who)
+	if err != nil {
+		return err
+	}
+	if err := e.st.Kick(r.name, peer.String(), e.now()); err != nil {
+		return storageErr(err)
+	}
+	out, err := r.s.Remove(peer)
+	if errors.Is(err, dmls.ErrNotMember) {
+		// Not linked right now (offline, say): it stays out when it
+		// comes back.
+		r.s.MarkKicked(peer)
+		return nil
+	}
+	e.apply(r, out, err)
+	return nil
+}
+
+// verify answers the safety number with a peer; confirm records that the
+// user compared it out loud and it matched.
+func (e *Engine) verify(who string, confirm bool) (Event, error) {
+	peer, err := e.byNick(who)
+	if err != nil {
+		return nil, err
+	}
+	if confirm {
+		if err := e.st.SetVerified(peer.String(), e.now()); err != nil {
+			return nil, storageErr(err)
+		}
+	}
+	verified, err := e.st.Verified(peer.String())
+	if err != nil {
+		return nil, storageErr(err)
+	}
+	return &SafetyNumber{Nick: e.nickOf(peer, who), ID: peer, Number: dmls.SafetyNumber(e.me[:], peer[:]), Verified: verified}, nil
+}
+
+func (e *Engine) who(room string) (Event, error) {
+	r, err := e.room(room)
+	if err != nil {
+		return nil, err
+	}
+	var out []MemberView
+	for _, m := range r.s.Members() {
+		if m.Kicked && !m.WeReach && !m.TheyReach {
+			continue
+		}
+		p := e.peers[m.ID]
+		verified, err := e.st.Verified(m.ID.String())
+		if err != nil {
+			return nil, storageErr(err)
+		}
+		out = append(out, MemberView{ID: m.ID, Nick: e.nickOf(m.ID, m.Nick), WeReach: m.WeReach,
+			TheyReach: m.TheyReach, Online: p != nil && p.online, Verified: verified})
+	}
+	return &Members{Room: r.name, Members: out}, nil
+}
+
+func (e *Engine) listPeers() Event {
+	var out []PeerView
+	for _, p := range e.net.Peers() {
+		out = append(out, PeerView{ID: p.ID, Nick: p.Nick, Addr: p.Addr, Online: p.Online, Queued: p.Queued})
+	}
+	return &Peers{Peers: out}
+}
+
+func (e *Engine) listRooms() Event {
+	var out []RoomView
+	for _, n := range e.roomNames() {
+		r := e.rooms[n]
+		out = append(out, RoomView{Name: n, Members: len(r.s.Members()), Direct: r.direct})
+	}
+	return &Rooms{Rooms: out}
+}
+
+func (e *Engine) setNick(name string) (Event, error) {
+	if err := dmls.ValidNick(name); err != nil {
+		return nil, failWith(ErrBadName, err, "a nick is 1 to 64 characters, without control characters")
+	}
+	if err := e.st.SetIdentity(store.Identity{Seed: e.id.Seed(), Nick: name}); err != nil {
+		return nil, storageErr(err)
+	}
+	return &NickChanged{Nick: name, Detail: "takes effect at the next start"}, nil
+}
+
+func (e *Engine) info() Event {
+	online := 0
+	for _, p := range e.peers {
+		if p.online {
+			online++
+		}
+	}
+	return &Info{ID: e.me, Nick: e.id.Nick(), Listen: e.cfg.Listen, MDNS: e.cfg.MDNS, Data: e.st.Path(),
+		Rooms: len(e.rooms), Online: online}
+}

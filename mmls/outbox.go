@@ -1,0 +1,189 @@
+package mmls
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mmls-chat/mmls-chat/mmls/dmls"
+	"github.com/mmls-chat/mmls-chat/mmls/store"
+)
+
+// say writes text in r: stored (history and outbox) before it is reported
+// sent and before anything goes on the wire.
+func (e *Engine) say(r *room, text string) error {
+	text = strings.TrimRight(text, "\r\n")
+	if strings.TrimSpace(text) == "" {
+		return nil
+	}
+	// Members we had before a restart that are not back yet get it when
+	// they rejoin.
+	stored, err := e.st.Members(r.name)
+	if err != nil {
+		return storageErr(err)
+	}
+	var absent []ID
+	for _, s := range stored {
+		if fp, ok := ParseID(s); ok {
+			absent = append(absent, fp)
+		}
+	}
+	env, err := r.s.NewEnvelope(text, absent...)
+	switch {
+	case errors.Is(err, dmls.ErrTooLarge):
+		return failWith(ErrNotSent, err, "that message is too long (at most %d KiB)", dmls.MaxTextSize>>10)
+	case err != nil:
+		return failWith(ErrNotSent, err, "that message could not be sent")
+	}
+	out, err := e.protectStored(r, env, store.KindText, text)
+	if err != nil {
+		return err
+	}
+	e.emit(&Sent{Room: r.name, MsgID: hex.EncodeToString(env.ID[:]), Text: text, Recipients: len(env.To)})
+	e.apply(r, out, nil)
+	return nil
+}
+
+// protectStored protects env in r and stores it in the outbox (a text in
+// the history too); the caller reports it, then sends the Output. When
+// either step fails nothing of the message goes out, but a commit that
+// the protection made does: our group has moved on, and members must
+// follow.
+func (e *Engine) protectStored(r *room, env *dmls.Envelope, kind, text string) (dmls.Output, error) {
+	out, err := r.s.ProtectEnvelope(env)
+	if err != nil {
+		e.apply(r, out, nil)
+		return dmls.Output{}, failWith(ErrNotSent, err, "the message could not be encrypted, so it was not sent")
+	}
+	id := hex.EncodeToString(env.ID[:])
+	o := store.Outgoing{ID: id, Room: r.name, Kind: kind, Text: text, SentAt: env.SentAt}
+	for _, fp := range env.To {
+		o.To = append(o.To, fp.String())
+	}
+	if err := e.st.AddOutgoing(o, e.me.String(), e.id.Nick()); err != nil {
+		e.apply(r, withoutApp(out), nil)
+		return dmls.Output{}, failWith(ErrStorage, err, "the message could not be saved, so it was not sent")
+	}
+	e.resent[id] = e.now()
+	return out, nil
+}
+
+// withoutApp is out without its application messages.
+func withoutApp(out dmls.Output) dmls.Output {
+	kept := dmls.Output{Events: out.Events}
+	for _, o := range out.Sends {
+		if o.Kind != dmls.KindApp {
+			kept.Sends = append(kept.Sends, o)
+		}
+	}
+	return kept
+}
+
+// onTick runs the sessions' timers and, a few times per ResendAfter, the
+// re-sends of overdue messages.
+func (e *Engine) onTick() {
+	for _, name := range e.roomNames() {
+		r := e.rooms[name]
+		e.in(r)(r.s.Tick())
+	}
+	// The outbox is read from disk: scan it a few times per ResendAfter,
+	// not every tick.
+	if now := e.now(); now.Sub(e.lastScan) >= e.cfg.ResendAfter/6 {
+		e.lastScan = now
+		e.resendDue()
+	}
+}
+
+// resendDue protects again the messages whose receipts are overdue from a
+// recipient that is online and in our send group.
+func (e *Engine) resendDue() {
+	out, err := e.st.Outbox()
+	if err != nil {
+		e.fail(storageErr(err))
+		return
+	}
+	now := e.now()
+	live := make(map[string]bool, len(out))
+	for _, o := range out {
+		live[o.ID] = true
+	}
+	for id := range e.resent {
+		if !live[id] {
+			delete(e.resent, id) // delivered: forget when it was last sent
+		}
+	}
+	for _, o := range out {
+		if now.Sub(o.SentAt) < e.cfg.ResendAfter || now.Sub(e.resent[o.ID]) < e.cfg.ResendAfter {
+			continue
+		}
+		r := e.rooms[o.Room]
+		if r == nil {
+			continue
+		}
+		for _, to := range o.Pending() {
+			fp, ok := ParseID(to)
+			if p := e.peers[fp]; ok && p != nil && p.online && r.s.InSendGroup(fp) {
+				e.reprotect(r, o)
+				break
+			}
+		}
+	}
+}
+
+// resendTo protects again every message of r that peer has not
+// acknowledged.
+func (e *Engine) resendTo(r *room, peer ID) {
+	out, err := e.st.Outbox()
+	if err != nil {
+		e.fail(storageErr(err))
+		return
+	}
+	for _, o := range out {
+		if o.Room != r.name {
+			continue
+		}
+		for _, to := range o.Pending() {
+			if to == peer.String() {
+				e.reprotect(r, o)
+				break
+			}
+		}
+	}
+}
+
+func (e *Engine) reprotect(r *room, o store.Outgoing) {
+	env, err := envelopeOf(o)
+	if err != nil {
+		e.cfg.Logf("mmls: outbox entry %s: %v", o.ID, err)
+		return
+	}
+	e.resent[o.ID] = e.now()
+	e.in(r)(r.s.ProtectEnvelope(env))
+}
+
+// envelopeOf rebuilds the envelope of a stored outgoing message (same id,
+// time and recipients, so receivers deduplicate it).
+func envelopeOf(o store.Outgoing) (*dmls.Envelope, error) {
+	env := &dmls.Envelope{SentAt: o.SentAt, Kind: dmls.EnvelopeText, Body: []byte(o.Text), To: []ID{}}
+	if o.Kind == store.KindInvite {
+		body, err := dmls.InviteBody(o.Text)
+		if err != nil {
+			return nil, err
+		}
+		env.Kind, env.Body = dmls.EnvelopeControl, body
+	}
+	if b, err := hex.DecodeString(o.ID); err != nil || len(b) != len(env.ID) {
+		return nil, fmt.Errorf("mmls: bad outbox id %q", o.ID)
+	} else {
+		copy(env.ID[:], b)
+	}
+	for _, to := range o.To {
+		fp, ok := ParseID(to)
+		if !ok {
+			return nil, fmt.Errorf("mmls: bad outbox recipient %q", to)
+		}
+		env.To = append(env.To, fp)
+	}
+	return env, nil
+}

@@ -1,0 +1,157 @@
+package mmls
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Spec describes one slash command: the one table behind [Parse], /help
+// and the interface's Tab completion.
+type Spec struct {
+	Name    string // without the slash
+	Aliases []string
+	Args    string // as shown in /help
+	Help    string
+	// parse makes the command from its argument; current is the room the
+	// interface shows ("" when none).
+	parse func(arg, current string) (Command, error)
+}
+
+// Usage is the command as /help shows it: name and arguments.
+func (s Spec) Usage() string { return strings.TrimSpace("/" + s.Name + " " + s.Args) }
+
+var specs = []Spec{
+	{Name: "join", Args: "ROOM", Help: "join (or create) an open room and show it", parse: func(arg, _ string) (Command, error) {
+		return Join{Room: arg}, need(arg)
+	}},
+	{Name: "leave", Aliases: []string{"part"}, Args: "[ROOM]", Help: "leave a room (default: the one shown)", parse: func(arg, cur string) (Command, error) {
+		room, err := roomOr(arg, cur)
+		return Leave{Room: room}, err
+	}},
+	{Name: "switch", Args: "ROOM", Help: "show another of your rooms (or Ctrl+N / Ctrl+P)", parse: func(arg, _ string) (Command, error) {
+		return Switch{Room: arg}, need(arg)
+	}},
+	{Name: "rooms", Help: "list your rooms", parse: func(string, string) (Command, error) { return ListRooms{}, nil }},
+	{Name: "who", Aliases: []string{"members"}, Args: "[ROOM]", Help: "list a room's members and which way each link holds", parse: func(arg, cur string) (Command, error) {
+		room, err := roomOr(arg, cur)
+		return Who{Room: room}, err
+	}},
+	{Name: "peers", Help: "list the peers on the network", parse: func(string, string) (Command, error) { return ListPeers{}, nil }},
+	{Name: "connect", Args: "HOST:PORT", Help: "connect to a peer by address (where multicast is blocked)", parse: func(arg, _ string) (Command, error) {
+		return Connect{Addr: arg}, need(arg)
+	}},
+	{Name: "msg", Aliases: []string{"query"}, Args: "NICK TEXT", Help: "write to NICK alone (a direct, two-person room)", parse: func(arg, _ string) (Command, error) {
+		nick, text, _ := strings.Cut(arg, " ")
+		if strings.TrimSpace(text) == "" {
+			return nil, errUsage
+		}
+		return Direct{To: nick, Text: text}, nil
+	}},
+	{Name: "invite", Args: "NICK", Help: "tell NICK the name of the room shown (sent encrypted)", parse: func(arg, cur string) (Command, error) {
+		room, err := roomOr("", cur)
+		if err == nil {
+			err = need(arg)
+		}
+		return Invite{Room: room, Who: arg}, err
+	}},
+	{Name: "kick", Args: "NICK", Help: "remove someone from the room shown", parse: func(arg, cur string) (Command, error) {
+		room, err := roomOr("", cur)
+		if err == nil {
+			err = need(arg)
+		}
+		return Kick{Room: room, Who: arg}, err
+	}},
+	{Name: "verify", Args: "NICK [yes]", Help: "show the safety number to compare with NICK out loud; yes: it matched", parse: func(arg, _ string) (Command, error) {
+		nick, confirm, _ := strings.Cut(arg, " ")
+		return Verify{Who: nick, Confirm: strings.TrimSpace(confirm) == "yes"}, need(nick)
+	}},
+	{Name: "update", Help: "refresh your keys in the room shown, now", parse: func(_, cur string) (Command, error) {
+		room, err := roomOr("", cur)
+		return Update{Room: room}, err
+	}},
+	{Name: "nick", Args: "NAME", Help: "change your nick (from the next start)", parse: func(arg, _ string) (Command, error) {
+		return SetNick{Nick: arg}, need(arg)
+	}},
+	{Name: "info", Help: "show your id, address and status", parse: func(string, string) (Command, error) { return ShowInfo{}, nil }},
+	{Name: "help", Help: "this list", parse: func(string, string) (Command, error) { return Help{}, nil }},
+	{Name: "quit", Aliases: []string{"exit"}, Help: "leave the program", parse: func(string, string) (Command, error) { return Quit{}, nil }},
+}
+
+// Specs returns the slash commands in /help order.
+func Specs() []Spec { return append([]Spec(nil), specs...) }
+
+// HelpLines is /help: one aligned line per command.
+func HelpLines() []string {
+	out := make([]string, len(specs))
+	for i, s := range specs {
+		out[i] = fmt.Sprintf("%-19s %s", s.Usage(), s.Help)
+	}
+	return out
+}
+
+// Parse turns a typed line into a command. A line starting with / is a
+// command (// starts a text that begins with a slash); any other text is a
+// message to current, the room the interface shows. A blank line is no
+// command: nil, nil. The terminal interface and the headless mode both
+// parse with it, so they accept exactly the same lines.
+func Parse(line, current string) (Command, error) {
+	line = strings.TrimRight(line, "\r\n")
+	if strings.TrimSpace(line) == "" {
+		return nil, nil
+	}
+	if !strings.HasPrefix(line, "/") || strings.HasPrefix(line, "//") {
+		room, err := roomOr("", current)
+		return Say{Room: room, Text: strings.TrimPrefix(line, "/")}, err
+	}
+	name, arg, _ := strings.Cut(strings.TrimPrefix(line, "/"), " ")
+	arg = strings.TrimSpace(arg)
+	if s, ok := lookup(name); ok {
+		cmd, err := s.parse(arg, current)
+		if errors.Is(err, errUsage) {
+			return nil, failf(ErrUsage, "usage: %s", s.Usage())
+		}
+		if err != nil {
+			return nil, err
+		}
+		return cmd, nil
+	}
+	return nil, failf(ErrUnknownCommand, "unknown command /%s (try /help)", name)
+}
+
+func lookup(name string) (Spec, bool) {
+	name = strings.ToLower(name)
+	for _, s := range specs {
+		if s.Name == name {
+			return s, true
+		}
+		for _, a := range s.Aliases {
+			if a == name {
+				return s, true
+			}
+		}
+	}
+	return Spec{}, false
+}
+
+// errUsage is a parse function's "arguments missing"; Parse turns it
+// into the command's usage line.
+var errUsage = errors.New("mmls: usage")
+
+func need(arg string) error {
+	if arg == "" {
+		return errUsage
+	}
+	return nil
+}
+
+// roomOr is room, or the room shown when room is empty.
+func roomOr(room, current string) (string, error) {
+	switch {
+	case room != "":
+		return room, nil
+	case current == "":
+		return "", failf(ErrUsage, "you are in no room: /join one first")
+	}
+	return current, nil
+}

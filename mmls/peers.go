@@ -1,0 +1,191 @@
+package mmls
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mmls-chat/mmls-chat/mmls/dmls"
+	"github.com/mmls-chat/mmls-chat/mmls/store"
+)
+
+type peerState struct {
+	id     ID
+	nick   string
+	addr   string
+	online bool
+	rooms  map[dmls.RoomID]bool // the rooms it says it is in
+}
+
+func (e *Engine) peer(id ID) *peerState {
+	p := e.peers[id]
+	if p == nil {
+		p = &peerState{id: id, rooms: map[dmls.RoomID]bool{}}
+		e.peers[id] = p
+	}
+	return p
+}
+
+func (e *Engine) send(to ID, payload []byte) {
+	if err := e.net.Send(to, payload); err != nil {
+		e.cfg.Logf("mmls: send to %s: %v", to.Short(), err)
+	}
+}
+
+func (e *Engine) onNet(ev NetEvent) {
+	switch ev.Kind {
+	case PeerUp:
+		p := e.peer(ev.Peer)
+		wasOnline := p.online
+		p.online, p.addr = true, ev.Addr
+		if ev.Nick != "" && p.nick != ev.Nick {
+			p.nick = ev.Nick
+			e.pin(p)
+		}
+		if !wasOnline {
+			e.emit(&PeerChanged{ID: p.id, Nick: p.nick, Addr: p.addr, Online: true})
+		}
+		e.send(p.id, roomsFrame(e.roomIDs()))
+	case PeerDown:
+		p := e.peer(ev.Peer)
+		if p.online {
+			p.online = false
+			e.emit(&PeerChanged{ID: p.id, Nick: p.nick, Addr: p.addr, Online: false})
+		}
+	case Frame:
+		e.onFrame(ev.Peer, ev.Payload)
+		// Everything it carried is stored (or refused for good).
+		e.net.Ack(ev.Peer, ev.Seq)
+	}
+}
+
+// pin records which key a nick arrived with, and raises an alert when a
+// known nick arrives with another key.
+func (e *Engine) pin(p *peerState) {
+	prev, err := e.st.Pin(p.nick, p.id.String())
+	switch {
+	case err != nil:
+		e.fail(storageErr(err))
+	case prev != "":
+		was := prev
+		if fp, ok := ParseID(prev); ok {
+			was = fp.Short()
+		}
+		e.emit(&Alert{Kind: KeyChanged, Nick: p.nick, ID: p.id,
+			Detail: fmt.Sprintf("%s arrived with a different key (%s, was %s); check with /verify %s", p.nick, p.id.Short(), was, p.id.Short())})
+	}
+}
+
+func (e *Engine) onFrame(from ID, payload []byte) {
+	if len(payload) == 0 {
+		e.cfg.Logf("mmls: empty frame from %s", from.Short())
+		return
+	}
+	body := payload[1:]
+	switch payload[0] {
+	case frameDMLS:
+		m, err := dmls.UnmarshalMessage(body)
+		if err != nil {
+			e.cfg.Logf("mmls: from %s: %v", from.Short(), err)
+			return
+		}
+		r := e.byID[m.Room]
+		if r == nil {
+			e.cfg.Logf("mmls: from %s: message for a room we are not in", from.Short())
+			return
+		}
+		e.in(r)(r.s.HandleMessage(from, m))
+	case frameRooms:
+		ids, err := parseRooms(body)
+		if err != nil {
+			e.cfg.Logf("mmls: from %s: %v", from.Short(), err)
+			return
+		}
+		e.onRooms(from, ids)
+	case frameReceipt:
+		roomID, msgID, err := parseReceipt(body)
+		if err != nil {
+			e.cfg.Logf("mmls: from %s: %v", from.Short(), err)
+			return
+		}
+		id := hex.EncodeToString(msgID[:])
+		news, _, err := e.st.Acknowledge(id, from.String())
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			e.fail(storageErr(err))
+			return
+		}
+		if r := e.byID[roomID]; news && r != nil {
+			e.emit(&Delivered{Room: r.name, MsgID: id, To: from})
+		}
+	default:
+		e.cfg.Logf("mmls: from %s: unknown frame type %d", from.Short(), payload[0])
+	}
+}
+
+// onRooms takes the list of rooms a peer is in: we say hello in the ones
+// we share, and join the direct room it opened with us.
+func (e *Engine) onRooms(from ID, ids []dmls.RoomID) {
+	p := e.peer(from)
+	p.rooms = map[dmls.RoomID]bool{}
+	direct := directRoom(e.me, from)
+	for _, id := range ids {
+		p.rooms[id] = true
+		r := e.byID[id]
+		if r == nil && id == dmls.RoomIDOf(direct) {
+			// The peer opened our direct room: join it (openRoom says
+			// hello).
+			if _, err := e.joinStored(direct); err != nil {
+				e.fail(err)
+			}
+			continue
+		}
+		if r != nil && !r.s.Kicked(from) {
+			e.in(r)(r.s.Hello(from))
+		}
+	}
+}
+
+func (e *Engine) onSighting(s Sighting) {
+	if s.ID == e.me {
+		return
+	}
+	if p := e.peers[s.ID]; p != nil && p.online {
+		return
+	}
+	// One address (the best first): dialling each would open duplicate
+	// connections that the transport then has to close.
+	if len(s.Addrs) > 0 {
+		if err := e.net.Connect(s.Addrs[0]); err != nil {
+			e.cfg.Logf("mmls: connect %s: %v", s.Addrs[0], err)
+		}
+	}
+}
+
+// byNick finds a peer by nick, or by an id prefix of at least 8 hex
+// digits, among the known peers.
+func (e *Engine) byNick(nick string) (ID, error) {
+	var found []ID
+	for id, p := range e.peers {
+		if p.nick == nick || len(nick) >= 8 && strings.HasPrefix(id.String(), strings.ToLower(nick)) {
+			found = append(found, id)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return ID{}, failf(ErrNoSuchPeer, "nobody called %q is known here (see /peers)", nick)
+	case 1:
+		return found[0], nil
+	}
+	return ID{}, failf(ErrAmbiguous, "%d peers are called %q: use an id prefix (see /peers)", len(found), nick)
+}
+
+func (e *Engine) nickOf(fp ID, fallback string) string {
+	if p := e.peers[fp]; p != nil && p.nick != "" {
+		return p.nick
+	}
+	if fallback != "" {
+		return fallback
+	}
+	return fp.Short()
+}

@@ -1,0 +1,100 @@
+package mmls
+
+import (
+	"encoding/hex"
+
+	"github.com/mmls-chat/mmls-chat/mmls/dmls"
+	"github.com/mmls-chat/mmls-chat/mmls/store"
+)
+
+// in returns apply bound to r, to take a session call's two results:
+// e.in(r)(r.s.Update()).
+func (e *Engine) in(r *room) func(dmls.Output, error) {
+	return func(out dmls.Output, err error) { e.apply(r, out, err) }
+}
+
+// apply sends a session call's messages and acts on its events. A
+// session error is the peer's problem or the network's, never a person's
+// command: it is logged.
+func (e *Engine) apply(r *room, out dmls.Output, err error) {
+	for _, o := range out.Sends {
+		e.send(o.To, dmlsFrame(o.Data))
+	}
+	for _, ev := range out.Events {
+		e.onSessionEvent(r, ev)
+	}
+	if err != nil {
+		e.cfg.Logf("mmls: room %s: %v", r.name, err)
+	}
+}
+
+var changes = map[dmls.EventType]Change{
+	dmls.EventMemberAdded:   ChangeAdded,
+	dmls.EventMemberRemoved: ChangeRemoved,
+	dmls.EventRejoined:      ChangeRejoined,
+}
+
+func (e *Engine) onSessionEvent(r *room, ev dmls.Event) {
+	switch ev.Type {
+	case dmls.EventMessage:
+		e.received(r, ev)
+	case dmls.EventMemberAdded, dmls.EventMemberRemoved, dmls.EventRejoined:
+		if ev.By == e.me {
+			e.ourGroupChanged(r, ev)
+		}
+		e.emit(&MemberChanged{Room: r.name, ID: ev.Peer, Nick: e.nickOf(ev.Peer, ev.Nick), Change: changes[ev.Type], By: ev.By})
+	case dmls.EventJoined:
+		e.emit(&MemberChanged{Room: r.name, ID: e.me, Nick: e.id.Nick(), Change: ChangeAdded, By: ev.By})
+	case dmls.EventRemoved:
+		e.emit(&Removed{Room: r.name, By: ev.By, ByNick: e.nickOf(ev.By, ev.Nick)})
+	case dmls.EventEquivocation:
+		e.emit(&Alert{Kind: Equivocation, Room: r.name, By: ev.By, Detail: ev.Detail})
+	case dmls.EventInvite:
+		e.invited(r, ev)
+	case dmls.EventNeedRejoin:
+		e.cfg.Logf("mmls: room %s: asked %s to re-add us", r.name, ev.By.Short())
+	}
+}
+
+// ourGroupChanged keeps the store in step with our send group.
+func (e *Engine) ourGroupChanged(r *room, ev dmls.Event) {
+	peer := ev.Peer.String()
+	if ev.Type != dmls.EventMemberRemoved {
+		// The peer (re)joined our group: what it has not acknowledged
+		// goes again, in the current epoch.
+		if err := e.st.AddMember(r.name, peer); err != nil {
+			e.fail(storageErr(err))
+		}
+		e.resendTo(r, ev.Peer)
+		return
+	}
+	if err := e.st.RemoveMember(r.name, peer); err != nil {
+		e.fail(storageErr(err))
+	}
+	if err := e.st.DropRecipient(r.name, peer); err != nil {
+		e.fail(storageErr(err))
+	}
+	if r.s.Kicked(ev.Peer) {
+		if err := e.st.Kick(r.name, peer, e.now()); err != nil {
+			e.fail(storageErr(err))
+		}
+	}
+}
+
+// received stores a message (once per id for the life of the store),
+// reports it, and sends a receipt.
+func (e *Engine) received(r *room, ev dmls.Event) {
+	env := ev.Envelope
+	id := hex.EncodeToString(env.ID[:])
+	m := store.Message{ID: id, Room: r.name, FromID: ev.Peer.String(), FromNick: e.nickOf(ev.Peer, ev.Nick),
+		Text: string(env.Body), SentAt: env.SentAt, ReceivedAt: e.now().UTC()}
+	added, err := e.st.AddMessage(m)
+	if err != nil {
+		e.fail(storageErr(err))
+		return // not stored: no receipt, so the sender tries again
+	}
+	if added {
+		e.emit(&Message{Room: r.name, MsgID: id, From: m.FromNick, FromID: ev.Peer, Text: m.Text, SentAt: env.SentAt.UTC()})
+	}
+	e.send(ev.Peer, receiptFrame(r.id, env.ID))
+}

@@ -1,0 +1,193 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/mmls-chat/mmls-chat/mmls"
+)
+
+// job is one command for the engine; user says a person typed it (its
+// answer and errors are shown), else the interface asked on its own (to
+// refresh the member list).
+type job struct {
+	cmd  mmls.Command
+	user bool
+}
+
+// doneMsg is a job's answer.
+type doneMsg struct {
+	job
+	ev  mmls.Event
+	err error
+}
+
+// doCmd runs a job on the engine (I/O belongs in a Cmd).
+func doCmd(eng Engine, j job) tea.Cmd {
+	return func() tea.Msg {
+		ev, err := eng.Do(context.Background(), j.cmd)
+		return doneMsg{j, ev, err}
+	}
+}
+
+// submit turns a typed line into a command for the room on screen.
+func (m *Model) submit(text string) tea.Cmd {
+	cmd, err := mmls.Parse(text, m.current)
+	switch {
+	case err != nil:
+		m.system(m.current, "%s", mmls.Describe(err))
+		return nil
+	case cmd == nil:
+		return nil
+	}
+	if _, quit := cmd.(mmls.Quit); quit {
+		return tea.Quit
+	}
+	if v := m.view(m.current); v != nil {
+		v.scroll = 0
+	}
+	return m.enqueue(job{cmd: cmd, user: true})
+}
+
+// enqueue runs j now, or after the commands before it: commands reach the
+// engine in the order they were given, one at a time.
+func (m *Model) enqueue(j job) tea.Cmd {
+	if m.busy {
+		m.queue = append(m.queue, j)
+		return nil
+	}
+	m.busy = true
+	return doCmd(m.eng, j)
+}
+
+// refresh asks for room's member list, unless that question is already
+// waiting its turn (one asked now will see every change reported so far).
+func (m *Model) refresh(room string) tea.Cmd {
+	if room == "" {
+		return nil
+	}
+	for _, j := range m.queue {
+		if w, ok := j.cmd.(mmls.Who); ok && !j.user && w.Room == room {
+			return nil
+		}
+	}
+	return m.enqueue(job{cmd: mmls.Who{Room: room}})
+}
+
+// onDone shows a job's answer and starts the next job.
+func (m *Model) onDone(d doneMsg) tea.Cmd {
+	m.busy = false
+	var cmds []tea.Cmd
+	if len(m.queue) > 0 {
+		next := m.queue[0]
+		m.queue = m.queue[1:]
+		m.busy = true
+		cmds = append(cmds, doCmd(m.eng, next))
+	}
+	if d.err != nil {
+		if d.user {
+			m.system(m.current, "%s", mmls.Describe(d.err))
+		}
+		return tea.Batch(cmds...)
+	}
+	switch c := d.cmd.(type) {
+	case mmls.Join:
+		m.addRoom(c.Room)
+		m.setCurrent(c.Room)
+		cmds = append(cmds, m.refresh(c.Room))
+	case mmls.Switch:
+		m.setCurrent(c.Room)
+		cmds = append(cmds, m.refresh(c.Room))
+	}
+	if d.ev != nil {
+		cmds = append(cmds, m.onAnswer(d.ev, d.user)...)
+	}
+	return tea.Batch(cmds...)
+}
+
+// onAnswer shows an answer; member lists also fill the side panel.
+func (m *Model) onAnswer(ev mmls.Event, user bool) []tea.Cmd {
+	switch e := ev.(type) {
+	case *mmls.Members:
+		if v := m.views[e.Room]; v != nil {
+			v.members = e.Members
+		}
+		if user {
+			m.showMembers(e)
+		}
+	case *mmls.SafetyNumber:
+		if e.Verified {
+			m.system(m.current, "%s is verified ✔ (safety number %s)", e.Nick, e.Number)
+		} else {
+			m.system(m.current, "safety number with %s (%s): %s — compare it aloud; if it matches: /verify %s yes", e.Nick, e.ID.Short(), e.Number, e.ID.Short())
+		}
+		return []tea.Cmd{m.refresh(m.current)}
+	case *mmls.Info:
+		m.system(m.current, "you are %s (%s) on %s, mDNS %s, %d peers online, data in %s", e.Nick, e.ID.Short(), e.Listen, e.MDNS, e.Online, e.Data)
+	case *mmls.Peers:
+		if len(e.Peers) == 0 {
+			m.system(m.current, "peers: nobody yet")
+		}
+		var parts []string
+		for _, p := range e.Peers {
+			state := "offline"
+			if p.Online {
+				state = "online"
+			}
+			parts = append(parts, fmt.Sprintf("%s (%s, %s, %s)", p.Nick, p.ID.Short(), p.Addr, state))
+		}
+		if len(parts) > 0 {
+			m.system(m.current, "peers: %s", strings.Join(parts, "; "))
+		}
+	case *mmls.Rooms:
+		var parts []string
+		for _, r := range e.Rooms {
+			parts = append(parts, fmt.Sprintf("%s (%d)", m.roomTitle(r.Name), r.Members))
+		}
+		m.system(m.current, "rooms: %s", strings.Join(parts, ", "))
+	case *mmls.HelpText:
+		for _, c := range e.Commands {
+			m.system(m.current, "%s", c)
+		}
+	case *mmls.NickChanged:
+		m.system(m.current, "nick will be %s %s", e.Nick, e.Detail)
+	case *mmls.KeysUpdated:
+		m.system(e.Room, "keys refreshed")
+	}
+	return nil
+}
+
+// showMembers prints a /who answer.
+func (m *Model) showMembers(e *mmls.Members) {
+	if len(e.Members) == 0 {
+		m.system(e.Room, "%s: nobody else yet", m.roomTitle(e.Room))
+		return
+	}
+	var parts []string
+	for _, mv := range e.Members {
+		state := "offline"
+		if mv.Online {
+			state = "online"
+		}
+		mark := ""
+		if mv.Verified {
+			mark = ", verified"
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s, %s, %s%s)", mv.Nick, mv.ID.Short(), linkWords(mv), state, mark))
+	}
+	m.system(e.Room, "in %s: %s", m.roomTitle(e.Room), strings.Join(parts, "; "))
+}
+
+// linkWords says which way a link holds.
+func linkWords(mv mmls.MemberView) string {
+	switch {
+	case mv.WeReach && mv.TheyReach:
+		return "both ways"
+	case mv.WeReach:
+		return "you reach them"
+	}
+	return "they reach you"
+}

@@ -1,0 +1,191 @@
+package headless
+
+import (
+	"time"
+
+	"github.com/mmls-chat/mmls-chat/mmls"
+)
+
+// Record is one line of the headless output: the JSON contract scripts,
+// bots and the end-to-end tests read (documented in the README). Type and
+// Time are always set; the other fields when they apply. Fields are only
+// ever added, never changed.
+type Record struct {
+	Type   string     `json:"type"`
+	Time   time.Time  `json:"time"`
+	ID     string     `json:"id,omitempty"`
+	Nick   string     `json:"nick,omitempty"`
+	Listen string     `json:"listen,omitempty"`
+	Addr   string     `json:"addr,omitempty"`
+	Status string     `json:"status,omitempty"`
+	Room   string     `json:"room,omitempty"`
+	Change string     `json:"change,omitempty"`
+	By     string     `json:"by,omitempty"`
+	ByID   string     `json:"by_id,omitempty"`
+	From   string     `json:"from,omitempty"`
+	FromID string     `json:"from_id,omitempty"`
+	Text   string     `json:"text,omitempty"`
+	SentAt *time.Time `json:"sent_at,omitempty"`
+	ToID   string     `json:"to_id,omitempty"`
+	// Recipients is how many members a sent message is addressed to.
+	Recipients int    `json:"recipients,omitempty"`
+	Kind       string `json:"kind,omitempty"`
+	Detail     string `json:"detail,omitempty"`
+	Error      string `json:"error,omitempty"`
+
+	Peers        []Peer   `json:"peers,omitempty"`
+	Rooms        []Room   `json:"rooms,omitempty"`
+	Members      []Member `json:"members,omitempty"`
+	Info         *Info    `json:"info,omitempty"`
+	SafetyNumber string   `json:"safety_number,omitempty"`
+	Verified     bool     `json:"verified,omitempty"`
+	Commands     []string `json:"commands,omitempty"`
+	History      []Line   `json:"history,omitempty"`
+}
+
+// Line is one stored message, in a history record.
+type Line struct {
+	ID     string    `json:"id"`
+	From   string    `json:"from"`
+	FromID string    `json:"from_id"`
+	Text   string    `json:"text"`
+	SentAt time.Time `json:"sent_at"`
+	Mine   bool      `json:"mine,omitempty"`
+}
+
+// Peer is one peer in a peers record.
+type Peer struct {
+	ID     string `json:"id"`
+	Nick   string `json:"nick"`
+	Addr   string `json:"addr,omitempty"`
+	Online bool   `json:"online"`
+	Queued int    `json:"queued,omitempty"`
+}
+
+// Room is one room in a rooms record.
+type Room struct {
+	Name    string `json:"name"`
+	Current bool   `json:"current,omitempty"`
+	Members int    `json:"members"`
+}
+
+// Member is one member in a who record.
+type Member struct {
+	ID        string `json:"id"`
+	Nick      string `json:"nick"`
+	WeReach   bool   `json:"we_reach"`
+	TheyReach bool   `json:"they_reach"`
+	Online    bool   `json:"online"`
+	Verified  bool   `json:"verified,omitempty"`
+}
+
+// Info is the body of an info record.
+type Info struct {
+	ID      string `json:"id"`
+	Nick    string `json:"nick"`
+	Listen  string `json:"listen"`
+	MDNS    string `json:"mdns"`
+	Data    string `json:"data"`
+	Room    string `json:"room"`
+	Rooms   int    `json:"rooms"`
+	Online  int    `json:"online"`
+	Version string `json:"version,omitempty"`
+}
+
+func hexOr(id mmls.ID) string {
+	if id == (mmls.ID{}) {
+		return ""
+	}
+	return id.String()
+}
+
+func status(online bool) string {
+	if online {
+		return "online"
+	}
+	return "offline"
+}
+
+// recordOf maps an engine event onto the contract; current is the room
+// text lines go to (the rooms and info answers show it). It reports false
+// for events the contract does not carry.
+func recordOf(ev mmls.Event, current string) (Record, bool) {
+	r := Record{Time: ev.When()}
+	switch e := ev.(type) {
+	case *mmls.Ready:
+		r.Type, r.ID, r.Nick, r.Listen, r.Room = "ready", e.ID.String(), e.Nick, e.Listen, e.Room
+	case *mmls.Joined:
+		r.Type, r.Room = "joined", e.Room
+	case *mmls.History:
+		r.Type, r.Room = "history", e.Room
+		for _, l := range e.Lines {
+			r.History = append(r.History, Line{ID: l.MsgID, From: l.From, FromID: hexOr(l.FromID), Text: l.Text, SentAt: l.SentAt, Mine: l.Mine})
+		}
+	case *mmls.Left:
+		r.Type, r.Room = "left", e.Room
+	case *mmls.PeerChanged:
+		r.Type, r.ID, r.Nick, r.Addr, r.Status = "peer", e.ID.String(), e.Nick, e.Addr, status(e.Online)
+	case *mmls.MemberChanged:
+		r.Type, r.Room, r.ID, r.Nick, r.Change, r.By = "member", e.Room, e.ID.String(), e.Nick, string(e.Change), e.By.String()
+	case *mmls.Message:
+		sent := e.SentAt
+		r.Type, r.Room, r.ID, r.From, r.FromID, r.Text, r.SentAt = "message", e.Room, e.MsgID, e.From, e.FromID.String(), e.Text, &sent
+	case *mmls.Sent:
+		r.Type, r.Room, r.ID, r.Text, r.Recipients = "sent", e.Room, e.MsgID, e.Text, e.Recipients
+	case *mmls.Delivered:
+		r.Type, r.Room, r.ID, r.ToID = "delivered", e.Room, e.MsgID, e.To.String()
+	case *mmls.Removed:
+		r.Type, r.Room, r.ByID, r.By = "removed", e.Room, e.By.String(), e.ByNick
+	case *mmls.InviteReceived:
+		r.Type, r.Room, r.From, r.FromID = "invite", e.Room, e.From, e.FromID.String()
+	case *mmls.InviteSent:
+		r.Type, r.Room, r.ID, r.Nick = "invited", e.Room, e.ID.String(), e.Nick
+	case *mmls.Alert:
+		r.Type, r.Kind, r.Room, r.Nick, r.ID, r.ByID, r.Detail = "alert", string(e.Kind), e.Room, e.Nick, hexOr(e.ID), hexOr(e.By), e.Detail
+	case *mmls.Failure:
+		r.Type, r.Error = "error", mmls.Describe(e.Err)
+	case *mmls.Members:
+		r.Type, r.Room = "who", e.Room
+		for _, m := range e.Members {
+			r.Members = append(r.Members, Member{ID: m.ID.String(), Nick: m.Nick, WeReach: m.WeReach, TheyReach: m.TheyReach, Online: m.Online, Verified: m.Verified})
+		}
+	case *mmls.Peers:
+		r.Type = "peers"
+		for _, p := range e.Peers {
+			r.Peers = append(r.Peers, Peer{ID: p.ID.String(), Nick: p.Nick, Addr: p.Addr, Online: p.Online, Queued: p.Queued})
+		}
+	case *mmls.Rooms:
+		r.Type = "rooms"
+		for _, x := range e.Rooms {
+			r.Rooms = append(r.Rooms, Room{Name: x.Name, Current: x.Name == current, Members: x.Members})
+		}
+	case *mmls.Info:
+		r.Type = "info"
+		r.Info = &Info{ID: e.ID.String(), Nick: e.Nick, Listen: e.Listen, MDNS: e.MDNS, Data: e.Data, Room: current,
+			Rooms: e.Rooms, Online: e.Online, Version: e.Version}
+	case *mmls.SafetyNumber:
+		r.Type, r.Nick, r.ID, r.SafetyNumber, r.Verified = "verify", e.Nick, e.ID.String(), e.Number, e.Verified
+	case *mmls.HelpText:
+		r.Type, r.Commands = "help", e.Commands
+	case *mmls.KeysUpdated:
+		r.Type, r.Room = "update", e.Room
+	case *mmls.NickChanged:
+		r.Type, r.Nick, r.Detail = "nick", e.Nick, e.Detail
+	default:
+		return r, false
+	}
+	return r, true
+}
+
+// errorRecord is the record of a failed command: its plain words.
+func errorRecord(err error, at time.Time) Record {
+	return Record{Type: "error", Time: at.UTC(), Error: mmls.Describe(err)}
+}
+
+// timeOf is an event's time, or now.
+func timeOf(ev mmls.Event) time.Time {
+	if ev != nil {
+		return ev.When()
+	}
+	return time.Now()
+}

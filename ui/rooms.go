@@ -1,0 +1,91 @@
+package ui
+
+import (
+	"slices"
+	"sort"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/mmls-chat/mmls-chat/mmls"
+)
+
+// view returns room's view, making it on first use.
+func (m *Model) view(room string) *roomView {
+	if room == "" {
+		return nil
+	}
+	v := m.views[room]
+	if v == nil {
+		v = &roomView{}
+		m.views[room] = v
+	}
+	return v
+}
+
+// addRoom lists a room: open rooms first, then direct conversations.
+func (m *Model) addRoom(room string) {
+	if !slices.Contains(m.rooms, room) {
+		m.rooms = append(m.rooms, room)
+		sort.SliceStable(m.rooms, func(i, j int) bool { return mmls.IsDirect(m.rooms[j]) && !mmls.IsDirect(m.rooms[i]) })
+	}
+	m.view(room)
+}
+
+// removeRoom forgets a room we left; when it was on screen, the room shown
+// before it (or the first one) takes its place.
+func (m *Model) removeRoom(room string) {
+	if i := slices.Index(m.rooms, room); i >= 0 {
+		m.rooms = slices.Delete(m.rooms, i, i+1)
+	}
+	delete(m.views, room)
+	if m.current != room {
+		return
+	}
+	m.current = ""
+	switch {
+	case slices.Contains(m.rooms, m.last):
+		m.setCurrent(m.last)
+	case len(m.rooms) > 0:
+		m.setCurrent(m.rooms[0])
+	}
+}
+
+// setCurrent puts room on screen.
+func (m *Model) setCurrent(room string) {
+	if room != m.current {
+		m.last, m.current = m.current, room
+	}
+	if v := m.view(room); v != nil {
+		v.unread = 0
+	}
+}
+
+// cycleRoom shows the next or previous room.
+func (m *Model) cycleRoom(next bool) tea.Cmd {
+	if len(m.rooms) < 2 {
+		return nil
+	}
+	i := max(0, slices.Index(m.rooms, m.current))
+	if next {
+		i = (i + 1) % len(m.rooms)
+	} else {
+		i = (i - 1 + len(m.rooms)) % len(m.rooms)
+	}
+	m.setCurrent(m.rooms[i])
+	return m.refresh(m.current)
+}
+
+// roomTitle shows a room as #name, or a direct room as @nick.
+func (m Model) roomTitle(room string) string {
+	if !mmls.IsDirect(room) {
+		return "#" + room
+	}
+	other, ok := m.eng.DirectPeer(room)
+	if !ok {
+		return "@?"
+	}
+	if p := m.peers[other]; p != nil && p.nick != "" {
+		return "@" + p.nick
+	}
+	return "@" + other.Short()
+}

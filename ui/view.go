@@ -1,0 +1,174 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/lipgloss"
+)
+
+const panelWidth = 24
+
+func (m Model) bodyHeight() int {
+	h := m.height - 1 - m.input.Height() - 1 - 1 // status, input, help line, separator
+	if m.alert != "" {
+		h--
+	}
+	if m.fullHelp {
+		h -= 4
+	}
+	return max(1, h)
+}
+
+// View renders the screen; the message view renders only visible lines.
+func (m Model) View() string {
+	if m.width == 0 {
+		return "starting…"
+	}
+	var b strings.Builder
+	b.WriteString(m.statusBar())
+	if m.ringing {
+		b.WriteByte('\a')
+	}
+	b.WriteByte('\n')
+	if m.alert != "" {
+		b.WriteString(m.st.Alert.Width(m.width).Render(truncate(m.alert, m.width-2)))
+		b.WriteByte('\n')
+	}
+	h := m.bodyHeight()
+	panel := m.st.Panel.Width(panelWidth).Height(h).Render(m.sidePanel(h))
+	msgs := lipgloss.NewStyle().Width(max(10, m.width-panelWidth-3)).Height(h).Render(m.messages(max(10, m.width-panelWidth-3), h))
+	b.WriteString(lipgloss.JoinHorizontal(lipgloss.Top, panel, msgs))
+	b.WriteByte('\n')
+	b.WriteString(m.input.View())
+	b.WriteByte('\n')
+	if m.fullHelp {
+		b.WriteString(m.help.FullHelpView(m.keys.FullHelp()))
+	} else {
+		b.WriteString(m.help.ShortHelpView(m.keys.ShortHelp()))
+	}
+	return b.String()
+}
+
+func (m Model) statusBar() string {
+	online := 0
+	for _, p := range m.peers {
+		if p.online {
+			online++
+		}
+	}
+	short := m.myID.Short()
+	room := ""
+	if m.current != "" {
+		room = m.roomTitle(m.current)
+	}
+	left := fmt.Sprintf("%s (%s)  %s", m.me, short, room)
+	right := fmt.Sprintf("%s · mDNS %s · %d online", m.listen, m.opts.MDNS, online)
+	gap := max(1, m.width-lipgloss.Width(left)-lipgloss.Width(right)-2)
+	return m.st.Status.Width(m.width).Render(truncate(left+strings.Repeat(" ", gap)+right, m.width-2))
+}
+
+func (m Model) sidePanel(h int) string {
+	var lines []string
+	lines = append(lines, m.st.PanelTitle.Render("Rooms"))
+	for _, r := range m.rooms {
+		title := truncate(m.roomTitle(r), panelWidth-5)
+		style := m.st.Room
+		if r == m.current {
+			style = m.st.RoomCurrent
+		}
+		entry := style.Render(title)
+		if v := m.views[r]; v != nil && v.unread > 0 {
+			entry += " " + m.st.Unread.Render(fmt.Sprint(v.unread))
+		}
+		lines = append(lines, entry)
+	}
+	lines = append(lines, "", m.st.PanelTitle.Render("Members"))
+	if v := m.views[m.current]; v != nil {
+		for _, mv := range v.members {
+			// ⇄ both ways, → only we reach them, ← only they reach us.
+			arrow := "⇄"
+			switch {
+			case mv.WeReach && !mv.TheyReach:
+				arrow = "→"
+			case !mv.WeReach && mv.TheyReach:
+				arrow = "←"
+			}
+			dot := m.st.Pending.Render("○")
+			if mv.Online {
+				dot = m.st.Check.Render("●")
+			}
+			mark := ""
+			if mv.Verified {
+				mark = " " + m.st.Verified.Render("✔")
+			}
+			lines = append(lines, fmt.Sprintf("%s %s %s%s", dot, arrow, m.st.Nick(mv.ID.String(), truncate(mv.Nick, panelWidth-8)), mark))
+		}
+	}
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// messages renders the last h screen lines of the current room, walking
+// back from the bottom: only what is visible is rendered.
+func (m Model) messages(w, h int) string {
+	v := m.views[m.current]
+	if v == nil {
+		return m.st.System.Render("no room: /join one")
+	}
+	var out []string
+	end := len(v.lines) - v.scroll
+	for i := end - 1; i >= 0 && len(out) < h; i-- {
+		rendered := strings.Split(lipgloss.NewStyle().Width(w).Render(m.renderLine(v.lines[i])), "\n")
+		out = append(rendered, out...)
+	}
+	if len(out) > h {
+		out = out[len(out)-h:]
+	}
+	if v.scroll > 0 && len(out) > 0 {
+		out[len(out)-1] = m.st.System.Render(fmt.Sprintf("↓ %d newer lines (pgdn)", v.scroll))
+	}
+	return strings.Join(out, "\n")
+}
+
+func (m Model) renderLine(l line) string {
+	ts := m.st.Time.Render(l.at.Local().Format("15:04"))
+	if l.system {
+		return ts + " " + m.st.System.Render(l.text)
+	}
+	text := l.text
+	mark := ""
+	if l.mine {
+		mark = " " + m.deliveryMark(l.id)
+	}
+	return ts + " " + m.st.Nick(l.fromID.String(), l.from) + " " + m.st.Text.Render(text) + mark
+}
+
+// deliveryMark is "n/m" until every recipient has stored the message,
+// then a check.
+func (m Model) deliveryMark(id string) string {
+	d := m.sent[id]
+	if d == nil {
+		return ""
+	}
+	if d.total == 0 {
+		return m.st.Pending.Render("·")
+	}
+	if len(d.acked) >= d.total {
+		return m.st.Check.Render("✓")
+	}
+	return m.st.Pending.Render(fmt.Sprintf("%d/%d", len(d.acked), d.total))
+}
+
+func truncate(s string, n int) string {
+	if n <= 1 || lipgloss.Width(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	for len(r) > 0 && lipgloss.Width(string(r)) > n-1 {
+		r = r[:len(r)-1]
+	}
+	return string(r) + "…"
+}
