@@ -1,0 +1,255 @@
+package mmls_test
+
+import (
+	"errors"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/mmls-chat/mmls-chat/mmls"
+	"github.com/mmls-chat/mmls-chat/mmls/dmls"
+	"github.com/mmls-chat/mmls-chat/mmls/enginetest"
+	"github.com/mmls-chat/mmls-chat/mmls/memnet"
+)
+
+// These tests run real engines, stores and MLS in one process on an
+// in-memory network; the end-to-end tests run the same behaviour with
+// real processes and TCP.
+
+// TestRoomForms: three participants form the lobby (every link both
+// ways), write, and get each other's receipts; /who shows both links.
+func TestRoomForms(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob", "carol")
+	alice, bob, carol := nodes[0], nodes[1], nodes[2]
+	id := alice.Say("lobby", "hello from alice")
+	bob.WaitText("lobby", "hello from alice")
+	carol.WaitText("lobby", "hello from alice")
+	alice.WaitDelivered(id, bob, carol)
+	who := alice.Do(mmls.Who{Room: "lobby"}).(*mmls.Members)
+	if len(who.Members) != 2 {
+		t.Fatalf("who: %+v", who.Members)
+	}
+	for _, m := range who.Members {
+		if !m.WeReach || !m.TheyReach || !m.Online {
+			t.Errorf("link with %s: %+v", m.Nick, m)
+		}
+	}
+}
+
+// TestDirectMessage: /msg reaches the one person, in a room nobody else
+// can join even knowing its name.
+func TestDirectMessage(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob", "carol")
+	alice, bob, carol := nodes[0], nodes[1], nodes[2]
+	alice.Do(mmls.Direct{To: "bob", Text: "psst, just you"})
+	got := bob.WaitFor("the direct message", func(e mmls.Event) bool {
+		m, ok := e.(*mmls.Message)
+		return ok && m.Text == "psst, just you"
+	}).(*mmls.Message)
+	if peer, ok := bob.Engine.DirectPeer(got.Room); !mmls.IsDirect(got.Room) || !ok || peer != alice.ID {
+		t.Fatalf("direct message in %q", got.Room)
+	}
+	if _, err := carol.Try(mmls.Join{Room: got.Room}); !errors.Is(err, mmls.ErrBadName) {
+		t.Fatalf("carol joined the direct room by name: %v", err)
+	}
+	// A later lobby message reaches carol after the direct one would
+	// have (same sender): she shows neither the message nor the room.
+	alice.Say("lobby", "sentinel")
+	carol.WaitText("lobby", "sentinel")
+	if n := carol.Texts(got.Room)["psst, just you"]; n != 0 {
+		t.Fatal("carol read the direct message")
+	}
+}
+
+// TestInviteToRoom: /invite sends a room's name through the direct room;
+// the invitee joins and reads the room.
+func TestInviteToRoom(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob", "carol")
+	alice, carol := nodes[0], nodes[2]
+	alice.Do(mmls.Join{Room: "secret"})
+	alice.Do(mmls.Invite{Room: "secret", Who: "carol"})
+	carol.WaitFor("the invitation", func(e mmls.Event) bool {
+		i, ok := e.(*mmls.InviteReceived)
+		return ok && i.Room == "secret" && i.FromID == alice.ID
+	})
+	carol.Do(mmls.Join{Room: "secret"})
+	carol.WaitLinked("secret", alice)
+	alice.WaitLinked("secret", carol)
+	id := alice.Say("secret", "welcome to the secret room")
+	carol.WaitText("secret", "welcome to the secret room")
+	alice.WaitDelivered(id, carol)
+}
+
+// TestKickPropagates: alice kicks carol; bob, processing alice's commit,
+// removes carol from his group too (the DMLS rule), so carol is told by
+// both, and what she writes afterwards is addressed to nobody.
+func TestKickPropagates(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob", "carol")
+	alice, bob, carol := nodes[0], nodes[1], nodes[2]
+	alice.Do(mmls.Kick{Room: "lobby", Who: "carol"})
+	for _, by := range []*enginetest.Node{alice, bob} {
+		carol.WaitFor("removal by "+by.Nick, func(e mmls.Event) bool {
+			r, ok := e.(*mmls.Removed)
+			return ok && r.By == by.ID
+		})
+		carol.WaitFor(by.Nick+" out of carol's group", func(e mmls.Event) bool {
+			m, ok := e.(*mmls.MemberChanged)
+			return ok && m.By == carol.ID && m.ID == by.ID && m.Change == mmls.ChangeRemoved
+		})
+	}
+	bob.WaitFor("carol out of bob's group", func(e mmls.Event) bool {
+		m, ok := e.(*mmls.MemberChanged)
+		return ok && m.By == bob.ID && m.ID == carol.ID && m.Change == mmls.ChangeRemoved
+	})
+	carol.Do(mmls.Say{Room: "lobby", Text: "can anyone hear me"})
+	sent := carol.WaitFor("carol's message", func(e mmls.Event) bool { _, ok := e.(*mmls.Sent); return ok }).(*mmls.Sent)
+	if sent.Recipients != 0 {
+		t.Fatalf("carol's message after the kick is addressed to %d members", sent.Recipients)
+	}
+	alice.Say("lobby", "after the kick")
+	bob.WaitText("lobby", "after the kick")
+	bob.Say("lobby", "sentinel")
+	alice.WaitText("lobby", "sentinel")
+	if n := alice.Texts("lobby")["can anyone hear me"] + bob.Texts("lobby")["can anyone hear me"]; n != 0 {
+		t.Fatal("a kicked member was heard")
+	}
+	if n := carol.Texts("lobby")["after the kick"] + carol.Texts("lobby")["sentinel"]; n != 0 {
+		t.Fatal("the kicked member read the room")
+	}
+}
+
+// TestRestartCatchesUp: bob stops; the others write; bob starts again
+// from his data directory (no MLS state survives), is re-added, and reads
+// what he missed, once.
+func TestRestartCatchesUp(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob", "carol")
+	alice, bob, carol := nodes[0], nodes[1], nodes[2]
+	alice.Say("lobby", "before")
+	bob.WaitText("lobby", "before")
+	bob.Stop()
+	a := alice.Say("lobby", "missed 1")
+	c := carol.Say("lobby", "missed 2")
+	l.Clock.Advance(time.Minute)
+	bob = l.Start("bob")
+	bob.WaitText("lobby", "missed 1")
+	bob.WaitText("lobby", "missed 2")
+	alice.WaitDelivered(a, bob)
+	carol.WaitDelivered(c, bob)
+	id := bob.Say("lobby", "back")
+	alice.WaitText("lobby", "back")
+	carol.WaitText("lobby", "back")
+	bob.WaitDelivered(id, alice, carol)
+	for text, n := range bob.Texts("lobby") {
+		if n != 1 || text == "before" {
+			t.Errorf("after the restart bob was shown %q %d times", text, n)
+		}
+	}
+}
+
+// TestPartitionHeals: while alice and bob cannot reach each other,
+// carol still reads alice; when the pair heals, what waited arrives once.
+func TestPartitionHeals(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob", "carol")
+	alice, bob, carol := nodes[0], nodes[1], nodes[2]
+	l.Hub.Partition(alice.ID, bob.ID)
+	bob.WaitFor("alice offline", func(e mmls.Event) bool {
+		p, ok := e.(*mmls.PeerChanged)
+		return ok && p.ID == alice.ID && !p.Online
+	})
+	id := alice.Say("lobby", "during the partition")
+	carol.WaitText("lobby", "during the partition")
+	if bob.Texts("lobby")["during the partition"] != 0 {
+		t.Fatal("bob read through a partition")
+	}
+	l.Hub.Heal(alice.ID, bob.ID)
+	bob.WaitText("lobby", "during the partition")
+	alice.WaitDelivered(id, bob, carol)
+	alice.Say("lobby", "sentinel")
+	bob.WaitText("lobby", "sentinel")
+	if n := bob.Texts("lobby")["during the partition"]; n != 1 {
+		t.Fatalf("shown %d times", n)
+	}
+}
+
+// TestDelayedPairKeepsOrder: every frame from alice to carol is held a
+// while (bob's are not); carol still reads alice's messages in order.
+func TestDelayedPairKeepsOrder(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob", "carol")
+	alice, bob, carol := nodes[0], nodes[1], nodes[2]
+	l.Hub.SetFault(func(f memnet.Frame) memnet.Verdict {
+		if f.From == alice.ID && f.To == carol.ID {
+			return memnet.Verdict{Delay: 20 * time.Millisecond}
+		}
+		return memnet.Verdict{}
+	})
+	want := []string{"one", "two", "three", "four", "five"}
+	for _, w := range want {
+		alice.Do(mmls.Say{Room: "lobby", Text: w})
+	}
+	bob.WaitText("lobby", "five")
+	var order []string
+	carol.WaitFor("all five", func(e mmls.Event) bool {
+		if m, ok := e.(*mmls.Message); ok {
+			order = append(order, m.Text)
+		}
+		return len(order) == len(want)
+	})
+	if !slices.Equal(order, want) {
+		t.Fatalf("carol read %v, want %v", order, want)
+	}
+}
+
+// TestLostCommitRecovers: a commit lost for good (no transport would lose
+// it; the engine must recover anyway) leaves bob with a message for an
+// epoch he cannot reach; after GapTimeout he asks alice to re-add him,
+// and her outbox sends the message again.
+func TestLostCommitRecovers(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob")
+	alice, bob := nodes[0], nodes[1]
+	var lost atomic.Bool
+	l.Hub.SetFault(func(f memnet.Frame) memnet.Verdict {
+		if f.From == alice.ID && f.To == bob.ID && isCommit(f.Payload) && lost.CompareAndSwap(false, true) {
+			return memnet.Verdict{Lose: true}
+		}
+		return memnet.Verdict{}
+	})
+	alice.Do(mmls.Update{Room: "lobby"})
+	if !lost.Load() {
+		t.Fatal("the update's commit was not sent to bob")
+	}
+	id := alice.Say("lobby", "after a lost commit")
+	stop := l.Clock.Flow(time.Second) // past the gap timeout (30 s)
+	defer stop()
+	bob.WaitText("lobby", "after a lost commit")
+	alice.WaitDelivered(id, bob)
+	stop()
+	if n := bob.Texts("lobby")["after a lost commit"]; n != 1 {
+		t.Fatalf("shown %d times", n)
+	}
+}
+
+// isCommit reports whether an engine frame carries a DMLS commit.
+func isCommit(payload []byte) bool {
+	if len(payload) < 2 || payload[0] != 1 {
+		return false
+	}
+	m, err := dmls.UnmarshalMessage(payload[1:])
+	return err == nil && m.Kind == dmls.KindCommit
+}
