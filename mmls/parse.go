@@ -102,7 +102,10 @@ func Parse(line, current string) (Command, error) {
 	}
 	if !strings.HasPrefix(line, "/") || strings.HasPrefix(line, "//") {
 		room, err := roomOr("", current)
-		return Say{Room: room, Text: strings.TrimPrefix(line, "/")}, err
+		if err != nil {
+			return nil, err
+		}
+		return Say{Room: room, Text: strings.TrimPrefix(line, "/")}, nil
 	}
 	name, arg, _ := strings.Cut(strings.TrimPrefix(line, "/"), " ")
 	arg = strings.TrimSpace(arg)

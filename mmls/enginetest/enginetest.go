@@ -8,6 +8,7 @@ package enginetest
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -70,7 +71,9 @@ type LAN struct {
 	t     *testing.T
 	Hub   *memnet.Hub
 	Clock *Clock
-	dir   string
+	// Policy is the DMLS policy of participants started from now on.
+	Policy dmls.Config
+	dir    string
 }
 
 func NewLAN(t *testing.T) *LAN {
@@ -87,6 +90,7 @@ type Node struct {
 	Engine *mmls.Engine
 	cancel context.CancelFunc
 	runErr chan error
+	result error // what Run returned, once stopped
 	logs   chan string
 
 	mu     sync.Mutex
@@ -121,7 +125,7 @@ func (l *LAN) start(nick string, tee bool) *Node {
 		n.tee = make(chan mmls.Event, 4096)
 	}
 	n.ep = l.Hub.Join(n.ID, nick)
-	n.Engine, err = mmls.New(mmls.Config{Identity: id, Store: st, Net: n.ep, Env: env, Tick: 5 * time.Millisecond,
+	n.Engine, err = mmls.New(mmls.Config{Identity: id, Store: st, Net: n.ep, Env: env, Policy: l.Policy, Tick: 5 * time.Millisecond,
 		ResendAfter: 30 * time.Second, Logf: n.logf})
 	if err != nil {
 		l.t.Fatal(err)
@@ -168,8 +172,9 @@ func (n *Node) Stop() {
 	}
 	n.cancel()
 	n.cancel = nil
-	if err := <-n.runErr; err != nil && err != context.Canceled {
-		n.l.t.Errorf("%s: engine: %v", n.Nick, err)
+	n.result = <-n.runErr
+	if n.result != nil && !errors.Is(n.result, context.Canceled) {
+		n.l.t.Errorf("%s: engine: %v", n.Nick, n.result)
 	}
 	n.ep.Close()
 	n.st.Close()
@@ -352,3 +357,9 @@ func (u *UI) Events() <-chan mmls.Event { return u.n.tee }
 
 // DirectPeer is the engine's.
 func (u *UI) DirectPeer(room string) (mmls.ID, bool) { return u.n.Engine.DirectPeer(room) }
+
+// Store is the participant's store (for fault injection).
+func (n *Node) Store() *store.Store { return n.st }
+
+// RunErr is what the engine's Run returned (after Stop).
+func (n *Node) RunErr() error { return n.result }

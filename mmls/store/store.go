@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -59,8 +60,19 @@ var (
 
 // Store is the open database. Its methods are safe for concurrent use.
 type Store struct {
-	db   *bolt.DB
-	path string
+	db         *bolt.DB
+	path       string
+	writeFault atomic.Pointer[error]
+}
+
+// FailWrites makes every write fail with err until FailWrites(nil): fault
+// injection for tests of what callers do when the disk refuses a write.
+func (s *Store) FailWrites(err error) {
+	if err == nil {
+		s.writeFault.Store(nil)
+		return
+	}
+	s.writeFault.Store(&err)
 }
 
 // Open opens (creating if needed) the store in dir. The folder is made
@@ -149,6 +161,9 @@ func (s *Store) Close() error { return s.db.Close() }
 func (s *Store) Path() string { return s.path }
 
 func (s *Store) update(f func(*bolt.Tx) error) (err error) {
+	if fault := s.writeFault.Load(); fault != nil {
+		return fmt.Errorf("store: %w", *fault)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %v", ErrCorrupt, r)
