@@ -1,8 +1,12 @@
 // Package mmls is the chat engine: it joins the DMLS protocol layer
 // (mmls/dmls), the durable store (mmls/store) and the network (behind the
-// small Network and Discovery interfaces it declares) into rooms people
-// talk in. One goroutine, the one running Engine.Run, owns all protocol
-// state; user interfaces send it input lines and read typed events.
+// small Network and Discovery interfaces it declares, in its own terms)
+// into rooms people talk in. One goroutine, the one running Engine.Run,
+// owns all protocol state. Interfaces run typed commands with Engine.Do
+// (every command that concerns a room names it: the engine has no current
+// room), read typed events from Engine.Events, and show errors with
+// Describe. Parse turns a typed line into a command, for every interface
+// alike.
 //
 // # Engine frames
 //
