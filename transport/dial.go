@@ -44,17 +44,12 @@ func (t *Transport) maintain() {
 
 func (t *Transport) dial(tg *target) {
 	d := net.Dialer{Timeout: t.cfg.HandshakeTimeout}
-	nc, err := d.Dial("tcp", tg.addr)
-	if err != nil {
+	var c *conn
+	if nc, err := d.Dial("tcp", tg.addr); err != nil {
 		t.cfg.Logf("transport: dial %s: %v", tg.addr, err)
-		t.mu.Lock()
-		t.retryLater(tg)
-		tg.dialing = false
-		t.mu.Unlock()
-		t.wg.Done()
-		return
+	} else {
+		c = t.newConn(nc, true) // nil when over the connection limit
 	}
-	c := t.newConn(nc, true)
 	if c == nil {
 		t.mu.Lock()
 		t.retryLater(tg)
