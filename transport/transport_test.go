@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -338,10 +339,41 @@ func queued(t *Transport, id ID) int {
 
 // TestHostileConnections: each bad client is refused without harm to an
 // established connection.
+// logBook collects a transport's log lines, for tests that check why a
+// connection was closed.
+type logBook struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (b *logBook) logf(format string, args ...any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lines = append(b.lines, fmt.Sprintf(format, args...))
+}
+
+// reason returns the logged line about the connection from addr.
+func (b *logBook) reason(addr string) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, l := range b.lines {
+		if strings.Contains(l, "handshake with "+addr+":") {
+			return l
+		}
+	}
+	return ""
+}
+
+// TestHostileConnections: each hostile client is closed quickly, for its
+// own reason (the handshake timeout is long, so a check that stopped
+// working would leave its client hanging), while a good connection
+// carries on.
 func TestHostileConnections(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig("server")
-	cfg.HandshakeTimeout = 300 * time.Millisecond
+	cfg.HandshakeTimeout = time.Minute
+	book := &logBook{}
+	cfg.Logf = book.logf
 	srv := startNode(t, cfg)
 	good := startNode(t, testConfig("good"))
 	good.t.Connect(srv.addr)
@@ -352,40 +384,47 @@ func TestHostileConnections(t *testing.T) {
 		return appendFrame(nil, frameHello, h.marshal())
 	}
 	cases := []struct {
-		name string
-		send func(c net.Conn)
+		name   string
+		send   func(c net.Conn)
+		reason string
 	}{
-		{"silent", func(c net.Conn) {}},
 		{"random bytes", func(c net.Conn) {
 			b := make([]byte, 4096)
 			r := rand.New(rand.NewPCG(3, 4))
 			for i := range b {
 				b[i] = byte(r.UintN(256))
 			}
+			b[0] = 0x9c // not our version
 			c.Write(b)
-		}},
+		}, "unsupported frame version: 156"},
 		{"wrong version", func(c net.Conn) {
 			f := validHello(newEdIdentity("v"))
 			f[0] = 2
 			c.Write(f)
-		}},
+		}, "unsupported frame version: 2"},
+		{"unknown frame type", func(c net.Conn) {
+			c.Write([]byte{Version, 99, 0, 0, 0, 0})
+		}, "unknown frame type"},
 		{"oversized length", func(c net.Conn) {
 			c.Write([]byte{Version, byte(frameHello), 0xff, 0xff, 0xff, 0xff})
-		}},
+		}, "frame too large"},
 		{"data before hello", func(c net.Conn) {
 			c.Write(appendFrame(nil, frameData, seqPayload(1, []byte("x"))))
-		}},
+		}, "data before hello"},
+		{"truncated hello", func(c net.Conn) {
+			c.Write(appendFrame(nil, frameHello, []byte{0, 40, 1, 2}))
+		}, "hello"},
 		{"wrong signature", func(c net.Conn) {
 			c.Write(validHello(newEdIdentity("mallory")))
 			sig := make([]byte, 64)
 			c.Write(appendFrame(nil, frameAuth, append(binary.BigEndian.AppendUint16(nil, 64), sig...)))
-		}},
+		}, "authentication failed"},
 		{"someone else's key", func(c net.Conn) {
 			// Claims good's key but cannot sign for it.
 			c.Write(validHello(&edIdentity{priv: newEdIdentity("good").priv}))
 			wrong, _ := newEdIdentity("mallory").Sign([]byte("anything"))
 			c.Write(appendFrame(nil, frameAuth, append(binary.BigEndian.AppendUint16(nil, 64), wrong...)))
-		}},
+		}, "authentication failed"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -395,13 +434,18 @@ func TestHostileConnections(t *testing.T) {
 			}
 			defer c.Close()
 			tc.send(c)
-			// The server must close on us: reading ends with EOF or reset.
+			// The server must close on us, quickly: reading ends with EOF
+			// or a reset long before the handshake timeout.
 			c.SetReadDeadline(time.Now().Add(5 * time.Second))
 			if _, err := io.Copy(io.Discard, c); err != nil {
 				var ne net.Error
 				if errors.As(err, &ne) && ne.Timeout() {
 					t.Fatal("server kept a hostile connection open")
 				}
+			}
+			why := book.reason(c.LocalAddr().String())
+			if !strings.Contains(why, tc.reason) {
+				t.Fatalf("closed for %q, want %q", why, tc.reason)
 			}
 		})
 	}
@@ -415,6 +459,32 @@ func TestHostileConnections(t *testing.T) {
 		}
 		return e.Type == Message && string(e.Payload) == "still here"
 	})
+}
+
+// TestSilentClientTimesOut: a client that says nothing is closed when the
+// handshake timeout passes.
+func TestSilentClientTimesOut(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig("server")
+	cfg.HandshakeTimeout = 200 * time.Millisecond
+	book := &logBook{}
+	cfg.Logf = book.logf
+	srv := startNode(t, cfg)
+	c, err := net.Dial("tcp", srv.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.Copy(io.Discard, c); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatal("server kept a silent connection open")
+		}
+	}
+	if why := book.reason(c.LocalAddr().String()); !strings.Contains(why, "timeout") {
+		t.Fatalf("closed for %q", why)
+	}
 }
 
 func TestMaxConnections(t *testing.T) {
@@ -495,7 +565,11 @@ func TestFrameCodecRoundTrip(t *testing.T) {
 // pushes back; meanwhile c exchanges frames with a without delay.
 func TestSlowPeerDoesNotStarveOthers(t *testing.T) {
 	t.Parallel()
-	a, b, c := startNode(t, testConfig("a")), startNode(t, testConfig("b")), startNode(t, testConfig("c"))
+	// A stalled peer is never declared dead here: c must be served while
+	// b stalls, not after b is dropped.
+	cfg := testConfig("a")
+	cfg.DeadAfter = time.Minute
+	a, b, c := startNode(t, cfg), startNode(t, testConfig("b")), startNode(t, testConfig("c"))
 	a.t.Connect(b.addr)
 	a.t.Connect(c.addr)
 	seen := map[ID]bool{}
@@ -525,7 +599,7 @@ func TestSlowPeerDoesNotStarveOthers(t *testing.T) {
 		}
 	}
 	got := 0
-	waitFor(t, c, 10*time.Second, func(e Event) bool {
+	waitFor(t, c, 2*time.Second, func(e Event) bool {
 		if e.Type == Message {
 			c.t.Ack(e.Peer, e.Seq)
 			got++
