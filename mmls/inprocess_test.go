@@ -225,7 +225,7 @@ func TestLostCommitRecovers(t *testing.T) {
 	alice, bob := nodes[0], nodes[1]
 	var lost atomic.Bool
 	l.Hub.SetFault(func(f memnet.Frame) memnet.Verdict {
-		if f.From == alice.ID && f.To == bob.ID && isCommit(f.Payload) && lost.CompareAndSwap(false, true) {
+		if f.From == alice.ID && f.To == bob.ID && isKind(f.Payload, dmls.KindCommit) && lost.CompareAndSwap(false, true) {
 			return memnet.Verdict{Lose: true}
 		}
 		return memnet.Verdict{}
@@ -245,11 +245,70 @@ func TestLostCommitRecovers(t *testing.T) {
 	}
 }
 
-// isCommit reports whether an engine frame carries a DMLS commit.
-func isCommit(payload []byte) bool {
+// TestResendAfterLostMessage: a message lost for good on the way to bob
+// (no receipt comes back) is protected again once ResendAfter passes.
+func TestResendAfterLostMessage(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob")
+	alice, bob := nodes[0], nodes[1]
+	var lost atomic.Bool
+	l.Hub.SetFault(func(f memnet.Frame) memnet.Verdict {
+		if f.From == alice.ID && f.To == bob.ID && isKind(f.Payload, dmls.KindApp) && lost.CompareAndSwap(false, true) {
+			return memnet.Verdict{Lose: true}
+		}
+		return memnet.Verdict{}
+	})
+	id := alice.Say("lobby", "lost on the way")
+	if !lost.Load() {
+		t.Fatal("the message was not sent to bob")
+	}
+	stop := l.Clock.Flow(time.Second) // past ResendAfter (30 s)
+	defer stop()
+	bob.WaitText("lobby", "lost on the way")
+	alice.WaitDelivered(id, bob)
+}
+
+// TestKickSurvivesRestart: alice kicks carol and restarts; carol comes
+// back and says hello in the lobby, and alice does not re-add her.
+func TestKickSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob", "carol")
+	alice, bob, carol := nodes[0], nodes[1], nodes[2]
+	alice.Do(mmls.Kick{Room: "lobby", Who: "carol"})
+	carol.WaitFor("removal by alice", func(e mmls.Event) bool {
+		r, ok := e.(*mmls.Removed)
+		return ok && r.By == alice.ID
+	})
+	alice.Stop()
+	l.Clock.Advance(time.Minute)
+	alice = l.Start("alice")
+	bob.WaitLinked("lobby", alice)
+	// carol's hello in the lobby travels before this direct message on
+	// the same pair, so alice has handled it once she shows the message.
+	carol.Do(mmls.Direct{To: "alice", Text: "let me back in"})
+	alice.WaitFor("carol's direct message", func(e mmls.Event) bool {
+		m, ok := e.(*mmls.Message)
+		return ok && m.Text == "let me back in"
+	})
+	for _, e := range alice.Seen() {
+		if m, ok := e.(*mmls.MemberChanged); ok && m.Room == "lobby" && m.By == alice.ID && m.ID == carol.ID {
+			t.Fatalf("alice re-added carol after a restart: %+v", m)
+		}
+	}
+	for _, m := range alice.Do(mmls.Who{Room: "lobby"}).(*mmls.Members).Members {
+		if m.ID == carol.ID && (m.WeReach || m.TheyReach) {
+			t.Fatalf("carol is back in alice's lobby: %+v", m)
+		}
+	}
+}
+
+// isKind reports whether an engine frame carries a DMLS message of kind.
+func isKind(payload []byte, kind dmls.Kind) bool {
 	if len(payload) < 2 || payload[0] != 1 {
 		return false
 	}
 	m, err := dmls.UnmarshalMessage(payload[1:])
-	return err == nil && m.Kind == dmls.KindCommit
+	return err == nil && m.Kind == kind
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"sort"
+	"time"
 
 	"github.com/mmls-chat/mmls-chat/mmls/mlsguard"
 )
@@ -72,11 +74,18 @@ func (s *Session) handleKeyPackage(from Fingerprint, m *Message) (Output, error)
 	flags := m.Epoch
 	lostState := m.Kind == KindRejoin || flags&HelloAddMe != 0 && flags&HelloReply == 0
 	member := s.InSendGroup(from)
+	var limited error
 	if member && lostState {
-		if at, ok := s.readmitted[from]; ok && s.env.Now().Sub(at) < s.cfg.GapTimeout/6 {
-			return Output{}, fmt.Errorf("%w: %s asked to be re-added again within %v", ErrRateLimited, from.Short(), s.cfg.GapTimeout/6)
+		if at, ok := s.readmitted[from]; ok && s.env.Now().Sub(at) < s.readmitPause() {
+			// Each re-admission costs a commit: one per pause, and the
+			// latest request is served when the pause is over (Tick).
+			s.deferred[from] = kp
+			lostState = false
+			limited = fmt.Errorf("%w: %s asked to be re-added again within %v; deferred", ErrRateLimited, from.Short(), s.readmitPause())
+		} else {
+			s.readmitted[from] = s.env.Now()
+			delete(s.deferred, from)
 		}
-		s.readmitted[from] = s.env.Now()
 	}
 	var out Output
 	if !member || lostState {
@@ -88,6 +97,38 @@ func (s *Session) handleKeyPackage(from Fingerprint, m *Message) (Output, error)
 	}
 	if m.Kind == KindKeyPackage && flags&HelloSendYours != 0 {
 		o, err := s.keyPackageTo(from, KindKeyPackage, s.helloFlags(from)|HelloReply)
+		out.add(o)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, limited
+}
+
+// readmitPause is the shortest time between two re-admissions of one
+// member.
+func (s *Session) readmitPause() time.Duration { return s.cfg.GapTimeout / 6 }
+
+// readmitDeferred re-admits the members whose requests waited out their
+// pause, if they are still members and not kicked.
+func (s *Session) readmitDeferred() (Output, error) {
+	var out Output
+	peers := make([]Fingerprint, 0, len(s.deferred))
+	for fp := range s.deferred {
+		peers = append(peers, fp)
+	}
+	sort.Slice(peers, func(i, j int) bool { return bytes.Compare(peers[i][:], peers[j][:]) < 0 })
+	for _, fp := range peers {
+		if s.env.Now().Sub(s.readmitted[fp]) < s.readmitPause() {
+			continue
+		}
+		kp := s.deferred[fp]
+		delete(s.deferred, fp)
+		if !s.InSendGroup(fp) || s.kicked[fp] {
+			continue // gone meanwhile
+		}
+		s.readmitted[fp] = s.env.Now()
+		o, err := s.admit(fp, kp)
 		out.add(o)
 		if err != nil {
 			return out, err

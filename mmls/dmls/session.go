@@ -92,6 +92,9 @@ type Session struct {
 	// readmitted: when we last replaced a member's leaf because it said it
 	// lost its state (each costs a commit: rate-limited).
 	readmitted map[Fingerprint]time.Time
+	// deferred: a member's latest KeyPackage that asked to be re-added too
+	// soon after the last time; Tick re-admits it when the pause is over.
+	deferred map[Fingerprint]*mlsguard.KeyPackage
 
 	sinceUpdate int
 	lastUpdate  time.Time
@@ -138,7 +141,7 @@ func NewSession(id *Identity, env Env, room string, cfg Config) (*Session, error
 		send: g, kicked: map[Fingerprint]bool{}, recv: map[string]*recvGroup{},
 		byOwner: map[Fingerprint]*recvGroup{}, asked: map[Fingerprint]time.Time{},
 		refused: map[Fingerprint]time.Time{}, departed: map[Fingerprint]bool{},
-		readmitted: map[Fingerprint]time.Time{},
+		readmitted: map[Fingerprint]time.Time{}, deferred: map[Fingerprint]*mlsguard.KeyPackage{},
 		lastUpdate: now, lastDigest: now, forks: newForkWatch(),
 	}, nil
 }

@@ -159,7 +159,7 @@ func TestFutureEpochIsBuffered(t *testing.T) {
 	}
 	n.recordSent(alice, env, nil)
 	// The application message overtakes its commit.
-	a, b := alice.id.Fingerprint(), bob.id.Fingerprint()
+	a := alice.id.Fingerprint()
 	n.on(bob)(bob.s.Handle(a, app.Sends[0].Data))
 	if bob.s.Buffered() != 1 || len(bob.read) != 0 {
 		t.Fatalf("buffered %d, read %d", bob.s.Buffered(), len(bob.read))
@@ -168,8 +168,7 @@ func TestFutureEpochIsBuffered(t *testing.T) {
 	if len(bob.read) != 1 || bob.s.Buffered() != 0 {
 		t.Fatalf("after commit: read %d, buffered %d", len(bob.read), bob.s.Buffered())
 	}
-	// A late message from the previous epoch still decrypts within grace.
-	_ = b
+	// Late messages from the previous epoch: TestPreviousEpochGrace.
 }
 
 func TestPreviousEpochGrace(t *testing.T) {
@@ -295,17 +294,21 @@ func TestStrangersCannotInjectIntoGroups(t *testing.T) {
 	if _, err := bob.s.Handle(carol.id.Fingerprint(), out.Sends[0].Data); !errors.Is(err, ErrNotOwner) {
 		t.Fatalf("want ErrNotOwner, got %v", err)
 	}
-	// Carol sends a KeyPackage that is Alice's: refused.
-	hello, _ := alice.s.Hello(bob.id.Fingerprint())
-	if len(hello.Sends) == 1 {
-		if _, err := bob.s.Handle(carol.id.Fingerprint(), hello.Sends[0].Data); !errors.Is(err, ErrAuth) {
-			t.Fatalf("want ErrAuth, got %v", err)
-		}
+	// Carol sends a KeyPackage that is Alice's (a stolen one): refused,
+	// and bob's group is unchanged.
+	hello, err := alice.s.keyPackageTo(bob.id.Fingerprint(), KindKeyPackage, HelloAddMe|HelloSendYours)
+	if err != nil || len(hello.Sends) != 1 {
+		t.Fatalf("alice's KeyPackage: %v", err)
+	}
+	epoch := bob.s.SendEpoch()
+	if _, err := bob.s.Handle(carol.id.Fingerprint(), hello.Sends[0].Data); !errors.Is(err, ErrAuth) {
+		t.Fatalf("want ErrAuth, got %v", err)
+	}
+	if bob.s.SendEpoch() != epoch {
+		t.Fatal("a stolen KeyPackage changed bob's group")
 	}
 	// Wrong room.
 	other, _ := NewSession(alice.id, n.env(), "elsewhere", Config{})
-	o, _, _ := other.Protect("x")
-	_ = o
 	msg := &Message{Kind: KindApp, Room: RoomIDOf("elsewhere"), Group: other.SendGroupID(), Data: []byte{1}}
 	raw, _ := msg.Marshal()
 	if _, err := bob.s.Handle(alice.id.Fingerprint(), raw); !errors.Is(err, ErrWrongRoom) {
@@ -439,6 +442,21 @@ func TestRejoinIsRateLimited(t *testing.T) {
 	if got := alice.s.SendEpoch() - epoch; got != 1 {
 		t.Fatalf("alice committed %d times for 5 requests", got)
 	}
+	// The last request waited; it is served once the pause is over, with
+	// one more commit, and bob joins from it.
+	n.on(alice)(alice.s.Tick())
+	if got := alice.s.SendEpoch() - epoch; got != 1 {
+		t.Fatalf("re-admitted before the pause was over (%d commits)", got)
+	}
+	n.clk.t = n.clk.t.Add(6 * time.Second)
+	n.on(alice)(alice.s.Tick())
+	if got := alice.s.SendEpoch() - epoch; got != 2 {
+		t.Fatalf("the deferred request: %d commits", got)
+	}
+	n.flush()
+	n.send(alice, "after the deferred rejoin")
+	n.flush()
+	n.check()
 	n.clk.t = n.clk.t.Add(6 * time.Second)
 	out, _ := bob.s.keyPackageTo(alice.id.Fingerprint(), KindRejoin, HelloAddMe)
 	if _, err := alice.s.Handle(b, out.Sends[0].Data); err != nil {

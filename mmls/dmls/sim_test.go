@@ -1,6 +1,7 @@
 package dmls
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -85,7 +86,14 @@ func runSimulation(t *testing.T, seed uint64, steps int) {
 				p := heads[0]
 				bad := append([]byte(nil), p.Data...)
 				bad[n.rng.IntN(len(bad))] ^= byte(1 + n.rng.IntN(255))
-				_, _ = n.byFP[p.To].s.Handle(p.From, bad)
+				out, err := n.byFP[p.To].s.Handle(p.From, bad)
+				if errors.Is(err, ErrInternal) {
+					t.Fatalf("a mangled %v: %v", p.Kind, err)
+				}
+				// What it produced is checked like anything else: no
+				// message shown that its sender did not send, to a reader
+				// outside its group.
+				n.r.Apply(p.To, out, nil)
 				counts["mangle"]++
 			}
 		}
@@ -94,13 +102,6 @@ func runSimulation(t *testing.T, seed uint64, steps int) {
 	n.check()
 	if left := n.unacked(); left != 0 {
 		t.Errorf("%d deliveries still unacknowledged after settling", left)
-	}
-	for _, node := range n.nodes {
-		for id, c := range node.read {
-			if c < 1 {
-				t.Errorf("%s: message %v read %d times", node.name, id, c)
-			}
-		}
 	}
 	t.Logf("steps %v; %s", counts, n.summary())
 }

@@ -68,6 +68,11 @@ func (s *Session) Tick() (Output, error) {
 			}
 		}
 	}
+	o, err := s.readmitDeferred()
+	out.add(o)
+	if err != nil {
+		return out, err
+	}
 	if now.Sub(s.lastUpdate) >= s.cfg.UpdateInterval {
 		o, err := s.Update()
 		out.add(o)

@@ -363,3 +363,10 @@ func (n *Node) Store() *store.Store { return n.st }
 
 // RunErr is what the engine's Run returned (after Stop).
 func (n *Node) RunErr() error { return n.result }
+
+// Seen returns the events the participant reported so far.
+func (n *Node) Seen() []mmls.Event {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]mmls.Event(nil), n.events...)
+}

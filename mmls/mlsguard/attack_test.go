@@ -30,7 +30,7 @@ func TestAttackApplicationFromNonOwnerLeaf(t *testing.T) {
 func TestAttackCommitFromNonOwnerLeaf(t *testing.T) {
 	t.Parallel()
 	a, b, c := newParty(t, "alice"), newParty(t, "bob"), newParty(t, "carol")
-	_, gs := room(t, a, b, c)
+	ga, gs := room(t, a, b, c)
 	pt, _, _, err := gs[0].st.Commit(b.rnd.next())
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +45,14 @@ func TestAttackCommitFromNonOwnerLeaf(t *testing.T) {
 	if _, _, err := gs[1].ApplyCommit(CommitBundle{Commit: raw}); !errors.Is(err, ErrAuth) {
 		t.Fatalf("want ErrAuth, got %v", err)
 	}
-	// Carol's group is intact: Alice's next message still reads.
+	// Carol's state of the group is intact: Alice's next message reads.
+	ct, err := ga.Protect([]byte("still here"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := gs[1].Unprotect(ct); err != nil || string(got) != "still here" {
+		t.Fatalf("after the forged commits: %q %v", got, err)
+	}
 }
 
 func TestAttackRemoveFromNonOwner(t *testing.T) {
@@ -91,6 +98,35 @@ func TestAttackForgedWelcome(t *testing.T) {
 	// The same Welcome is fine for someone who expects Mallory.
 	if _, err := Join(j, welcome, mallory.id.Fingerprint(), nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAttackWelcomeSignedByInsider: bob, a member of alice's group, uses
+// his copy of its state to commit an Add of dave and signs the Welcome
+// himself. Leaf 0 is still alice, but she did not sign it: refused.
+func TestAttackWelcomeSignedByInsider(t *testing.T) {
+	t.Parallel()
+	alice, bob, carol, dave := newParty(t, "alice"), newParty(t, "bob"), newParty(t, "carol"), newParty(t, "dave")
+	ga, gs := room(t, alice, bob, carol)
+	insider := gs[0]
+	j := dave.joiner(t)
+	add, err := insider.st.Add(j.KeyPackage.kp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := insider.st.Handle(add); err != nil {
+		t.Fatal(err)
+	}
+	_, welcome, _, err := insider.st.Commit(bob.rnd.next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := encode(welcome)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Join(j, raw, alice.id.Fingerprint(), ga.GroupID()); !errors.Is(err, ErrForgedWelcome) {
+		t.Fatalf("want ErrForgedWelcome, got %v", err)
 	}
 }
 

@@ -1,0 +1,155 @@
+//go:build ignore
+
+// Command mutate breaks the code on purpose, one mutation at a time, in a
+// scratch copy of the repository, runs the tests that should notice, and
+// reports which mutations survive. A surviving mutation is a test gap.
+//
+//	go run .ci/mutate.go             every mutation
+//	go run .ci/mutate.go -only kick  the mutations whose name contains "kick"
+//
+// It exits 1 when a mutation survives or no longer applies (the code it
+// breaks has moved: update the table).
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+type edit struct{ from, to string }
+
+type mutation struct {
+	name  string
+	file  string
+	edits []edit
+	pkg   string // package to test
+	run   string // -run pattern
+}
+
+var mutations = []mutation{
+	{name: "join: accept a Welcome signed by an insider", file: "mmls/mlsguard/join.go",
+		edits: []edit{{"!ok || signer != 0 || leaf0.Fingerprint() != owner", "!ok || (signer != 0 && false) || leaf0.Fingerprint() != owner"}},
+		pkg:   "./mmls/mlsguard", run: "TestAttack"},
+	{name: "session: accept another identity's KeyPackage", file: "mmls/dmls/handle.go",
+		edits: []edit{{"if kp.Fingerprint() != from {", "if false && kp.Fingerprint() != from {"}},
+		pkg:   "./mmls/dmls", run: "TestStrangers"},
+	{name: "store: no fsync (NoSync)", file: "mmls/store/store.go",
+		edits: []edit{{"&bolt.Options{Timeout: time.Second}", "&bolt.Options{Timeout: time.Second, NoSync: true}"}},
+		pkg:   ".", run: "TestE2EDurable"},
+	{name: "engine: no timed re-send", file: "mmls/outbox.go",
+		edits: []edit{{"\t\te.resendDue()\n", "\t\t_ = e.resendDue\n"}},
+		pkg:   "./mmls", run: "TestResend"},
+	{name: "engine: no re-send on rejoin", file: "mmls/receive.go",
+		edits: []edit{{"\t\te.resendTo(r, ev.Peer)\n", "\t\t_ = e.resendTo\n"}},
+		pkg:   "./mmls", run: "TestRestartCatchesUp"},
+	{name: "engine: no re-send on rejoin (end to end)", file: "mmls/receive.go",
+		edits: []edit{{"\t\te.resendTo(r, ev.Peer)\n", "\t\t_ = e.resendTo\n"}},
+		pkg:   ".", run: "TestE2EKilledNodeCatchesUp|TestE2EWriteRightAfterRestart"},
+	{name: "engine: kicks not restored at start", file: "mmls/rooms.go",
+		edits: []edit{{"\t\t\ts.MarkKicked(fp)\n", "\t\t\t_ = fp\n"}},
+		pkg:   "./mmls", run: "TestKick"},
+	{name: "transport: no frame version check", file: "transport/frame.go",
+		edits: []edit{{"if h[0] != Version {", "if false && h[0] != Version {"}},
+		pkg:   "./transport", run: "TestHostile"},
+	{name: "transport: writer holds the lock while writing", file: "transport/conn.go",
+		edits: []edit{
+			{"\t\tc.peersOut = nil\n\t\tt.mu.Unlock()\n", "\t\tc.peersOut = nil\n"},
+			{"\t\tif len(buf) == 0 {\n\t\t\tcontinue\n", "\t\tif len(buf) == 0 {\n\t\t\tt.mu.Unlock()\n\t\t\tcontinue\n"},
+			{"\t\tif err := c.nc.SetWriteDeadline(time.Now().Add(t.cfg.DeadAfter)); err != nil {\n\t\t\treturn\n",
+				"\t\tif err := c.nc.SetWriteDeadline(time.Now().Add(t.cfg.DeadAfter)); err != nil {\n\t\t\tt.mu.Unlock()\n\t\t\treturn\n"},
+			{"\t\tif _, err := c.nc.Write(buf); err != nil {\n", "\t\t_, err := c.nc.Write(buf)\n\t\tt.mu.Unlock()\n\t\tif err != nil {\n"},
+		},
+		pkg: "./transport", run: "TestSlowPeer"},
+	{name: "engine: a failed store drops the commit", file: "mmls/outbox.go",
+		edits: []edit{{"\t\te.apply(r, withoutApp(out), nil)\n", "\t\t_ = withoutApp\n"}},
+		pkg:   "./mmls", run: "TestFailedStore"},
+	{name: "engine: Run returns nil when its context ends", file: "mmls/engine.go",
+		edits: []edit{{"\t\t\treturn ctx.Err()\n", "\t\t\treturn nil\n"}},
+		pkg:   "./mmls", run: "TestRunReturns"},
+	{name: "ui: lines go to the engine's idea of a room", file: "ui/commands.go",
+		edits: []edit{{"\tcmd, err := mmls.Parse(text, m.current)\n", "\tcmd, err := mmls.Parse(text, m.last)\n"}},
+		pkg:   "./ui", run: "TestTypedLine"},
+}
+
+func main() {
+	only := flag.String("only", "", "run the mutations whose name contains this")
+	flag.Parse()
+	root, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	check(err)
+	src := strings.TrimSpace(string(root))
+	scratch, err := os.MkdirTemp("", "mmls-mutate")
+	check(err)
+	defer os.RemoveAll(scratch)
+	files, err := exec.Command("git", "-C", src, "ls-files").Output()
+	check(err)
+	for _, f := range strings.Fields(string(files)) {
+		b, err := os.ReadFile(filepath.Join(src, f))
+		check(err)
+		check(os.MkdirAll(filepath.Join(scratch, filepath.Dir(f)), 0o755))
+		check(os.WriteFile(filepath.Join(scratch, f), b, 0o644))
+	}
+	fmt.Printf("| mutation | result | seconds |\n|---|---|---|\n")
+	bad := 0
+	for _, m := range mutations {
+		if !strings.Contains(m.name, *only) {
+			continue
+		}
+		result, secs := try(scratch, m)
+		fmt.Printf("| %s | %s | %.0f |\n", m.name, result, secs)
+		if result != "caught" {
+			bad++
+		}
+	}
+	if bad > 0 {
+		os.Exit(1)
+	}
+}
+
+// try applies m in scratch, runs its tests, and restores the file.
+func try(scratch string, m mutation) (string, float64) {
+	path := filepath.Join(scratch, m.file)
+	orig, err := os.ReadFile(path)
+	check(err)
+	defer func() { check(os.WriteFile(path, orig, 0o644)) }()
+	mutated := orig
+	for _, e := range m.edits {
+		if bytes.Count(mutated, []byte(e.from)) != 1 {
+			return "does not apply (update the table)", 0
+		}
+		mutated = bytes.Replace(mutated, []byte(e.from), []byte(e.to), 1)
+	}
+	check(os.WriteFile(path, mutated, 0o644))
+	start := time.Now()
+	cmd := exec.Command("go", "test", "-count=1", "-run", m.run, m.pkg)
+	cmd.Dir = scratch
+	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false")
+	out, err := cmd.CombinedOutput()
+	secs := time.Since(start).Seconds()
+	switch {
+	case bytes.Contains(out, []byte("no tests to run")):
+		return "no test matches " + m.run, secs
+	case err == nil:
+		return "SURVIVED", secs
+	case bytes.Contains(out, []byte("build failed")) || bytes.Contains(out, []byte("[setup failed]")):
+		return "does not build: " + firstLine(out), secs
+	}
+	return "caught", secs
+}
+
+func firstLine(b []byte) string {
+	line, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
+	return line
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "mutate:", err)
+		os.Exit(2)
+	}
+}
