@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -343,6 +344,72 @@ func TestE2EKilledNodeCatchesUp(t *testing.T) {
 	}
 }
 
+// TestE2EDurableBeforeReceipt: a received message is on disk before its
+// receipt leaves. bob runs under strace: the page bbolt writes with the
+// message, then an fdatasync of that file, then the socket write that
+// carries the receipt, in that order.
+func TestE2EDurableBeforeReceipt(t *testing.T) {
+	t.Parallel()
+	stracePath, err := exec.LookPath("strace")
+	if err != nil {
+		netnstest.Unavailable(t, "needs strace (CI installs it)")
+	}
+	dir := t.TempDir()
+	alice := start(t, "alice", filepath.Join(dir, "alice"), "127.0.0.1:0")
+	trace := filepath.Join(dir, "bob.trace")
+	data := filepath.Join(dir, "bob")
+	bob := launch(t, exec.Command(stracePath, "-f", "-qq", "-xx", "-s", "65536", "-o", trace,
+		"-e", "trace=pwrite64,fdatasync,fsync,write,writev",
+		binary, "--headless", "--no-mdns", "--nick", "bob", "--data", data, "--listen", "127.0.0.1:0", "--peer", alice.listen), "bob", data)
+	waitLink(t, alice, bob)
+	waitLink(t, bob, alice)
+	alice.say("durable?")
+	sent := alice.waitFor("sent", 10*time.Second, func(e headless.Record) bool { return e.Type == "sent" })
+	alice.waitFor("receipt", 30*time.Second, func(e headless.Record) bool {
+		return e.Type == "delivered" && e.ID == sent.ID && e.ToID == bob.id
+	})
+	bob.quit()
+
+	raw, err := hex.DecodeString(sent.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	escape := func(b []byte) string {
+		var sb strings.Builder
+		for _, c := range b {
+			fmt.Fprintf(&sb, "\\x%02x", c)
+		}
+		return sb.String()
+	}
+	stored := escape([]byte(`"id":"` + sent.ID + `"`)) // the message's JSON in the page bbolt writes
+	receipt := escape(raw)                             // the raw id inside the receipt frame
+	b, err := os.ReadFile(trace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	written, synced, receipted := -1, -1, -1
+	dbFD := ""
+	for i, line := range strings.Split(string(b), "\n") {
+		_, call, _ := strings.Cut(line, " ")
+		call = strings.TrimSpace(call)
+		switch {
+		case written < 0 && strings.HasPrefix(call, "pwrite64(") && strings.Contains(call, stored):
+			written = i
+			dbFD, _, _ = strings.Cut(strings.TrimPrefix(call, "pwrite64("), ",")
+		case written >= 0 && synced < 0 && (strings.HasPrefix(call, "fdatasync("+dbFD+")") || strings.HasPrefix(call, "fsync("+dbFD+")")):
+			synced = i
+		case receipted < 0 && (strings.HasPrefix(call, "write(") || strings.HasPrefix(call, "writev(")) && strings.Contains(call, receipt):
+			receipted = i
+		}
+	}
+	if written < 0 || receipted < 0 {
+		t.Fatalf("trace: message written at line %d, receipt at line %d", written, receipted)
+	}
+	if synced < 0 || synced > receipted {
+		t.Fatalf("the receipt left (line %d) before the message was synced to disk (written at line %d, synced at line %d)", receipted, written, synced)
+	}
+}
+
 // TestE2EKick: alice kicks carol; carol reads nothing more while alice and
 // bob go on, and bob removed carol from his group too.
 func TestE2EKick(t *testing.T) {
@@ -649,7 +716,7 @@ func waitScreen(t *testing.T, name, want string, timeout time.Duration) string {
 func TestE2ETerminalInterfaces(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("needs tmux (CI installs it)")
+		netnstest.Unavailable(t, "needs tmux (CI installs it)")
 	}
 	dir := t.TempDir()
 	tag := fmt.Sprintf("mmls%d", time.Now().UnixNano()%1e9)

@@ -579,33 +579,42 @@ func TestSlowPeerDoesNotStarveOthers(t *testing.T) {
 		}
 		return seen[b.t.ID()] && seen[c.t.ID()]
 	})
+	// The flood and the sends to c run on their own goroutine: a Send
+	// that blocks behind b's stalled socket must not stall this test.
 	big := make([]byte, 64<<10)
 	flooded := 0
-	for {
-		if _, err := a.t.Send(b.t.ID(), big); err != nil {
-			if !errors.Is(err, ErrBackpressure) {
-				t.Fatal(err)
+	sent := make(chan error, 1)
+	go func() {
+		for flooded < 20000 {
+			if _, err := a.t.Send(b.t.ID(), big); err != nil {
+				if !errors.Is(err, ErrBackpressure) {
+					sent <- err
+					return
+				}
+				break
 			}
-			break
+			flooded++
 		}
-		if flooded++; flooded == 20000 {
-			break
+		// c is served while b's queue is full and its socket stalled.
+		for i := 0; i < 50; i++ {
+			if _, err := a.t.Send(c.t.ID(), []byte{byte(i)}); err != nil {
+				sent <- err
+				return
+			}
 		}
-	}
-	// c is served while b's queue is full and its socket stalled.
-	for i := 0; i < 50; i++ {
-		if _, err := a.t.Send(c.t.ID(), []byte{byte(i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+		sent <- nil
+	}()
 	got := 0
-	waitFor(t, c, 2*time.Second, func(e Event) bool {
+	waitFor(t, c, 5*time.Second, func(e Event) bool {
 		if e.Type == Message {
 			c.t.Ack(e.Peer, e.Seq)
 			got++
 		}
 		return got == 50
 	})
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
 	if flooded*len(big) > DefaultQueueBytes {
 		t.Fatalf("queued %d bytes for one peer", flooded*len(big))
 	}

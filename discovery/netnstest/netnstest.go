@@ -2,7 +2,8 @@
 // namespaces: a bridge in a namespace of its own and hosts in theirs,
 // joined by veth pairs (eth0 inside each host, 10.77.0.N/24). Everything
 // it creates is deleted when the test ends. It needs root and ip netns;
-// where those are missing the test is skipped with a clear message.
+// where those are missing the test is skipped with a clear message, or
+// fails under CI (CI=true), which can run it.
 package netnstest
 
 import (
@@ -26,10 +27,10 @@ type LAN struct {
 func New(t testing.TB, n int) *LAN {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces (ip netns); CI runs as root")
+		Unavailable(t, "needs root to create network namespaces (ip netns); CI runs as root")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs the ip command (iproute2)")
+		Unavailable(t, "needs the ip command (iproute2)")
 	}
 	var suf [3]byte
 	rand.Read(suf[:])
@@ -39,7 +40,7 @@ func New(t testing.TB, n int) *LAN {
 		l.Hosts = append(l.Hosts, fmt.Sprintf("mmls-%s-%d", tag, i))
 	}
 	if out, err := exec.Command("ip", "netns", "add", l.Bridge).CombinedOutput(); err != nil {
-		t.Skipf("ip netns is not permitted here: %v: %s", err, out)
+		Unavailable(t, fmt.Sprintf("ip netns is not permitted here: %v: %s", err, out))
 	}
 	t.Cleanup(func() {
 		for _, ns := range append(l.Hosts, l.Bridge) {
@@ -65,6 +66,17 @@ func New(t testing.TB, n int) *LAN {
 		run("-n", ns, "link", "set", "lo", "up")
 	}
 	return l
+}
+
+// Unavailable skips a test this machine cannot run, saying why; under CI
+// (CI=true), which can run every test, it fails it instead, so that a
+// test that stopped running is not mistaken for one that passed.
+func Unavailable(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s (CI=true: this machine must run it)", why)
+	}
+	t.Skip(why)
 }
 
 // Addr is host i's address.
