@@ -101,15 +101,19 @@ func TestFrameCodec(t *testing.T) {
 }
 
 // FuzzEngineFrame: any frame from an authenticated peer is handled without
-// a panic, and the engine still sends afterwards.
+// a panic, and the engine still protects and sends a message afterwards.
+// Each input gets a fresh engine, so a crash replays alone.
 func FuzzEngineFrame(f *testing.F) {
 	for _, s := range sampleFrames() {
 		f.Add(s)
 	}
-	e := newTestEngine(f)
 	peer := dmls.Fingerprint{7}
 	f.Fuzz(func(t *testing.T, frame []byte) {
+		e := newTestEngine(t)
 		e.onFrame(peer, frame)
+		if err := e.say(e.rooms["lobby"], "still here"); err != nil {
+			t.Fatalf("after the frame: %v", err)
+		}
 	})
 }
 

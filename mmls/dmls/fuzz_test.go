@@ -2,6 +2,7 @@ package dmls
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -85,57 +86,83 @@ func FuzzUnmarshalInvite(f *testing.F) {
 	})
 }
 
-// handleFixture is a two-party room whose receiving side takes fuzzed
-// messages from the (authenticated) other side.
+// handleFixture is a two-party room whose receiving side (bob) takes
+// fuzzed messages from the authenticated other side (alice). It is built
+// afresh for every input and is deterministic (seeded randomness, a fixed
+// clock), so a crashing input replays alone, and the samples made from
+// one build are valid messages for every other.
 type handleFixture struct {
 	n          *simNet
 	alice, bob *simNode
-	samples    [][]byte
+}
+
+func newHandleFixture(t testing.TB) *handleFixture {
+	n := newSimNet(t, 77, Config{}, "alice", "bob")
+	n.flush()
+	return &handleFixture{n: n, alice: n.node("alice"), bob: n.node("bob")}
+}
+
+// samples are one of each kind of message alice sends bob.
+func (fx *handleFixture) samples(t testing.TB) [][]byte {
+	var out [][]byte
+	capture := func(o Output, err error) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range o.Sends {
+			out = append(out, s.Data)
+		}
+	}
+	capture(fx.alice.s.Update())
+	o, _, err := fx.alice.s.Protect("sample")
+	capture(o, err)
+	capture(fx.alice.s.PublishDigest())
+	capture(fx.alice.s.keyPackageTo(fx.bob.id.Fingerprint(), KindKeyPackage, HelloAddMe|HelloSendYours))
+	capture(fx.alice.s.leaveMsg(fx.bob.id.Fingerprint()))
+	return out
 }
 
 var (
-	handleOnce sync.Once
-	handleFx   *handleFixture
+	sampleOnce sync.Once
+	sampleSet  [][]byte
 )
 
-func getHandleFixture(t testing.TB) *handleFixture {
-	handleOnce.Do(func() {
-		n := newSimNet(t, 77, Config{}, "alice", "bob")
-		n.flush()
-		fx := &handleFixture{n: n, alice: n.node("alice"), bob: n.node("bob")}
-		capture := func(out Output, err error) {
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, o := range out.Sends {
-				fx.samples = append(fx.samples, o.Data)
-			}
-		}
-		capture(fx.alice.s.Update())
-		out, _, err := fx.alice.s.Protect("sample")
-		capture(out, err)
-		capture(fx.alice.s.PublishDigest())
-		hello, err := fx.alice.s.keyPackageTo(fx.bob.id.Fingerprint(), KindKeyPackage, HelloAddMe|HelloSendYours)
-		capture(hello, err)
-		capture(fx.alice.s.leaveMsg(fx.bob.id.Fingerprint()))
-		handleFx = fx
-	})
-	if handleFx == nil {
-		t.Fatal("fixture failed")
-	}
-	return handleFx
+func sampleMessages(t testing.TB) [][]byte {
+	sampleOnce.Do(func() { sampleSet = newHandleFixture(t).samples(t) })
+	return sampleSet
 }
 
-func sampleMessages(t testing.TB) [][]byte { return getHandleFixture(t).samples }
+// TestHandleFixtureIsDeterministic: messages made from one build of the
+// fixture are read by the bob of another.
+func TestHandleFixtureIsDeterministic(t *testing.T) {
+	t.Parallel()
+	samples := newHandleFixture(t).samples(t)
+	fx := newHandleFixture(t)
+	read := 0
+	for _, m := range samples {
+		out, _ := fx.bob.s.Handle(fx.alice.id.Fingerprint(), m)
+		for _, e := range out.Events {
+			if e.Type == EventMessage && string(e.Envelope.Body) == "sample" {
+				read++
+			}
+		}
+	}
+	if read != 1 {
+		t.Fatalf("a fresh bob read the sample %d times", read)
+	}
+}
 
+// FuzzSessionHandle: whatever alice sends, bob's session does not panic
+// and fails, if at all, with one of the package's errors.
 func FuzzSessionHandle(f *testing.F) {
-	fx := getHandleFixture(f)
-	for _, s := range fx.samples {
+	for _, s := range sampleMessages(f) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		// Whatever it is, it must not panic; errors are expected.
-		_, _ = fx.bob.s.Handle(fx.alice.id.Fingerprint(), data)
+		fx := newHandleFixture(t)
+		if _, err := fx.bob.s.Handle(fx.alice.id.Fingerprint(), data); errors.Is(err, ErrInternal) {
+			t.Fatalf("internal error: %v", err)
+		}
 	})
 }
 
@@ -145,17 +172,58 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	if os.Getenv("MMLS_WRITE_CORPUS") == "" {
 		t.Skip("set MMLS_WRITE_CORPUS=1 to regenerate testdata/fuzz")
 	}
-	fx := getHandleFixture(t)
-	for _, target := range []string{"FuzzUnmarshalMessage", "FuzzSessionHandle"} {
+	write := func(target string, seeds [][]byte) {
 		dir := filepath.Join("testdata", "fuzz", target)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for i, s := range fx.samples {
+		for i, s := range seeds {
 			body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s)
 			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%d", i)), []byte(body), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
+	samples := sampleMessages(t)
+	write("FuzzUnmarshalMessage", samples)
+	write("FuzzSessionHandle", samples)
+	envelopes, digests, invites := corpusSeeds(t)
+	write("FuzzUnmarshalEnvelope", envelopes)
+	write("FuzzUnmarshalDigest", digests)
+	write("FuzzUnmarshalInvite", invites)
+}
+
+// corpusSeeds are valid envelopes, digests and invitations of several
+// shapes.
+func corpusSeeds(t testing.TB) (envelopes, digests, invites [][]byte) {
+	for _, e := range []*Envelope{
+		{ID: MessageID{1, 2}, SentAt: time.Unix(1700000000, 5).UTC(), Kind: EnvelopeText, To: []Fingerprint{{9}}, Body: []byte("hello ✓")},
+		{ID: MessageID{3}, SentAt: time.Unix(0, 0).UTC(), Kind: EnvelopeText, To: []Fingerprint{}, Body: []byte("")},
+		{ID: MessageID{4}, SentAt: time.Unix(1800000000, 0).UTC(), Kind: EnvelopeControl, To: []Fingerprint{{1}, {2}, {3}}, Body: []byte{ctlInvite, 5, 'l', 'o', 'b', 'b', 'y'}},
+	} {
+		b, err := e.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		envelopes = append(envelopes, b)
+	}
+	for _, d := range [][]DigestEntry{
+		nil,
+		{{Group: []byte("g"), Owner: Fingerprint{1}, Epoch: 3, Hash: [32]byte{7}}},
+		{{Group: make([]byte, maxGroupID), Owner: Fingerprint{2}, Epoch: 1 << 40}, {Group: []byte("h"), Epoch: 0}},
+	} {
+		b, err := marshalDigest(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		digests = append(digests, b)
+	}
+	for _, room := range []string{"lobby", "x", "ünïcode-room", string(make([]byte, maxInviteName))} {
+		b, err := InviteBody(room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		invites = append(invites, b)
+	}
+	return envelopes, digests, invites
 }
