@@ -410,6 +410,62 @@ func TestE2EDurableBeforeReceipt(t *testing.T) {
 	}
 }
 
+// TestE2ECommands: the commands that change where lines go, or what the
+// node is, work end to end: /join, /switch, /rooms, /update, /nick,
+// /connect and /leave.
+func TestE2ECommands(t *testing.T) {
+	t.Parallel()
+	nodes := room(t, "alice", "bob")
+	alice, bob := nodes[0], nodes[1]
+	alice.say("/join dev")
+	bob.say("/join dev")
+	waitLinkIn(t, bob, alice, "dev")
+	waitLinkIn(t, alice, bob, "dev")
+
+	alice.say("/switch lobby")
+	alice.say("in the lobby")
+	alice.say("/switch dev")
+	alice.say("in dev")
+	for room, text := range map[string]string{"lobby": "in the lobby", "dev": "in dev"} {
+		bob.waitFor(text, 30*time.Second, func(e headless.Record) bool {
+			return e.Type == "message" && e.Room == room && e.Text == text
+		})
+	}
+	alice.say("/rooms")
+	rooms := alice.waitFor("rooms", 10*time.Second, func(e headless.Record) bool { return e.Type == "rooms" })
+	var names []string
+	for _, r := range rooms.Rooms {
+		names = append(names, fmt.Sprintf("%s:%v:%d", r.Name, r.Current, r.Members))
+	}
+	if got := strings.Join(names, " "); got != "dev:true:1 lobby:false:1" {
+		t.Errorf("rooms: %s", got)
+	}
+
+	alice.say("/update")
+	alice.waitFor("update", 10*time.Second, func(e headless.Record) bool { return e.Type == "update" && e.Room == "dev" })
+	alice.say("after the update")
+	bob.waitFor("a message in the new epoch", 30*time.Second, func(e headless.Record) bool {
+		return e.Type == "message" && e.Room == "dev" && e.Text == "after the update"
+	})
+
+	alice.say("/nick alicia")
+	alice.waitFor("nick", 10*time.Second, func(e headless.Record) bool { return e.Type == "nick" && e.Nick == "alicia" })
+	alice.say("/connect nonsense")
+	alice.waitFor("a connect error", 10*time.Second, func(e headless.Record) bool {
+		return e.Type == "error" && strings.Contains(e.Error, "cannot connect")
+	})
+	alice.say("/connect " + bob.listen) // already connected: nothing changes
+	alice.say("/leave")
+	alice.waitFor("left", 10*time.Second, func(e headless.Record) bool { return e.Type == "left" && e.Room == "dev" })
+	alice.say("back in the lobby")
+	bob.waitFor("a line after /leave", 30*time.Second, func(e headless.Record) bool {
+		return e.Type == "message" && e.Room == "lobby" && e.Text == "back in the lobby"
+	})
+	bob.waitFor("alice gone from dev", 30*time.Second, func(e headless.Record) bool {
+		return e.Type == "member" && e.Room == "dev" && e.Change == "removed" && e.ID == alice.id && e.By == bob.id
+	})
+}
+
 // TestE2EKick: alice kicks carol; carol reads nothing more while alice and
 // bob go on, and bob removed carol from his group too.
 func TestE2EKick(t *testing.T) {

@@ -344,12 +344,45 @@ func queued(t *Transport, id ID) int {
 type logBook struct {
 	mu    sync.Mutex
 	lines []string
+	grew  chan struct{} // closed and replaced on every line
 }
 
 func (b *logBook) logf(format string, args ...any) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.lines = append(b.lines, fmt.Sprintf(format, args...))
+	if b.grew != nil {
+		close(b.grew)
+	}
+	b.grew = make(chan struct{})
+}
+
+// waitCount waits until at least n lines contain s, failing after d.
+func (b *logBook) waitCount(t testing.TB, s string, n int, d time.Duration) {
+	t.Helper()
+	timeout := time.After(d)
+	for {
+		b.mu.Lock()
+		count := 0
+		for _, l := range b.lines {
+			if strings.Contains(l, s) {
+				count++
+			}
+		}
+		if b.grew == nil {
+			b.grew = make(chan struct{})
+		}
+		grew := b.grew
+		b.mu.Unlock()
+		if count >= n {
+			return
+		}
+		select {
+		case <-grew:
+		case <-timeout:
+			t.Fatalf("%d log lines with %q after %v, want %d", count, s, d, n)
+		}
+	}
 }
 
 // reason returns the logged line about the connection from addr.
@@ -619,4 +652,35 @@ func TestSlowPeerDoesNotStarveOthers(t *testing.T) {
 		t.Fatalf("queued %d bytes for one peer", flooded*len(big))
 	}
 	t.Logf("queued %d frames of 64 KiB for the stalled peer before back-pressure; the other peer got all 50", flooded)
+}
+
+// TestDialRetriesUntilThePeerListens: a peer that is not listening yet is
+// dialled again, with backoff, until it is; then the pair comes up.
+func TestDialRetriesUntilThePeerListens(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nobody listens there for now
+	cfg := testConfig("a")
+	book := &logBook{}
+	cfg.Logf = book.logf
+	a := startNode(t, cfg)
+	if err := a.t.Connect(addr); err != nil {
+		t.Fatal(err)
+	}
+	book.waitCount(t, "dial "+addr, 3, 10*time.Second)
+	bl, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Skipf("the port was taken meanwhile: %v", err)
+	}
+	b, err := New(testConfig("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func(tr *Transport, l net.Listener) { tr.Serve(l) }(b, bl)
+	t.Cleanup(func() { b.Close() })
+	waitUp(t, a, b.ID())
 }
