@@ -6,6 +6,7 @@
 //
 //	go run .ci/mutate.go             every mutation
 //	go run .ci/mutate.go -only kick  the mutations whose name contains "kick"
+//	MUTATE_DEBUG=1 ...               print the test output of survivors
 //
 // It exits 1 when a mutation survives or no longer applies (the code it
 // breaks has moved: update the table).
@@ -135,6 +136,9 @@ func try(scratch string, m mutation) (string, float64) {
 	case bytes.Contains(out, []byte("no tests to run")):
 		return "no test matches " + m.run, secs
 	case err == nil:
+		if os.Getenv("MUTATE_DEBUG") != "" {
+			fmt.Fprintf(os.Stderr, "%s\n", out)
+		}
 		return "SURVIVED", secs
 	case bytes.Contains(out, []byte("build failed")) || bytes.Contains(out, []byte("[setup failed]")):
 		return "does not build: " + firstLine(out), secs

@@ -593,16 +593,65 @@ func TestFrameCodecRoundTrip(t *testing.T) {
 	}
 }
 
-// TestSlowPeerDoesNotStarveOthers: b never reads its events (a slow
-// consumer that stops reading its socket), and a floods it until its queue
-// pushes back; meanwhile c exchanges frames with a without delay.
+// stallListener hands out connections that stop reading once stall is
+// closed (fault injection: a peer whose socket stops draining).
+type stallListener struct {
+	net.Listener
+	stall chan struct{}
+}
+
+func (l *stallListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &stallConn{Conn: c, stall: l.stall, closed: make(chan struct{})}, nil
+}
+
+type stallConn struct {
+	net.Conn
+	stall  <-chan struct{}
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (c *stallConn) Read(p []byte) (int, error) {
+	select {
+	case <-c.stall:
+		<-c.closed
+		return 0, net.ErrClosed
+	default:
+		return c.Conn.Read(p)
+	}
+}
+
+func (c *stallConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+// TestSlowPeerDoesNotStarveOthers: b's socket stops draining, and a floods
+// b until its queue pushes back; meanwhile c gets frames from a without
+// delay.
 func TestSlowPeerDoesNotStarveOthers(t *testing.T) {
 	t.Parallel()
 	// A stalled peer is never declared dead here: c must be served while
 	// b stalls, not after b is dropped.
 	cfg := testConfig("a")
 	cfg.DeadAfter = time.Minute
-	a, b, c := startNode(t, cfg), startNode(t, testConfig("b")), startNode(t, testConfig("c"))
+	a, c := startNode(t, cfg), startNode(t, testConfig("c"))
+	bl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stall := &stallListener{Listener: bl, stall: make(chan struct{})}
+	bt, err := New(testConfig("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func(tr *Transport, l net.Listener) { tr.Serve(l) }(bt, stall)
+	t.Cleanup(func() { bt.Close() })
+	b := &node{t: bt, addr: bl.Addr().String()}
 	a.t.Connect(b.addr)
 	a.t.Connect(c.addr)
 	seen := map[ID]bool{}
@@ -612,6 +661,7 @@ func TestSlowPeerDoesNotStarveOthers(t *testing.T) {
 		}
 		return seen[b.t.ID()] && seen[c.t.ID()]
 	})
+	close(stall.stall) // b's socket stops draining from here on
 	// The flood and the sends to c run on their own goroutine: a Send
 	// that blocks behind b's stalled socket must not stall this test.
 	big := make([]byte, 64<<10)
