@@ -61,12 +61,18 @@ func TestLinesGoToTheCurrentRoom(t *testing.T) {
 	out := &output{}
 	done := make(chan error, 1)
 	go func() { done <- Run(context.Background(), alice.UI(), in, out) }()
-	for _, line := range []string{"/join dev", "/join tmp1", "/leave tmp1", "/switch lobby", "hello lobby",
-		"/switch dev", "hello dev", "/who lobby", "/nick", "/bogus", "/quit"} {
-		if _, err := io.WriteString(script, line+"\n"); err != nil {
-			t.Fatal(err)
+	write := func(lines ...string) {
+		for _, line := range lines {
+			if _, err := io.WriteString(script, line+"\n"); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
+	write("/join dev")
+	alice.WaitLinked("dev", carol)
+	carol.WaitLinked("dev", alice)
+	write("/join tmp1", "/leave tmp1", "/switch lobby", "hello lobby",
+		"/switch dev", "hello dev", "/who lobby", "/nick", "/bogus", "/quit")
 	select {
 	case err := <-done:
 		if err != nil {
