@@ -137,7 +137,6 @@ type edID struct{ priv ed25519.PrivateKey }
 
 func (e edID) PublicKey() []byte             { return e.priv.Public().(ed25519.PublicKey) }
 func (e edID) Sign(m []byte) ([]byte, error) { return ed25519.Sign(e.priv, m), nil }
-func edVerify(pub, msg, sig []byte) bool     { return len(pub) == 32 && ed25519.Verify(pub, msg, sig) }
 func (e edID) fingerprint() string           { return transport.IDOf(e.PublicKey()).String() }
 func newEdID() edID                          { _, p, _ := ed25519.GenerateKey(rand.Reader); return edID{p} }
 func printLine(format string, args ...any)   { fmt.Fprintf(os.Stdout, format+"\n", args...) }
@@ -153,7 +152,7 @@ func TestNetnsHelper(t *testing.T) {
 		t.Skip("run by TestNetnsDiscoveryAndTransport")
 	}
 	id := newEdID()
-	tr, err := transport.New(transport.Config{Identity: id, Verify: edVerify, Nick: name, Logf: discard})
+	tr, err := transport.New(transport.Config{Identity: id, Nick: name, Logf: discard})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,8 @@ import (
 
 type conn struct {
 	t        *Transport
-	nc       net.Conn
+	raw      net.Conn // the TCP connection
+	nc       net.Conn // the TLS channel over it, once the handshake began
 	br       *bufio.Reader
 	dialer   bool
 	remote   ID
@@ -36,18 +37,24 @@ func (t *Transport) newConn(nc net.Conn, dialer bool) *conn {
 		nc.Close()
 		return nil
 	}
-	c := &conn{t: t, nc: nc, br: bufio.NewReaderSize(nc, 64<<10), dialer: dialer,
-		wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	c := &conn{t: t, raw: nc, nc: nc, dialer: dialer, wake: make(chan struct{}, 1), closed: make(chan struct{})}
 	t.conns[c] = true
 	return c
 }
 
 func (c *conn) wakeUp() { poke(c.wake) }
 
+// setChannel makes the TLS channel the connection's stream.
+func (c *conn) setChannel(tc net.Conn, remote ID) {
+	c.nc, c.br, c.remote = tc, bufio.NewReaderSize(tc, 64<<10), remote
+}
+
+// close closes the TCP connection under the channel: no close_notify, so
+// a writer blocked on a stalled peer cannot hold it up.
 func (c *conn) close() {
 	c.once.Do(func() {
 		close(c.closed)
-		c.nc.Close()
+		c.raw.Close()
 	})
 }
 
@@ -61,7 +68,16 @@ func (t *Transport) run(c *conn, tg *target) {
 		delete(t.conns, c)
 		t.mu.Unlock()
 	}()
-	h, err := t.handshake(c)
+	var expect *ID
+	if tg != nil {
+		t.mu.Lock()
+		if tg.hasID {
+			id := tg.id
+			expect = &id
+		}
+		t.mu.Unlock()
+	}
+	h, err := t.handshake(c, expect)
 	if err != nil {
 		t.cfg.Logf("transport: handshake with %s: %v", c.nc.RemoteAddr(), err)
 		t.mu.Lock()

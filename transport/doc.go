@@ -1,13 +1,41 @@
 // Package transport carries opaque payloads between authenticated peers
-// over plain TCP, reliably and in order per pair of peers. It knows
-// nothing of MLS: the caller passes an identity that can sign and a
-// function that verifies.
+// over plain TCP, reliably and in order per pair of peers, inside a TLS 1.3
+// channel. It knows nothing of MLS: the caller passes an identity (an
+// Ed25519 key that can sign).
+//
+// # The channel: TLS 1.3, identities pinned by key
+//
+// Each TCP connection runs TLS 1.3 (crypto/tls, nothing else) with mutual
+// authentication: both sides present a self-signed certificate of their
+// Ed25519 identity key, and a peer's [ID] is the SHA-256 of that key. No
+// certificate authority is involved: the certificate's key is checked by
+// VerifyPeerCertificate, which refuses anything but one Ed25519 key, and
+// when dialling an address learned with an id (peer exchange) refuses
+// another key; the TLS handshake proves the peer holds the key
+// (CertificateVerify). Session resumption is off and no SNI is sent.
+//
+// Why TLS and not Noise: it is in the standard library, its handshake binds
+// both identities to the session keys with no code of ours, TLS 1.3
+// encrypts the certificates (a passive observer does not learn the keys),
+// and its CertificateVerify signs a context string of its own, so the same
+// key can sign MLS credentials without one protocol's signature serving the
+// other. Noise would need the Ed25519 identity bound by hand to an X25519
+// static key.
+//
+// What an observer of the LAN sees: two addresses that talk, when and how
+// much. Not the peers' keys or ids, nicks, room names or hashes, group
+// ids, KeyPackages or text. An attacker on the path can drop or delay the
+// connection, not read, alter, inject, replay or reorder a byte of it: any
+// of those fails a record's authentication, and the connection closes; the
+// re-dial re-sends what was not acknowledged, so nothing is lost or
+// duplicated. (mDNS announcements, outside this package, are public by
+// nature: they carry a peer's id, nick and port.)
 //
 // # Frames
 //
-// Every frame on a connection is
+// Inside the channel, every frame is
 //
-//	version u8 = 1 | type u8 | length u32 (big-endian, <= Config.MaxFrame) | payload
+//	version u8 = 2 | type u8 | length u32 (big-endian, <= Config.MaxFrame) | payload
 //
 // A frame with another version, an unknown type, a length over the bound or
 // a payload that does not parse closes that connection (logged with the
@@ -15,28 +43,18 @@
 //
 // Frame types and payloads (integers big-endian):
 //
-//	1 hello  key u16 len | nick u8 len | listen port u16 | nonce [32] | incarnation u64
-//	2 auth   signature u16 len
+//	1 hello  nick u8 len | listen port u16 | incarnation u64   (each side's first frame)
+//	2        retired (the signed-transcript auth before the TLS channel)
 //	3 data   seq u64 | payload
 //	4 ack    seq u64   (cumulative: every data frame up to seq was taken)
 //	5 ping   (empty)
 //	6 pong   (empty)
 //	7 peers  count u16 (<= 256) | count x { id [32] | address u8 len (host:port) }
 //
-// # Handshake
-//
-// Both sides send hello, then auth: an Ed25519 signature (through
-// [Identity]) over
-//
-//	"mmls-chat transport v1" 0x00 | role (0 dialer, 1 acceptor) |
-//	dialer nonce | acceptor nonce | dialer key | acceptor key
-//
-// so a signature is bound to both fresh nonces, both keys and the signer's
-// role. A peer's [ID] is the SHA-256 of its key. A connection that does not
-// finish the handshake within Config.HandshakeTimeout is closed. One
-// connection is kept per pair of peers: when two exist, both sides keep the
-// one dialed by the peer with the smaller ID. Connections to oneself are
-// dropped.
+// A connection that does not finish TLS and the hello within
+// Config.HandshakeTimeout is closed. One connection is kept per pair of
+// peers: when two exist, both sides keep the one dialed by the peer with
+// the smaller ID. Connections to oneself are dropped.
 //
 // # Reliability
 //
@@ -44,10 +62,11 @@
 // it to the caller once (duplicates, seq <= the last one handed over, are
 // dropped) and acknowledges it only when the caller calls [Transport.Ack]
 // (after a durable write, say). Frames not acknowledged are sent again on
-// the next connection to that peer, in order. A transport instance draws a
-// random incarnation: a peer seeing a new incarnation knows the sender's
-// numbering restarted. Per-peer queues are bounded in frames and bytes
-// ([ErrBackpressure]).
+// the next connection to that peer, in order: TLS protects a connection,
+// the sequence numbers protect delivery across connections. A transport
+// instance draws a random incarnation: a peer seeing a new incarnation
+// knows the sender's numbering restarted. Per-peer queues are bounded in
+// frames and bytes ([ErrBackpressure]).
 //
 // # Liveness
 //

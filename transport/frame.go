@@ -9,8 +9,8 @@ import (
 	"github.com/mmls-chat/mmls-chat/transport/wire"
 )
 
-// Version is the frame version byte.
-const Version = 1
+// Version is the frame version byte (2: frames travel inside TLS 1.3).
+const Version = 2
 
 // DefaultMaxFrame bounds a frame's payload unless Config says otherwise.
 const DefaultMaxFrame = 1 << 20
@@ -24,8 +24,8 @@ const headerSize = 6
 type frameType uint8
 
 const (
-	frameHello frameType = iota + 1
-	frameAuth
+	frameHello   frameType = iota + 1
+	frameRetired           // 2 was the signed-transcript auth, before the TLS channel
 	frameData
 	frameAck
 	framePing
@@ -35,7 +35,7 @@ const (
 )
 
 func (t frameType) String() string {
-	names := [...]string{"", "hello", "auth", "data", "ack", "ping", "pong", "peers"}
+	names := [...]string{"", "hello", "retired", "data", "ack", "ping", "pong", "peers"}
 	if t > 0 && t < frameEnd {
 		return names[t]
 	}
@@ -80,7 +80,7 @@ func readFrame(r io.Reader, max int) (frame, error) {
 		return frame{}, fmt.Errorf("%w: %d", ErrVersion, h[0])
 	}
 	typ := frameType(h[1])
-	if typ == 0 || typ >= frameEnd {
+	if typ == 0 || typ == frameRetired || typ >= frameEnd {
 		return frame{}, fmt.Errorf("%w: %d", ErrFrameType, h[1])
 	}
 	n := binary.BigEndian.Uint32(h[2:])
@@ -94,43 +94,29 @@ func readFrame(r io.Reader, max int) (frame, error) {
 	return frame{typ: typ, payload: payload}, nil
 }
 
-// hello is the first frame each side sends.
+// hello is the first frame each side sends, inside the TLS channel.
 type hello struct {
-	key         []byte
 	nick        string
 	listenPort  uint16
-	nonce       [32]byte
 	incarnation uint64
 }
 
-const (
-	maxKey  = 1024
-	maxNick = 64
-)
+const maxNick = 64
 
 func (h *hello) marshal() []byte {
-	b := binary.BigEndian.AppendUint16(nil, uint16(len(h.key)))
-	b = append(b, h.key...)
-	b = append(b, byte(len(h.nick)))
-	b = append(b, h.nick...)
+	b := append([]byte{byte(len(h.nick))}, h.nick...)
 	b = binary.BigEndian.AppendUint16(b, h.listenPort)
-	b = append(b, h.nonce[:]...)
 	return binary.BigEndian.AppendUint64(b, h.incarnation)
 }
 
 func parseHello(p []byte) (*hello, error) {
 	r := wire.NewReader(p)
 	h := &hello{}
-	h.key = r.Bytes16(maxKey)
 	h.nick = string(r.Bytes8(maxNick))
 	h.listenPort = r.U16()
-	copy(h.nonce[:], r.Bytes(32, 32))
 	h.incarnation = r.U64()
 	if err := r.Done(); err != nil {
 		return nil, fmt.Errorf("hello: %w", wireErr(err))
-	}
-	if len(h.key) == 0 {
-		return nil, fmt.Errorf("%w: hello without a key", ErrMalformed)
 	}
 	return h, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -42,12 +43,11 @@ var (
 	ErrSelf         = errors.New("transport: connection to ourselves")
 )
 
-// Config configures a Transport. Identity and Verify are required.
+// Config configures a Transport. Identity is required: an Ed25519 key,
+// which is also the TLS certificate's.
 type Config struct {
 	Identity Identity
-	// Verify checks a signature by the key pub over msg.
-	Verify func(pub, msg, sig []byte) bool
-	Nick   string
+	Nick     string
 	// ListenPort is the port peers should dial us on, advertised in the
 	// handshake (and so passed on by peer exchange). Set it when dialling
 	// may start before Serve; otherwise Serve's listener sets it.
@@ -143,6 +143,7 @@ type PeerInfo struct {
 type Transport struct {
 	cfg         Config
 	pub         []byte
+	cert        tls.Certificate
 	me          ID
 	incarnation uint64
 	listenPort  atomic.Uint32
@@ -192,8 +193,8 @@ const maxTargets = 512
 // New makes a transport. Call Serve to accept connections and Connect to
 // dial peers; Close stops everything.
 func New(cfg Config) (*Transport, error) {
-	if cfg.Identity == nil || cfg.Verify == nil {
-		return nil, errors.New("transport: Config needs Identity and Verify")
+	if cfg.Identity == nil {
+		return nil, errors.New("transport: Config needs an Identity")
 	}
 	cfg = cfg.withDefaults()
 	var inc [8]byte
@@ -201,8 +202,12 @@ func New(cfg Config) (*Transport, error) {
 		return nil, fmt.Errorf("transport: randomness: %w", err)
 	}
 	pub := bytes.Clone(cfg.Identity.PublicKey())
+	cert, err := certificate(cfg.Identity)
+	if err != nil {
+		return nil, err
+	}
 	t := &Transport{
-		cfg: cfg, pub: pub, me: IDOf(pub), incarnation: binary.BigEndian.Uint64(inc[:]),
+		cfg: cfg, pub: pub, cert: cert, me: IDOf(pub), incarnation: binary.BigEndian.Uint64(inc[:]),
 		events: make(chan Event, 256), done: make(chan struct{}), kick: make(chan struct{}, 1),
 		peers: map[ID]*peer{}, targets: map[string]*target{}, conns: map[*conn]bool{},
 	}

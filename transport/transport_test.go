@@ -1,17 +1,25 @@
 package transport
 
 import (
+	"bytes"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	crand "crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"math/rand/v2"
 	"net"
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -34,7 +42,7 @@ func edVerify(pub, msg, sig []byte) bool {
 
 func testConfig(name string) Config {
 	return Config{
-		Identity: newEdIdentity(name), Verify: edVerify, Nick: name,
+		Identity: newEdIdentity(name), Nick: name,
 		HandshakeTimeout: 2 * time.Second, Heartbeat: 100 * time.Millisecond, DeadAfter: time.Second,
 		BackoffMin: 5 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
 	}
@@ -397,10 +405,39 @@ func (b *logBook) reason(addr string) string {
 	return ""
 }
 
+// dialTLS opens the channel to addr with cert, as a hostile client might;
+// the handshake may fail on the server's side only, after it returns.
+func dialTLS(t *testing.T, addr string, cert *tls.Certificate) net.Conn {
+	t.Helper()
+	raw, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13}
+	if cert != nil {
+		cfg.Certificates = []tls.Certificate{*cert}
+	}
+	c := tls.Client(raw, cfg)
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	_ = c.Handshake() // the server may refuse us after our side finished
+	return c
+}
+
+// identityCert is the certificate of a fresh identity, as a peer makes it.
+func identityCert(t *testing.T, name string) tls.Certificate {
+	t.Helper()
+	cert, err := certificate(newEdIdentity(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
 // TestHostileConnections: each hostile client is closed quickly, for its
 // own reason (the handshake timeout is long, so a check that stopped
 // working would leave its client hanging), while a good connection
-// carries on.
+// carries on. Some fail TLS; the others hold a key of their own and
+// misbehave inside the channel.
 func TestHostileConnections(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig("server")
@@ -412,63 +449,71 @@ func TestHostileConnections(t *testing.T) {
 	good.t.Connect(srv.addr)
 	waitUp(t, srv, good.t.ID())
 
-	validHello := func(id *edIdentity) []byte {
-		h := &hello{key: id.PublicKey(), nick: "evil", listenPort: 1}
-		return appendFrame(nil, frameHello, h.marshal())
+	ecdsaKey, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		t.Fatal(err)
 	}
-	cases := []struct {
-		name   string
-		send   func(c net.Conn)
-		reason string
-	}{
-		{"random bytes", func(c net.Conn) {
-			b := make([]byte, 4096)
-			r := rand.New(rand.NewPCG(3, 4))
-			for i := range b {
-				b[i] = byte(r.UintN(256))
-			}
-			b[0] = 0x9c // not our version
-			c.Write(b)
-		}, "unsupported frame version: 156"},
-		{"wrong version", func(c net.Conn) {
-			f := validHello(newEdIdentity("v"))
-			f[0] = 2
-			c.Write(f)
-		}, "unsupported frame version: 2"},
-		{"unknown frame type", func(c net.Conn) {
-			c.Write([]byte{Version, 99, 0, 0, 0, 0})
-		}, "unknown frame type"},
-		{"oversized length", func(c net.Conn) {
-			c.Write([]byte{Version, byte(frameHello), 0xff, 0xff, 0xff, 0xff})
-		}, "frame too large"},
-		{"data before hello", func(c net.Conn) {
-			c.Write(appendFrame(nil, frameData, seqPayload(1, []byte("x"))))
-		}, "data before hello"},
-		{"truncated hello", func(c net.Conn) {
-			c.Write(appendFrame(nil, frameHello, []byte{0, 40, 1, 2}))
-		}, "hello"},
-		{"wrong signature", func(c net.Conn) {
-			c.Write(validHello(newEdIdentity("mallory")))
-			sig := make([]byte, 64)
-			c.Write(appendFrame(nil, frameAuth, append(binary.BigEndian.AppendUint16(nil, 64), sig...)))
-		}, "authentication failed"},
-		{"someone else's key", func(c net.Conn) {
-			// Claims good's key but cannot sign for it.
-			c.Write(validHello(&edIdentity{priv: newEdIdentity("good").priv}))
-			wrong, _ := newEdIdentity("mallory").Sign([]byte("anything"))
-			c.Write(appendFrame(nil, frameAuth, append(binary.BigEndian.AppendUint16(nil, 64), wrong...)))
-		}, "authentication failed"},
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+	ecdsaDER, err := x509.CreateCertificate(crand.Reader, tmpl, tmpl, &ecdsaKey.PublicKey, ecdsaKey)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
+	stolen := identityCert(t, "good")                            // good's certificate...
+	stolen.PrivateKey = ed25519.NewKeyFromSeed(make([]byte, 32)) // ...without good's key
+	raw := func(b []byte) func(t *testing.T) net.Conn {
+		return func(t *testing.T) net.Conn {
 			c, err := net.Dial("tcp", srv.addr)
 			if err != nil {
 				t.Fatal(err)
 			}
+			c.Write(b)
+			return c
+		}
+	}
+	withCert := func(cert *tls.Certificate) func(t *testing.T) net.Conn {
+		return func(t *testing.T) net.Conn { return dialTLS(t, srv.addr, cert) }
+	}
+	inside := func(frames ...[]byte) func(t *testing.T) net.Conn {
+		return func(t *testing.T) net.Conn {
+			cert := identityCert(t, "mallory-"+t.Name())
+			c := dialTLS(t, srv.addr, &cert)
+			for _, f := range frames {
+				c.Write(f)
+			}
+			return c
+		}
+	}
+	random := make([]byte, 4096)
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range random {
+		random[i] = byte(r.UintN(256))
+	}
+	validHello := appendFrame(nil, frameHello, (&hello{nick: "evil", listenPort: 1}).marshal())
+	oldVersion := bytes.Clone(validHello)
+	oldVersion[0] = 1
+	cases := []struct {
+		name   string
+		open   func(t *testing.T) net.Conn
+		reason string
+	}{
+		{"random bytes", raw(random), "tls: "},
+		{"an old plaintext hello", raw(oldVersion), "tls: "},
+		{"no certificate", withCert(nil), "certificate"},
+		{"not an Ed25519 key", withCert(&tls.Certificate{Certificate: [][]byte{ecdsaDER}, PrivateKey: ecdsaKey}), "not an Ed25519 key"},
+		{"someone else's certificate", withCert(&stolen), "tls: "},
+		{"old frame version inside", inside(oldVersion), "unsupported frame version: 1"},
+		{"unknown frame type inside", inside([]byte{Version, 99, 0, 0, 0, 0}), "unknown frame type"},
+		{"retired auth frame inside", inside([]byte{Version, byte(frameRetired), 0, 0, 0, 0}), "unknown frame type: 2"},
+		{"oversized length inside", inside([]byte{Version, byte(frameHello), 0xff, 0xff, 0xff, 0xff}), "frame too large"},
+		{"data before hello inside", inside(appendFrame(nil, frameData, seqPayload(1, []byte("x")))), "data before hello"},
+		{"truncated hello inside", inside(appendFrame(nil, frameHello, []byte{40, 1, 2})), "hello"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.open(t)
 			defer c.Close()
-			tc.send(c)
-			// The server must close on us, quickly: reading ends with EOF
-			// or a reset long before the handshake timeout.
+			// The server must close on us, quickly: reading ends with EOF,
+			// an alert or a reset long before the handshake timeout.
 			c.SetReadDeadline(time.Now().Add(5 * time.Second))
 			if _, err := io.Copy(io.Discard, c); err != nil {
 				var ne net.Error
@@ -525,22 +570,13 @@ func TestMaxConnections(t *testing.T) {
 	cfg := testConfig("server")
 	cfg.MaxConns = 2
 	srv := startNode(t, cfg)
-	var held []net.Conn
+	// Both slots are held by clients that finish TLS and then say nothing
+	// (each gets the server's hello, so its slot is taken); a third is
+	// closed at once.
 	for i := 0; i < 2; i++ {
-		c, err := net.Dial("tcp", srv.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		held = append(held, c)
-	}
-	defer func() {
-		for _, c := range held {
-			c.Close()
-		}
-	}()
-	// Both slots are held by silent clients, which get the server's hello;
-	// a third is closed at once without one.
-	for _, c := range held {
+		cert := identityCert(t, fmt.Sprint("holder", i))
+		c := dialTLS(t, srv.addr, &cert)
+		defer c.Close()
 		if _, err := readFrame(c, maxHandshakeFrame); err != nil {
 			t.Fatal(err)
 		}
@@ -551,8 +587,9 @@ func TestMaxConnections(t *testing.T) {
 	}
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := readFrame(c, maxHandshakeFrame); err == nil {
-		t.Fatal("third connection got a hello")
+	var ne net.Error
+	if _, err := c.Read(make([]byte, 1)); err == nil || errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("third connection not closed: %v", err)
 	}
 }
 
@@ -580,10 +617,9 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 
 func TestFrameCodecRoundTrip(t *testing.T) {
 	t.Parallel()
-	h := &hello{key: []byte("k"), nick: "ni", listenPort: 7420, incarnation: 9}
-	h.nonce[0] = 1
+	h := &hello{nick: "ni", listenPort: 7420, incarnation: 9}
 	got, err := parseHello(h.marshal())
-	if err != nil || got.nick != "ni" || got.listenPort != 7420 || got.incarnation != 9 || got.nonce != h.nonce {
+	if err != nil || *got != *h {
 		t.Fatalf("%+v %v", got, err)
 	}
 	list := []peerAddr{{id: ID{1}, addr: "10.0.0.1:7420"}, {id: ID{2}, addr: "[::1]:1"}}
@@ -733,4 +769,128 @@ func TestDialRetriesUntilThePeerListens(t *testing.T) {
 	go func(tr *Transport, l net.Listener) { tr.Serve(l) }(b, bl)
 	t.Cleanup(func() { b.Close() })
 	waitUp(t, a, b.ID())
+}
+
+// mitm relays TCP connections to target and, on command, tampers once with
+// the bytes flowing from the dialer: an on-path attacker after the
+// handshake it could only relay.
+type mitm struct {
+	l      net.Listener
+	target string
+	mode   atomic.Value // "" relays; "flip", "inject" or "drop" fire once
+	fired  chan string
+}
+
+func newMITM(t *testing.T, target string) *mitm {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &mitm{l: l, target: target, fired: make(chan string, 8)}
+	m.mode.Store("")
+	t.Cleanup(func() { l.Close() })
+	go m.serve()
+	return m
+}
+
+func (m *mitm) serve() {
+	for {
+		in, err := m.l.Accept()
+		if err != nil {
+			return
+		}
+		out, err := net.Dial("tcp", m.target)
+		if err != nil {
+			in.Close()
+			continue
+		}
+		go func() { io.Copy(in, out); in.Close() }()
+		go m.relay(in, out)
+	}
+}
+
+// relay copies dialer bytes to the server, tampering once when asked.
+func (m *mitm) relay(in, out net.Conn) {
+	defer out.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := in.Read(buf)
+		if err != nil {
+			return
+		}
+		chunk := buf[:n]
+		switch mode := m.mode.Swap("").(string); mode {
+		case "flip":
+			chunk[n/2] ^= 0x40
+		case "inject":
+			record := append([]byte{23, 3, 3, 0, 40}, make([]byte, 40)...) // application data, not ours
+			out.Write(record)
+		case "drop":
+			chunk = nil
+		}
+		if len(chunk) > 0 {
+			if _, err := out.Write(chunk); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// TestManInTheMiddleIsNoticed: an attacker on the path who relayed the
+// handshake cannot alter, inject or drop a byte unnoticed: the channel
+// closes, the dialer reconnects, and the frame is delivered once, intact;
+// nothing else is ever delivered.
+func TestManInTheMiddleIsNoticed(t *testing.T) {
+	t.Parallel()
+	a, b := startNode(t, testConfig("a")), startNode(t, testConfig("b"))
+	m := newMITM(t, b.addr)
+	a.t.Connect(m.l.Addr().String())
+	waitUp(t, b, a.t.ID())
+	waitUp(t, a, b.t.ID())
+	got := map[string]int{}
+	for _, mode := range []string{"flip", "inject", "drop"} {
+		m.mode.Store(mode)
+		want := "genuine after " + mode
+		if _, err := a.t.Send(b.t.ID(), []byte(want)); err != nil {
+			t.Fatal(err)
+		}
+		down := false
+		waitFor(t, b, 10*time.Second, func(e Event) bool {
+			switch e.Type {
+			case PeerDown:
+				down = true
+			case Message:
+				got[string(e.Payload)]++
+				b.t.Ack(e.Peer, e.Seq)
+			}
+			return down && got[want] == 1
+		})
+	}
+	for text, n := range got {
+		if n != 1 || !strings.HasPrefix(text, "genuine after ") {
+			t.Errorf("delivered %q %d times", text, n)
+		}
+	}
+}
+
+// TestDialRefusesAnotherKey: an address learned with a peer's id (from
+// peer exchange or mDNS) that answers with another key is refused: the
+// channel's identity check is the certificate's key, nothing else.
+func TestDialRefusesAnotherKey(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig("a")
+	book := &logBook{}
+	cfg.Logf = book.logf
+	a, b := startNode(t, cfg), startNode(t, testConfig("b"))
+	expected := IDOf(newEdIdentity("someone else").PublicKey())
+	a.t.mu.Lock()
+	a.t.addTarget(b.addr, expected)
+	a.t.mu.Unlock()
+	a.t.wakeMaintenance()
+	book.waitCount(t, "expected peer "+expected.Short()+", got "+b.t.ID().Short(), 1, 10*time.Second)
+	for _, p := range a.t.Peers() {
+		if p.ID == b.t.ID() {
+			t.Fatalf("a knows b: %+v", p)
+		}
+	}
 }

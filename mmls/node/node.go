@@ -107,7 +107,7 @@ func Start(cfg Config) (_ *Node, err error) {
 	}
 	n.Listen = n.l.Addr().String()
 	port := n.l.Addr().(*net.TCPAddr).Port
-	n.tr, err = transport.New(transport.Config{Identity: id, Verify: dmls.Verify, Nick: id.Nick(), ListenPort: port, Logf: cfg.Logf})
+	n.tr, err = transport.New(transport.Config{Identity: id, Nick: id.Nick(), ListenPort: port, Logf: cfg.Logf})
 	if err != nil {
 		return nil, err
 	}
