@@ -134,7 +134,7 @@ func (f *forkWatch) observe(group []byte, epoch uint64, hash [32]byte, reporter,
 // Digest lists the latest commit we applied in each receive group.
 func (s *Session) Digest() []DigestEntry {
 	var out []DigestEntry
-	for _, rg := range s.recv {
+	for _, rg := range s.byOwner {
 		if rg.hasCommit {
 			out = append(out, DigestEntry{Group: rg.gid, Owner: rg.owner, Epoch: rg.lastEpoch, Hash: rg.lastHash})
 		}
@@ -175,8 +175,8 @@ func (s *Session) handleControl(rg *recvGroup, e *Envelope, out *Output) error {
 	for _, e := range entries {
 		// Trust our own knowledge of who owns a group over the report.
 		owner := e.Owner
-		if known := s.recv[string(e.Group)]; known != nil {
-			owner = known.owner
+		if known, ok := s.ownerOf(e.Group); ok {
+			owner = known
 		} else if string(e.Group) == string(s.send.GroupID()) {
 			owner = s.id.Fingerprint()
 		}

@@ -163,6 +163,9 @@ func (s *Session) handleLeave(from Fingerprint) (Output, error) {
 }
 
 func (s *Session) handleWelcome(from Fingerprint, m *Message) (Output, error) {
+	if len(m.Group) == 0 {
+		return Output{}, fmt.Errorf("%w: welcome without a group id", ErrMalformed)
+	}
 	hashes, err := mlsguard.WelcomeTarget(m.Data)
 	if err != nil {
 		return Output{}, classify(err)
@@ -184,14 +187,9 @@ func (s *Session) handleWelcome(from Fingerprint, m *Message) (Output, error) {
 		return Output{}, fmt.Errorf("%w: welcome epoch %d, header %d", ErrMalformed, g.Epoch(), m.Epoch)
 	}
 	owner, _ := g.Owner()
-	if old := s.byOwner[from]; old != nil {
-		delete(s.recv, string(old.gid))
-	}
-	if other := s.recv[string(m.Group)]; other != nil && other.owner != from {
-		return Output{}, fmt.Errorf("%w: group id already used by %s", ErrForged, other.owner.Short())
-	}
+	// Receive groups are keyed by their owner: whatever group id another
+	// member claims, it cannot shadow this one.
 	rg := &recvGroup{owner: from, ownerNick: owner.Nick, gid: g.GroupID(), cur: g}
-	s.recv[string(rg.gid)] = rg
 	s.byOwner[from] = rg
 	delete(s.asked, from)
 	delete(s.departed, from)
@@ -225,15 +223,15 @@ func (s *Session) handleProposal(from Fingerprint, m *Message) (Output, error) {
 // handleGroupMessage routes a commit or application message from a send
 // group's owner by epoch: now, buffered for later, or refused.
 func (s *Session) handleGroupMessage(from Fingerprint, m *Message) (Output, error) {
-	rg := s.recv[string(m.Group)]
-	if rg == nil {
+	rg := s.byOwner[from]
+	if rg == nil || !bytes.Equal(rg.gid, m.Group) {
+		if other, ok := s.ownerOf(m.Group); ok && other != from {
+			return Output{}, fmt.Errorf("%w: group of %s, sent by %s", ErrNotOwner, other.Short(), from.Short())
+		}
 		// The owner still counts us as a member, but we hold no state for
-		// its group: ask to be re-added.
+		// this group of its: ask to be re-added.
 		out, _ := s.requestRejoin(from)
 		return out, fmt.Errorf("%w: %x from %s", ErrUnknownGroup, m.Group, from.Short())
-	}
-	if rg.owner != from {
-		return Output{}, fmt.Errorf("%w: group of %s, sent by %s", ErrNotOwner, rg.owner.Short(), from.Short())
 	}
 	cur := rg.cur.Epoch()
 	switch {

@@ -197,6 +197,5 @@ func (s *Session) unlink(peer Fingerprint, tell bool) (Output, error) {
 func (s *Session) dropGroupOf(owner Fingerprint) {
 	if rg := s.byOwner[owner]; rg != nil {
 		delete(s.byOwner, owner)
-		delete(s.recv, string(rg.gid))
 	}
 }

@@ -76,7 +76,6 @@ type Session struct {
 
 	send    *mlsguard.Group
 	kicked  map[Fingerprint]bool
-	recv    map[string]*recvGroup
 	byOwner map[Fingerprint]*recvGroup
 	// asked: when we last sent a peer a KeyPackage or REJOIN (rate limit).
 	asked map[Fingerprint]time.Time
@@ -138,8 +137,7 @@ func NewSession(id *Identity, env Env, room string, cfg Config) (*Session, error
 	now := env.Now()
 	return &Session{
 		id: id, env: env, cfg: cfg.withDefaults(), room: RoomIDOf(room),
-		send: g, kicked: map[Fingerprint]bool{}, recv: map[string]*recvGroup{},
-		byOwner: map[Fingerprint]*recvGroup{}, asked: map[Fingerprint]time.Time{},
+		send: g, kicked: map[Fingerprint]bool{}, byOwner: map[Fingerprint]*recvGroup{}, asked: map[Fingerprint]time.Time{},
 		refused: map[Fingerprint]time.Time{}, departed: map[Fingerprint]bool{},
 		readmitted: map[Fingerprint]time.Time{}, deferred: map[Fingerprint]*mlsguard.KeyPackage{},
 		lastUpdate: now, lastDigest: now, forks: newForkWatch(),
@@ -207,6 +205,16 @@ func (s *Session) Members() []MemberView {
 func (s *Session) InSendGroup(peer Fingerprint) bool {
 	_, ok := s.sendMember(peer)
 	return ok
+}
+
+// ownerOf finds the owner of a receive group by its id.
+func (s *Session) ownerOf(gid []byte) (Fingerprint, bool) {
+	for fp, rg := range s.byOwner {
+		if bytes.Equal(rg.gid, gid) {
+			return fp, true
+		}
+	}
+	return Fingerprint{}, false
 }
 
 // HasGroupOf reports whether we joined peer's send group.

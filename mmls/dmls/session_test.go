@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/mmls-chat/mmls-chat/mmls/mlsguard"
 )
 
 func TestThreePartyRoom(t *testing.T) {
@@ -461,5 +463,71 @@ func TestRejoinIsRateLimited(t *testing.T) {
 	out, _ := bob.s.keyPackageTo(alice.id.Fingerprint(), KindRejoin, HelloAddMe)
 	if _, err := alice.s.Handle(b, out.Sends[0].Data); err != nil {
 		t.Fatalf("after the pause: %v", err)
+	}
+}
+
+// TestGroupIDSquatting: carol, a member of alice's group, makes her own
+// send group with alice's group id. Receive groups are keyed by owner, so
+// bob still reads both of them; and a Welcome whose header names a group
+// other than the one it holds is refused.
+func TestGroupIDSquatting(t *testing.T) {
+	t.Parallel()
+	n := newSimNet(t, 21, Config{}, "alice", "bob", "carol")
+	alice, bob, carol := n.node("alice"), n.node("bob"), n.node("carol")
+	secret := make([]byte, mlsguard.SecretSize)
+	g, err := mlsguard.CreateGroup(carol.id.mls, alice.s.SendGroupID(), secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol.s.send = g // before any link forms
+	n.flush()
+	n.send(alice, "from alice")
+	n.send(carol, "from carol")
+	n.flush()
+	n.check()
+	if len(bob.read) != 2 {
+		t.Fatalf("bob read %d of 2 messages", len(bob.read))
+	}
+	// Welcomes from alice to dave (not in the room) with a wrong or no
+	// group id in the header.
+	daveID, err := NewIdentity(n.env(), "dave")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dave, err := NewSession(daveID, n.env(), "lobby", Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := daveID.NewKeyPackage(n.env())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := alice.s.Add(kp.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	welcomes := 0
+	for _, o := range out.Sends {
+		if o.Kind != KindWelcome {
+			continue
+		}
+		welcomes++
+		m, err := UnmarshalMessage(o.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tc := range []struct {
+			group []byte
+			want  error
+		}{{nil, ErrMalformed}, {bob.s.SendGroupID(), ErrForged}} {
+			m.Group = tc.group
+			raw, _ := m.Marshal()
+			if _, err := dave.Handle(alice.id.Fingerprint(), raw); !errors.Is(err, tc.want) {
+				t.Fatalf("a Welcome with group id %x: want %v, got %v", tc.group, tc.want, err)
+			}
+		}
+	}
+	if welcomes != 1 {
+		t.Fatalf("%d Welcomes to dave", welcomes)
 	}
 }

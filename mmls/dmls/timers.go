@@ -18,7 +18,7 @@ func (s *Session) buffer(rg *recvGroup, m *Message) error {
 // Buffered reports how many messages wait for a commit in all groups.
 func (s *Session) Buffered() int {
 	n := 0
-	for _, rg := range s.recv {
+	for _, rg := range s.byOwner {
 		n += len(rg.buffered)
 	}
 	return n
@@ -41,7 +41,7 @@ func (s *Session) drain(rg *recvGroup) Output {
 			progress = true
 			break
 		}
-		if s.recv[string(rg.gid)] != rg {
+		if s.byOwner[rg.owner] != rg {
 			break // removed meanwhile
 		}
 	}

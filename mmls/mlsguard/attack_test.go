@@ -3,6 +3,7 @@ package mlsguard
 import (
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 
 	mls "github.com/cisco/go-mls"
@@ -72,6 +73,43 @@ func TestAttackRemoveFromNonOwner(t *testing.T) {
 	bundle.Proposals = append(bundle.Proposals, rmRaw)
 	if _, info, err := gs[1].ApplyCommit(bundle); !errors.Is(err, ErrNotOwner) || info.RemovedMe {
 		t.Fatalf("want ErrNotOwner without removal, got %v %+v", err, info)
+	}
+}
+
+// TestAttackForgedRemovalOfMe: a Remove of bob that alice never signed,
+// relabelled as hers and attached to her genuine commit, and a Remove she
+// did sign but did not commit, each make bob refuse the bundle, not drop
+// the group; the genuine bundle still applies.
+func TestAttackForgedRemovalOfMe(t *testing.T) {
+	t.Parallel()
+	a, b, c := newParty(t, "alice"), newParty(t, "bob"), newParty(t, "carol")
+	ga, gs := room(t, a, b, c)
+	bob := gs[0]
+	// Carol's Remove of bob (leaf 1), relabelled as from leaf 0.
+	forged, err := gs[1].st.Remove(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged.Sender.Sender = 0
+	forgedRaw, _ := syntax.Marshal(forged)
+	// Alice's own, signed Remove of bob that she does not commit.
+	stray, err := ga.st.Remove(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	strayRaw, _ := syntax.Marshal(stray)
+	bundle, _, _, err := ga.Commit(a.rnd.next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, extra := range map[string][]byte{"unsigned": forgedRaw, "uncommitted": strayRaw} {
+		bad := CommitBundle{Commit: bundle.Commit, Proposals: append(append([][]byte{}, bundle.Proposals...), extra)}
+		if _, info, err := bob.ApplyCommit(bad); !errors.Is(err, ErrAuth) || info.RemovedMe {
+			t.Fatalf("%s Remove: want ErrAuth without removal, got %v %+v", name, err, info)
+		}
+	}
+	if _, info, err := bob.ApplyCommit(bundle); err != nil || info.RemovedMe {
+		t.Fatalf("the genuine bundle after the forged ones: %v %+v", err, info)
 	}
 }
 
@@ -307,5 +345,19 @@ func TestAttackReplay(t *testing.T) {
 	}
 	if pt, err := gs[0].Unprotect(later); err != nil || string(pt) != "later" {
 		t.Fatalf("message after replays: %q %v", pt, err)
+	}
+}
+
+// TestAttackOversizedWelcome: a Welcome over MaxWelcomeSize is refused
+// before anything decrypts it.
+func TestAttackOversizedWelcome(t *testing.T) {
+	t.Parallel()
+	bob := newParty(t, "bob")
+	big := make([]byte, MaxWelcomeSize+1)
+	if _, err := WelcomeTarget(big); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "welcome of") {
+		t.Fatalf("WelcomeTarget: %v", err)
+	}
+	if _, err := Join(bob.joiner(t), big, Fingerprint{}, nil); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "welcome of") {
+		t.Fatalf("Join: %v", err)
 	}
 }

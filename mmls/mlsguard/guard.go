@@ -19,6 +19,9 @@ const (
 	// MaxMessageSize bounds every encoded MLS object we decode. A Welcome
 	// for a full room (MaxLeaves) is about 40 KB; a commit about the same.
 	MaxMessageSize = 512 << 10
+	// MaxWelcomeSize bounds a Welcome before anything decrypts it: one for
+	// a full tree (MaxLeaves members with 64-byte nicks) is about 44 KB.
+	MaxWelcomeSize = 64 << 10
 	// MaxLeaves bounds the tree, blank leaves included. go-mls fails every
 	// path commit once the tree holds more than 128 leaves.
 	MaxLeaves = 120

@@ -18,6 +18,9 @@ type Joiner struct {
 // WelcomeTarget returns the hashes of the key packages a Welcome addresses,
 // so the caller can pick the matching init secret. It decodes strictly.
 func WelcomeTarget(raw []byte) ([][]byte, error) {
+	if len(raw) > MaxWelcomeSize {
+		return nil, fmt.Errorf("%w: welcome of %d bytes (max %d)", ErrMalformed, len(raw), MaxWelcomeSize)
+	}
 	var w mls.Welcome
 	if err := decodeStrict(raw, &w); err != nil {
 		return nil, err
@@ -36,6 +39,9 @@ func WelcomeTarget(raw []byte) ([][]byte, error) {
 // holds the key whose fingerprint is owner and leaf 0 signed the GroupInfo,
 // and (when groupID is not nil) the group id matches.
 func Join(j Joiner, raw []byte, owner Fingerprint, groupID []byte) (*Group, error) {
+	if len(raw) > MaxWelcomeSize {
+		return nil, fmt.Errorf("%w: welcome of %d bytes (max %d)", ErrMalformed, len(raw), MaxWelcomeSize)
+	}
 	var w mls.Welcome
 	if err := decodeStrict(raw, &w); err != nil {
 		return nil, err

@@ -55,10 +55,14 @@ func (g *Group) ApplyCommit(b CommitBundle) (*Group, CommitInfo, error) {
 		return nil, CommitInfo{}, err
 	}
 	info.FromEpoch, info.Epoch, info.Hash = uint64(g.st.Epoch), uint64(g.st.Epoch)+1, b.Hash()
-	// Verify the commit's signature before reporting a removal, so a forged
-	// "you are removed" cannot make us drop the group.
+	// Verify the commit, every proposal it carries, and that it commits
+	// exactly those proposals, before reporting a removal: a forged or
+	// stray "you are removed" cannot make us drop the group.
 	if !g.verifySignature(&commit) {
 		return nil, CommitInfo{}, fmt.Errorf("%w: commit signature", ErrAuth)
+	}
+	if err := g.checkCovered(&commit.Content.Commit.Commit, props); err != nil {
+		return nil, CommitInfo{}, err
 	}
 	if info.RemovedMe {
 		return nil, info, ErrRemoved
@@ -87,6 +91,48 @@ func (g *Group) ApplyCommit(b CommitBundle) (*Group, CommitInfo, error) {
 	info.Added = addedMembers(next, info.Added)
 	compactState(next)
 	return &Group{st: next}, info, nil
+}
+
+// checkCovered checks that each proposal is signed by its sender and that
+// the commit lists exactly these proposals, each under its kind.
+func (g *Group) checkCovered(c *mls.Commit, props []mls.MLSPlaintext) error {
+	listed := map[string]string{}
+	for kind, ids := range map[string][]mls.ProposalID{"add": c.Adds, "remove": c.Removes, "update": c.Updates} {
+		for _, id := range ids {
+			if _, dup := listed[string(id.Hash)]; dup {
+				return fmt.Errorf("%w: a proposal committed twice", ErrAuth)
+			}
+			listed[string(id.Hash)] = kind
+		}
+	}
+	if len(listed) != len(props) {
+		return fmt.Errorf("%w: the commit lists %d proposals, the bundle holds %d", ErrAuth, len(listed), len(props))
+	}
+	for i := range props {
+		if !g.verifySignature(&props[i]) {
+			return fmt.Errorf("%w: proposal signature", ErrAuth)
+		}
+		raw, err := encode(&props[i])
+		if err != nil {
+			return err
+		}
+		if listed[string(Suite.Digest(raw))] != proposalKind(props[i].Content.Proposal) {
+			return fmt.Errorf("%w: a proposal the commit does not cover", ErrAuth)
+		}
+	}
+	return nil
+}
+
+func proposalKind(p *mls.Proposal) string {
+	switch {
+	case p.Add != nil:
+		return "add"
+	case p.Remove != nil:
+		return "remove"
+	case p.Update != nil:
+		return "update"
+	}
+	return ""
 }
 
 // verifySignature checks a plaintext's signature against the group context
