@@ -50,7 +50,7 @@ func (e *Engine) openRoom(name string) (*room, error) {
 	if r := e.rooms[name]; r != nil {
 		return r, nil
 	}
-	s, err := dmls.NewSession(e.id, e.cfg.Env, name, e.cfg.Policy)
+	s, err := dmls.NewSession(e.id, e.cfg.Env, dmls.RoomIDOf(name), e.cfg.Policy)
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@ func formRoom(tb testing.TB, n int) *benchRoom {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		s, err := NewSession(id, env, "bench", Config{UpdateEvery: 1 << 30})
+		s, err := NewSession(id, env, RoomIDOf("bench"), Config{UpdateEvery: 1 << 30})
 		if err != nil {
 			tb.Fatal(err)
 		}

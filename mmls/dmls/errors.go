@@ -31,6 +31,7 @@ var (
 	ErrNotForUs     = errors.New("dmls: message not addressed to us")
 	ErrStaleWelcome = errors.New("dmls: welcome for a key package we no longer hold")
 	ErrRateLimited  = errors.New("dmls: too many requests from this peer")
+	ErrNotVouched   = errors.New("dmls: nobody in this private room vouched for this peer yet")
 )
 
 // classify wraps a boundary error with the matching dmls sentinel, keeping

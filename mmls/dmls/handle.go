@@ -71,9 +71,12 @@ func (s *Session) handleKeyPackage(from Fingerprint, m *Message) (Output, error)
 	if kp.Fingerprint() != from {
 		return Output{}, fmt.Errorf("%w: key package of another identity", ErrAuth)
 	}
+	member := s.InSendGroup(from)
+	if !member && !s.vouched(from) {
+		return Output{}, s.wait(from, m)
+	}
 	flags := m.Epoch
 	lostState := m.Kind == KindRejoin || flags&HelloAddMe != 0 && flags&HelloReply == 0
-	member := s.InSendGroup(from)
 	var limited error
 	if member && lostState {
 		if at, ok := s.readmitted[from]; ok && s.env.Now().Sub(at) < s.readmitPause() {
@@ -166,6 +169,9 @@ func (s *Session) handleWelcome(from Fingerprint, m *Message) (Output, error) {
 	if len(m.Group) == 0 {
 		return Output{}, fmt.Errorf("%w: welcome without a group id", ErrMalformed)
 	}
+	if !s.vouched(from) {
+		return Output{}, s.wait(from, m)
+	}
 	hashes, err := mlsguard.WelcomeTarget(m.Data)
 	if err != nil {
 		return Output{}, classify(err)
@@ -193,7 +199,7 @@ func (s *Session) handleWelcome(from Fingerprint, m *Message) (Output, error) {
 	s.byOwner[from] = rg
 	delete(s.asked, from)
 	delete(s.departed, from)
-	var out Output
+	out := s.admitWaiting() // the members of this group are vouched for now
 	out.event(Event{Type: EventJoined, Peer: from, Nick: owner.Nick, By: from, Epoch: g.Epoch()})
 	if !s.InSendGroup(from) && !s.kicked[from] {
 		// Complete the link: ask for the owner's KeyPackage.
@@ -290,6 +296,7 @@ func (s *Session) applyCommit(rg *recvGroup, m *Message) (Output, error) {
 		}
 	}
 	out.add(s.drain(rg))
+	out.add(s.admitWaiting())
 	return out, nil
 }
 

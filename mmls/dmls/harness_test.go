@@ -96,7 +96,7 @@ func (n *simNet) start(node *simNode) {
 		n.t.Fatal(err)
 	}
 	node.id = id
-	if node.s, err = NewSession(id, n.env(), "lobby", n.cfg); err != nil {
+	if node.s, err = NewSession(id, n.env(), RoomIDOf("lobby"), n.cfg); err != nil {
 		n.t.Fatal(err)
 	}
 	n.r.Attach(node.s)

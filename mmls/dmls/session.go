@@ -95,6 +95,12 @@ type Session struct {
 	// soon after the last time; Tick re-admits it when the pause is over.
 	deferred map[Fingerprint]*mlsguard.KeyPackage
 
+	// A private room admits only vouched peers (see private.go); what the
+	// others send waits until someone vouches for them.
+	private bool
+	vouches map[Fingerprint]bool
+	waiting map[Fingerprint]*Message
+
 	sinceUpdate int
 	lastUpdate  time.Time
 	lastDigest  time.Time
@@ -121,7 +127,7 @@ type buffered struct {
 }
 
 // NewSession starts a session for room with an empty send group.
-func NewSession(id *Identity, env Env, room string, cfg Config) (*Session, error) {
+func NewSession(id *Identity, env Env, room RoomID, cfg Config) (*Session, error) {
 	gid := make([]byte, 16)
 	if _, err := io.ReadFull(env.Rand, gid); err != nil {
 		return nil, fmt.Errorf("dmls: randomness: %w", err)
@@ -136,10 +142,11 @@ func NewSession(id *Identity, env Env, room string, cfg Config) (*Session, error
 	}
 	now := env.Now()
 	return &Session{
-		id: id, env: env, cfg: cfg.withDefaults(), room: RoomIDOf(room),
+		id: id, env: env, cfg: cfg.withDefaults(), room: room,
 		send: g, kicked: map[Fingerprint]bool{}, byOwner: map[Fingerprint]*recvGroup{}, asked: map[Fingerprint]time.Time{},
 		refused: map[Fingerprint]time.Time{}, departed: map[Fingerprint]bool{},
 		readmitted: map[Fingerprint]time.Time{}, deferred: map[Fingerprint]*mlsguard.KeyPackage{},
+		vouches: map[Fingerprint]bool{}, waiting: map[Fingerprint]*Message{},
 		lastUpdate: now, lastDigest: now, forks: newForkWatch(),
 	}, nil
 }

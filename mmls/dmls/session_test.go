@@ -234,8 +234,8 @@ func TestEquivocationAlert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m1, _ := NewSession(mid, testEnv(100, clk), "lobby", Config{})
-	m2, _ := NewSession(mid, testEnv(100, clk), "lobby", Config{})
+	m1, _ := NewSession(mid, testEnv(100, clk), RoomIDOf("lobby"), Config{})
+	m2, _ := NewSession(mid, testEnv(100, clk), RoomIDOf("lobby"), Config{})
 	if string(m1.SendGroupID()) != string(m2.SendGroupID()) {
 		t.Fatal("forks should share a group id")
 	}
@@ -310,7 +310,7 @@ func TestStrangersCannotInjectIntoGroups(t *testing.T) {
 		t.Fatal("a stolen KeyPackage changed bob's group")
 	}
 	// Wrong room.
-	other, _ := NewSession(alice.id, n.env(), "elsewhere", Config{})
+	other, _ := NewSession(alice.id, n.env(), RoomIDOf("elsewhere"), Config{})
 	msg := &Message{Kind: KindApp, Room: RoomIDOf("elsewhere"), Group: other.SendGroupID(), Data: []byte{1}}
 	raw, _ := msg.Marshal()
 	if _, err := bob.s.Handle(alice.id.Fingerprint(), raw); !errors.Is(err, ErrWrongRoom) {
@@ -494,7 +494,7 @@ func TestGroupIDSquatting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dave, err := NewSession(daveID, n.env(), "lobby", Config{})
+	dave, err := NewSession(daveID, n.env(), RoomIDOf("lobby"), Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,7 +81,7 @@ func Run(w io.Writer) error {
 			if err != nil {
 				return err
 			}
-			if carol.s, err = dmls.NewSession(fresh, r.env, "lobby", dmls.Config{}); err != nil {
+			if carol.s, err = dmls.NewSession(fresh, r.env, dmls.RoomIDOf("lobby"), dmls.Config{}); err != nil {
 				return err
 			}
 			carol.id = fresh
@@ -142,7 +142,7 @@ func (r *room) join(nick string) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := dmls.NewSession(id, r.env, "lobby", dmls.Config{})
+	s, err := dmls.NewSession(id, r.env, dmls.RoomIDOf("lobby"), dmls.Config{})
 	if err != nil {
 		return nil, err
 	}
