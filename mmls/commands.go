@@ -9,8 +9,12 @@ package mmls
 type Command interface{ command() }
 
 type (
-	// Join joins (or creates) the open room Room.
+	// Join joins the private room Room if we were invited to one of that
+	// name, else the open room Room (anyone on the LAN may join it).
 	Join struct{ Room string }
+	// Create makes the private room Room: only people its members invite
+	// get in.
+	Create struct{ Room string }
 	// Leave leaves Room.
 	Leave struct{ Room string }
 	// Switch asks whether we are in Room; the interface then shows it.
@@ -52,6 +56,7 @@ type (
 )
 
 func (Join) command()      {}
+func (Create) command()    {}
 func (Leave) command()     {}
 func (Switch) command()    {}
 func (Say) command()       {}

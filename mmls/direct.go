@@ -50,7 +50,7 @@ func (e *Engine) direct(peer ID) (*room, error) {
 	if peer == e.me {
 		return nil, failf(ErrSelf, "that is you")
 	}
-	return e.joinStored(directRoom(e.me, peer))
+	return e.joinStored(store.Room{Name: directRoom(e.me, peer)})
 }
 
 // invite sends peer, through our direct room, the name of r.
@@ -66,13 +66,16 @@ func (e *Engine) invite(r *room, who string) error {
 	if err != nil {
 		return err
 	}
-	env, err := dm.s.NewInvite(r.name, peer)
+	env, err := dm.s.NewInvite(r.name, r.secret, peer)
 	if err != nil {
 		return failWith(ErrNotSent, err, "the invitation could not be made")
 	}
-	out, err := e.protectStored(dm, env, store.KindInvite, r.name)
+	out, err := e.protectStored(dm, env, store.Outgoing{Kind: store.KindInvite, Text: r.name, Secret: r.secret})
 	if err != nil {
 		return err
+	}
+	if r.private() {
+		e.vouch(r, peer) // we admit whom we invite
 	}
 	e.emit(&InviteSent{Room: r.name, ID: peer, Nick: e.nickOf(peer, "")})
 	e.apply(dm, out, nil)
@@ -96,8 +99,16 @@ func (e *Engine) invited(r *room, ev dmls.Event) {
 		e.fail(storageErr(err))
 		return // not stored: no receipt, so the inviter tries again
 	}
+	if ev.Secret != nil {
+		// Kept until accepted: /join NAME then joins this private room.
+		inv := store.Invite{Room: ev.Detail, Secret: ev.Secret, From: ev.Peer.String(), At: e.now()}
+		if err := e.st.AddInvite(inv); err != nil {
+			e.fail(storageErr(err))
+			return
+		}
+	}
 	if added {
-		e.emit(&InviteReceived{Room: ev.Detail, From: nick, FromID: ev.Peer})
+		e.emit(&InviteReceived{Room: ev.Detail, From: nick, FromID: ev.Peer, Private: ev.Secret != nil})
 	}
 	e.send(ev.Peer, receiptFrame(r.id, env.ID))
 }

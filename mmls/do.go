@@ -13,6 +13,8 @@ func (e *Engine) do(c Command) (Event, error) {
 	switch c := c.(type) {
 	case Join:
 		return nil, e.join(c.Room)
+	case Create:
+		return nil, e.create(c.Room)
 	case Leave:
 		return nil, e.leave(c.Room)
 	case Switch:
@@ -138,7 +140,7 @@ func (e *Engine) who(room string) (Event, error) {
 		out = append(out, MemberView{ID: m.ID, Nick: e.nickOf(m.ID, m.Nick), WeReach: m.WeReach,
 			TheyReach: m.TheyReach, Online: p != nil && p.online, Verified: verified})
 	}
-	return &Members{Room: r.name, Members: out}, nil
+	return &Members{Room: r.name, Private: r.private(), Members: out}, nil
 }
 
 func (e *Engine) listPeers() Event {
@@ -153,7 +155,7 @@ func (e *Engine) listRooms() Event {
 	var out []RoomView
 	for _, n := range e.roomNames() {
 		r := e.rooms[n]
-		out = append(out, RoomView{Name: n, Members: len(r.s.Members()), Direct: r.direct})
+		out = append(out, RoomView{Name: n, Members: len(r.s.Members()), Direct: r.direct, Private: r.private()})
 	}
 	return &Rooms{Rooms: out}
 }

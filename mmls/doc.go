@@ -13,10 +13,26 @@
 // Inside each transport payload (integers big-endian):
 //
 //	1 dmls      a DMLS message (mmls/dmls wire format)
-//	2 rooms     count u16 (<= 256) x room id [32]: the rooms the sender is in
+//	2 rooms     open u16 (<= 256) x room id [32] | direct u8 (0, 1) | nonce [16] |
+//	            tags u16 (<= 256) x tag [32]
 //	3 receipt   room id [32] | message id [16]: "I have stored this message"
 //
-// Room names never travel: only their hashes (dmls.RoomIDOf).
+// A rooms frame goes to each peer on its own: the open rooms the sender is
+// in (an open room's id is the hash of its name, dmls.RoomIDOf: anyone
+// may join an open room, so anyone may learn it), whether the sender holds
+// the direct room with this peer (never the ids of its direct rooms with
+// others), and, for each private room, dmls.RoomTag over a fresh nonce and
+// both ids: a peer that holds the room's secret recognises it, anyone else
+// learns nothing. Room names never travel outside MLS.
+//
+// # Open and private rooms
+//
+// /join NAME joins the open room NAME. /create NAME makes a private room:
+// a random 32-byte secret whose hash is its id. Its members admit only
+// peers someone in it vouched for (mmls/dmls, private.go). /invite sends
+// the name and the secret through the direct room with the invitee, who
+// accepts with /join NAME; a person who was not invited and types /join
+// NAME gets an open room of that name that shares nothing with it.
 //
 // # Delivery
 //

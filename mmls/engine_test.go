@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -73,7 +74,7 @@ func sampleFrames() [][]byte {
 	m := &dmls.Message{Kind: dmls.KindLeave, Room: lobby}
 	leave, _ := m.Marshal()
 	return [][]byte{
-		roomsFrame([]dmls.RoomID{lobby, dmls.RoomIDOf("other")}),
+		(&announcement{open: []dmls.RoomID{lobby, dmls.RoomIDOf("other")}, direct: true, tags: [][32]byte{{1}}}).frame(),
 		receiptFrame(lobby, dmls.MessageID{1, 2, 3}),
 		dmlsFrame(leave),
 	}
@@ -82,9 +83,10 @@ func sampleFrames() [][]byte {
 func TestFrameCodec(t *testing.T) {
 	t.Parallel()
 	ids := []dmls.RoomID{dmls.RoomIDOf("a"), dmls.RoomIDOf("b")}
-	got, err := parseRooms(roomsFrame(ids)[1:])
-	if err != nil || len(got) != 2 || got[1] != ids[1] {
-		t.Fatalf("%v %v", got, err)
+	a := &announcement{open: ids, direct: true, nonce: [16]byte{5}, tags: [][32]byte{{7}, {8}}}
+	got, err := parseRooms(a.frame()[1:])
+	if err != nil || !reflect.DeepEqual(got, a) {
+		t.Fatalf("%+v %v", got, err)
 	}
 	room, id, err := parseReceipt(receiptFrame(ids[0], dmls.MessageID{9})[1:])
 	if err != nil || room != ids[0] || id != (dmls.MessageID{9}) {

@@ -30,10 +30,11 @@ type (
 		Listen string
 		Room   string
 	}
-	// Joined: we are in Room.
+	// Joined: we are in Room; a private room admits only invited people.
 	Joined struct {
 		At
-		Room string
+		Room    string
+		Private bool
 	}
 	// History: Room's last stored messages, oldest first, when it opens.
 	History struct {
@@ -98,12 +99,14 @@ type (
 		By     ID
 		ByNick string
 	}
-	// InviteReceived: From invites us to Room (join it to accept).
+	// InviteReceived: From invites us to Room (join it to accept);
+	// Private when the room is private.
 	InviteReceived struct {
 		At
-		Room   string
-		From   string
-		FromID ID
+		Room    string
+		From    string
+		FromID  ID
+		Private bool
 	}
 	// InviteSent: our invitation to Room is on its way to ID.
 	InviteSent struct {
@@ -137,6 +140,7 @@ type (
 	Members struct {
 		At
 		Room    string
+		Private bool
 		Members []MemberView
 	}
 	// Peers answers ListPeers.
@@ -235,6 +239,7 @@ type RoomView struct {
 	Name    string
 	Members int
 	Direct  bool
+	Private bool
 }
 
 // MemberView is one member in a Members answer. Membership is each

@@ -36,7 +36,7 @@ func (e *Engine) say(r *room, text string) error {
 	case err != nil:
 		return failWith(ErrNotSent, err, "that message could not be sent")
 	}
-	out, err := e.protectStored(r, env, store.KindText, text)
+	out, err := e.protectStored(r, env, store.Outgoing{Kind: store.KindText, Text: text})
 	if err != nil {
 		return err
 	}
@@ -50,14 +50,14 @@ func (e *Engine) say(r *room, text string) error {
 // either step fails nothing of the message goes out, but a commit that
 // the protection made does: our group has moved on, and members must
 // follow.
-func (e *Engine) protectStored(r *room, env *dmls.Envelope, kind, text string) (dmls.Output, error) {
+func (e *Engine) protectStored(r *room, env *dmls.Envelope, o store.Outgoing) (dmls.Output, error) {
 	out, err := r.s.ProtectEnvelope(env)
 	if err != nil {
 		e.apply(r, out, nil)
 		return dmls.Output{}, failWith(ErrNotSent, err, "the message could not be encrypted, so it was not sent")
 	}
 	id := hex.EncodeToString(env.ID[:])
-	o := store.Outgoing{ID: id, Room: r.name, Kind: kind, Text: text, SentAt: env.SentAt}
+	o.ID, o.Room, o.SentAt, o.To = id, r.name, env.SentAt, nil
 	for _, fp := range env.To {
 		o.To = append(o.To, fp.String())
 	}
@@ -167,7 +167,7 @@ func (e *Engine) reprotect(r *room, o store.Outgoing) {
 func envelopeOf(o store.Outgoing) (*dmls.Envelope, error) {
 	env := &dmls.Envelope{SentAt: o.SentAt, Kind: dmls.EnvelopeText, Body: []byte(o.Text), To: []ID{}}
 	if o.Kind == store.KindInvite {
-		body, err := dmls.InviteBody(o.Text)
+		body, err := dmls.InviteBody(o.Text, o.Secret)
 		if err != nil {
 			return nil, err
 		}

@@ -22,8 +22,11 @@ type Spec struct {
 func (s Spec) Usage() string { return strings.TrimSpace("/" + s.Name + " " + s.Args) }
 
 var specs = []Spec{
-	{Name: "join", Args: "ROOM", Help: "join (or create) an open room and show it", parse: func(arg, _ string) (Command, error) {
+	{Name: "join", Args: "ROOM", Help: "join an open room (anyone may), or a private one you were invited to", parse: func(arg, _ string) (Command, error) {
 		return Join{Room: arg}, need(arg)
+	}},
+	{Name: "create", Args: "ROOM", Help: "make a private room: only people its members invite get in", parse: func(arg, _ string) (Command, error) {
+		return Create{Room: arg}, need(arg)
 	}},
 	{Name: "leave", Aliases: []string{"part"}, Args: "[ROOM]", Help: "leave a room (default: the one shown)", parse: func(arg, cur string) (Command, error) {
 		room, err := roomOr(arg, cur)

@@ -15,7 +15,10 @@ type peerState struct {
 	nick   string
 	addr   string
 	online bool
-	rooms  map[dmls.RoomID]bool // the rooms it says it is in
+	rooms  map[dmls.RoomID]bool // the rooms we know we share with it
+	// announced is its last rooms frame, to recognise the private rooms
+	// we join later.
+	announced *announcement
 }
 
 func (e *Engine) peer(id ID) *peerState {
@@ -46,7 +49,7 @@ func (e *Engine) onNet(ev NetEvent) {
 		if !wasOnline {
 			e.emit(&PeerChanged{ID: p.id, Nick: p.nick, Addr: p.addr, Online: true})
 		}
-		e.send(p.id, roomsFrame(e.roomIDs()))
+		e.announceTo(p.id)
 	case PeerDown:
 		p := e.peer(ev.Peer)
 		if p.online {
@@ -97,12 +100,12 @@ func (e *Engine) onFrame(from ID, payload []byte) {
 		}
 		e.in(r)(r.s.HandleMessage(from, m))
 	case frameRooms:
-		ids, err := parseRooms(body)
+		a, err := parseRooms(body)
 		if err != nil {
 			e.cfg.Logf("mmls: from %s: %v", from.Short(), err)
 			return
 		}
-		e.onRooms(from, ids)
+		e.onRooms(from, a)
 	case frameReceipt:
 		roomID, msgID, err := parseReceipt(body)
 		if err != nil {
@@ -123,24 +126,30 @@ func (e *Engine) onFrame(from ID, payload []byte) {
 	}
 }
 
-// onRooms takes the list of rooms a peer is in: we say hello in the ones
-// we share, and join the direct room it opened with us.
-func (e *Engine) onRooms(from ID, ids []dmls.RoomID) {
+// onRooms takes a peer's announcement: we say hello in the rooms we
+// share (open rooms by id, private rooms by tag), and join the direct room
+// it opened with us.
+func (e *Engine) onRooms(from ID, a *announcement) {
 	p := e.peer(from)
-	p.rooms = map[dmls.RoomID]bool{}
-	direct := directRoom(e.me, from)
-	for _, id := range ids {
+	p.rooms, p.announced = map[dmls.RoomID]bool{}, a
+	for _, id := range a.open {
 		p.rooms[id] = true
-		r := e.byID[id]
-		if r == nil && id == dmls.RoomIDOf(direct) {
-			// The peer opened our direct room: join it (openRoom says
-			// hello).
-			if _, err := e.joinStored(direct); err != nil {
-				e.fail(err)
-			}
-			continue
+	}
+	for _, r := range e.rooms {
+		if e.recognises(r, from, a) {
+			p.rooms[r.id] = true
 		}
-		if r != nil && !r.s.Kicked(from) {
+	}
+	if direct := directRoom(e.me, from); a.direct && e.rooms[direct] == nil {
+		// The peer opened our direct room: join it (openRoom says hello).
+		if _, err := e.joinStored(store.Room{Name: direct}); err != nil {
+			e.fail(err)
+		}
+	}
+	for _, name := range e.roomNames() {
+		r := e.rooms[name]
+		shared := p.rooms[r.id] || r.direct && r.with == from && a.direct
+		if shared && !r.s.Kicked(from) {
 			e.in(r)(r.s.Hello(from))
 		}
 	}

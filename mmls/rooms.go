@@ -1,6 +1,10 @@
 package mmls
 
 import (
+	"crypto/hmac"
+	"errors"
+	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -16,7 +20,11 @@ type room struct {
 	// with is the other person of a direct (two-person) room.
 	with   ID
 	direct bool
+	// secret is a private room's (nil for an open or direct room).
+	secret []byte
 }
+
+func (r *room) private() bool { return r.secret != nil }
 
 // open restores the rooms from the store (or joins the default room on a
 // first start) and says Ready.
@@ -26,10 +34,11 @@ func (e *Engine) open() error {
 		return err
 	}
 	if len(rooms) == 0 {
-		if err := e.st.JoinRoom(e.cfg.Room, e.now()); err != nil {
+		first := store.Room{Name: e.cfg.Room, JoinedAt: e.now()}
+		if err := e.st.JoinRoom(first); err != nil {
 			return err
 		}
-		rooms = []store.Room{{Name: e.cfg.Room}}
+		rooms = []store.Room{first}
 	}
 	// The room to start in opens first; a stored room stands in for it
 	// when it is not one of ours.
@@ -37,7 +46,7 @@ func (e *Engine) open() error {
 	e.start = rooms[0].Name
 	e.emit(&Ready{ID: e.me, Nick: e.id.Nick(), Listen: e.cfg.Listen, Room: e.start})
 	for _, r := range rooms {
-		if _, err := e.openRoom(r.Name); err != nil {
+		if _, err := e.openRoom(r); err != nil {
 			return err
 		}
 	}
@@ -46,15 +55,40 @@ func (e *Engine) open() error {
 
 // openRoom creates the in-memory session for a stored room, reports it
 // with its history, and says hello to the online peers in it.
-func (e *Engine) openRoom(name string) (*room, error) {
+func (e *Engine) openRoom(sr store.Room) (*room, error) {
+	name := sr.Name
 	if r := e.rooms[name]; r != nil {
 		return r, nil
 	}
-	s, err := dmls.NewSession(e.id, e.cfg.Env, dmls.RoomIDOf(name), e.cfg.Policy)
+	r := &room{name: name, id: dmls.RoomIDOf(name)}
+	if sr.Private {
+		if len(sr.Secret) != dmls.SecretSize {
+			return nil, fmt.Errorf("mmls: private room %q: a secret of %d bytes", name, len(sr.Secret))
+		}
+		r.secret, r.id = sr.Secret, dmls.PrivateRoomID(sr.Secret)
+	}
+	s, err := dmls.NewSession(e.id, e.cfg.Env, r.id, e.cfg.Policy)
 	if err != nil {
 		return nil, err
 	}
-	r := &room{name: name, id: dmls.RoomIDOf(name), s: s}
+	r.s = s
+	if r.private() {
+		s.MakePrivate()
+		// Whom we vouched for, and who was in our group, before a restart.
+		vouches, err := e.st.Vouches(name)
+		if err != nil {
+			return nil, err
+		}
+		members, err := e.st.Members(name)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range append(vouches, members...) {
+			if fp, ok := ParseID(v); ok {
+				s.Vouch(fp)
+			}
+		}
+	}
 	if IsDirect(name) {
 		with, ok := e.DirectPeer(name)
 		if !ok {
@@ -77,7 +111,7 @@ func (e *Engine) openRoom(name string) (*room, error) {
 		}
 	}
 	e.rooms[name], e.byID[r.id] = r, r
-	e.emit(&Joined{Room: name})
+	e.emit(&Joined{Room: name, Private: r.private()})
 	if hist, err := e.st.History(name, HistoryLines); err != nil {
 		e.fail(storageErr(err))
 	} else if len(hist) > 0 {
@@ -90,7 +124,8 @@ func (e *Engine) openRoom(name string) (*room, error) {
 	}
 	e.announceRooms()
 	for _, p := range e.peers {
-		if p.online && p.rooms[r.id] {
+		if p.online && (p.rooms[r.id] || p.announced != nil && e.recognises(r, p.id, p.announced)) {
+			p.rooms[r.id] = true
 			e.in(r)(r.s.Hello(p.id))
 		}
 	}
@@ -98,23 +133,75 @@ func (e *Engine) openRoom(name string) (*room, error) {
 }
 
 // joinStored records and opens a room (or returns it if open).
-func (e *Engine) joinStored(name string) (*room, error) {
-	if r := e.rooms[name]; r != nil {
+func (e *Engine) joinStored(sr store.Room) (*room, error) {
+	if r := e.rooms[sr.Name]; r != nil {
 		return r, nil
 	}
-	if err := e.st.JoinRoom(name, e.now()); err != nil {
+	sr.JoinedAt = e.now()
+	if err := e.st.JoinRoom(sr); err != nil {
 		return nil, storageErr(err)
 	}
-	return e.openRoom(name)
+	return e.openRoom(sr)
 }
 
-// join joins an open room by name.
+// join joins a room by name: the private room of that name if we were
+// invited to one, else the open room.
 func (e *Engine) join(name string) error {
 	if err := validRoom(name); err != nil {
 		return err
 	}
-	_, err := e.joinStored(name)
+	inv, err := e.st.Invitation(name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if r := e.rooms[name]; r != nil && r.private() {
+			return nil // in it already
+		}
+		_, err := e.joinStored(store.Room{Name: name})
+		return err
+	case err != nil:
+		return storageErr(err)
+	}
+	if r := e.rooms[name]; r != nil {
+		if r.private() && string(r.secret) == string(inv.Secret) {
+			return nil
+		}
+		return failf(ErrBadName, "you are in another room called %s: leave it to accept the invitation", e.title(name))
+	}
+	r, err := e.joinStored(store.Room{Name: name, Private: true, Secret: inv.Secret})
+	if err != nil {
+		return err
+	}
+	if inviter, ok := ParseID(inv.From); ok {
+		e.vouch(r, inviter)
+	}
+	if err := e.st.DropInvite(name); err != nil {
+		return storageErr(err)
+	}
+	return nil
+}
+
+// create makes a private room: a fresh secret, its only member us.
+func (e *Engine) create(name string) error {
+	if err := validRoom(name); err != nil {
+		return err
+	}
+	if e.rooms[name] != nil {
+		return failf(ErrBadName, "you are in a room called %s already", e.title(name))
+	}
+	secret := make([]byte, dmls.SecretSize)
+	if _, err := io.ReadFull(e.cfg.Env.Rand, secret); err != nil {
+		return failWith(ErrStorage, err, "no randomness for the room's secret")
+	}
+	_, err := e.joinStored(store.Room{Name: name, Private: true, Secret: secret})
 	return err
+}
+
+// vouch vouches for peer in the private room r, durably.
+func (e *Engine) vouch(r *room, peer ID) {
+	if err := e.st.Vouch(r.name, peer.String()); err != nil {
+		e.fail(storageErr(err))
+	}
+	e.apply(r, r.s.Vouch(peer), nil)
 }
 
 func validRoom(name string) error {
@@ -169,21 +256,47 @@ func (e *Engine) title(name string) string {
 	return "#" + name
 }
 
-// announceRooms tells every online peer which rooms we are in.
+// announceRooms tells every online peer which rooms we share with it.
 func (e *Engine) announceRooms() {
-	frame := roomsFrame(e.roomIDs())
 	for _, p := range e.peers {
 		if p.online {
-			e.send(p.id, frame)
+			e.announceTo(p.id)
 		}
 	}
 }
 
-func (e *Engine) roomIDs() []dmls.RoomID {
-	ids := make([]dmls.RoomID, 0, len(e.rooms))
-	for _, r := range e.rooms {
-		ids = append(ids, r.id)
+// announceTo tells peer which rooms we are in, in the terms it may learn:
+// every open room, the direct room with it, and a tag per private room.
+func (e *Engine) announceTo(peer ID) {
+	a := &announcement{}
+	if _, err := io.ReadFull(e.cfg.Env.Rand, a.nonce[:]); err != nil {
+		e.fail(failWith(ErrStorage, err, "no randomness"))
+		return
 	}
-	sort.Slice(ids, func(i, j int) bool { return string(ids[i][:]) < string(ids[j][:]) })
-	return ids
+	for _, name := range e.roomNames() {
+		switch r := e.rooms[name]; {
+		case r.direct:
+			a.direct = a.direct || r.with == peer
+		case r.private():
+			a.tags = append(a.tags, dmls.RoomTag(r.secret, a.nonce[:], e.me, peer))
+		default:
+			a.open = append(a.open, r.id)
+		}
+	}
+	e.send(peer, a.frame())
+}
+
+// recognises reports whether an announcement from peer carries the tag of
+// the private room r.
+func (e *Engine) recognises(r *room, peer ID, a *announcement) bool {
+	if !r.private() {
+		return false
+	}
+	want := dmls.RoomTag(r.secret, a.nonce[:], peer, e.me)
+	for _, t := range a.tags {
+		if hmac.Equal(t[:], want[:]) {
+			return true
+		}
+	}
+	return false
 }

@@ -34,6 +34,7 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 			m.setCurrent(e.Room)
 		}
 	case *mmls.Joined:
+		m.private[e.Room] = e.Private
 		m.addRoom(e.Room)
 		if m.current == "" {
 			m.setCurrent(e.Room)
@@ -83,7 +84,11 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 	case *mmls.Removed:
 		m.system(e.Room, "%s removed you from their send group: you no longer read them", e.ByNick)
 	case *mmls.InviteReceived:
-		m.system(m.current, "%s invites you to %s — /join %s", e.From, e.Room, e.Room)
+		kind := "the open room #" + e.Room
+		if e.Private {
+			kind = "the private room ◆" + e.Room
+		}
+		m.system(m.current, "%s invites you to %s — /join %s", e.From, kind, e.Room)
 		cmds = append(cmds, bellCmd)
 	case *mmls.InviteSent:
 		m.system(m.current, "invitation to %s sent to %s", e.Room, e.Nick)

@@ -75,8 +75,12 @@ func (m *Model) cycleRoom(next bool) tea.Cmd {
 	return m.refresh(m.current)
 }
 
-// roomTitle shows a room as #name, or a direct room as @nick.
+// roomTitle shows an open room as #name, a private one as ◆name, and a
+// direct room as @nick.
 func (m Model) roomTitle(room string) string {
+	if m.private[room] {
+		return "◆" + room
+	}
 	if !mmls.IsDirect(room) {
 		return "#" + room
 	}

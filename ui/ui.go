@@ -49,8 +49,9 @@ type Model struct {
 	listen        string
 
 	rooms   []string
-	current string // the room on screen: where typed lines go
-	last    string // the room shown before it
+	private map[string]bool // private rooms (only invited people get in)
+	current string          // the room on screen: where typed lines go
+	last    string          // the room shown before it
 	views   map[string]*roomView
 	peers   map[mmls.ID]*peer
 	sent    map[string]*delivery
@@ -115,7 +116,7 @@ func New(eng Engine, opts Options) Model {
 	}
 	return Model{
 		eng: eng, opts: opts, keys: DefaultKeyMap(), st: DefaultStyles(), help: help.New(), input: in,
-		views: map[string]*roomView{}, peers: map[mmls.ID]*peer{}, sent: map[string]*delivery{},
+		views: map[string]*roomView{}, peers: map[mmls.ID]*peer{}, sent: map[string]*delivery{}, private: map[string]bool{},
 	}
 }
 

@@ -170,6 +170,11 @@ func TestScreens(t *testing.T) {
 		{"alert banner", append(started(), eventMsg{&mmls.Alert{Kind: mmls.KeyChanged, Detail: "bob arrived with a different key"}}), nil,
 			[]string{"⚠ bob arrived with a different key", "security alert (key-changed)"}},
 		{"help view", started(), []tea.KeyMsg{{Type: tea.KeyRunes, Runes: []rune{'?'}}}, []string{"pgup", "ctrl+p", "previous room"}},
+		{"private room", append(started(),
+			eventMsg{&mmls.InviteReceived{Room: "plans", From: "bob", FromID: bobID, Private: true}},
+			eventMsg{&mmls.Joined{Room: "plans", Private: true}},
+			doneMsg{job: job{cmd: mmls.Switch{Room: "plans"}, user: true}, ev: &mmls.Switched{Room: "plans"}},
+		), nil, []string{"◆plans · private", "#lobby", "◆plans"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

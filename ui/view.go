@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/lipgloss"
+	"github.com/mmls-chat/mmls-chat/mmls"
 )
 
 const panelWidth = 24
@@ -59,8 +60,14 @@ func (m Model) statusBar() string {
 	}
 	short := m.myID.Short()
 	room := ""
-	if m.current != "" {
+	switch {
+	case m.current == "":
+	case m.private[m.current]:
+		room = m.roomTitle(m.current) + " · private"
+	case mmls.IsDirect(m.current):
 		room = m.roomTitle(m.current)
+	default:
+		room = m.roomTitle(m.current) + " · open"
 	}
 	left := fmt.Sprintf("%s (%s)  %s", m.me, short, room)
 	right := fmt.Sprintf("%s · mDNS %s · %d online", m.listen, m.opts.MDNS, online)

@@ -24,6 +24,7 @@ import (
 const (
 	ctlDigest        = 1
 	ctlInvite        = 2
+	ctlInvitePrivate = 3
 	maxInviteName    = 64
 	maxDigestEntries = 1024
 	// forkHistory bounds the (group, epoch) pairs remembered.
@@ -160,12 +161,12 @@ func (s *Session) PublishDigest() (Output, error) {
 
 func (s *Session) handleControl(rg *recvGroup, e *Envelope, out *Output) error {
 	body := e.Body
-	if len(body) > 0 && body[0] == ctlInvite {
-		room, err := UnmarshalInvite(body)
+	if len(body) > 0 && (body[0] == ctlInvite || body[0] == ctlInvitePrivate) {
+		room, secret, err := UnmarshalInvite(body)
 		if err != nil {
 			return err
 		}
-		out.event(Event{Type: EventInvite, Peer: rg.owner, Nick: rg.ownerNick, Envelope: e, Detail: room})
+		out.event(Event{Type: EventInvite, Peer: rg.owner, Nick: rg.ownerNick, Envelope: e, Detail: room, Secret: secret})
 		return nil
 	}
 	entries, err := UnmarshalDigest(body)

@@ -69,17 +69,19 @@ func FuzzUnmarshalDigest(f *testing.F) {
 }
 
 func FuzzUnmarshalInvite(f *testing.F) {
-	b, err := InviteBody("lobby")
-	if err != nil {
-		f.Fatal(err)
+	for _, secret := range [][]byte{nil, make([]byte, SecretSize)} {
+		b, err := InviteBody("lobby", secret)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
 	}
-	f.Add(b)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		name, err := UnmarshalInvite(data)
+		name, secret, err := UnmarshalInvite(data)
 		if err != nil {
 			return
 		}
-		again, err := InviteBody(name)
+		again, err := InviteBody(name, secret)
 		if err != nil || !bytes.Equal(again, data) {
 			t.Fatalf("round trip: %v", err)
 		}
@@ -219,11 +221,13 @@ func corpusSeeds(t testing.TB) (envelopes, digests, invites [][]byte) {
 		digests = append(digests, b)
 	}
 	for _, room := range []string{"lobby", "x", "ünïcode-room", string(make([]byte, maxInviteName))} {
-		b, err := InviteBody(room)
-		if err != nil {
-			t.Fatal(err)
+		for _, secret := range [][]byte{nil, []byte("0123456789abcdef0123456789abcdef")} {
+			b, err := InviteBody(room, secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			invites = append(invites, b)
 		}
-		invites = append(invites, b)
 	}
 	return envelopes, digests, invites
 }

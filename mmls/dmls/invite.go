@@ -7,37 +7,59 @@ import (
 	"golang.org/x/crypto/cryptobyte"
 )
 
-// Invitation control body: ctl u8 = ctlInvite | name u8 len (<= 64) | name.
-// It travels inside an application message in a direct room, so the room
-// name stays encrypted.
+// Invitation control bodies travel inside an application message in a
+// direct room, so the room's name (and a private room's secret) stays
+// encrypted end to end:
+//
+//	open room:     ctl u8 = ctlInvite        | name u8 len (<= 64)
+//	private room:  ctl u8 = ctlInvitePrivate | name u8 len (<= 64) | secret [32]
 
-// InviteBody encodes an invitation to room.
-func InviteBody(room string) ([]byte, error) {
+// SecretSize is the size of a private room's secret.
+const SecretSize = 32
+
+// InviteBody encodes an invitation to room; a private room's secret goes
+// with it (nil for an open room).
+func InviteBody(room string, secret []byte) ([]byte, error) {
 	if room == "" || len(room) > maxInviteName {
 		return nil, fmt.Errorf("%w: room name of %d bytes", ErrMalformed, len(room))
 	}
+	if secret != nil && len(secret) != SecretSize {
+		return nil, fmt.Errorf("%w: room secret of %d bytes", ErrMalformed, len(secret))
+	}
 	b := cryptobyte.NewBuilder(nil)
-	b.AddUint8(ctlInvite)
+	if secret == nil {
+		b.AddUint8(ctlInvite)
+	} else {
+		b.AddUint8(ctlInvitePrivate)
+	}
 	addBytes8(b, []byte(room))
+	b.AddBytes(secret)
 	return built(b)
 }
 
-// UnmarshalInvite decodes an invitation body.
-func UnmarshalInvite(b []byte) (string, error) {
+// UnmarshalInvite decodes an invitation body: the room's name, and its
+// secret for a private room (nil for an open one).
+func UnmarshalInvite(b []byte) (string, []byte, error) {
 	s := cryptobyte.String(b)
 	var ctl uint8
-	var name []byte
+	var name, secret []byte
 	if !s.ReadUint8(&ctl) {
-		return "", fmt.Errorf("%w: empty invitation", ErrMalformed)
+		return "", nil, fmt.Errorf("%w: empty invitation", ErrMalformed)
 	}
-	if ctl != ctlInvite {
-		return "", fmt.Errorf("%w: control type %d", ErrMalformed, ctl)
+	if ctl != ctlInvite && ctl != ctlInvitePrivate {
+		return "", nil, fmt.Errorf("%w: control type %d", ErrMalformed, ctl)
 	}
-	if !readBytes8(&s, &name, maxInviteName) || !s.Empty() {
-		return "", fmt.Errorf("%w: invitation", ErrMalformed)
+	if !readBytes8(&s, &name, maxInviteName) {
+		return "", nil, fmt.Errorf("%w: invitation", ErrMalformed)
+	}
+	if ctl == ctlInvitePrivate && !readCopy(&s, &secret, SecretSize) {
+		return "", nil, fmt.Errorf("%w: invitation secret", ErrMalformed)
+	}
+	if !s.Empty() {
+		return "", nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(s))
 	}
 	if len(name) == 0 || !utf8.Valid(name) {
-		return "", fmt.Errorf("%w: invitation room name", ErrMalformed)
+		return "", nil, fmt.Errorf("%w: invitation room name", ErrMalformed)
 	}
-	return string(name), nil
+	return string(name), secret, nil
 }

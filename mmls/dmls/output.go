@@ -58,6 +58,8 @@ type Event struct {
 	Envelope *Envelope
 	Epoch    uint64
 	Detail   string
+	// Secret is a private room's secret, in an EventInvite.
+	Secret []byte
 }
 
 // Output is what a session call produced: messages to send, in order, and

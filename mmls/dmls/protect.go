@@ -33,10 +33,11 @@ func (s *Session) NewEnvelope(text string, absent ...Fingerprint) (*Envelope, er
 	return s.envelope(EnvelopeText, []byte(text), to)
 }
 
-// NewInvite makes the control envelope that invites to, alone, to room.
-// It belongs in a direct room: the name travels only inside MLS.
-func (s *Session) NewInvite(room string, to Fingerprint) (*Envelope, error) {
-	body, err := InviteBody(room)
+// NewInvite makes the control envelope that invites to, alone, to room
+// (with its secret when it is private). It belongs in a direct room: the
+// name and the secret travel only inside MLS.
+func (s *Session) NewInvite(room string, secret []byte, to Fingerprint) (*Envelope, error) {
+	body, err := InviteBody(room, secret)
 	if err != nil {
 		return nil, err
 	}

@@ -410,7 +410,7 @@ func TestRestrictedSessionAndInvite(t *testing.T) {
 	if _, err := alice.s.Handle(c, hello.Sends[0].Data); !errors.Is(err, ErrNotMember) {
 		t.Fatalf("alice took carol's hello: %v", err)
 	}
-	inv, err := alice.s.NewInvite("secret-room", b)
+	inv, err := alice.s.NewInvite("secret-room", nil, b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,7 +110,7 @@ func (l *LAN) StartUI(nick string) *Node { return l.start(nick, true) }
 
 func (l *LAN) start(nick string, tee bool) *Node {
 	l.t.Helper()
-	st, err := store.Open(l.dir + "/" + nick)
+	st, err := store.Open(l.Dir(nick))
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -370,3 +370,6 @@ func (n *Node) Seen() []mmls.Event {
 	defer n.mu.Unlock()
 	return append([]mmls.Event(nil), n.events...)
 }
+
+// Dir is the data directory of the participant called nick.
+func (l *LAN) Dir(nick string) string { return l.dir + "/" + nick }

@@ -13,7 +13,8 @@ import (
 type Outgoing struct {
 	ID      string          `json:"id"`
 	Room    string          `json:"room"`
-	Kind    string          `json:"kind,omitempty"` // KindText or KindInvite (Text is the room)
+	Kind    string          `json:"kind,omitempty"`   // KindText or KindInvite (Text is the room)
+	Secret  []byte          `json:"secret,omitempty"` // an invitation's private room secret
 	Text    string          `json:"text"`
 	SentAt  time.Time       `json:"sent_at"`
 	To      []string        `json:"to"`

@@ -28,26 +28,75 @@ func (s *Store) SetIdentity(id Identity) error {
 	return s.update(func(tx *bolt.Tx) error { return putJSON(tx.Bucket(bIdentity), []byte("self"), id) })
 }
 
-// Room is a room we joined.
+// Room is a room we joined. A private room has a secret (its id comes
+// from it); an open room is its name.
 type Room struct {
 	Name     string    `json:"name"`
 	JoinedAt time.Time `json:"joined_at"`
+	Private  bool      `json:"private,omitempty"`
+	Secret   []byte    `json:"secret,omitempty"`
 }
 
-// JoinRoom records that we are in room.
-func (s *Store) JoinRoom(name string, at time.Time) error {
+// JoinRoom records that we are in r (unless we are in a room of its name).
+func (s *Store) JoinRoom(r Room) error {
 	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bRooms)
-		if b.Get([]byte(name)) != nil {
+		if b.Get([]byte(r.Name)) != nil {
 			return nil
 		}
-		return putJSON(b, []byte(name), Room{Name: name, JoinedAt: at.UTC()})
+		r.JoinedAt = r.JoinedAt.UTC()
+		return putJSON(b, []byte(r.Name), r)
 	})
 }
 
-// LeaveRoom forgets that we are in room (its history stays).
+// LeaveRoom forgets that we are in room (its history stays) and whom we
+// vouched for there.
 func (s *Store) LeaveRoom(name string) error {
-	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bRooms).Delete([]byte(name)) })
+	vouches, err := s.Vouches(name)
+	if err != nil {
+		return err
+	}
+	return s.update(func(tx *bolt.Tx) error {
+		for _, v := range vouches {
+			if err := tx.Bucket(bVouches).Delete(kickKey(name, v)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bRooms).Delete([]byte(name))
+	})
+}
+
+// Vouch records that we vouch for peer in the private room.
+func (s *Store) Vouch(room, peer string) error {
+	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bVouches).Put(kickKey(room, peer), nil) })
+}
+
+// Vouches lists the peers we vouch for in room.
+func (s *Store) Vouches(room string) ([]string, error) { return s.prefixed(bVouches, room) }
+
+// Invite is an invitation to a private room we have not accepted yet.
+type Invite struct {
+	Room   string    `json:"room"`
+	Secret []byte    `json:"secret"`
+	From   string    `json:"from"` // the inviter's id
+	At     time.Time `json:"at"`
+}
+
+// AddInvite keeps an invitation (a newer one to the same name replaces it).
+func (s *Store) AddInvite(inv Invite) error {
+	return s.update(func(tx *bolt.Tx) error { return putJSON(tx.Bucket(bInvites), []byte(inv.Room), inv) })
+}
+
+// Invitation returns the invitation to room, or ErrNotFound.
+func (s *Store) Invitation(room string) (Invite, error) {
+	var inv Invite
+	err := s.view(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bInvites), []byte(room), &inv) })
+	return inv, err
+}
+
+// DropInvite forgets the invitation to room (it was accepted).
+func (s *Store) DropInvite(room string) error {
+	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bInvites).Delete([]byte(room)) })
 }
 
 // Rooms lists the rooms we are in, by name.

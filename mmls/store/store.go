@@ -32,7 +32,7 @@ const FileName = "mmls-chat.db"
 
 const (
 	magic   = "mmls-chat store"
-	version = 1
+	version = 2 // 2: private rooms (vouches, invites)
 )
 
 // Errors callers match with errors.Is.
@@ -55,7 +55,12 @@ var (
 	bPins     = []byte("pins")     // nick -> peer id
 	bMembers  = []byte("members")  // room \x00 peer id -> "" : who is in our send group
 	bVerified = []byte("verified") // peer id -> time the user compared safety numbers
-	buckets   = [][]byte{bMeta, bIdentity, bRooms, bMessages, bMsgIDs, bOutbox, bKicks, bPins, bMembers, bVerified}
+	bVouches  = []byte("vouches")  // room \x00 peer id -> "": peers we vouch for in a private room (version 2)
+	bInvites  = []byte("invites")  // room name -> Invite: invitations not yet accepted (version 2)
+	buckets   = [][]byte{bMeta, bIdentity, bRooms, bMessages, bMsgIDs, bOutbox, bKicks, bPins, bMembers, bVerified, bVouches, bInvites}
+	// added lists, by version, the buckets a store of an older version
+	// gets when it is opened.
+	added = map[uint32][][]byte{2: {bVouches, bInvites}}
 )
 
 // Store is the open database. Its methods are safe for concurrent use.
@@ -142,8 +147,19 @@ func (s *Store) init() error {
 		if len(v) != 4 {
 			return fmt.Errorf("%w: %s: bad version record", ErrCorrupt, s.path)
 		}
-		if binary.BigEndian.Uint32(v) > version {
-			return fmt.Errorf("%w: %s: version %d", ErrNewer, s.path, binary.BigEndian.Uint32(v))
+		have := binary.BigEndian.Uint32(v)
+		if have > version {
+			return fmt.Errorf("%w: %s: version %d", ErrNewer, s.path, have)
+		}
+		for ; have < version; have++ {
+			for _, b := range added[have+1] {
+				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+					return err
+				}
+			}
+			if err := meta.Put([]byte("version"), binary.BigEndian.AppendUint32(nil, have+1)); err != nil {
+				return err
+			}
 		}
 		for _, b := range buckets {
 			if tx.Bucket(b) == nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -33,7 +34,11 @@ func TestPersistsAcrossReopen(t *testing.T) {
 	}
 	seed := bytes.Repeat([]byte{7}, 32)
 	must(t, s.SetIdentity(Identity{Seed: seed, Nick: "alice"}))
-	must(t, s.JoinRoom("lobby", t0))
+	must(t, s.JoinRoom(Room{Name: "lobby", JoinedAt: t0}))
+	secret := bytes.Repeat([]byte{9}, 32)
+	must(t, s.JoinRoom(Room{Name: "secret", JoinedAt: t0, Private: true, Secret: secret}))
+	must(t, s.Vouch("secret", "bob"))
+	must(t, s.AddInvite(Invite{Room: "plans", Secret: secret, From: "carol", At: t0}))
 	added, err := s.AddMessage(Message{ID: "m1", Room: "lobby", FromID: "b", FromNick: "bob", Text: "hi", SentAt: t0})
 	if err != nil || !added {
 		t.Fatal(added, err)
@@ -48,8 +53,22 @@ func TestPersistsAcrossReopen(t *testing.T) {
 		t.Fatalf("identity %+v %v", id, err)
 	}
 	rooms, _ := s.Rooms()
-	if len(rooms) != 1 || rooms[0].Name != "lobby" {
-		t.Fatalf("rooms %v", rooms)
+	if len(rooms) != 2 || rooms[0].Name != "lobby" || rooms[1].Name != "secret" || !rooms[1].Private || !bytes.Equal(rooms[1].Secret, secret) {
+		t.Fatalf("rooms %+v", rooms)
+	}
+	if v, _ := s.Vouches("secret"); fmt.Sprint(v) != "[bob]" {
+		t.Fatalf("vouches %v", v)
+	}
+	if inv, err := s.Invitation("plans"); err != nil || inv.From != "carol" || !bytes.Equal(inv.Secret, secret) {
+		t.Fatalf("invite %+v %v", inv, err)
+	}
+	must(t, s.DropInvite("plans"))
+	if _, err := s.Invitation("plans"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("an invitation after it was dropped: %v", err)
+	}
+	must(t, s.LeaveRoom("secret"))
+	if v, _ := s.Vouches("secret"); len(v) != 0 {
+		t.Fatalf("vouches after leaving: %v", v)
 	}
 	h, _ := s.History("lobby", 0)
 	if len(h) != 2 || h[0].Text != "hi" || h[1].Text != "yo" || !h[1].Mine {
@@ -316,4 +335,33 @@ func TestVerified(t *testing.T) {
 	if v, _ := s.Verified("c"); v {
 		t.Fatal("another peer verified")
 	}
+}
+
+// TestUpgradesVersion1: a store written by the previous version (no
+// vouches or invites buckets) opens, gains them, and keeps its data.
+func TestUpgradesVersion1(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := open(t, dir)
+	must(t, s.JoinRoom(Room{Name: "lobby", JoinedAt: t0}))
+	must(t, s.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bVouches, bInvites} {
+			if err := tx.DeleteBucket(b); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bMeta).Put([]byte("version"), binary.BigEndian.AppendUint32(nil, 1))
+	}))
+	s.Close()
+	s = open(t, dir)
+	if rooms, _ := s.Rooms(); len(rooms) != 1 {
+		t.Fatalf("rooms after the upgrade: %+v", rooms)
+	}
+	must(t, s.Vouch("lobby", "bob"))
+	must(t, s.db.View(func(tx *bolt.Tx) error {
+		if v := binary.BigEndian.Uint32(tx.Bucket(bMeta).Get([]byte("version"))); v != version {
+			t.Errorf("version %d after the upgrade", v)
+		}
+		return nil
+	}))
 }

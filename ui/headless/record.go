@@ -30,8 +30,10 @@ type Record struct {
 	// Recipients is how many members a sent message is addressed to.
 	Recipients int    `json:"recipients,omitempty"`
 	Kind       string `json:"kind,omitempty"`
-	Detail     string `json:"detail,omitempty"`
-	Error      string `json:"error,omitempty"`
+	// Private marks a private room (joined, invite, who).
+	Private bool   `json:"private,omitempty"`
+	Detail  string `json:"detail,omitempty"`
+	Error   string `json:"error,omitempty"`
 
 	Peers        []Peer   `json:"peers,omitempty"`
 	Rooms        []Room   `json:"rooms,omitempty"`
@@ -67,6 +69,7 @@ type Room struct {
 	Name    string `json:"name"`
 	Current bool   `json:"current,omitempty"`
 	Members int    `json:"members"`
+	Private bool   `json:"private,omitempty"`
 }
 
 // Member is one member in a who record.
@@ -115,7 +118,7 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 	case *mmls.Ready:
 		r.Type, r.ID, r.Nick, r.Listen, r.Room = "ready", e.ID.String(), e.Nick, e.Listen, e.Room
 	case *mmls.Joined:
-		r.Type, r.Room = "joined", e.Room
+		r.Type, r.Room, r.Private = "joined", e.Room, e.Private
 	case *mmls.History:
 		r.Type, r.Room = "history", e.Room
 		for _, l := range e.Lines {
@@ -137,7 +140,7 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 	case *mmls.Removed:
 		r.Type, r.Room, r.ByID, r.By = "removed", e.Room, e.By.String(), e.ByNick
 	case *mmls.InviteReceived:
-		r.Type, r.Room, r.From, r.FromID = "invite", e.Room, e.From, e.FromID.String()
+		r.Type, r.Room, r.From, r.FromID, r.Private = "invite", e.Room, e.From, e.FromID.String(), e.Private
 	case *mmls.InviteSent:
 		r.Type, r.Room, r.ID, r.Nick = "invited", e.Room, e.ID.String(), e.Nick
 	case *mmls.Alert:
@@ -145,7 +148,7 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 	case *mmls.Failure:
 		r.Type, r.Error = "error", mmls.Describe(e.Err)
 	case *mmls.Members:
-		r.Type, r.Room = "who", e.Room
+		r.Type, r.Room, r.Private = "who", e.Room, e.Private
 		for _, m := range e.Members {
 			r.Members = append(r.Members, Member{ID: m.ID.String(), Nick: m.Nick, WeReach: m.WeReach, TheyReach: m.TheyReach, Online: m.Online, Verified: m.Verified})
 		}
@@ -157,7 +160,7 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 	case *mmls.Rooms:
 		r.Type = "rooms"
 		for _, x := range e.Rooms {
-			r.Rooms = append(r.Rooms, Room{Name: x.Name, Current: x.Name == current, Members: x.Members})
+			r.Rooms = append(r.Rooms, Room{Name: x.Name, Current: x.Name == current, Members: x.Members, Private: x.Private})
 		}
 	case *mmls.Info:
 		r.Type = "info"

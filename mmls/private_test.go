@@ -1,0 +1,125 @@
+package mmls_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/mmls-chat/mmls-chat/mmls"
+	"github.com/mmls-chat/mmls-chat/mmls/enginetest"
+	"github.com/mmls-chat/mmls-chat/mmls/store"
+)
+
+func joined(n *enginetest.Node, room string) *mmls.Joined {
+	return n.WaitFor("joined "+room, func(e mmls.Event) bool {
+		j, ok := e.(*mmls.Joined)
+		return ok && j.Room == room
+	}).(*mmls.Joined)
+}
+
+// TestPrivateRoomAndInvitation: alice makes a private room and invites
+// bob; carol, on the same network and typing /join with the same name,
+// gets an open room that shares nothing with it. Later bob invites carol;
+// alice admits her because bob's commit added her.
+func TestPrivateRoomAndInvitation(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob", "carol")
+	alice, bob, carol := nodes[0], nodes[1], nodes[2]
+	alice.Do(mmls.Create{Room: "plans"})
+	if !joined(alice, "plans").Private {
+		t.Fatal("/create made an open room")
+	}
+	alice.Do(mmls.Invite{Room: "plans", Who: "bob"})
+	inv := bob.WaitFor("the invitation", func(e mmls.Event) bool {
+		i, ok := e.(*mmls.InviteReceived)
+		return ok && i.Room == "plans"
+	}).(*mmls.InviteReceived)
+	if !inv.Private || inv.FromID != alice.ID {
+		t.Fatalf("invitation %+v", inv)
+	}
+	carol.Do(mmls.Join{Room: "plans"})
+	if joined(carol, "plans").Private {
+		t.Fatal("carol got into a private room by its name")
+	}
+	bob.Do(mmls.Join{Room: "plans"})
+	if !joined(bob, "plans").Private {
+		t.Fatal("bob's accepted invitation made an open room")
+	}
+	bob.WaitLinked("plans", alice)
+	alice.WaitLinked("plans", bob)
+	id := alice.Say("plans", "the budget is 4.2M, keep it quiet")
+	bob.WaitText("plans", "the budget is 4.2M, keep it quiet")
+	alice.WaitDelivered(id, bob)
+	carol.Say("plans", "anyone in plans?")
+	alice.Say("lobby", "sentinel")
+	carol.WaitText("lobby", "sentinel")
+	if carol.Texts("plans")["the budget is 4.2M, keep it quiet"] != 0 || alice.Texts("plans")["anyone in plans?"] != 0 {
+		t.Fatal("the open room and the private room of one name shared a message")
+	}
+
+	// bob invites carol, who leaves her open "plans" to accept.
+	bob.Do(mmls.Invite{Room: "plans", Who: "carol"})
+	carol.WaitFor("bob's invitation", func(e mmls.Event) bool {
+		i, ok := e.(*mmls.InviteReceived)
+		return ok && i.Room == "plans" && i.Private
+	})
+	if _, err := carol.Try(mmls.Join{Room: "plans"}); !errors.Is(err, mmls.ErrBadName) {
+		t.Fatalf("accepting while in the open room of that name: %v", err)
+	}
+	carol.Do(mmls.Leave{Room: "plans"})
+	carol.Do(mmls.Join{Room: "plans"})
+	carol.WaitLinked("plans", bob)
+	carol.WaitLinked("plans", alice) // alice admitted her on bob's word
+	alice.Say("plans", "welcome carol")
+	carol.WaitText("plans", "welcome carol")
+}
+
+// TestSecretWithoutInvitation: mallory somehow holds the private room's
+// secret (so she can address it) but nobody invited her: the members see
+// her tag and hear her hello, and admit her nowhere.
+func TestSecretWithoutInvitation(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob", "mallory")
+	alice, bob, mallory := nodes[0], nodes[1], nodes[2]
+	alice.Do(mmls.Create{Room: "plans"})
+	alice.Do(mmls.Invite{Room: "plans", Who: "bob"})
+	bob.WaitFor("the invitation", func(e mmls.Event) bool { _, ok := e.(*mmls.InviteReceived); return ok })
+	bob.Do(mmls.Join{Room: "plans"})
+	alice.WaitLinked("plans", bob)
+	var secret []byte
+	rooms, err := alice.Store().Rooms()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rooms {
+		if r.Name == "plans" {
+			secret = r.Secret
+		}
+	}
+	mallory.Stop()
+	st, err := store.Open(l.Dir("mallory"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.JoinRoom(store.Room{Name: "plans", Private: true, Secret: secret}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	mallory = l.Start("mallory")
+	bob.WaitLinked("lobby", mallory) // she is back, and says hello in plans too
+	alice.Say("plans", "members only")
+	bob.WaitText("plans", "members only")
+	alice.Say("lobby", "sentinel")
+	mallory.WaitText("lobby", "sentinel")
+	for _, n := range []*enginetest.Node{alice, bob} {
+		for _, m := range n.Do(mmls.Who{Room: "plans"}).(*mmls.Members).Members {
+			if m.ID == mallory.ID && (m.WeReach || m.TheyReach) {
+				t.Fatalf("%s linked with mallory in plans: %+v", n.Nick, m)
+			}
+		}
+	}
+	if mallory.Texts("plans")["members only"] != 0 {
+		t.Fatal("mallory read the private room")
+	}
+}
