@@ -468,6 +468,9 @@ func TestE2EKick(t *testing.T) {
 	t.Parallel()
 	nodes := room(t, "alice", "bob", "carol")
 	alice, bob, carol := nodes[0], nodes[1], nodes[2]
+	// In an open room bob follows a removal only by someone he verified.
+	bob.say("/verify alice yes")
+	bob.waitFor("verified", 10*time.Second, func(e headless.Record) bool { return e.Type == "verify" && e.Verified })
 	alice.say("/kick carol")
 	carol.waitFor("removal by alice", 30*time.Second, func(e headless.Record) bool { return e.Type == "removed" && e.ByID == alice.id })
 	carol.waitFor("removal by bob", 30*time.Second, func(e headless.Record) bool { return e.Type == "removed" && e.ByID == bob.id })

@@ -29,6 +29,8 @@ type (
 	Invite struct{ Room, Who string }
 	// Kick removes Who from Room.
 	Kick struct{ Room, Who string }
+	// Unkick lifts our removal of Who from Room (and says hello to it).
+	Unkick struct{ Room, Who string }
 	// Verify answers the safety number shared with Who; with Confirm it
 	// first records that the user compared it and it matched.
 	Verify struct {
@@ -63,6 +65,7 @@ func (Say) command()       {}
 func (Direct) command()    {}
 func (Invite) command()    {}
 func (Kick) command()      {}
+func (Unkick) command()    {}
 func (Verify) command()    {}
 func (Who) command()       {}
 func (ListPeers) command() {}

@@ -62,6 +62,12 @@ func (e *Engine) invite(r *room, who string) error {
 	if err != nil {
 		return err
 	}
+	if r.s.Kicked(peer) {
+		// Inviting someone removed from the room takes the removal back.
+		if err := e.unkick(r, peer); err != nil {
+			return err
+		}
+	}
 	dm, err := e.direct(peer)
 	if err != nil {
 		return err

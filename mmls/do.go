@@ -46,6 +46,16 @@ func (e *Engine) do(c Command) (Event, error) {
 		return nil, e.invite(r, c.Who)
 	case Kick:
 		return nil, e.kick(c.Room, c.Who)
+	case Unkick:
+		r, err := e.room(c.Room)
+		if err != nil {
+			return nil, err
+		}
+		peer, err := e.byNick(c.Who)
+		if err != nil {
+			return nil, err
+		}
+		return nil, e.unkick(r, peer)
 	case Verify:
 		return e.verify(c.Who, c.Confirm)
 	case Who:
@@ -89,17 +99,30 @@ func (e *Engine) kick(room, who string) error {
 	if err != nil {
 		return err
 	}
-	if err := e.st.Kick(r.name, peer.String(), e.now()); err != nil {
+	if err := e.st.Kick(r.name, store.Kick{Peer: peer.String(), At: e.now()}); err != nil {
 		return storageErr(err)
 	}
 	out, err := r.s.Remove(peer)
 	if errors.Is(err, dmls.ErrNotMember) {
 		// Not linked right now (offline, say): it stays out when it
 		// comes back.
-		r.s.MarkKicked(peer)
+		r.s.MarkKicked(peer, e.me)
 		return nil
 	}
 	e.apply(r, out, err)
+	return nil
+}
+
+// unkick lifts a removal of peer from r: ours, or one we followed.
+func (e *Engine) unkick(r *room, peer ID) error {
+	out, err := r.s.Unkick(peer)
+	if errors.Is(err, dmls.ErrNotMember) {
+		return failf(ErrNoSuchPeer, "%s is not removed from %s", e.nickOf(peer, ""), e.title(r.name))
+	}
+	e.apply(r, out, err)
+	if err := e.st.Unkick(r.name, peer.String()); err != nil {
+		return storageErr(err)
+	}
 	return nil
 }
 

@@ -56,14 +56,38 @@ type (
 		Online bool
 	}
 	// MemberChanged: By's send group in Room gained or lost ID (By is us
-	// for our own group, and ID is us when we joined By's group).
+	// for our own group, and ID is us when we joined By's group). A
+	// removal is a Departure when it only reflects ID leaving (or
+	// removing By); Following names the owner whose removal of ID we
+	// followed in our own group.
 	MemberChanged struct {
+		At
+		Room      string
+		ID        ID
+		Nick      string
+		Change    Change
+		By        ID
+		Departure bool
+		Following ID
+	}
+	// RemovalIgnored: By removed ID from its group in an open room, and we
+	// did not follow (By is not verified): /kick follows it by hand.
+	RemovalIgnored struct {
 		At
 		Room   string
 		ID     ID
 		Nick   string
-		Change Change
 		By     ID
+		ByNick string
+	}
+	// KickLifted: By re-admitted ID, whose removal by By we had followed;
+	// our kick of ID is lifted too.
+	KickLifted struct {
+		At
+		Room string
+		ID   ID
+		Nick string
+		By   ID
 	}
 	// Message: someone else's message, reported once per id for the life
 	// of the data directory.

@@ -87,7 +87,7 @@ func TestInviteToRoom(t *testing.T) {
 	alice.WaitDelivered(id, carol)
 }
 
-// TestKickPropagates: alice kicks carol; bob, processing alice's commit,
+// TestKickPropagates: alice kicks carol; bob, who verified alice,
 // removes carol from his group too (the DMLS rule), so carol is told by
 // both, and what she writes afterwards is addressed to nobody.
 func TestKickPropagates(t *testing.T) {
@@ -95,6 +95,7 @@ func TestKickPropagates(t *testing.T) {
 	l := enginetest.NewLAN(t)
 	nodes := l.Room("alice", "bob", "carol")
 	alice, bob, carol := nodes[0], nodes[1], nodes[2]
+	bob.Do(mmls.Verify{Who: "alice", Confirm: true})
 	alice.Do(mmls.Kick{Room: "lobby", Who: "carol"})
 	for _, by := range []*enginetest.Node{alice, bob} {
 		carol.WaitFor("removal by "+by.Nick, func(e mmls.Event) bool {
@@ -313,4 +314,75 @@ func isKind(payload []byte, kind dmls.Kind) bool {
 	}
 	m, err := dmls.UnmarshalMessage(payload[1:])
 	return err == nil && m.Kind == kind
+}
+
+// TestStrangerCannotEvictEveryone: in an open room, mallory (a member
+// nobody verified) removes everyone from her group; nobody follows, each
+// is told, and alice, bob and carol go on talking.
+func TestStrangerCannotEvictEveryone(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob", "carol", "mallory")
+	alice, bob, carol, mallory := nodes[0], nodes[1], nodes[2], nodes[3]
+	for _, victim := range []*enginetest.Node{alice, bob, carol} {
+		mallory.Do(mmls.Kick{Room: "lobby", Who: victim.Nick})
+	}
+	// Each sees the removals mallory made while it was still in her group
+	// (carol, removed last, sees both others'), and follows none.
+	for _, victim := range []*enginetest.Node{alice, bob} {
+		carol.WaitFor("mallory's removal of "+victim.Nick+", not followed", func(e mmls.Event) bool {
+			r, ok := e.(*mmls.RemovalIgnored)
+			return ok && r.By == mallory.ID && r.ID == victim.ID
+		})
+	}
+	for _, n := range []*enginetest.Node{alice, bob, carol} {
+		id := n.Say("lobby", "still here, from "+n.Nick)
+		var others []*enginetest.Node
+		for _, o := range []*enginetest.Node{alice, bob, carol} {
+			if o != n {
+				o.WaitText("lobby", "still here, from "+n.Nick)
+				others = append(others, o)
+			}
+		}
+		n.WaitDelivered(id, others...)
+	}
+}
+
+// TestKickCanBeUndone: alice kicks carol (bob, who verified alice,
+// follows); alice takes it back, bob follows that too, and carol is back
+// in both their groups, reading them again.
+func TestKickCanBeUndone(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob", "carol")
+	alice, bob, carol := nodes[0], nodes[1], nodes[2]
+	bob.Do(mmls.Verify{Who: "alice", Confirm: true})
+	alice.Do(mmls.Kick{Room: "lobby", Who: "carol"})
+	carol.WaitFor("removal by bob", func(e mmls.Event) bool {
+		r, ok := e.(*mmls.Removed)
+		return ok && r.By == bob.ID
+	})
+	if _, err := bob.Try(mmls.Unkick{Room: "lobby", Who: "alice"}); !errors.Is(err, mmls.ErrNoSuchPeer) {
+		t.Fatalf("unkick of someone not removed: %v", err)
+	}
+	marks := map[*enginetest.Node]int{alice: alice.Mark(), bob: bob.Mark()}
+	alice.Do(mmls.Unkick{Room: "lobby", Who: "carol"})
+	bob.WaitFor("the lifted kick", func(e mmls.Event) bool {
+		k, ok := e.(*mmls.KickLifted)
+		return ok && k.ID == carol.ID && k.By == alice.ID
+	})
+	for _, n := range []*enginetest.Node{alice, bob} {
+		n.WaitAfter(marks[n], n.Nick+" re-adds carol", func(e mmls.Event) bool {
+			m, ok := e.(*mmls.MemberChanged)
+			return ok && m.By == n.ID && m.ID == carol.ID && m.Change != mmls.ChangeRemoved
+		})
+	}
+	alice.Say("lobby", "welcome back")
+	bob.Say("lobby", "welcome back from bob")
+	carol.WaitText("lobby", "welcome back")
+	carol.WaitText("lobby", "welcome back from bob")
+	kicks, err := alice.Store().Kicked("lobby")
+	if err != nil || len(kicks) != 0 {
+		t.Fatalf("alice's stored kicks %+v %v", kicks, err)
+	}
 }

@@ -65,6 +65,13 @@ var specs = []Spec{
 		}
 		return Kick{Room: room, Who: arg}, err
 	}},
+	{Name: "unkick", Args: "NICK", Help: "take back a removal from the room shown (an /invite does too)", parse: func(arg, cur string) (Command, error) {
+		room, err := roomOr("", cur)
+		if err == nil {
+			err = need(arg)
+		}
+		return Unkick{Room: room, Who: arg}, err
+	}},
 	{Name: "verify", Args: "NICK [yes]", Help: "show the safety number to compare with NICK out loud; yes: it matched", parse: func(arg, _ string) (Command, error) {
 		nick, confirm, _ := strings.Cut(arg, " ")
 		return Verify{Who: nick, Confirm: strings.TrimSpace(confirm) == "yes"}, need(nick)

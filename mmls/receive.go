@@ -42,7 +42,11 @@ func (e *Engine) onSessionEvent(r *room, ev dmls.Event) {
 		if ev.By == e.me {
 			e.ourGroupChanged(r, ev)
 		}
-		e.emit(&MemberChanged{Room: r.name, ID: ev.Peer, Nick: e.nickOf(ev.Peer, ev.Nick), Change: changes[ev.Type], By: ev.By})
+		mc := &MemberChanged{Room: r.name, ID: ev.Peer, Nick: e.nickOf(ev.Peer, ev.Nick), Change: changes[ev.Type], By: ev.By, Departure: ev.Departure}
+		if by, ok := r.s.KickedBy(ev.Peer); ok && ev.By == e.me && by != e.me && ev.Type == dmls.EventMemberRemoved {
+			mc.Following = by
+		}
+		e.emit(mc)
 	case dmls.EventJoined:
 		e.emit(&MemberChanged{Room: r.name, ID: e.me, Nick: e.id.Nick(), Change: ChangeAdded, By: ev.By})
 	case dmls.EventRemoved:
@@ -51,6 +55,13 @@ func (e *Engine) onSessionEvent(r *room, ev dmls.Event) {
 		e.emit(&Alert{Kind: Equivocation, Room: r.name, By: ev.By, Detail: ev.Detail})
 	case dmls.EventInvite:
 		e.invited(r, ev)
+	case dmls.EventRemovalIgnored:
+		e.emit(&RemovalIgnored{Room: r.name, ID: ev.Peer, Nick: e.nickOf(ev.Peer, ev.Nick), By: ev.By, ByNick: e.nickOf(ev.By, "")})
+	case dmls.EventKickLifted:
+		if err := e.st.Unkick(r.name, ev.Peer.String()); err != nil {
+			e.fail(storageErr(err))
+		}
+		e.emit(&KickLifted{Room: r.name, ID: ev.Peer, Nick: e.nickOf(ev.Peer, ev.Nick), By: ev.By})
 	case dmls.EventNeedRejoin:
 		e.cfg.Logf("mmls: room %s: asked %s to re-add us", r.name, ev.By.Short())
 	}
@@ -74,8 +85,12 @@ func (e *Engine) ourGroupChanged(r *room, ev dmls.Event) {
 	if err := e.st.DropRecipient(r.name, peer); err != nil {
 		e.fail(storageErr(err))
 	}
-	if r.s.Kicked(ev.Peer) {
-		if err := e.st.Kick(r.name, peer, e.now()); err != nil {
+	if by, ok := r.s.KickedBy(ev.Peer); ok {
+		k := store.Kick{Peer: peer, At: e.now()}
+		if by != e.me {
+			k.By = by.String()
+		}
+		if err := e.st.Kick(r.name, k); err != nil {
 			e.fail(storageErr(err))
 		}
 	}

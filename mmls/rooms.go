@@ -106,10 +106,16 @@ func (e *Engine) openRoom(sr store.Room) (*room, error) {
 		return nil, err
 	}
 	for _, k := range kicked {
-		if fp, ok := ParseID(k); ok {
-			s.MarkKicked(fp)
+		fp, ok := ParseID(k.Peer)
+		by, byOK := ParseID(k.By)
+		if !byOK {
+			by = e.me
+		}
+		if ok {
+			s.MarkKicked(fp, by)
 		}
 	}
+	s.FollowRemovals(e.removalPolicy(r))
 	e.rooms[name], e.byID[r.id] = r, r
 	e.emit(&Joined{Room: name, Private: r.private()})
 	if hist, err := e.st.History(name, HistoryLines); err != nil {
@@ -217,6 +223,25 @@ func validRoom(name string) error {
 		}
 	}
 	return nil
+}
+
+// removalPolicy decides whose removals r follows. In a private room every
+// member may remove (the members vouched for one another). In an open room
+// anyone can be a member, so a removal by someone else is followed only
+// when the user verified the remover (/verify NICK yes); otherwise the
+// user is told, and /kick follows it by hand. One stranger can then remove
+// people from its own group, never from everyone's.
+func (e *Engine) removalPolicy(r *room) func(dmls.Fingerprint) bool {
+	if r.private() || r.direct {
+		return nil
+	}
+	return func(remover dmls.Fingerprint) bool {
+		verified, err := e.st.Verified(remover.String())
+		if err != nil {
+			e.cfg.Logf("mmls: %v", err)
+		}
+		return verified
+	}
 }
 
 // leave leaves a room: every owner whose group we are in is asked to

@@ -22,7 +22,39 @@ func (m *Model) system(room, format string, args ...any) {
 	v.lines = append(v.lines, line{at: m.opts.Now(), system: true, text: fmt.Sprintf(format, args...)})
 }
 
-var changeWords = map[mmls.Change]string{mmls.ChangeAdded: "joined", mmls.ChangeRemoved: "left", mmls.ChangeRejoined: "came back"}
+// membershipLine says who did what to whom, or "" when there is nothing
+// to say (a change in someone else's group that does not concern us, or
+// the departure of someone who just removed us, already told).
+func (m *Model) membershipLine(e *mmls.MemberChanged) string {
+	switch {
+	case e.ID == m.myID:
+		return "" // we joined someone's group: the link shows it
+	case e.By != m.myID:
+		if e.Change == mmls.ChangeRemoved && !e.Departure {
+			return fmt.Sprintf("%s removed %s", m.nick(e.By), e.Nick)
+		}
+		return ""
+	case e.Change == mmls.ChangeAdded:
+		return e.Nick + " joined (you reach them)"
+	case e.Change == mmls.ChangeRejoined:
+		return e.Nick + " came back (you reach them again)"
+	case e.Departure && m.removedMe[e.Room+"\x00"+e.ID.String()]:
+		return ""
+	case e.Departure:
+		return e.Nick + " left"
+	case e.Following != (mmls.ID{}):
+		return fmt.Sprintf("you removed %s, following %s", e.Nick, m.nick(e.Following))
+	}
+	return "you removed " + e.Nick
+}
+
+// nick is a peer's nick, or its short id.
+func (m *Model) nick(id mmls.ID) string {
+	if p := m.peers[id]; p != nil && p.nick != "" {
+		return p.nick
+	}
+	return id.Short()
+}
 
 // onEvent takes what the engine reports as it happens.
 func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
@@ -58,10 +90,15 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 		p.nick, p.online = e.Nick, e.Online
 		cmds = append(cmds, m.refresh(m.current))
 	case *mmls.MemberChanged:
-		if e.By == m.myID && e.ID != m.myID {
-			m.system(e.Room, "%s %s (you reach them)", e.Nick, changeWords[e.Change])
+		if line := m.membershipLine(e); line != "" {
+			m.system(e.Room, "%s", line)
 		}
 		cmds = append(cmds, m.refresh(e.Room))
+	case *mmls.RemovalIgnored:
+		m.system(e.Room, "%s removed %s from their group; you did not follow (%s is not verified): /kick %s to do the same",
+			e.ByNick, e.Nick, e.ByNick, e.Nick)
+	case *mmls.KickLifted:
+		m.system(e.Room, "%s took back the removal of %s, and so do you", m.nick(e.By), e.Nick)
 	case *mmls.Message:
 		v := m.view(e.Room)
 		v.lines = append(v.lines, line{at: e.SentAt, id: e.MsgID, fromID: e.FromID, from: e.From, text: e.Text})
@@ -82,6 +119,7 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 			d.acked[e.To] = true
 		}
 	case *mmls.Removed:
+		m.removedMe[e.Room+"\x00"+e.By.String()] = true
 		m.system(e.Room, "%s removed you from their send group: you no longer read them", e.ByNick)
 	case *mmls.InviteReceived:
 		kind := "the open room #" + e.Room

@@ -50,11 +50,14 @@ type Model struct {
 
 	rooms   []string
 	private map[string]bool // private rooms (only invited people get in)
-	current string          // the room on screen: where typed lines go
-	last    string          // the room shown before it
-	views   map[string]*roomView
-	peers   map[mmls.ID]*peer
-	sent    map[string]*delivery
+	// removedMe: room and id of everyone who removed us (their departure
+	// from our group that follows needs no second line).
+	removedMe map[string]bool
+	current   string // the room on screen: where typed lines go
+	last      string // the room shown before it
+	views     map[string]*roomView
+	peers     map[mmls.ID]*peer
+	sent      map[string]*delivery
 
 	// Commands run one at a time, in order: busy while one is with the
 	// engine, the rest wait in queue.
@@ -116,7 +119,7 @@ func New(eng Engine, opts Options) Model {
 	}
 	return Model{
 		eng: eng, opts: opts, keys: DefaultKeyMap(), st: DefaultStyles(), help: help.New(), input: in,
-		views: map[string]*roomView{}, peers: map[mmls.ID]*peer{}, sent: map[string]*delivery{}, private: map[string]bool{},
+		views: map[string]*roomView{}, peers: map[mmls.ID]*peer{}, sent: map[string]*delivery{}, private: map[string]bool{}, removedMe: map[string]bool{},
 	}
 }
 

@@ -227,3 +227,31 @@ func BenchmarkView10k(b *testing.B) {
 		_ = m.View()
 	}
 }
+
+// TestMembershipLines: every line about membership says who did what.
+func TestMembershipLines(t *testing.T) {
+	t.Parallel()
+	m := New(newFakeEngine(), Options{Now: func() time.Time { return t0 }})
+	for _, msg := range started() {
+		m.onEvent(msg.(eventMsg).ev)
+	}
+	m.peers[bobID] = &peer{nick: "bob"}
+	m.onEvent(&mmls.Removed{Room: "lobby", By: bobID, ByNick: "bob"})
+	tests := []struct {
+		ev   *mmls.MemberChanged
+		want string
+	}{
+		{&mmls.MemberChanged{Room: "lobby", ID: carolID, Nick: "carol", Change: mmls.ChangeAdded, By: aliceID}, "carol joined (you reach them)"},
+		{&mmls.MemberChanged{Room: "lobby", ID: carolID, Nick: "carol", Change: mmls.ChangeRemoved, By: aliceID}, "you removed carol"},
+		{&mmls.MemberChanged{Room: "lobby", ID: carolID, Nick: "carol", Change: mmls.ChangeRemoved, By: aliceID, Following: bobID}, "you removed carol, following bob"},
+		{&mmls.MemberChanged{Room: "lobby", ID: carolID, Nick: "carol", Change: mmls.ChangeRemoved, By: aliceID, Departure: true}, "carol left"},
+		{&mmls.MemberChanged{Room: "lobby", ID: carolID, Nick: "carol", Change: mmls.ChangeRemoved, By: bobID}, "bob removed carol"},
+		{&mmls.MemberChanged{Room: "lobby", ID: bobID, Nick: "bob", Change: mmls.ChangeRemoved, By: aliceID, Departure: true}, ""}, // bob removed us: told already
+		{&mmls.MemberChanged{Room: "lobby", ID: aliceID, Nick: "alice", Change: mmls.ChangeAdded, By: bobID}, ""},
+	}
+	for _, tc := range tests {
+		if got := m.membershipLine(tc.ev); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.ev, got, tc.want)
+		}
+	}
+}

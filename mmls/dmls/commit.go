@@ -57,15 +57,16 @@ func (s *Session) commitFlags(flags uint8) (Output, error) {
 			out.Sends = append(out.Sends, Outgoing{To: m.Fingerprint(), Kind: KindWelcome, Data: wm})
 		}
 	}
-	for _, e := range membershipEvents(info, me) {
+	for _, e := range membershipEvents(info, me, flags&FlagDeparture != 0) {
 		out.event(e)
 	}
 	return out, nil
 }
 
 // membershipEvents turns a commit's changes into events; a member removed
-// and re-added in one commit is a rejoin, not a removal.
-func membershipEvents(info mlsguard.CommitInfo, by Fingerprint) []Event {
+// and re-added in one commit is a rejoin, not a removal. departure marks
+// removals that only reflect the member leaving.
+func membershipEvents(info mlsguard.CommitInfo, by Fingerprint, departure bool) []Event {
 	added := map[Fingerprint]bool{}
 	for _, m := range info.Added {
 		added[m.Fingerprint()] = true
@@ -79,7 +80,7 @@ func membershipEvents(info mlsguard.CommitInfo, by Fingerprint) []Event {
 		if added[fp] {
 			typ = EventRejoined
 		}
-		out = append(out, Event{Type: typ, Peer: fp, Nick: m.Nick, By: by, Epoch: info.Epoch})
+		out = append(out, Event{Type: typ, Peer: fp, Nick: m.Nick, By: by, Epoch: info.Epoch, Departure: departure && typ == EventMemberRemoved})
 	}
 	for _, m := range info.Added {
 		if fp := m.Fingerprint(); !removed[fp] {

@@ -29,7 +29,7 @@ func (s *Session) HandleMessage(from Fingerprint, m *Message) (Output, error) {
 	if from == s.id.Fingerprint() {
 		return Output{}, fmt.Errorf("%w: message from ourselves", ErrMalformed)
 	}
-	if s.kicked[from] {
+	if s.Kicked(from) {
 		// Tell the peer we are not in its room any more, so it stops
 		// counting us as a member (at most once per GapTimeout).
 		var out Output
@@ -127,7 +127,7 @@ func (s *Session) readmitDeferred() (Output, error) {
 		}
 		kp := s.deferred[fp]
 		delete(s.deferred, fp)
-		if !s.InSendGroup(fp) || s.kicked[fp] {
+		if !s.InSendGroup(fp) || s.Kicked(fp) {
 			continue // gone meanwhile
 		}
 		s.readmitted[fp] = s.env.Now()
@@ -201,7 +201,7 @@ func (s *Session) handleWelcome(from Fingerprint, m *Message) (Output, error) {
 	delete(s.departed, from)
 	out := s.admitWaiting() // the members of this group are vouched for now
 	out.event(Event{Type: EventJoined, Peer: from, Nick: owner.Nick, By: from, Epoch: g.Epoch()})
-	if !s.InSendGroup(from) && !s.kicked[from] {
+	if !s.InSendGroup(from) && !s.Kicked(from) {
 		// Complete the link: ask for the owner's KeyPackage.
 		o, err := s.keyPackageTo(from, KindKeyPackage, HelloSendYours)
 		out.add(o)
@@ -287,9 +287,10 @@ func (s *Session) applyCommit(rg *recvGroup, m *Message) (Output, error) {
 	s.digestDirty = true
 	s.forks.observe(rg.gid, info.FromEpoch, info.Hash, s.id.Fingerprint(), rg.owner, &out)
 	out.event(Event{Type: EventUpdated, By: rg.owner, Nick: rg.ownerNick, Epoch: info.Epoch})
-	out.Events = append(out.Events, membershipEvents(info, rg.owner)...)
+	out.Events = append(out.Events, membershipEvents(info, rg.owner, m.Flags&FlagDeparture != 0)...)
+	out.add(s.liftFollowedKicks(info, rg.owner))
 	if m.Flags&FlagDeparture == 0 {
-		prop, err := s.propagateRemovals(info)
+		prop, err := s.propagateRemovals(info, rg.owner)
 		out.add(prop)
 		if err != nil {
 			return out, err
@@ -303,7 +304,7 @@ func (s *Session) applyCommit(rg *recvGroup, m *Message) (Output, error) {
 // propagateRemovals applies the draft's rule: when an owner removes X from
 // its send group, we remove X from ours too (and do not re-add it on our
 // own), because X can no longer follow the commits that will follow.
-func (s *Session) propagateRemovals(info mlsguard.CommitInfo) (Output, error) {
+func (s *Session) propagateRemovals(info mlsguard.CommitInfo, remover Fingerprint) (Output, error) {
 	readded := map[Fingerprint]bool{}
 	for _, m := range info.Added {
 		readded[m.Fingerprint()] = true
@@ -312,10 +313,14 @@ func (s *Session) propagateRemovals(info mlsguard.CommitInfo) (Output, error) {
 	proposed := false
 	for _, x := range info.Removed {
 		fp := x.Fingerprint()
-		if readded[fp] || fp == s.id.Fingerprint() || s.kicked[fp] {
+		if readded[fp] || fp == s.id.Fingerprint() || s.Kicked(fp) {
 			continue
 		}
-		s.kicked[fp] = true
+		if s.follow != nil && !s.follow(remover) {
+			out.event(Event{Type: EventRemovalIgnored, Peer: fp, Nick: x.Nick, By: remover, Epoch: info.Epoch})
+			continue
+		}
+		s.kicked[fp] = remover
 		delete(s.asked, fp)
 		s.dropGroupOf(fp)
 		o, err := s.leaveMsg(fp)

@@ -331,7 +331,7 @@ func (n *simNet) events(node *simNode, typ EventType) []Event {
 func (n *simNet) link(a, b *simNode) string {
 	af, bf := a.id.Fingerprint(), b.id.Fingerprint()
 	desc := fmt.Sprintf("%s has %s in send group: %v, kicked: %v; %s has %s's group: %v, kicked: %v, buffered %d",
-		a.name, b.name, a.s.InSendGroup(bf), a.s.kicked[bf], b.name, a.name, b.s.HasGroupOf(af), b.s.kicked[af], b.s.Buffered())
+		a.name, b.name, a.s.InSendGroup(bf), a.s.Kicked(bf), b.name, a.name, b.s.HasGroupOf(af), b.s.Kicked(af), b.s.Buffered())
 	if rg := b.s.byOwner[af]; rg != nil {
 		desc += fmt.Sprintf("; group %x epoch %d vs owner's %x epoch %d", rg.gid[:4], rg.cur.Epoch(), a.s.SendGroupID()[:4], a.s.SendEpoch())
 	}

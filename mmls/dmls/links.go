@@ -15,7 +15,7 @@ func (s *Session) Hello(peer Fingerprint) (Output, error) {
 	if peer == s.id.Fingerprint() {
 		return Output{}, fmt.Errorf("%w: hello to ourselves", ErrMalformed)
 	}
-	if s.kicked[peer] {
+	if s.Kicked(peer) {
 		return Output{}, fmt.Errorf("%w: %s", ErrKicked, peer.Short())
 	}
 	if s.refuses(peer) {
@@ -112,7 +112,7 @@ func (s *Session) Remove(peer Fingerprint) (Output, error) {
 	if !s.InSendGroup(peer) && !s.HasGroupOf(peer) {
 		return Output{}, fmt.Errorf("%w: %s", ErrNotMember, peer.Short())
 	}
-	s.kicked[peer] = true
+	s.kicked[peer] = s.id.Fingerprint()
 	return s.unlink(peer, true)
 }
 
@@ -131,10 +131,60 @@ func (s *Session) refuses(peer Fingerprint) bool { return s.allowed != nil && !s
 
 // MarkKicked restores a kick recorded before a restart: peer is not
 // re-added on its own and its messages are refused.
-func (s *Session) MarkKicked(peer Fingerprint) { s.kicked[peer] = true }
+// by is who caused it: us, or the owner whose removal we followed.
+func (s *Session) MarkKicked(peer, by Fingerprint) { s.kicked[peer] = by }
 
 // Kicked reports whether peer is kicked from this room.
-func (s *Session) Kicked(peer Fingerprint) bool { return s.kicked[peer] }
+func (s *Session) Kicked(peer Fingerprint) bool {
+	_, ok := s.kicked[peer]
+	return ok
+}
+
+// KickedBy reports who caused peer's removal: us, or the owner whose
+// removal we followed.
+func (s *Session) KickedBy(peer Fingerprint) (Fingerprint, bool) {
+	by, ok := s.kicked[peer]
+	return by, ok
+}
+
+// FollowRemovals sets whose removals this session follows in its own
+// group (nil: everyone's, the draft's rule). A removal not followed is
+// reported as EventRemovalIgnored.
+func (s *Session) FollowRemovals(follow func(remover Fingerprint) bool) { s.follow = follow }
+
+// Unkick lifts a kick of peer (ours, or one we followed) and says hello
+// to it, so the link forms again if it wants it.
+func (s *Session) Unkick(peer Fingerprint) (Output, error) {
+	if !s.Kicked(peer) {
+		return Output{}, fmt.Errorf("%w: %s is not removed", ErrNotMember, peer.Short())
+	}
+	s.lift(peer)
+	return s.Hello(peer)
+}
+
+func (s *Session) lift(peer Fingerprint) {
+	delete(s.kicked, peer)
+	delete(s.refused, peer)
+	delete(s.departed, peer)
+	delete(s.asked, peer)
+}
+
+// liftFollowedKicks: when an owner re-adds a member whose removal by that
+// owner we followed, we lift our kick too (a re-admission propagates as
+// the removal did), and say hello to it.
+func (s *Session) liftFollowedKicks(info mlsguard.CommitInfo, owner Fingerprint) Output {
+	var out Output
+	for _, m := range info.Added {
+		fp := m.Fingerprint()
+		if by, ok := s.kicked[fp]; ok && by == owner && owner != s.id.Fingerprint() {
+			s.lift(fp)
+			out.event(Event{Type: EventKickLifted, Peer: fp, Nick: m.Nick, By: owner, Epoch: info.Epoch})
+			o, _ := s.Hello(fp)
+			out.add(o)
+		}
+	}
+	return out
+}
 
 // Leave leaves the room: every owner whose group we are in is asked to
 // remove us, and we forget their groups. Our own send group is left as it

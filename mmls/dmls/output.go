@@ -38,11 +38,17 @@ const (
 	EventUpdated
 	// EventInvite: Peer invites us to the room named in Detail.
 	EventInvite
+	// EventRemovalIgnored: By removed Peer from its group and we did not
+	// follow (FollowRemovals said no).
+	EventRemovalIgnored
+	// EventKickLifted: By re-added Peer, whose removal by By we had
+	// followed: our kick of Peer is lifted too.
+	EventKickLifted
 )
 
 func (t EventType) String() string {
 	names := [...]string{"", "message", "joined", "member-added", "member-removed", "removed",
-		"rejoined", "need-rejoin", "equivocation", "updated", "invite"}
+		"rejoined", "need-rejoin", "equivocation", "updated", "invite", "removal-ignored", "kick-lifted"}
 	if int(t) > 0 && int(t) < len(names) {
 		return names[t]
 	}
@@ -58,6 +64,9 @@ type Event struct {
 	Envelope *Envelope
 	Epoch    uint64
 	Detail   string
+	// Departure marks an EventMemberRemoved that only reflects the member
+	// leaving (or removing the owner), not a kick.
+	Departure bool
 	// Secret is a private room's secret, in an EventInvite.
 	Secret []byte
 }

@@ -26,7 +26,7 @@ func (s *Session) Protect(text string) (Output, *Envelope, error) {
 func (s *Session) NewEnvelope(text string, absent ...Fingerprint) (*Envelope, error) {
 	to := s.sendRecipients()
 	for _, fp := range absent {
-		if fp != s.id.Fingerprint() && !s.kicked[fp] && !s.refuses(fp) {
+		if fp != s.id.Fingerprint() && !s.Kicked(fp) && !s.refuses(fp) {
 			to = append(to, fp)
 		}
 	}

@@ -74,8 +74,13 @@ type Session struct {
 	cfg  Config
 	room RoomID
 
-	send    *mlsguard.Group
-	kicked  map[Fingerprint]bool
+	send *mlsguard.Group
+	// kicked: peers removed from the room, each with who caused it (us,
+	// or the owner whose removal we followed).
+	kicked map[Fingerprint]Fingerprint
+	// follow, when set, decides whose removals we follow (the draft's
+	// rule follows every owner's).
+	follow  func(remover Fingerprint) bool
 	byOwner map[Fingerprint]*recvGroup
 	// asked: when we last sent a peer a KeyPackage or REJOIN (rate limit).
 	asked map[Fingerprint]time.Time
@@ -143,7 +148,7 @@ func NewSession(id *Identity, env Env, room RoomID, cfg Config) (*Session, error
 	now := env.Now()
 	return &Session{
 		id: id, env: env, cfg: cfg.withDefaults(), room: room,
-		send: g, kicked: map[Fingerprint]bool{}, byOwner: map[Fingerprint]*recvGroup{}, asked: map[Fingerprint]time.Time{},
+		send: g, kicked: map[Fingerprint]Fingerprint{}, byOwner: map[Fingerprint]*recvGroup{}, asked: map[Fingerprint]time.Time{},
 		refused: map[Fingerprint]time.Time{}, departed: map[Fingerprint]bool{},
 		readmitted: map[Fingerprint]time.Time{}, deferred: map[Fingerprint]*mlsguard.KeyPackage{},
 		vouches: map[Fingerprint]bool{}, waiting: map[Fingerprint]*Message{},
@@ -181,7 +186,7 @@ func (s *Session) Members() []MemberView {
 	get := func(fp Fingerprint, nick string) *MemberView {
 		v := views[fp]
 		if v == nil {
-			v = &MemberView{ID: fp, Nick: nick, Kicked: s.kicked[fp]}
+			v = &MemberView{ID: fp, Nick: nick, Kicked: s.Kicked(fp)}
 			views[fp] = v
 		}
 		return v

@@ -105,15 +105,57 @@ func TestRemovalPropagates(t *testing.T) {
 	if bob.s.InSendGroup(dave.id.Fingerprint()) {
 		t.Fatal("bob re-added dave on his own")
 	}
-	// An explicit add by Alice brings him back into her group only.
+	// Alice re-admits him: the re-admission propagates as the removal
+	// did (bob and carol followed alice's removal, so they lift theirs)
+	// and he is back everywhere.
 	kp, err := dave.id.NewKeyPackage(n.env())
 	if err != nil {
 		t.Fatal(err)
 	}
 	n.on(alice)(alice.s.Add(kp.Bytes()))
 	n.flush()
-	if !alice.s.InSendGroup(dave.id.Fingerprint()) || bob.s.InSendGroup(dave.id.Fingerprint()) {
-		t.Fatal("explicit re-add went wrong")
+	for _, node := range []*simNode{alice, bob, carol} {
+		if !node.s.InSendGroup(dave.id.Fingerprint()) || !dave.s.InSendGroup(node.id.Fingerprint()) {
+			t.Fatalf("%s and dave not linked after the re-admission", node.name)
+		}
+	}
+	// Each lifts once, when the owner whose removal it followed (alice, or
+	// bob who had followed her) re-admits dave.
+	for _, node := range []*simNode{bob, carol} {
+		if lifted := n.events(node, EventKickLifted); len(lifted) != 1 || lifted[0].By == node.id.Fingerprint() {
+			t.Fatalf("%s lifted %+v", node.name, lifted)
+		}
+	}
+}
+
+// TestRemovalsFollowedByPolicy: with a policy that follows only alice, a
+// removal by mallory stays in mallory's group (everyone else keeps
+// bob), while alice's is followed.
+func TestRemovalsFollowedByPolicy(t *testing.T) {
+	t.Parallel()
+	n := newSimNet(t, 5, Config{}, "alice", "bob", "carol", "mallory")
+	n.flush()
+	alice, bob, carol, mallory := n.node("alice"), n.node("bob"), n.node("carol"), n.node("mallory")
+	for _, node := range n.nodes {
+		node.s.FollowRemovals(func(remover Fingerprint) bool { return remover == alice.id.Fingerprint() })
+	}
+	n.on(mallory)(mallory.s.Remove(bob.id.Fingerprint()))
+	n.flush()
+	for _, node := range []*simNode{alice, carol} {
+		if !node.s.InSendGroup(bob.id.Fingerprint()) || node.s.Kicked(bob.id.Fingerprint()) {
+			t.Fatalf("%s followed mallory's removal of bob", node.name)
+		}
+		if ignored := n.events(node, EventRemovalIgnored); len(ignored) != 1 || ignored[0].Peer != bob.id.Fingerprint() {
+			t.Fatalf("%s: ignored %+v", node.name, ignored)
+		}
+	}
+	n.on(alice)(alice.s.Remove(carol.id.Fingerprint()))
+	n.flush()
+	if bob.s.InSendGroup(carol.id.Fingerprint()) {
+		t.Fatal("bob did not follow alice's removal")
+	}
+	if by, ok := bob.s.KickedBy(carol.id.Fingerprint()); !ok || by != alice.id.Fingerprint() {
+		t.Fatalf("bob's kick of carol is by %v %v", by, ok)
 	}
 }
 

@@ -196,6 +196,24 @@ func (n *Node) Try(c mmls.Command) (mmls.Event, error) {
 	return n.Engine.Do(ctx, c)
 }
 
+// Mark is how many events the participant has reported so far, for
+// WaitAfter.
+func (n *Node) Mark() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.events)
+}
+
+// WaitAfter is WaitFor counting only events reported after mark.
+func (n *Node) WaitAfter(mark int, what string, ok func(mmls.Event) bool) mmls.Event {
+	n.l.t.Helper()
+	seen := 0
+	return n.WaitFor(what, func(e mmls.Event) bool {
+		seen++
+		return seen > mark && ok(e)
+	})
+}
+
 // WaitFor waits for an event that matches (counting from the first one),
 // failing after 10 s.
 func (n *Node) WaitFor(what string, ok func(mmls.Event) bool) mmls.Event {

@@ -2,6 +2,8 @@ package store
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -9,15 +11,50 @@ import (
 
 func kickKey(room, peer string) []byte { return []byte(room + "\x00" + peer) }
 
-// Kick records that peer is kicked from room (by us, or by propagation).
-func (s *Store) Kick(room, peer string, at time.Time) error {
+// Kick is a peer removed from a room, by us or by the owner whose removal
+// we followed (By, an id; "" for us).
+type Kick struct {
+	Peer string    `json:"-"`
+	By   string    `json:"by,omitempty"`
+	At   time.Time `json:"at"`
+}
+
+// Kick records that peer is kicked from room.
+func (s *Store) Kick(room string, k Kick) error {
 	return s.update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bKicks).Put(kickKey(room, peer), []byte(at.UTC().Format(time.RFC3339Nano)))
+		k.At = k.At.UTC()
+		return putJSON(tx.Bucket(bKicks), kickKey(room, k.Peer), k)
 	})
 }
 
-// Kicked lists the peers kicked from room.
-func (s *Store) Kicked(room string) ([]string, error) { return s.prefixed(bKicks, room) }
+// Unkick lifts a kick (a re-admission).
+func (s *Store) Unkick(room, peer string) error {
+	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bKicks).Delete(kickKey(room, peer)) })
+}
+
+// Kicked lists the kicks of room. A kick stored by version 1 (a bare
+// time) counts as ours.
+func (s *Store) Kicked(room string) ([]Kick, error) {
+	peers, err := s.prefixed(bKicks, room)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Kick, 0, len(peers))
+	err = s.view(func(tx *bolt.Tx) error {
+		for _, p := range peers {
+			k := Kick{}
+			if v := tx.Bucket(bKicks).Get(kickKey(room, p)); len(v) > 0 && v[0] == '{' {
+				if err := json.Unmarshal(v, &k); err != nil {
+					return fmt.Errorf("%w: kick of %s: %v", ErrCorrupt, p, err)
+				}
+			}
+			k.Peer = p
+			out = append(out, k)
+		}
+		return nil
+	})
+	return out, err
+}
 
 // AddMember records that peer is in our send group for room, so messages
 // written after a restart are still addressed to it before it rejoins.

@@ -44,7 +44,7 @@ func TestPersistsAcrossReopen(t *testing.T) {
 		t.Fatal(added, err)
 	}
 	must(t, s.AddOutgoing(Outgoing{ID: "m2", Room: "lobby", Text: "yo", SentAt: t0, To: []string{"b", "c"}}, "a", "alice"))
-	must(t, s.Kick("lobby", "mallory", t0))
+	must(t, s.Kick("lobby", Kick{Peer: "mallory", At: t0}))
 	s.Close()
 
 	s = open(t, dir)
@@ -79,8 +79,8 @@ func TestPersistsAcrossReopen(t *testing.T) {
 		t.Fatalf("outbox %+v", out)
 	}
 	kicked, _ := s.Kicked("lobby")
-	if fmt.Sprint(kicked) != "[mallory]" {
-		t.Fatalf("kicked %v", kicked)
+	if len(kicked) != 1 || kicked[0].Peer != "mallory" || kicked[0].By != "" {
+		t.Fatalf("kicked %+v", kicked)
 	}
 }
 
@@ -202,11 +202,20 @@ func TestPins(t *testing.T) {
 func TestKicks(t *testing.T) {
 	t.Parallel()
 	s := open(t, t.TempDir())
-	must(t, s.Kick("lobby", "x", t0))
-	must(t, s.Kick("lobby", "y", t0))
-	must(t, s.Kick("lobbyist", "z", t0)) // a room whose name extends another
-	if k, _ := s.Kicked("lobby"); fmt.Sprint(k) != "[x y]" {
-		t.Fatalf("kicked %v", k)
+	must(t, s.Kick("lobby", Kick{Peer: "x", At: t0}))
+	must(t, s.Kick("lobby", Kick{Peer: "y", By: "alice", At: t0}))
+	must(t, s.Kick("lobbyist", Kick{Peer: "z", At: t0})) // a room whose name extends another
+	// A kick as version 1 stored it: a bare time, ours.
+	must(t, s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bKicks).Put(kickKey("lobby", "w"), []byte(t0.Format(time.RFC3339Nano)))
+	}))
+	k, err := s.Kicked("lobby")
+	if err != nil || fmt.Sprintf("%s/%s %s/%s %s/%s", k[0].Peer, k[0].By, k[1].Peer, k[1].By, k[2].Peer, k[2].By) != "w/ x/ y/alice" {
+		t.Fatalf("kicked %+v %v", k, err)
+	}
+	must(t, s.Unkick("lobby", "y"))
+	if k, _ := s.Kicked("lobby"); len(k) != 2 {
+		t.Fatalf("after unkick: %+v", k)
 	}
 }
 

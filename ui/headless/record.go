@@ -31,9 +31,13 @@ type Record struct {
 	Recipients int    `json:"recipients,omitempty"`
 	Kind       string `json:"kind,omitempty"`
 	// Private marks a private room (joined, invite, who).
-	Private bool   `json:"private,omitempty"`
-	Detail  string `json:"detail,omitempty"`
-	Error   string `json:"error,omitempty"`
+	Private bool `json:"private,omitempty"`
+	// Departure marks a member removal that only reflects the member
+	// leaving; Following names the owner whose removal we followed.
+	Departure bool   `json:"departure,omitempty"`
+	Following string `json:"following,omitempty"`
+	Detail    string `json:"detail,omitempty"`
+	Error     string `json:"error,omitempty"`
 
 	Peers        []Peer   `json:"peers,omitempty"`
 	Rooms        []Room   `json:"rooms,omitempty"`
@@ -130,6 +134,11 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 		r.Type, r.ID, r.Nick, r.Addr, r.Status = "peer", e.ID.String(), e.Nick, e.Addr, status(e.Online)
 	case *mmls.MemberChanged:
 		r.Type, r.Room, r.ID, r.Nick, r.Change, r.By = "member", e.Room, e.ID.String(), e.Nick, string(e.Change), e.By.String()
+		r.Departure, r.Following = e.Departure, hexOr(e.Following)
+	case *mmls.RemovalIgnored:
+		r.Type, r.Room, r.ID, r.Nick, r.ByID, r.By = "removal-ignored", e.Room, e.ID.String(), e.Nick, e.By.String(), e.ByNick
+	case *mmls.KickLifted:
+		r.Type, r.Room, r.ID, r.Nick, r.ByID = "kick-lifted", e.Room, e.ID.String(), e.Nick, e.By.String()
 	case *mmls.Message:
 		sent := e.SentAt
 		r.Type, r.Room, r.ID, r.From, r.FromID, r.Text, r.SentAt = "message", e.Room, e.MsgID, e.From, e.FromID.String(), e.Text, &sent
