@@ -3,6 +3,7 @@ package mmls_test
 import (
 	"errors"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -384,5 +385,39 @@ func TestKickCanBeUndone(t *testing.T) {
 	kicks, err := alice.Store().Kicked("lobby")
 	if err != nil || len(kicks) != 0 {
 		t.Fatalf("alice's stored kicks %+v %v", kicks, err)
+	}
+}
+
+// TestResendReachesOnlyMissingRecipients: alice writes while bob is away;
+// carol joins the room after. When bob comes back, the re-send goes to
+// him through their direct room, not through the room's group, whose key
+// carol now holds: she never decrypts it.
+func TestResendReachesOnlyMissingRecipients(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob")
+	alice, bob := nodes[0], nodes[1]
+	bob.Stop()
+	id := alice.Say("lobby", "before carol came")
+	carol := l.Start("carol")
+	carol.Do(mmls.Connect{Addr: memnet.Addr("alice")})
+	carol.WaitLinked("lobby", alice)
+	alice.WaitLinked("lobby", carol)
+	l.Clock.Advance(10 * time.Second)
+	bob = l.Start("bob")
+	got := bob.WaitText("lobby", "before carol came")
+	if got.FromID != alice.ID {
+		t.Fatalf("from %s", got.From)
+	}
+	alice.WaitDelivered(id, bob)
+	alice.Say("lobby", "sentinel")
+	carol.WaitText("lobby", "sentinel")
+	for _, line := range carol.Logs() {
+		if strings.Contains(line, "not addressed to us") {
+			t.Fatalf("carol decrypted a message sent before she joined: %s", line)
+		}
+	}
+	if carol.Texts("lobby")["before carol came"] != 0 {
+		t.Fatal("carol read a message sent before she joined")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
@@ -121,12 +122,15 @@ func (e *Engine) resendDue() {
 		if r == nil {
 			continue
 		}
+		var due []ID
 		for _, to := range o.Pending() {
 			fp, ok := ParseID(to)
 			if p := e.peers[fp]; ok && p != nil && p.online && r.s.InSendGroup(fp) {
-				e.reprotect(r, o)
-				break
+				due = append(due, fp)
 			}
+		}
+		if len(due) > 0 {
+			e.reprotect(r, o, due)
 		}
 	}
 }
@@ -143,23 +147,69 @@ func (e *Engine) resendTo(r *room, peer ID) {
 		if o.Room != r.name {
 			continue
 		}
-		for _, to := range o.Pending() {
-			if to == peer.String() {
-				e.reprotect(r, o)
-				break
-			}
+		if slices.Contains(o.Pending(), peer.String()) {
+			e.reprotect(r, o, []ID{peer})
 		}
 	}
 }
 
-func (e *Engine) reprotect(r *room, o store.Outgoing) {
+// reprotect sends a stored message again to the recipients in to, who
+// have not acknowledged it. In the room's group only when everyone in it
+// now was a recipient then; otherwise (someone joined since, who would
+// hold the key) through the direct room with each of them.
+// resendDirect re-sends peer, through our direct room, what it misses in
+// rooms whose group now holds someone who was not a recipient.
+func (e *Engine) resendDirect(peer ID) {
+	out, err := e.st.Outbox()
+	if err != nil {
+		e.fail(storageErr(err))
+		return
+	}
+	for _, o := range out {
+		r := e.rooms[o.Room]
+		if r == nil || r.direct || !slices.Contains(o.Pending(), peer.String()) {
+			continue
+		}
+		if env, err := envelopeOf(o); err == nil && !subset(r.s.Recipients(), env.To) {
+			e.reprotect(r, o, []ID{peer})
+		}
+	}
+}
+
+func (e *Engine) reprotect(r *room, o store.Outgoing, to []ID) {
 	env, err := envelopeOf(o)
 	if err != nil {
 		e.cfg.Logf("mmls: outbox entry %s: %v", o.ID, err)
 		return
 	}
 	e.resent[o.ID] = e.now()
-	e.in(r)(r.s.ProtectEnvelope(env))
+	if r.direct || subset(r.s.Recipients(), env.To) {
+		e.in(r)(r.s.ProtectEnvelope(env))
+		return
+	}
+	for _, peer := range to {
+		dm, err := e.direct(peer)
+		if err != nil {
+			e.cfg.Logf("mmls: re-send %s to %s: %v", o.ID, peer.Short(), err)
+			continue
+		}
+		fwd, err := dm.s.NewResend(r.id, env, peer)
+		if err != nil {
+			e.cfg.Logf("mmls: re-send %s to %s: %v", o.ID, peer.Short(), err)
+			continue
+		}
+		e.in(dm)(dm.s.ProtectEnvelope(fwd))
+	}
+}
+
+// subset reports whether every id of a is in b.
+func subset(a, b []ID) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	return true
 }
 
 // envelopeOf rebuilds the envelope of a stored outgoing message (same id,

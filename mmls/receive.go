@@ -62,6 +62,8 @@ func (e *Engine) onSessionEvent(r *room, ev dmls.Event) {
 			e.fail(storageErr(err))
 		}
 		e.emit(&KickLifted{Room: r.name, ID: ev.Peer, Nick: e.nickOf(ev.Peer, ev.Nick), By: ev.By})
+	case dmls.EventResent:
+		e.resentToUs(r, ev)
 	case dmls.EventNeedRejoin:
 		e.cfg.Logf("mmls: room %s: asked %s to re-add us", r.name, ev.By.Short())
 	}
@@ -77,6 +79,10 @@ func (e *Engine) ourGroupChanged(r *room, ev dmls.Event) {
 			e.fail(storageErr(err))
 		}
 		e.resendTo(r, ev.Peer)
+		if r.direct {
+			// The direct room carries what other rooms could not re-send.
+			e.resendDirect(ev.Peer)
+		}
 		return
 	}
 	if err := e.st.RemoveMember(r.name, peer); err != nil {
@@ -93,6 +99,23 @@ func (e *Engine) ourGroupChanged(r *room, ev dmls.Event) {
 		if err := e.st.Kick(r.name, k); err != nil {
 			e.fail(storageErr(err))
 		}
+	}
+}
+
+// resentToUs takes a message of another room that its author re-sent us
+// through the direct room r: it counts only if the author is a member of
+// that room as we see it.
+func (e *Engine) resentToUs(r *room, ev dmls.Event) {
+	orig := e.byID[ev.Room]
+	switch {
+	case !r.direct || ev.Peer != r.with:
+		e.cfg.Logf("mmls: a re-send outside a direct room, from %s: ignored", ev.Peer.Short())
+	case orig == nil || orig.direct:
+		e.cfg.Logf("mmls: a re-send for a room we are not in, from %s: ignored", ev.Peer.Short())
+	case orig.s.Kicked(ev.Peer) || !orig.s.HasGroupOf(ev.Peer) && !orig.s.InSendGroup(ev.Peer):
+		e.cfg.Logf("mmls: a re-send from %s, not a member of %s: ignored", ev.Peer.Short(), orig.name)
+	default:
+		e.received(orig, dmls.Event{Type: dmls.EventMessage, Peer: ev.Peer, Nick: ev.Nick, Envelope: ev.Envelope})
 	}
 }
 

@@ -25,6 +25,7 @@ const (
 	ctlDigest        = 1
 	ctlInvite        = 2
 	ctlInvitePrivate = 3
+	ctlResend        = 4
 	maxInviteName    = 64
 	maxDigestEntries = 1024
 	// forkHistory bounds the (group, epoch) pairs remembered.
@@ -161,6 +162,17 @@ func (s *Session) PublishDigest() (Output, error) {
 
 func (s *Session) handleControl(rg *recvGroup, e *Envelope, out *Output) error {
 	body := e.Body
+	if len(body) > 0 && body[0] == ctlResend {
+		room, inner, err := UnmarshalResend(body)
+		if err != nil {
+			return err
+		}
+		if !inner.AddressedTo(s.id.Fingerprint()) {
+			return fmt.Errorf("%w: re-sent %v", ErrNotForUs, inner.ID)
+		}
+		out.event(Event{Type: EventResent, Peer: rg.owner, Nick: rg.ownerNick, Envelope: inner, Room: room})
+		return nil
+	}
 	if len(body) > 0 && (body[0] == ctlInvite || body[0] == ctlInvitePrivate) {
 		room, secret, err := UnmarshalInvite(body)
 		if err != nil {

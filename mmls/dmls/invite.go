@@ -63,3 +63,47 @@ func UnmarshalInvite(b []byte) (string, []byte, error) {
 	}
 	return string(name), secret, nil
 }
+
+// Re-send control body: a message of another room, re-sent to one of its
+// recipients through the direct room with them (so that a member who
+// joined that room since cannot read it):
+//
+//	ctl u8 = ctlResend | room id [32] | the original envelope (u32 len)
+
+// NewResend makes the control envelope that re-sends e, a message of room,
+// to one of its recipients alone. It belongs in the direct room with to.
+func (s *Session) NewResend(room RoomID, e *Envelope, to Fingerprint) (*Envelope, error) {
+	inner, err := e.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	b := cryptobyte.NewBuilder(nil)
+	b.AddUint8(ctlResend)
+	b.AddBytes(room[:])
+	addBytes32(b, inner)
+	body, err := built(b)
+	if err != nil {
+		return nil, err
+	}
+	return s.envelope(EnvelopeControl, body, []Fingerprint{to})
+}
+
+// UnmarshalResend decodes a re-send body: the room and the original
+// envelope.
+func UnmarshalResend(b []byte) (RoomID, *Envelope, error) {
+	s := cryptobyte.String(b)
+	var ctl uint8
+	var room RoomID
+	var inner []byte
+	if !s.ReadUint8(&ctl) || ctl != ctlResend || !s.CopyBytes(room[:]) || !readBytes32(&s, &inner, MaxControlSize) || !s.Empty() {
+		return RoomID{}, nil, fmt.Errorf("%w: re-send", ErrMalformed)
+	}
+	e, err := UnmarshalEnvelope(inner)
+	if err != nil {
+		return RoomID{}, nil, err
+	}
+	if e.Kind != EnvelopeText {
+		return RoomID{}, nil, fmt.Errorf("%w: re-send of a control message", ErrMalformed)
+	}
+	return room, e, nil
+}

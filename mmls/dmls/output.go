@@ -44,11 +44,14 @@ const (
 	// EventKickLifted: By re-added Peer, whose removal by By we had
 	// followed: our kick of Peer is lifted too.
 	EventKickLifted
+	// EventResent: Peer re-sent us, in this (direct) room, its message
+	// Envelope of room Room, which we missed.
+	EventResent
 )
 
 func (t EventType) String() string {
 	names := [...]string{"", "message", "joined", "member-added", "member-removed", "removed",
-		"rejoined", "need-rejoin", "equivocation", "updated", "invite", "removal-ignored", "kick-lifted"}
+		"rejoined", "need-rejoin", "equivocation", "updated", "invite", "removal-ignored", "kick-lifted", "resent"}
 	if int(t) > 0 && int(t) < len(names) {
 		return names[t]
 	}
@@ -69,6 +72,8 @@ type Event struct {
 	Departure bool
 	// Secret is a private room's secret, in an EventInvite.
 	Secret []byte
+	// Room is the room an EventResent message belongs to.
+	Room RoomID
 }
 
 // Output is what a session call produced: messages to send, in order, and

@@ -213,6 +213,9 @@ func (s *Session) Members() []MemberView {
 	return out
 }
 
+// Recipients lists the members of our send group.
+func (s *Session) Recipients() []Fingerprint { return s.sendRecipients() }
+
 // InSendGroup reports whether peer is in our send group.
 func (s *Session) InSendGroup(peer Fingerprint) bool {
 	_, ok := s.sendMember(peer)

@@ -93,11 +93,12 @@ type Node struct {
 	result error // what Run returned, once stopped
 	logs   chan string
 
-	mu     sync.Mutex
-	cond   *sync.Cond
-	events []mmls.Event
-	closed bool
-	tee    chan mmls.Event // a copy of the events for an interface (StartUI)
+	mu       sync.Mutex
+	cond     *sync.Cond
+	events   []mmls.Event
+	logLines []string
+	closed   bool
+	tee      chan mmls.Event // a copy of the events for an interface (StartUI)
 }
 
 // Start runs a participant from its data directory (a restart when it
@@ -140,10 +141,21 @@ func (l *LAN) start(nick string, tee bool) *Node {
 }
 
 func (n *Node) logf(format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
+	n.mu.Lock()
+	n.logLines = append(n.logLines, line)
+	n.mu.Unlock()
 	select {
-	case n.logs <- fmt.Sprintf(format, args...):
+	case n.logs <- line:
 	default:
 	}
+}
+
+// Logs returns what the participant's engine logged so far.
+func (n *Node) Logs() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string(nil), n.logLines...)
 }
 
 func (n *Node) collect() {
