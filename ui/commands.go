@@ -98,6 +98,9 @@ func (m *Model) onDone(d doneMsg) tea.Cmd {
 		m.addRoom(c.Room)
 		m.setCurrent(c.Room)
 		cmds = append(cmds, m.refresh(c.Room))
+	case mmls.Create:
+		m.addRoom(c.Room)
+		m.setCurrent(c.Room)
 	case mmls.Switch:
 		m.setCurrent(c.Room)
 		cmds = append(cmds, m.refresh(c.Room))

@@ -111,6 +111,8 @@ func (h *session) follow(ctx context.Context, cmd mmls.Command, current string) 
 	switch c := cmd.(type) {
 	case mmls.Join:
 		return c.Room
+	case mmls.Create:
+		return c.Room
 	case mmls.Switch:
 		return c.Room
 	case mmls.Leave:
