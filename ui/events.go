@@ -23,16 +23,16 @@ func (m *Model) system(room, format string, args ...any) {
 }
 
 // membershipLine says who did what to whom, or "" when there is nothing
-// to say (a change in someone else's group that does not concern us, or
-// the departure of someone who just removed us, already told).
+// to say (a change in someone else's group, told with what we did about
+// it, or the departure of someone who just removed us, already told).
 func (m *Model) membershipLine(e *mmls.MemberChanged) string {
 	switch {
 	case e.ID == m.myID:
 		return "" // we joined someone's group: the link shows it
 	case e.By != m.myID:
-		if e.Change == mmls.ChangeRemoved && !e.Departure {
-			return fmt.Sprintf("%s removed %s", m.nick(e.By), e.Nick)
-		}
+		// Another owner's removal is told with what we did about it: we
+		// followed ("you removed carol, following bob"), or not
+		// (RemovalIgnored).
 		return ""
 	case e.Change == mmls.ChangeAdded:
 		return e.Nick + " joined (you reach them)"
