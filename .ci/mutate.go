@@ -59,7 +59,7 @@ var mutations = []mutation{
 		edits: []edit{{"\t\te.resendTo(r, ev.Peer)\n", "\t\t_ = e.resendTo\n"}},
 		pkg:   ".", run: "TestE2EKilledNodeCatchesUp|TestE2EWriteRightAfterRestart"},
 	{name: "engine: kicks not restored at start", file: "mmls/rooms.go",
-		edits: []edit{{"\t\t\ts.MarkKicked(fp)\n", "\t\t\t_ = fp\n"}},
+		edits: []edit{{"\t\t\ts.MarkKicked(fp, by)\n", "\t\t\t_, _ = fp, by\n"}},
 		pkg:   "./mmls", run: "TestKick"},
 	{name: "transport: no frame version check", file: "transport/frame.go",
 		edits: []edit{{"if h[0] != Version {", "if false && h[0] != Version {"}},
