@@ -842,7 +842,13 @@ func (m *mitm) relay(in, out net.Conn) {
 // nothing else is ever delivered.
 func TestManInTheMiddleIsNoticed(t *testing.T) {
 	t.Parallel()
-	a, b := startNode(t, testConfig("a")), startNode(t, testConfig("b"))
+	// a does not listen, so b cannot dial it around the man in the middle.
+	at, err := New(testConfig("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { at.Close() })
+	a, b := &node{t: at}, startNode(t, testConfig("b"))
 	m := newMITM(t, b.addr)
 	a.t.Connect(m.l.Addr().String())
 	waitUp(t, b, a.t.ID())
