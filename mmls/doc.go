@@ -13,17 +13,16 @@
 // Inside each transport payload (integers big-endian):
 //
 //	1 dmls      a DMLS message (mmls/dmls wire format)
-//	2 rooms     open u16 (<= 256) x room id [32] | direct u8 (0, 1) | nonce [16] |
-//	            tags u16 (<= 256) x tag [32]
+//	2 rooms     direct u8 (0, 1) | nonce [16] | tags u16 (<= 256) x tag [32]
 //	3 receipt   room id [32] | message id [16]: "I have stored this message"
 //
-// A rooms frame goes to each peer on its own: the open rooms the sender is
-// in (an open room's id is the hash of its name, dmls.RoomIDOf: anyone
-// may join an open room, so anyone may learn it), whether the sender holds
-// the direct room with this peer (never the ids of its direct rooms with
-// others), and, for each private room, dmls.RoomTag over a fresh nonce and
-// both ids: a peer that holds the room's secret recognises it, anyone else
-// learns nothing. Room names never travel outside MLS.
+// A rooms frame goes to each peer on its own: whether the sender holds the
+// direct room with this peer (never anything of its direct rooms with
+// others), and, for each other room, dmls.RoomTag over a fresh nonce and
+// both ids, keyed by the room's key: a private room's secret, an open
+// room's id (dmls.RoomIDOf, from its name). A peer recognises the rooms
+// it is in too, and learns nothing of the others: an open room still takes
+// its name to join. Room names never travel outside MLS.
 //
 // # Open and private rooms
 //

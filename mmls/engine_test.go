@@ -74,7 +74,7 @@ func sampleFrames() [][]byte {
 	m := &dmls.Message{Kind: dmls.KindLeave, Room: lobby}
 	leave, _ := m.Marshal()
 	return [][]byte{
-		(&announcement{open: []dmls.RoomID{lobby, dmls.RoomIDOf("other")}, direct: true, tags: [][32]byte{{1}}}).frame(),
+		(&announcement{direct: true, tags: [][32]byte{{1}, {2}}}).frame(),
 		receiptFrame(lobby, dmls.MessageID{1, 2, 3}),
 		dmlsFrame(leave),
 	}
@@ -83,7 +83,7 @@ func sampleFrames() [][]byte {
 func TestFrameCodec(t *testing.T) {
 	t.Parallel()
 	ids := []dmls.RoomID{dmls.RoomIDOf("a"), dmls.RoomIDOf("b")}
-	a := &announcement{open: ids, direct: true, nonce: [16]byte{5}, tags: [][32]byte{{7}, {8}}}
+	a := &announcement{direct: true, nonce: [16]byte{5}, tags: [][32]byte{{7}, {8}}}
 	got, err := parseRooms(a.frame()[1:])
 	if err != nil || !reflect.DeepEqual(got, a) {
 		t.Fatalf("%+v %v", got, err)

@@ -25,12 +25,13 @@ func receiptFrame(room dmls.RoomID, id dmls.MessageID) []byte {
 
 func dmlsFrame(msg []byte) []byte { return append([]byte{frameDMLS}, msg...) }
 
-// announcement is what a rooms frame says to one peer: the open rooms we
-// are in (anyone may learn those), whether we hold the direct room with
-// this peer, and a tag per private room we are in, which only a member of
-// that room can recognise.
+// announcement is what a rooms frame says to one peer: whether we hold the
+// direct room with this peer, and a tag per other room we are in, which
+// only a peer in the same room can recognise (dmls.RoomTag keyed by the
+// room's key: a private room's secret, an open room's id, which comes
+// from its name). A peer learns the rooms it shares with us, and nothing
+// of the others: not even an open room's id, without its name.
 type announcement struct {
-	open   []dmls.RoomID
 	direct bool
 	nonce  [16]byte
 	tags   [][32]byte
@@ -39,23 +40,15 @@ type announcement struct {
 const nonceSize = 16
 
 func (a *announcement) frame() []byte {
-	open, tags := a.open, a.tags
-	if len(open) > maxAnnouncedRooms {
-		open = open[:maxAnnouncedRooms]
-	}
+	tags := a.tags
 	if len(tags) > maxAnnouncedRooms {
 		tags = tags[:maxAnnouncedRooms]
-	}
-	b := binary.BigEndian.AppendUint16([]byte{frameRooms}, uint16(len(open)))
-	for _, id := range open {
-		b = append(b, id[:]...)
 	}
 	direct := byte(0)
 	if a.direct {
 		direct = 1
 	}
-	b = append(b, direct)
-	b = append(b, a.nonce[:]...)
+	b := append([]byte{frameRooms, direct}, a.nonce[:]...)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(tags)))
 	for _, t := range tags {
 		b = append(b, t[:]...)
@@ -65,42 +58,20 @@ func (a *announcement) frame() []byte {
 
 // parseRooms decodes the body of a rooms frame.
 func parseRooms(b []byte) (*announcement, error) {
-	a := &announcement{}
-	count := func(what string) (int, error) {
-		if len(b) < 2 {
-			return 0, fmt.Errorf("%w: rooms frame: %s count", ErrMalformed, what)
-		}
-		n := int(binary.BigEndian.Uint16(b))
-		b = b[2:]
-		if n > maxAnnouncedRooms || len(b) < 32*n {
-			return 0, fmt.Errorf("%w: rooms frame: %d %s", ErrMalformed, n, what)
-		}
-		return n, nil
+	if len(b) < 1+nonceSize+2 || b[0] > 1 {
+		return nil, fmt.Errorf("%w: rooms frame of %d bytes", ErrMalformed, len(b))
 	}
-	n, err := count("open rooms")
-	if err != nil {
-		return nil, err
-	}
-	a.open = make([]dmls.RoomID, n)
-	for i := range a.open {
-		copy(a.open[i][:], b[32*i:])
-	}
-	b = b[32*n:]
-	if len(b) < 1+nonceSize || b[0] > 1 {
-		return nil, fmt.Errorf("%w: rooms frame: direct flag and nonce", ErrMalformed)
-	}
-	a.direct = b[0] == 1
+	a := &announcement{direct: b[0] == 1}
 	copy(a.nonce[:], b[1:])
 	b = b[1+nonceSize:]
-	if n, err = count("tags"); err != nil {
-		return nil, err
+	n := int(binary.BigEndian.Uint16(b))
+	b = b[2:]
+	if n > maxAnnouncedRooms || len(b) != 32*n {
+		return nil, fmt.Errorf("%w: rooms frame: %d tags in %d bytes", ErrMalformed, n, len(b))
 	}
 	a.tags = make([][32]byte, n)
 	for i := range a.tags {
 		copy(a.tags[i][:], b[32*i:])
-	}
-	if len(b) != 32*n {
-		return nil, fmt.Errorf("%w: rooms frame: %d trailing bytes", ErrMalformed, len(b)-32*n)
 	}
 	return a, nil
 }

@@ -127,14 +127,11 @@ func (e *Engine) onFrame(from ID, payload []byte) {
 }
 
 // onRooms takes a peer's announcement: we say hello in the rooms we
-// share (open rooms by id, private rooms by tag), and join the direct room
-// it opened with us.
+// share (recognised by their tags), and join the direct room it opened
+// with us.
 func (e *Engine) onRooms(from ID, a *announcement) {
 	p := e.peer(from)
 	p.rooms, p.announced = map[dmls.RoomID]bool{}, a
-	for _, id := range a.open {
-		p.rooms[id] = true
-	}
 	for _, r := range e.rooms {
 		if e.recognises(r, from, a) {
 			p.rooms[r.id] = true

@@ -1,11 +1,15 @@
 package mmls_test
 
 import (
+	"bytes"
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/mmls-chat/mmls-chat/mmls"
+	"github.com/mmls-chat/mmls-chat/mmls/dmls"
 	"github.com/mmls-chat/mmls-chat/mmls/enginetest"
+	"github.com/mmls-chat/mmls-chat/mmls/memnet"
 	"github.com/mmls-chat/mmls-chat/mmls/store"
 )
 
@@ -122,4 +126,65 @@ func TestSecretWithoutInvitation(t *testing.T) {
 	if mallory.Texts("plans")["members only"] != 0 {
 		t.Fatal("mallory read the private room")
 	}
+}
+
+// TestStrangerLearnsNoRoomIDs: mallory, connected to alice, is shown none
+// of the ids of alice's rooms she is not in: not an open room's (so it
+// still takes the name to join it), not a private room's, not the direct
+// room's alice has with bob. Knowing the name, she joins the open room.
+func TestStrangerLearnsNoRoomIDs(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	var mu sync.Mutex
+	var toMallory [][]byte
+	nodes := l.Room("alice", "bob", "mallory")
+	alice, bob, mallory := nodes[0], nodes[1], nodes[2]
+	l.Hub.SetFault(func(f memnet.Frame) memnet.Verdict {
+		if f.From == alice.ID && f.To == mallory.ID {
+			mu.Lock()
+			toMallory = append(toMallory, f.Payload)
+			mu.Unlock()
+		}
+		return memnet.Verdict{}
+	})
+	const open = "invite-only-7Qx9-budget-talks"
+	alice.Do(mmls.Join{Room: open})
+	alice.Do(mmls.Create{Room: "plans"})
+	alice.Do(mmls.Direct{To: "bob", Text: "psst"})
+	bob.WaitText(bob.DirectRoom(alice), "psst")
+	alice.Say("lobby", "sentinel")
+	mallory.WaitText("lobby", "sentinel")
+	rooms, err := alice.Store().Rooms()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hidden := map[string][]byte{}
+	for _, r := range rooms {
+		switch {
+		case r.Private:
+			id := dmls.PrivateRoomID(r.Secret)
+			hidden[r.Name] = id[:]
+		case r.Name != "lobby":
+			id := dmls.RoomIDOf(r.Name)
+			hidden[r.Name] = id[:]
+		}
+	}
+	if len(hidden) != 3 {
+		t.Fatalf("alice's rooms: %+v", rooms)
+	}
+	mu.Lock()
+	frames := toMallory
+	mu.Unlock()
+	if len(frames) == 0 {
+		t.Fatal("nothing went from alice to mallory")
+	}
+	for name, id := range hidden {
+		for _, f := range frames {
+			if bytes.Contains(f, id) {
+				t.Fatalf("mallory was sent the id of %s", name)
+			}
+		}
+	}
+	mallory.Do(mmls.Join{Room: open})
+	mallory.WaitLinked(open, alice)
 }

@@ -26,6 +26,15 @@ type room struct {
 
 func (r *room) private() bool { return r.secret != nil }
 
+// tagKey keys the room's announcement tags: the secret of a private room,
+// the id (from the name) of an open one.
+func (r *room) tagKey() []byte {
+	if r.private() {
+		return r.secret
+	}
+	return r.id[:]
+}
+
 // open restores the rooms from the store (or joins the default room on a
 // first start) and says Ready.
 func (e *Engine) open() error {
@@ -290,8 +299,8 @@ func (e *Engine) announceRooms() {
 	}
 }
 
-// announceTo tells peer which rooms we are in, in the terms it may learn:
-// every open room, the direct room with it, and a tag per private room.
+// announceTo tells peer which rooms we are in, in terms it can only
+// recognise for the rooms it is in too.
 func (e *Engine) announceTo(peer ID) {
 	a := &announcement{}
 	if _, err := io.ReadFull(e.cfg.Env.Rand, a.nonce[:]); err != nil {
@@ -299,25 +308,22 @@ func (e *Engine) announceTo(peer ID) {
 		return
 	}
 	for _, name := range e.roomNames() {
-		switch r := e.rooms[name]; {
-		case r.direct:
+		if r := e.rooms[name]; r.direct {
 			a.direct = a.direct || r.with == peer
-		case r.private():
-			a.tags = append(a.tags, dmls.RoomTag(r.secret, a.nonce[:], e.me, peer))
-		default:
-			a.open = append(a.open, r.id)
+		} else {
+			a.tags = append(a.tags, dmls.RoomTag(r.tagKey(), a.nonce[:], e.me, peer))
 		}
 	}
 	e.send(peer, a.frame())
 }
 
 // recognises reports whether an announcement from peer carries the tag of
-// the private room r.
+// room r.
 func (e *Engine) recognises(r *room, peer ID, a *announcement) bool {
-	if !r.private() {
+	if r.direct {
 		return false
 	}
-	want := dmls.RoomTag(r.secret, a.nonce[:], peer, e.me)
+	want := dmls.RoomTag(r.tagKey(), a.nonce[:], peer, e.me)
 	for _, t := range a.tags {
 		if hmac.Equal(t[:], want[:]) {
 			return true

@@ -245,7 +245,7 @@ func TestMembershipLines(t *testing.T) {
 		{&mmls.MemberChanged{Room: "lobby", ID: carolID, Nick: "carol", Change: mmls.ChangeRemoved, By: aliceID}, "you removed carol"},
 		{&mmls.MemberChanged{Room: "lobby", ID: carolID, Nick: "carol", Change: mmls.ChangeRemoved, By: aliceID, Following: bobID}, "you removed carol, following bob"},
 		{&mmls.MemberChanged{Room: "lobby", ID: carolID, Nick: "carol", Change: mmls.ChangeRemoved, By: aliceID, Departure: true}, "carol left"},
-		{&mmls.MemberChanged{Room: "lobby", ID: carolID, Nick: "carol", Change: mmls.ChangeRemoved, By: bobID}, ""}, // told by what we did about it
+		{&mmls.MemberChanged{Room: "lobby", ID: carolID, Nick: "carol", Change: mmls.ChangeRemoved, By: bobID}, ""},                // told by what we did about it
 		{&mmls.MemberChanged{Room: "lobby", ID: bobID, Nick: "bob", Change: mmls.ChangeRemoved, By: aliceID, Departure: true}, ""}, // bob removed us: told already
 		{&mmls.MemberChanged{Room: "lobby", ID: aliceID, Nick: "alice", Change: mmls.ChangeAdded, By: bobID}, ""},
 	}
