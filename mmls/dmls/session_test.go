@@ -573,3 +573,28 @@ func TestGroupIDSquatting(t *testing.T) {
 		t.Fatalf("%d Welcomes to dave", welcomes)
 	}
 }
+
+// TestLeaveCountsOnlyForItsSender: a Leave is authenticated by the channel
+// it arrives on, so mallory's Leave, whatever it claims, unlinks mallory
+// alone; bob's links with alice are untouched.
+func TestLeaveCountsOnlyForItsSender(t *testing.T) {
+	t.Parallel()
+	n := newSimNet(t, 23, Config{}, "alice", "bob", "mallory")
+	n.flush()
+	alice, bob, mallory := n.node("alice"), n.node("bob"), n.node("mallory")
+	leave, err := bob.s.leaveMsg(alice.id.Fingerprint()) // a Leave as bob would send it
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.on(alice)(alice.s.Handle(mallory.id.Fingerprint(), leave.Sends[0].Data))
+	n.flush()
+	if alice.s.InSendGroup(mallory.id.Fingerprint()) {
+		t.Fatal("mallory's Leave did not unlink mallory")
+	}
+	if !alice.s.InSendGroup(bob.id.Fingerprint()) || !alice.s.HasGroupOf(bob.id.Fingerprint()) {
+		t.Fatal("mallory's Leave unlinked bob")
+	}
+	n.send(bob, "still linked")
+	n.flush()
+	n.check()
+}
