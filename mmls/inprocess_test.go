@@ -227,13 +227,7 @@ func TestLostCommitRecovers(t *testing.T) {
 	l := enginetest.NewLAN(t)
 	nodes := l.Room("alice", "bob")
 	alice, bob := nodes[0], nodes[1]
-	var lost atomic.Bool
-	l.Hub.SetFault(func(f memnet.Frame) memnet.Verdict {
-		if f.From == alice.ID && f.To == bob.ID && isKind(f.Payload, dmls.KindCommit) && lost.CompareAndSwap(false, true) {
-			return memnet.Verdict{Lose: true}
-		}
-		return memnet.Verdict{}
-	})
+	lost := loseOnce(l, alice, bob, dmls.KindCommit)
 	alice.Do(mmls.Update{Room: "lobby"})
 	if !lost.Load() {
 		t.Fatal("the update's commit was not sent to bob")
@@ -256,13 +250,7 @@ func TestResendAfterLostMessage(t *testing.T) {
 	l := enginetest.NewLAN(t)
 	nodes := l.Room("alice", "bob")
 	alice, bob := nodes[0], nodes[1]
-	var lost atomic.Bool
-	l.Hub.SetFault(func(f memnet.Frame) memnet.Verdict {
-		if f.From == alice.ID && f.To == bob.ID && isKind(f.Payload, dmls.KindApp) && lost.CompareAndSwap(false, true) {
-			return memnet.Verdict{Lose: true}
-		}
-		return memnet.Verdict{}
-	})
+	lost := loseOnce(l, alice, bob, dmls.KindApp)
 	id := alice.Say("lobby", "lost on the way")
 	if !lost.Load() {
 		t.Fatal("the message was not sent to bob")
@@ -306,6 +294,19 @@ func TestKickSurvivesRestart(t *testing.T) {
 			t.Fatalf("carol is back in alice's lobby: %+v", m)
 		}
 	}
+}
+
+// loseOnce loses, for good, the first DMLS message of kind from one
+// participant to another; it reports whether that happened.
+func loseOnce(l *enginetest.LAN, from, to *enginetest.Node, kind dmls.Kind) *atomic.Bool {
+	var lost atomic.Bool
+	l.Hub.SetFault(func(f memnet.Frame) memnet.Verdict {
+		if f.From == from.ID && f.To == to.ID && isKind(f.Payload, kind) && lost.CompareAndSwap(false, true) {
+			return memnet.Verdict{Lose: true}
+		}
+		return memnet.Verdict{}
+	})
+	return &lost
 }
 
 // isKind reports whether an engine frame carries a DMLS message of kind.

@@ -52,24 +52,15 @@ var specs = []Spec{
 		return Direct{To: nick, Text: text}, nil
 	}},
 	{Name: "invite", Args: "NICK", Help: "tell NICK the name of the room shown (sent encrypted)", parse: func(arg, cur string) (Command, error) {
-		room, err := roomOr("", cur)
-		if err == nil {
-			err = need(arg)
-		}
+		room, err := shownAnd(arg, cur)
 		return Invite{Room: room, Who: arg}, err
 	}},
 	{Name: "kick", Args: "NICK", Help: "remove someone from the room shown", parse: func(arg, cur string) (Command, error) {
-		room, err := roomOr("", cur)
-		if err == nil {
-			err = need(arg)
-		}
+		room, err := shownAnd(arg, cur)
 		return Kick{Room: room, Who: arg}, err
 	}},
 	{Name: "unkick", Args: "NICK", Help: "take back a removal from the room shown (an /invite does too)", parse: func(arg, cur string) (Command, error) {
-		room, err := roomOr("", cur)
-		if err == nil {
-			err = need(arg)
-		}
+		room, err := shownAnd(arg, cur)
 		return Unkick{Room: room, Who: arg}, err
 	}},
 	{Name: "verify", Args: "NICK [yes]", Help: "show the safety number to compare with NICK out loud; yes: it matched", parse: func(arg, _ string) (Command, error) {
@@ -156,6 +147,15 @@ func need(arg string) error {
 		return errUsage
 	}
 	return nil
+}
+
+// shownAnd is the room shown, for a command that also needs an argument.
+func shownAnd(arg, current string) (string, error) {
+	room, err := roomOr("", current)
+	if err == nil {
+		err = need(arg)
+	}
+	return room, err
 }
 
 // roomOr is room, or the room shown when room is empty.
