@@ -91,7 +91,7 @@ func TestErrorsArePlainWords(t *testing.T) {
 		{mmls.Join{Room: "two words"}, mmls.ErrBadName, "a room name is 1 to 64 characters without spaces"},
 		{mmls.Join{Room: "dm:x:y"}, mmls.ErrBadName, "direct conversations"},
 		{mmls.Direct{To: "nobody", Text: "hi"}, mmls.ErrNoSuchPeer, `nobody called "nobody"`},
-		{mmls.SetNick{Nick: "bad\x07nick"}, mmls.ErrBadName, "a nick is 1 to 64 characters"},
+		{mmls.SetNick{Nick: "bad\x07nick"}, mmls.ErrBadName, "a nick is 1 to 32 printable characters"},
 		{mmls.Say{Room: "lobby", Text: strings.Repeat("x", dmls.MaxTextSize+1)}, mmls.ErrNotSent, "too long"},
 		{mmls.Connect{Addr: "mem:nobody"}, mmls.ErrConnect, "cannot connect"},
 	}

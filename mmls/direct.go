@@ -95,6 +95,10 @@ func (e *Engine) invited(r *room, ev dmls.Event) {
 		e.cfg.Logf("mmls: invitation outside a direct room, from %s: ignored", ev.Peer.Short())
 		return
 	}
+	if validRoom(ev.Detail) != nil {
+		e.cfg.Logf("mmls: an invitation to a room name that is not valid, from %s: ignored", ev.Peer.Short())
+		return
+	}
 	env := ev.Envelope
 	id := hex.EncodeToString(env.ID[:])
 	nick := e.nickOf(ev.Peer, ev.Nick)

@@ -185,7 +185,7 @@ func (e *Engine) listRooms() Event {
 
 func (e *Engine) setNick(name string) (Event, error) {
 	if err := dmls.ValidNick(name); err != nil {
-		return nil, failWith(ErrBadName, err, "a nick is 1 to 64 characters, without control characters")
+		return nil, failWith(ErrBadName, err, "a nick is 1 to 32 printable characters")
 	}
 	if err := e.st.SetIdentity(store.Identity{Seed: e.id.Seed(), Nick: name}); err != nil {
 		return nil, storageErr(err)

@@ -136,3 +136,15 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		}
 	}
 }
+
+// TestPeerNickIsValidated: a peer whose hello carries a nick that is not
+// printable is known by its short id.
+func TestPeerNickIsValidated(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t)
+	evil := ID{9}
+	e.onNet(NetEvent{Kind: PeerUp, Peer: evil, Nick: "mal\x1b]0;pwned\x07lory", Addr: "10.0.0.9:7420"})
+	if got := e.nickOf(evil, ""); got != evil.Short() {
+		t.Fatalf("shown as %q", got)
+	}
+}

@@ -42,6 +42,9 @@ func (e *Engine) onNet(ev NetEvent) {
 		p := e.peer(ev.Peer)
 		wasOnline := p.online
 		p.online, p.addr = true, ev.Addr
+		if dmls.ValidNick(ev.Nick) != nil {
+			ev.Nick = "" // shown by its short id
+		}
 		if ev.Nick != "" && p.nick != ev.Nick {
 			p.nick = ev.Nick
 			e.pin(p)

@@ -101,7 +101,7 @@ type hello struct {
 	incarnation uint64
 }
 
-const maxNick = 64
+const maxNick = 128 // bytes: 32 characters of UTF-8
 
 func (h *hello) marshal() []byte {
 	b := append([]byte{byte(len(h.nick))}, h.nick...)

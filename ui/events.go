@@ -19,7 +19,7 @@ func (m *Model) system(room, format string, args ...any) {
 	if v == nil {
 		return
 	}
-	v.lines = append(v.lines, line{at: m.opts.Now(), system: true, text: fmt.Sprintf(format, args...)})
+	v.lines = append(v.lines, line{at: m.opts.Now(), system: true, text: clean(fmt.Sprintf(format, args...))})
 }
 
 // membershipLine says who did what to whom, or "" when there is nothing
@@ -131,7 +131,7 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 	case *mmls.InviteSent:
 		m.system(m.current, "invitation to %s sent to %s", e.Room, e.Nick)
 	case *mmls.Alert:
-		m.alert = "⚠ " + e.Detail
+		m.alert = "⚠ " + clean(e.Detail)
 		m.system(m.current, "security alert (%s): %s", e.Kind, e.Detail)
 		cmds = append(cmds, bellCmd)
 	case *mmls.Failure:

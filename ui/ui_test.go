@@ -255,3 +255,37 @@ func TestMembershipLines(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileStringsNeverReachTheTerminal: escape sequences (OSC 52
+// clipboard writes, OSC 0 titles, CSI colours, C1 controls) and bidi
+// overrides in anything a peer sends (its nick, a message, a room name in
+// an invitation, an alert) never reach the terminal's output.
+func TestHostileStringsNeverReachTheTerminal(t *testing.T) {
+	t.Parallel()
+	m := New(newFakeEngine(), Options{MDNS: "on", Now: func() time.Time { return t0 }})
+	mm, _ := m.Update(tea.WindowSizeMsg{Width: 120, Height: 30})
+	m = mm.(Model)
+	evil := "\x1b]52;c;ZXZpbA==\x07\x1b]0;pwned\x07\x1b[31m\u009b31m\u202eevil\u2066"
+	for _, msg := range started() {
+		m.onEvent(msg.(eventMsg).ev)
+	}
+	for _, ev := range []mmls.Event{
+		&mmls.PeerChanged{ID: bobID, Nick: "bob" + evil, Online: true},
+		&mmls.Message{Room: "lobby", MsgID: "m1", From: "bob" + evil, FromID: bobID, Text: "hi " + evil + "\nsecond line", SentAt: t0},
+		&mmls.InviteReceived{Room: "plans" + evil, From: "bob" + evil, FromID: bobID, Private: true},
+		&mmls.Alert{Kind: mmls.KeyChanged, Detail: "key " + evil},
+		&mmls.Joined{Room: "dev" + evil},
+	} {
+		m.onEvent(ev)
+	}
+	m.onDone(doneMsg{job: job{cmd: mmls.Who{Room: "lobby"}, user: true}, ev: &mmls.Members{Room: "lobby", Members: []mmls.MemberView{{ID: bobID, Nick: "bob" + evil, WeReach: true}}}})
+	out := m.View()
+	for _, bad := range []string{"\x1b", "\x07", "\u009b", "\u202e", "\u2066"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("the screen carries %q:\n%q", bad, out)
+		}
+	}
+	if !strings.Contains(out, "second line") || !strings.Contains(out, "evil") {
+		t.Errorf("the cleaned text is not shown:\n%s", out)
+	}
+}

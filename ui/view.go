@@ -69,7 +69,7 @@ func (m Model) statusBar() string {
 	default:
 		room = m.roomTitle(m.current) + " · open"
 	}
-	left := fmt.Sprintf("%s (%s)  %s", m.me, short, room)
+	left := clean(fmt.Sprintf("%s (%s)  %s", m.me, short, room))
 	right := fmt.Sprintf("%s · mDNS %s · %d online", m.listen, m.opts.MDNS, online)
 	gap := max(1, m.width-lipgloss.Width(left)-lipgloss.Width(right)-2)
 	return m.st.Status.Width(m.width).Render(truncate(left+strings.Repeat(" ", gap)+right, m.width-2))
@@ -79,7 +79,7 @@ func (m Model) sidePanel(h int) string {
 	var lines []string
 	lines = append(lines, m.st.PanelTitle.Render("Rooms"))
 	for _, r := range m.rooms {
-		title := truncate(m.roomTitle(r), panelWidth-5)
+		title := truncate(clean(m.roomTitle(r)), panelWidth-5)
 		style := m.st.Room
 		if r == m.current {
 			style = m.st.RoomCurrent
@@ -109,7 +109,7 @@ func (m Model) sidePanel(h int) string {
 			if mv.Verified {
 				mark = " " + m.st.Verified.Render("✔")
 			}
-			lines = append(lines, fmt.Sprintf("%s %s %s%s", dot, arrow, m.st.Nick(mv.ID.String(), truncate(mv.Nick, panelWidth-8)), mark))
+			lines = append(lines, fmt.Sprintf("%s %s %s%s", dot, arrow, m.st.Nick(mv.ID.String(), truncate(clean(mv.Nick), panelWidth-8)), mark))
 		}
 	}
 	if len(lines) > h {
@@ -150,7 +150,7 @@ func (m Model) renderLine(l line) string {
 	if l.mine {
 		mark = " " + m.deliveryMark(l.id)
 	}
-	return ts + " " + m.st.Nick(l.fromID.String(), l.from) + " " + m.st.Text.Render(text) + mark
+	return ts + " " + m.st.Nick(l.fromID.String(), clean(l.from)) + " " + m.st.Text.Render(cleanText(text)) + mark
 }
 
 // deliveryMark is "n/m" until every recipient has stored the message,

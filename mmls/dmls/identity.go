@@ -201,7 +201,9 @@ func (ks *KeyStore) Expire(now time.Time) {
 // Pending reports how many KeyPackages await a Welcome.
 func (ks *KeyStore) Pending() int { return len(ks.entries) }
 
-// ValidNick reports whether nick can be carried in a credential: 1 to 64
+// ValidNick reports whether nick can be carried in a credential: 1 to 32
+// printable characters (no control character, escape or bidi override).
+//
 // bytes of UTF-8 without control characters.
 func ValidNick(nick string) error {
 	if err := mlsguard.ValidNick(nick); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -181,5 +182,33 @@ func TestUpdateAndRemove(t *testing.T) {
 	}
 	if _, err := gs[1].Unprotect(ct); err == nil {
 		t.Fatal("carol read a message after removal")
+	}
+}
+
+func TestValidNick(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		nick string
+		ok   bool
+	}{
+		{"alice", true},
+		{"Zoë Ångström", true},
+		{"日本語のニック", true},
+		{strings.Repeat("x", 32), true},
+		{strings.Repeat("é", 32), true},
+		{strings.Repeat("x", 33), false},
+		{"", false},
+		{"evil\x1b[31m", false},
+		{"bell\x07", false},
+		{"c1\u009b31m", false},
+		{"rtl\u202eevil", false},
+		{"zero\u200bwidth", false},
+		{"tab\there", false},
+		{"\xff\xfe", false},
+	}
+	for _, tc := range tests {
+		if err := ValidNick(tc.nick); (err == nil) != tc.ok {
+			t.Errorf("ValidNick(%q) = %v", tc.nick, err)
+		}
 	}
 }

@@ -28,8 +28,9 @@ const (
 	// MaxSkip bounds how far ahead of the next expected generation an
 	// application message may be (each skipped key costs a derivation).
 	MaxSkip = 1024
-	// MaxNickLen bounds the identity carried in a credential.
-	MaxNickLen = 64
+	// MaxNickRunes bounds a nick in characters, MaxNickLen in bytes.
+	MaxNickRunes = 32
+	MaxNickLen   = 4 * MaxNickRunes
 	// SecretSize is the size of every fresh secret the caller supplies.
 	SecretSize = 32
 )

@@ -3,6 +3,7 @@ package mlsguard
 import (
 	"bytes"
 	"fmt"
+	"unicode"
 	"unicode/utf8"
 
 	mls "github.com/cisco/go-mls"
@@ -43,12 +44,12 @@ func NewIdentity(seed []byte, nick string) (*Identity, error) {
 
 // ValidNick reports whether nick may be carried in a credential.
 func ValidNick(nick string) error {
-	if nick == "" || len(nick) > MaxNickLen || !utf8.ValidString(nick) {
-		return fmt.Errorf("%w: nick must be 1..%d bytes of UTF-8", ErrMalformed, MaxNickLen)
+	if nick == "" || len(nick) > MaxNickLen || !utf8.ValidString(nick) || utf8.RuneCountInString(nick) > MaxNickRunes {
+		return fmt.Errorf("%w: nick must be 1..%d printable characters", ErrMalformed, MaxNickRunes)
 	}
 	for _, r := range nick {
-		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("%w: nick has control characters", ErrMalformed)
+		if !unicode.IsPrint(r) {
+			return fmt.Errorf("%w: nick has a character that is not printable (%U)", ErrMalformed, r)
 		}
 	}
 	return nil
