@@ -91,6 +91,9 @@ var mutations = []mutation{
 	{name: "ui: lines go to the engine's idea of a room", file: "ui/commands.go",
 		edits: []edit{{"\tcmd, err := mmls.Parse(text, m.current)\n", "\tcmd, err := mmls.Parse(text, m.last)\n"}},
 		pkg:   "./ui", run: "TestTypedLine"},
+	{name: "store: a message id counts across senders", file: "mmls/store/messages.go",
+		edits: []edit{{`[]byte(m.Room + "\x00" + m.FromID + "\x00" + m.ID)`, `[]byte(m.Room + "\x00" + m.ID)`}},
+		pkg:   "./mmls", run: "TestReusedMessageID"},
 }
 
 func main() {

@@ -20,14 +20,29 @@ import (
 type recordingNet struct {
 	mu    sync.Mutex
 	sends int
+	to    []ID // the recipient of each send
 	ev    chan NetEvent
 }
 
-func (n *recordingNet) Send(ID, []byte) error {
+func (n *recordingNet) Send(to ID, _ []byte) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.sends++
+	n.to = append(n.to, to)
 	return nil
+}
+
+// sentTo counts the frames sent to peer.
+func (n *recordingNet) sentTo(peer ID) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c := 0
+	for _, to := range n.to {
+		if to == peer {
+			c++
+		}
+	}
+	return c
 }
 func (n *recordingNet) Ack(ID, uint64)          {}
 func (n *recordingNet) Connect(string) error    { return nil }
@@ -146,5 +161,41 @@ func TestPeerNickIsValidated(t *testing.T) {
 	e.onNet(NetEvent{Kind: PeerUp, Peer: evil, Nick: "mal\x1b]0;pwned\x07lory", Addr: "10.0.0.9:7420"})
 	if got := e.nickOf(evil, ""); got != evil.Short() {
 		t.Fatalf("shown as %q", got)
+	}
+}
+
+// TestReusedMessageIDHidesNothing plays a member who sends a message with
+// the id of someone else's (ids travel inside the envelope, chosen by the
+// sender): it is stored and shown as the member's own, and the first
+// sender's message, arriving after it, is stored too. A re-send from the
+// same sender is acknowledged again and stored once.
+func TestReusedMessageIDHidesNothing(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t)
+	net := e.cfg.Net.(*recordingNet)
+	lobby := e.rooms["lobby"]
+	alice, mallory := ID{1}, ID{2}
+	id := dmls.MessageID{0xa1}
+	deliver := func(from ID, nick, text string) {
+		e.received(lobby, dmls.Event{Type: dmls.EventMessage, Peer: from, Nick: nick,
+			Envelope: &dmls.Envelope{ID: id, SentAt: time.Now(), Kind: dmls.EnvelopeText, Body: []byte(text)}})
+	}
+	deliver(mallory, "mallory", "squatted")
+	deliver(alice, "alice", "the real one")
+	deliver(alice, "alice", "the real one") // re-sent: her receipt was lost
+	h, err := e.st.History("lobby", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range h {
+		got = append(got, m.FromID+": "+m.Text)
+	}
+	want := []string{mallory.String() + ": squatted", alice.String() + ": the real one"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("history %q, want %q", got, want)
+	}
+	if a, m := net.sentTo(alice), net.sentTo(mallory); a != 2 || m != 1 {
+		t.Fatalf("receipts: %d to alice (want 2), %d to mallory (want 1)", a, m)
 	}
 }

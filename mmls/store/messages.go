@@ -20,8 +20,10 @@ type Message struct {
 	Mine       bool      `json:"mine,omitempty"`
 }
 
-// AddMessage appends m to its room's history unless a message with its id
-// is already stored (in any room). It reports whether m was new.
+// AddMessage appends m to its room's history unless its sender's message
+// with its id is already stored in that room (a re-send). It reports
+// whether m was new. Another sender's message with the same id is another
+// message: nobody can hide someone else's by reusing its id.
 func (s *Store) AddMessage(m Message) (bool, error) {
 	if m.ID == "" || m.Room == "" {
 		return false, fmt.Errorf("store: message without id or room")
@@ -34,11 +36,14 @@ func (s *Store) AddMessage(m Message) (bool, error) {
 	return added, err
 }
 
-// appendHistory appends m to its room's history unless its id is stored
+// messageKey is a message's dedupe key: room, sender and id.
+func messageKey(m Message) []byte { return []byte(m.Room + "\x00" + m.FromID + "\x00" + m.ID) }
+
+// appendHistory appends m to its room's history unless it is stored
 // already; it reports whether it did.
 func appendHistory(tx *bolt.Tx, m Message) (bool, error) {
-	ids := tx.Bucket(bMsgIDs)
-	if ids.Get([]byte(m.ID)) != nil {
+	keys := tx.Bucket(bMsgKeys)
+	if keys.Get(messageKey(m)) != nil {
 		return false, nil
 	}
 	room, err := tx.Bucket(bMessages).CreateBucketIfNotExists([]byte(m.Room))
@@ -52,7 +57,7 @@ func appendHistory(tx *bolt.Tx, m Message) (bool, error) {
 	if err := putJSON(room, binary.BigEndian.AppendUint64(nil, seq), m); err != nil {
 		return false, err
 	}
-	return true, ids.Put([]byte(m.ID), []byte(m.Room))
+	return true, keys.Put(messageKey(m), nil)
 }
 
 // History returns the last limit messages of room, oldest first (all of

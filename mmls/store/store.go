@@ -1,7 +1,7 @@
 // Package store keeps mmls-chat's durable state in one bbolt file in the
 // data directory: the identity, rooms, kicks, pinned peer keys, message
-// history (deduplicated by message id for the life of the file) and the
-// outbox of messages we sent with who has acknowledged each.
+// history (deduplicated by room, sender and message id for the life of the
+// file) and the outbox of messages we sent with who has acknowledged each.
 //
 // MLS group state is not stored: after a restart the engine creates fresh
 // send groups and asks owners to re-add it (REJOIN), and re-protects what
@@ -32,7 +32,7 @@ const FileName = "mmls-chat.db"
 
 const (
 	magic   = "mmls-chat store"
-	version = 2 // 2: private rooms (vouches, invites)
+	version = 3 // 2: private rooms (vouches, invites); 3: messages keyed by sender, room and id
 )
 
 // Errors callers match with errors.Is.
@@ -49,7 +49,7 @@ var (
 	bIdentity = []byte("identity")
 	bRooms    = []byte("rooms")
 	bMessages = []byte("messages") // sub-bucket per room: seq -> Message
-	bMsgIDs   = []byte("msgids")   // message id -> room name
+	bMsgKeys  = []byte("msgkeys")  // room \x00 sender id \x00 message id -> "" (version 3)
 	bOutbox   = []byte("outbox")   // message id -> Outgoing
 	bKicks    = []byte("kicks")    // room \x00 peer id -> time
 	bPins     = []byte("pins")     // nick -> peer id
@@ -57,11 +57,48 @@ var (
 	bVerified = []byte("verified") // peer id -> time the user compared safety numbers
 	bVouches  = []byte("vouches")  // room \x00 peer id -> "": peers we vouch for in a private room (version 2)
 	bInvites  = []byte("invites")  // room name -> Invite: invitations not yet accepted (version 2)
-	buckets   = [][]byte{bMeta, bIdentity, bRooms, bMessages, bMsgIDs, bOutbox, bKicks, bPins, bMembers, bVerified, bVouches, bInvites}
-	// added lists, by version, the buckets a store of an older version
-	// gets when it is opened.
-	added = map[uint32][][]byte{2: {bVouches, bInvites}}
+	buckets   = [][]byte{bMeta, bIdentity, bRooms, bMessages, bMsgKeys, bOutbox, bKicks, bPins, bMembers, bVerified, bVouches, bInvites}
+	// upgrades bring a store of the version before each up to it.
+	upgrades = map[uint32]func(*bolt.Tx) error{
+		2: func(tx *bolt.Tx) error { return createBuckets(tx, bVouches, bInvites) },
+		3: keyMessagesBySender,
+	}
 )
+
+func createBuckets(tx *bolt.Tx, names ...[]byte) error {
+	for _, b := range names {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keyMessagesBySender re-keys the history's dedupe index: a message id
+// counts per sender and room (version 3), not across the store.
+func keyMessagesBySender(tx *bolt.Tx) error {
+	if err := createBuckets(tx, bMsgKeys); err != nil {
+		return err
+	}
+	keys := tx.Bucket(bMsgKeys)
+	err := tx.Bucket(bMessages).ForEachBucket(func(room []byte) error {
+		b := tx.Bucket(bMessages).Bucket(room)
+		return b.ForEach(func(k, _ []byte) error {
+			var m Message
+			if err := getJSON(b, k, &m); err != nil {
+				return err
+			}
+			return keys.Put(messageKey(m), nil)
+		})
+	})
+	if err != nil {
+		return err
+	}
+	if tx.Bucket([]byte("msgids")) != nil {
+		return tx.DeleteBucket([]byte("msgids"))
+	}
+	return nil
+}
 
 // Store is the open database. Its methods are safe for concurrent use.
 type Store struct {
@@ -152,10 +189,8 @@ func (s *Store) init() error {
 			return fmt.Errorf("%w: %s: version %d", ErrNewer, s.path, have)
 		}
 		for ; have < version; have++ {
-			for _, b := range added[have+1] {
-				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-					return err
-				}
+			if err := upgrades[have+1](tx); err != nil {
+				return fmt.Errorf("store: upgrade to version %d: %w", have+1, err)
 			}
 			if err := meta.Put([]byte("version"), binary.BigEndian.AppendUint32(nil, have+1)); err != nil {
 				return err

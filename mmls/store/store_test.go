@@ -105,21 +105,32 @@ func TestPermissions(t *testing.T) {
 func TestMessagesAreDeduplicated(t *testing.T) {
 	t.Parallel()
 	s := open(t, t.TempDir())
-	m := Message{ID: "dup", Room: "lobby", FromID: "b", Text: "once"}
+	m := Message{ID: "dup", Room: "lobby", FromID: "bob", Text: "once"}
 	for i, want := range []bool{true, false, false} {
 		added, err := s.AddMessage(m)
 		if err != nil || added != want {
 			t.Fatalf("add %d: %v %v", i, added, err)
 		}
 	}
-	// The same id in another room is still a duplicate.
-	m.Room = "other"
-	if added, _ := s.AddMessage(m); added {
-		t.Fatal("duplicate across rooms stored")
+	// A message is its sender's, in its room: the same id from someone
+	// else, or in another room, is another message (reusing an id hides
+	// nothing), and each of those is deduplicated in turn.
+	for _, other := range []Message{
+		{ID: "dup", Room: "lobby", FromID: "mallory", Text: "squat"},
+		{ID: "dup", Room: "other", FromID: "bob", Text: "elsewhere"},
+	} {
+		for i, want := range []bool{true, false} {
+			if added, err := s.AddMessage(other); err != nil || added != want {
+				t.Fatalf("%s in %s, add %d: %v %v", other.FromID, other.Room, i, added, err)
+			}
+		}
 	}
 	h, _ := s.History("lobby", 0)
-	if len(h) != 1 {
-		t.Fatalf("history has %d", len(h))
+	if len(h) != 2 || h[0].Text != "once" || h[1].Text != "squat" {
+		t.Fatalf("lobby history: %+v", h)
+	}
+	if h, _ := s.History("other", 0); len(h) != 1 {
+		t.Fatalf("other history: %+v", h)
 	}
 }
 
@@ -353,11 +364,24 @@ func TestUpgradesVersion1(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
 	must(t, s.JoinRoom(Room{Name: "lobby", JoinedAt: t0}))
+	stored := Message{ID: "m1", Room: "lobby", FromID: "bob", Text: "before the upgrade"}
+	if _, err := s.AddMessage(stored); err != nil {
+		t.Fatal(err)
+	}
+	// Make it a version 1 store: no vouches or invites, and the dedupe
+	// index keyed by message id alone.
 	must(t, s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bVouches, bInvites} {
+		for _, b := range [][]byte{bVouches, bInvites, bMsgKeys} {
 			if err := tx.DeleteBucket(b); err != nil {
 				return err
 			}
+		}
+		ids, err := tx.CreateBucket([]byte("msgids"))
+		if err != nil {
+			return err
+		}
+		if err := ids.Put([]byte(stored.ID), []byte(stored.Room)); err != nil {
+			return err
 		}
 		return tx.Bucket(bMeta).Put([]byte("version"), binary.BigEndian.AppendUint32(nil, 1))
 	}))
@@ -367,9 +391,20 @@ func TestUpgradesVersion1(t *testing.T) {
 		t.Fatalf("rooms after the upgrade: %+v", rooms)
 	}
 	must(t, s.Vouch("lobby", "bob"))
+	// The stored message is still known (a re-send is a duplicate); the
+	// same id from another sender is not.
+	if added, err := s.AddMessage(stored); err != nil || added {
+		t.Fatalf("re-send after the upgrade: added %v, %v", added, err)
+	}
+	if added, err := s.AddMessage(Message{ID: "m1", Room: "lobby", FromID: "carol", Text: "hi"}); err != nil || !added {
+		t.Fatalf("another sender's id after the upgrade: added %v, %v", added, err)
+	}
 	must(t, s.db.View(func(tx *bolt.Tx) error {
 		if v := binary.BigEndian.Uint32(tx.Bucket(bMeta).Get([]byte("version"))); v != version {
 			t.Errorf("version %d after the upgrade", v)
+		}
+		if tx.Bucket([]byte("msgids")) != nil {
+			t.Error("the version 1 index survived the upgrade")
 		}
 		return nil
 	}))
