@@ -94,6 +94,12 @@ var mutations = []mutation{
 	{name: "store: a message id counts across senders", file: "mmls/store/messages.go",
 		edits: []edit{{`[]byte(m.Room + "\x00" + m.FromID + "\x00" + m.ID)`, `[]byte(m.Room + "\x00" + m.ID)`}},
 		pkg:   "./mmls", run: "TestReusedMessageID"},
+	{name: "mlsguard: any number of updates per member and epoch", file: "mmls/mlsguard/owner.go",
+		edits: []edit{{"\tif g.updating[sender] {\n", "\tif false && g.updating[sender] {\n"}},
+		pkg:   "./mmls/mlsguard", run: "TestAttackUpdateFlood"},
+	{name: "mlsguard: update secrets kept after the commit", file: "mmls/mlsguard/member.go",
+		edits: []edit{{"\teraseUpdateSecrets(g.st, next)\n", ""}},
+		pkg:   "./mmls/mlsguard", run: "TestUpdateSecretsErased"},
 }
 
 func main() {

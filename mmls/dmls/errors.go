@@ -51,6 +51,7 @@ func classify(err error) error {
 		{mlsguard.ErrRemoved, ErrRemoved},
 		{mlsguard.ErrAuth, ErrAuth},
 		{mlsguard.ErrBadProposal, ErrAuth},
+		{mlsguard.ErrPending, ErrRateLimited},
 		{mlsguard.ErrMalformed, ErrMalformed},
 		{mlsguard.ErrLibrary, ErrMalformed},
 		{mlsguard.ErrNoKeyPackage, ErrMalformed},

@@ -361,3 +361,96 @@ func TestAttackOversizedWelcome(t *testing.T) {
 		t.Fatalf("Join: %v", err)
 	}
 }
+
+// TestAttackUpdateFlood plays a member who sends its owner 300 Update
+// proposals in one epoch: the owner queues the first and refuses the rest
+// before verifying them, and the other members apply the commit carrying
+// the one. Each member has one Update per epoch, then the next epoch.
+func TestAttackUpdateFlood(t *testing.T) {
+	t.Parallel()
+	a, b, c := newParty(t, "alice"), newParty(t, "bob"), newParty(t, "carol")
+	ga, gs := room(t, a, b, c)
+	refused := 0
+	for i := 0; i < 300; i++ {
+		prop, err := gs[0].ProposeUpdate(b.id, b.rnd.next())
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch err := ga.HandleProposal(prop, b.id.Fingerprint()); {
+		case i == 0 && err != nil:
+			t.Fatalf("first update: %v", err)
+		case i > 0 && errors.Is(err, ErrPending):
+			refused++
+		case i > 0:
+			t.Fatalf("update %d: want ErrPending, got %v", i, err)
+		}
+	}
+	if refused != 299 || ga.PendingProposals() != 1 {
+		t.Fatalf("refused %d, pending %d", refused, ga.PendingProposals())
+	}
+	// carol's one update in the same epoch is hers, not refused.
+	prop, err := gs[1].ProposeUpdate(c.id, c.rnd.next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ga.HandleProposal(prop, c.id.Fingerprint()); err != nil {
+		t.Fatalf("carol's update beside the flood: %v", err)
+	}
+	bundle, _, info, err := ga.Commit(a.rnd.next())
+	if err != nil || len(info.Updated) != 2 {
+		t.Fatalf("commit: %+v %v", info, err)
+	}
+	// (bob's own go-mls state cached 300 secrets under 15-bit references,
+	// so it may fail to find its own; that is the flooder's problem. The
+	// engine proposes once per epoch and erases the rest, see below.)
+	if gs[1], _, err = gs[1].ApplyCommit(bundle); err != nil {
+		t.Fatalf("carol applies the commit: %v", err)
+	}
+	for i, want := range []error{nil, ErrPending} {
+		prop, err := gs[1].ProposeUpdate(c.id, c.rnd.next())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ga.HandleProposal(prop, c.id.Fingerprint()); !errors.Is(err, want) {
+			t.Fatalf("carol's update %d in the next epoch: want %v, got %v", i, want, err)
+		}
+	}
+}
+
+// TestUpdateSecretsErased: a member's cached Update secrets are gone once a
+// commit is applied, whether it covered the proposal or not (a proposal is
+// bound to its epoch), and the covered one became the leaf's secret.
+func TestUpdateSecretsErased(t *testing.T) {
+	t.Parallel()
+	a, b := newParty(t, "alice"), newParty(t, "bob")
+	ga, gs := room(t, a, b)
+	for _, covered := range []bool{false, true, false, true} {
+		prop, err := gs[0].ProposeUpdate(b.id, b.rnd.next())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := gs[0].UpdateSecrets(); n != 1 {
+			t.Fatalf("%d update secrets held after proposing", n)
+		}
+		if covered {
+			if err := ga.HandleProposal(prop, b.id.Fingerprint()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		bundle, _, info, err := ga.Commit(a.rnd.next())
+		if err != nil || len(info.Updated) != map[bool]int{true: 1}[covered] {
+			t.Fatalf("commit: %+v %v", info, err)
+		}
+		old := gs[0]
+		if gs[0], _, err = gs[0].ApplyCommit(bundle); err != nil {
+			t.Fatal(err)
+		}
+		if n, m := gs[0].UpdateSecrets(), old.UpdateSecrets(); n != 0 || m != 0 {
+			t.Fatalf("covered %v: %d update secrets held after the commit (%d in the old epoch)", covered, n, m)
+		}
+		ct, _ := ga.Protect([]byte("after"))
+		if pt, err := gs[0].Unprotect(ct); err != nil || string(pt) != "after" {
+			t.Fatalf("covered %v: %q %v", covered, pt, err)
+		}
+	}
+}

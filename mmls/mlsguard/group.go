@@ -28,6 +28,9 @@ type Group struct {
 	// pending proposals the owner has queued, in their wire form, so the
 	// commit bundle can carry them to members.
 	pending [][]byte
+	// updating: the leaves with an Update in pending (one per member per
+	// epoch; the rest are refused before any work).
+	updating map[uint32]bool
 }
 
 // CommitBundle is what an owner sends to members for one commit: the

@@ -51,6 +51,7 @@ var (
 	ErrRole          = errors.New("mlsguard: operation not allowed in this role")
 	ErrRemoved       = errors.New("mlsguard: we were removed from the group")
 	ErrBadProposal   = errors.New("mlsguard: proposal rejected")
+	ErrPending       = errors.New("mlsguard: this member already has an update pending in this epoch")
 )
 
 // safely runs f, turning a panic into an error wrapping ErrLibrary.

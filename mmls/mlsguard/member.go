@@ -90,7 +90,30 @@ func (g *Group) ApplyCommit(b CommitBundle) (*Group, CommitInfo, error) {
 	}
 	info.Added = addedMembers(next, info.Added)
 	compactState(next)
+	eraseUpdateSecrets(g.st, next)
 	return &Group{st: next}, info, nil
+}
+
+// eraseUpdateSecrets forgets the leaf secrets of our Update proposals once
+// a commit is applied: it either covered one (its secret is now our leaf's,
+// copied) or left them behind (a proposal is bound to its epoch, so it can
+// never be committed). go-mls keeps them forever otherwise (old and next
+// share the map).
+func eraseUpdateSecrets(states ...*mls.State) {
+	for _, st := range states {
+		for _, u := range st.PendingUpdates {
+			clear(u.Secret)
+		}
+		clear(st.PendingUpdates)
+	}
+}
+
+// UpdateSecrets reports how many Update leaf secrets the group still holds
+// (at most one: the proposal of the current epoch, until a commit).
+func (g *Group) UpdateSecrets() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.st.PendingUpdates)
 }
 
 // checkCovered checks that each proposal is signed by its sender and that

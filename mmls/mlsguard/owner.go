@@ -115,6 +115,9 @@ func (g *Group) HandleProposal(raw []byte, from Fingerprint) error {
 	if cur.Fingerprint() != from {
 		return fmt.Errorf("%w: proposal for a leaf the sender does not hold", ErrBadProposal)
 	}
+	if g.updating[sender] {
+		return fmt.Errorf("%w: leaf %d, epoch %d", ErrPending, sender, g.st.Epoch)
+	}
 	p := pt.Content.Proposal
 	if pt.Content.Type() != mls.ContentTypeProposal || p == nil || p.Update == nil {
 		return fmt.Errorf("%w: only update proposals are accepted", ErrBadProposal)
@@ -134,6 +137,10 @@ func (g *Group) HandleProposal(raw []byte, from Fingerprint) error {
 		return fmt.Errorf("%w: %w", ErrAuth, err)
 	}
 	g.pending = append(g.pending, bytes.Clone(raw))
+	if g.updating == nil {
+		g.updating = map[uint32]bool{}
+	}
+	g.updating[sender] = true
 	return nil
 }
 
@@ -197,7 +204,7 @@ func (g *Group) Commit(leafSecret []byte) (CommitBundle, []byte, CommitInfo, err
 	bundle := CommitBundle{Proposals: g.pending, Commit: commitRaw}
 	info.FromEpoch, info.Epoch, info.Hash = uint64(g.st.Epoch), uint64(next.Epoch), bundle.Hash()
 	info.Added = addedMembers(next, info.Added)
-	g.st, g.pending = next, nil
+	g.st, g.pending, g.updating = next, nil, nil
 	return bundle, welcomeRaw, info, nil
 }
 
