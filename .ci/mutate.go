@@ -100,6 +100,9 @@ var mutations = []mutation{
 	{name: "mlsguard: update secrets kept after the commit", file: "mmls/mlsguard/member.go",
 		edits: []edit{{"\teraseUpdateSecrets(g.st, next)\n", ""}},
 		pkg:   "./mmls/mlsguard", run: "TestUpdateSecretsErased"},
+	{name: "dmls: receive-group Updates wait on our own rekeys", file: "mmls/dmls/commit.go",
+		edits: []edit{{"s.env.Now().Sub(rg.rotated) < s.cfg.UpdateInterval", "s.env.Now().Sub(s.lastUpdate) < s.cfg.UpdateInterval"}},
+		pkg:   "./mmls/dmls", run: "TestLeavesRotate"},
 }
 
 func main() {

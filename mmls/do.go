@@ -161,7 +161,8 @@ func (e *Engine) who(room string) (Event, error) {
 			return nil, storageErr(err)
 		}
 		out = append(out, MemberView{ID: m.ID, Nick: e.nickOf(m.ID, m.Nick), WeReach: m.WeReach,
-			TheyReach: m.TheyReach, Online: p != nil && p.online, Verified: verified})
+			TheyReach: m.TheyReach, Online: p != nil && p.online, Verified: verified,
+			Stale: m.WeReach && m.Stale, Refreshed: m.Refreshed, Rotated: m.Rotated})
 	}
 	return &Members{Room: r.name, Private: r.private(), Members: out}, nil
 }
@@ -200,6 +201,17 @@ func (e *Engine) info() Event {
 			online++
 		}
 	}
+	var keys []RoomKeys
+	for _, n := range e.roomNames() {
+		s := e.rooms[n].s
+		k := RoomKeys{Room: n, Rekeyed: s.Rekeyed().UTC()}
+		for _, m := range s.Members() {
+			if m.TheyReach {
+				k.Leaves = append(k.Leaves, LeafRotation{Owner: m.ID, Nick: e.nickOf(m.ID, m.Nick), At: m.Rotated.UTC()})
+			}
+		}
+		keys = append(keys, k)
+	}
 	return &Info{ID: e.me, Nick: e.id.Nick(), Listen: e.cfg.Listen, MDNS: e.cfg.MDNS, Data: e.st.Path(),
-		Rooms: len(e.rooms), Online: online}
+		Rooms: len(e.rooms), Online: online, Keys: keys}
 }

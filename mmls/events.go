@@ -188,6 +188,8 @@ type (
 		Rooms   int
 		Online  int
 		Version string
+		// Keys: per room, when our keys last rotated.
+		Keys []RoomKeys
 	}
 	// SafetyNumber answers Verify.
 	SafetyNumber struct {
@@ -201,6 +203,15 @@ type (
 	HelpText struct {
 		At
 		Commands []string
+	}
+	// KeyRotated: By committed our Update in its send group: our key
+	// there is fresh (post-compromise security heals on a schedule; see
+	// Info.Keys).
+	KeyRotated struct {
+		At
+		Room   string
+		By     ID
+		ByNick string
 	}
 	// KeysUpdated answers Update.
 	KeysUpdated struct {
@@ -276,4 +287,26 @@ type MemberView struct {
 	TheyReach bool
 	Online    bool
 	Verified  bool
+	// Stale: their leaf in our send group has not been refreshed for
+	// Config.StaleAfter (default 7 days): a client that never updates, or
+	// one away that long.
+	Stale bool
+	// Refreshed: when their leaf in our group last rotated (WeReach);
+	// Rotated: when ours in their group did (TheyReach).
+	Refreshed, Rotated time.Time
+}
+
+// RoomKeys says when our keys in one room last rotated: our send group
+// (Rekeyed) and our leaf in each member's group.
+type RoomKeys struct {
+	Room    string
+	Rekeyed time.Time
+	Leaves  []LeafRotation
+}
+
+// LeafRotation: our leaf in Owner's send group last rotated At.
+type LeafRotation struct {
+	Owner ID
+	Nick  string
+	At    time.Time
 }

@@ -422,3 +422,39 @@ func TestResendReachesOnlyMissingRecipients(t *testing.T) {
 		t.Fatal("carol read a message sent before she joined")
 	}
 }
+
+// TestKeysRotateOnSchedule: once the update interval has passed, each
+// member's key in the other's send group rotates without anyone typing
+// (the owner commits the member's Update), and /info says when, per room.
+func TestKeysRotateOnSchedule(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob")
+	alice, bob := nodes[0], nodes[1]
+	leafIn := func(n *enginetest.Node, owner mmls.ID) time.Time {
+		t.Helper()
+		info := n.Do(mmls.ShowInfo{}).(*mmls.Info)
+		for _, k := range info.Keys {
+			for _, leaf := range k.Leaves {
+				if k.Room == "lobby" && leaf.Owner == owner {
+					return leaf.At
+				}
+			}
+		}
+		t.Fatalf("%s: /info has no key in %s's lobby group: %+v", n.Nick, owner.Short(), info.Keys)
+		return time.Time{}
+	}
+	joined := leafIn(alice, bob.ID)
+	marks := []int{alice.Mark(), bob.Mark()}
+	l.Clock.Advance(11 * time.Minute)
+	for i, pair := range [][2]*enginetest.Node{{alice, bob}, {bob, alice}} {
+		n, owner := pair[0], pair[1]
+		n.WaitAfter(marks[i], "key rotated by "+owner.Nick, func(e mmls.Event) bool {
+			k, ok := e.(*mmls.KeyRotated)
+			return ok && k.Room == "lobby" && k.By == owner.ID
+		})
+	}
+	if at := leafIn(alice, bob.ID); !at.After(joined.Add(10 * time.Minute)) {
+		t.Fatalf("alice's key in bob's group rotated at %v (joined %v)", at, joined)
+	}
+}

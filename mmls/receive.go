@@ -64,6 +64,8 @@ func (e *Engine) onSessionEvent(r *room, ev dmls.Event) {
 		e.emit(&KickLifted{Room: r.name, ID: ev.Peer, Nick: e.nickOf(ev.Peer, ev.Nick), By: ev.By})
 	case dmls.EventResent:
 		e.resentToUs(r, ev)
+	case dmls.EventRotated:
+		e.emit(&KeyRotated{Room: r.name, By: ev.By, ByNick: e.nickOf(ev.By, ev.Nick)})
 	case dmls.EventNeedRejoin:
 		e.cfg.Logf("mmls: room %s: asked %s to re-add us", r.name, ev.By.Short())
 	}

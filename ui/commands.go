@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -130,6 +131,9 @@ func (m *Model) onAnswer(ev mmls.Event, user bool) []tea.Cmd {
 		return []tea.Cmd{m.refresh(m.current)}
 	case *mmls.Info:
 		m.system(m.current, "you are %s (%s) on %s, mDNS %s, %d peers online, data in %s", e.Nick, e.ID.Short(), e.Listen, e.MDNS, e.Online, e.Data)
+		for _, k := range e.Keys {
+			m.system(m.current, "%s", m.keysLine(k, e.Time))
+		}
 	case *mmls.Peers:
 		if len(e.Peers) == 0 {
 			m.system(m.current, "peers: nobody yet")
@@ -179,6 +183,9 @@ func (m *Model) showMembers(e *mmls.Members) {
 		if mv.Verified {
 			mark = ", verified"
 		}
+		if mv.Stale {
+			mark += fmt.Sprintf(", stale: their keys unchanged for %s", ago(mv.Refreshed, e.Time))
+		}
 		parts = append(parts, fmt.Sprintf("%s (%s, %s, %s%s)", mv.Nick, mv.ID.Short(), linkWords(mv), state, mark))
 	}
 	m.system(e.Room, "in %s: %s", m.roomTitle(e.Room), strings.Join(parts, "; "))
@@ -193,4 +200,31 @@ func linkWords(mv mmls.MemberView) string {
 		return "you reach them"
 	}
 	return "they reach you"
+}
+
+// keysLine says when our keys in one room last rotated.
+func (m *Model) keysLine(k mmls.RoomKeys, now time.Time) string {
+	var leaves []string
+	for _, l := range k.Leaves {
+		leaves = append(leaves, fmt.Sprintf("%s's %s ago", l.Nick, ago(l.At, now)))
+	}
+	line := fmt.Sprintf("keys in %s: your group rekeyed %s ago", m.roomTitle(k.Room), ago(k.Rekeyed, now))
+	if len(leaves) > 0 {
+		line += "; your key in " + strings.Join(leaves, ", ")
+	}
+	return line
+}
+
+// ago is how long before now t was, rounded for reading.
+func ago(t, now time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d days", int(d.Hours()/24))
 }

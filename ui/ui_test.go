@@ -175,6 +175,14 @@ func TestScreens(t *testing.T) {
 			eventMsg{&mmls.Joined{Room: "plans", Private: true}},
 			doneMsg{job: job{cmd: mmls.Switch{Room: "plans"}, user: true}, ev: &mmls.Switched{Room: "plans"}},
 		), nil, []string{"◆plans · private", "#lobby", "◆plans"}},
+		{"keys and stale members", append(started(),
+			doneMsg{job: job{cmd: mmls.ShowInfo{}, user: true}, ev: &mmls.Info{At: stamped(at(60)), ID: aliceID, Nick: "alice",
+				Keys: []mmls.RoomKeys{{Room: "lobby", Rekeyed: at(57), Leaves: []mmls.LeafRotation{{Owner: bobID, Nick: "bob", At: at(52)}}}}}},
+			doneMsg{job: job{cmd: mmls.Who{Room: "lobby"}, user: true}, ev: &mmls.Members{At: stamped(at(60)), Room: "lobby", Members: []mmls.MemberView{
+				{ID: bobID, Nick: "bob", WeReach: true, TheyReach: true, Online: true, Refreshed: at(55)},
+				{ID: carolID, Nick: "carol", WeReach: true, Stale: true, Refreshed: at(60).Add(-9 * 24 * time.Hour)},
+			}}},
+		), nil, []string{"keys in #lobby: your group rekeyed 3m ago; your key in bob's 8m ago", "stale: their keys unchanged for 9 days"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -28,6 +28,16 @@ func (s *Session) commitFlags(flags uint8) (Output, error) {
 		return Output{}, fmt.Errorf("dmls: commit: %w", classify(err))
 	}
 	s.sinceUpdate, s.lastUpdate = 0, s.env.Now()
+	for _, ms := range [][]mlsguard.Member{info.Added, info.Updated} {
+		for _, m := range ms {
+			s.refreshed[m.Fingerprint()] = s.lastUpdate
+		}
+	}
+	for _, m := range info.Removed {
+		if !s.InSendGroup(m.Fingerprint()) {
+			delete(s.refreshed, m.Fingerprint())
+		}
+	}
 	var out Output
 	me := s.id.Fingerprint()
 	s.forks.observe(gid, info.FromEpoch, info.Hash, me, me, &out)
@@ -98,26 +108,51 @@ func (s *Session) Update() (Output, error) {
 	if err != nil {
 		return out, err
 	}
+	o, err := s.proposeUpdates(true)
+	out.add(o)
+	return out, err
+}
+
+// proposeUpdates proposes an Update of our leaf to each receive group's
+// owner whose group has it due (all of them when force).
+func (s *Session) proposeUpdates(force bool) (Output, error) {
+	var out Output
 	for _, owner := range s.owners() {
-		rg := s.byOwner[owner]
-		if rg.proposedAt == rg.cur.Epoch()+1 {
-			continue
-		}
-		secret, err := s.env.secret()
+		o, err := s.proposeUpdate(s.byOwner[owner], force)
+		out.add(o)
 		if err != nil {
 			return out, err
 		}
-		prop, err := rg.cur.ProposeUpdate(s.id.mls, secret)
-		if err != nil {
-			return out, fmt.Errorf("dmls: update: %w", classify(err))
-		}
-		data, err := s.msg(KindProposal, rg.gid, rg.cur.Epoch(), prop, nil)
-		if err != nil {
-			return out, err
-		}
-		rg.proposedAt = rg.cur.Epoch() + 1
-		out.Sends = append(out.Sends, Outgoing{To: rg.owner, Kind: KindProposal, Data: data})
 	}
+	return out, nil
+}
+
+// proposeUpdate proposes an Update of our leaf in rg to its owner if it is
+// due (not rotated for UpdateInterval) or forced. One proposal per epoch:
+// the owner refuses a second, and go-mls finds the secret of the one
+// committed among those we hold by a 15-bit reference. A proposal is bound
+// to its epoch, so one that crossed a commit is void: we propose again
+// as soon as we apply the commit (see applyCommit), and an owner rekeys
+// at least every UpdateInterval, so one it never got is made again too.
+func (s *Session) proposeUpdate(rg *recvGroup, force bool) (Output, error) {
+	var out Output
+	if !force && s.env.Now().Sub(rg.rotated) < s.cfg.UpdateInterval || rg.proposedAt == rg.cur.Epoch()+1 {
+		return out, nil
+	}
+	secret, err := s.env.secret()
+	if err != nil {
+		return out, err
+	}
+	prop, err := rg.cur.ProposeUpdate(s.id.mls, secret)
+	if err != nil {
+		return out, fmt.Errorf("dmls: update: %w", classify(err))
+	}
+	data, err := s.msg(KindProposal, rg.gid, rg.cur.Epoch(), prop, nil)
+	if err != nil {
+		return out, err
+	}
+	rg.proposedAt = rg.cur.Epoch() + 1
+	out.Sends = append(out.Sends, Outgoing{To: rg.owner, Kind: KindProposal, Data: data})
 	return out, nil
 }
 

@@ -195,7 +195,7 @@ func (s *Session) handleWelcome(from Fingerprint, m *Message) (Output, error) {
 	owner, _ := g.Owner()
 	// Receive groups are keyed by their owner: whatever group id another
 	// member claims, it cannot shadow this one.
-	rg := &recvGroup{owner: from, ownerNick: owner.Nick, gid: g.GroupID(), cur: g}
+	rg := &recvGroup{owner: from, ownerNick: owner.Nick, gid: g.GroupID(), cur: g, rotated: s.env.Now()}
 	s.byOwner[from] = rg
 	delete(s.asked, from)
 	delete(s.departed, from)
@@ -284,6 +284,12 @@ func (s *Session) applyCommit(rg *recvGroup, m *Message) (Output, error) {
 	var out Output
 	rg.prev, rg.prevUntil, rg.cur = rg.cur, s.env.Now().Add(s.cfg.EpochGrace), next
 	rg.lastEpoch, rg.lastHash, rg.hasCommit = info.FromEpoch, info.Hash, true
+	for _, u := range info.Updated {
+		if u.Fingerprint() == s.id.Fingerprint() {
+			rg.rotated = s.env.Now()
+			out.event(Event{Type: EventRotated, By: rg.owner, Nick: rg.ownerNick, Epoch: info.Epoch})
+		}
+	}
 	s.digestDirty = true
 	s.forks.observe(rg.gid, info.FromEpoch, info.Hash, s.id.Fingerprint(), rg.owner, &out)
 	out.event(Event{Type: EventUpdated, By: rg.owner, Nick: rg.ownerNick, Epoch: info.Epoch})
@@ -298,6 +304,15 @@ func (s *Session) applyCommit(rg *recvGroup, m *Message) (Output, error) {
 	}
 	out.add(s.drain(rg))
 	out.add(s.admitWaiting())
+	if s.byOwner[rg.owner] == rg {
+		// Our Update is due and the one we made (if any) was for the epoch
+		// just ended: propose now, first thing in the new epoch.
+		o, err := s.proposeUpdate(rg, false)
+		out.add(o)
+		if err != nil {
+			return out, err
+		}
+	}
 	return out, nil
 }
 

@@ -41,6 +41,7 @@ type simNode struct {
 	out   map[MessageID]*sent
 	order []MessageID
 	evs   []Event
+	props int // Update proposals sent
 }
 
 type simNet struct {
@@ -117,6 +118,11 @@ func (n *simNet) observe(at Fingerprint, out Output, err error) {
 	n.t.Helper()
 	n.note(err)
 	node := n.byFP[at]
+	for _, o := range out.Sends {
+		if o.Kind == KindProposal {
+			node.props++
+		}
+	}
 	for _, e := range out.Events {
 		node.evs = append(node.evs, e)
 		if e.Type == EventMessage {

@@ -47,11 +47,14 @@ const (
 	// EventResent: Peer re-sent us, in this (direct) room, its message
 	// Envelope of room Room, which we missed.
 	EventResent
+	// EventRotated: By committed our Update: our leaf in its group has a
+	// fresh key.
+	EventRotated
 )
 
 func (t EventType) String() string {
 	names := [...]string{"", "message", "joined", "member-added", "member-removed", "removed",
-		"rejoined", "need-rejoin", "equivocation", "updated", "invite", "removal-ignored", "kick-lifted", "resent"}
+		"rejoined", "need-rejoin", "equivocation", "updated", "invite", "removal-ignored", "kick-lifted", "resent", "rotated"}
 	if int(t) > 0 && int(t) < len(names) {
 		return names[t]
 	}

@@ -15,9 +15,14 @@ type Config struct {
 	// UpdateEvery: the owner commits an UPDATE of its own leaf at least
 	// every UpdateEvery application messages (default 100)...
 	UpdateEvery int
-	// UpdateInterval: ...or every UpdateInterval (default 10 minutes), and
-	// proposes an Update of its leaf in every receive group as often.
+	// UpdateInterval: ...or every UpdateInterval (default 10 minutes). Our
+	// leaf in each receive group has its own schedule: an Update proposal
+	// once it has not rotated for UpdateInterval, however often we commit.
 	UpdateInterval time.Duration
+	// StaleAfter: a member whose leaf in our send group has not been
+	// refreshed (added, or an Update of theirs committed) for this long is
+	// flagged stale (default 7 days; the draft's members who never update).
+	StaleAfter time.Duration
 	// EpochGrace: how long the previous epoch of a receive group is kept so
 	// late messages still decrypt (default 2 minutes).
 	EpochGrace time.Duration
@@ -49,6 +54,7 @@ func (c Config) withDefaults() Config {
 	def(&c.EpochGrace, 2*time.Minute)
 	def(&c.GapTimeout, 30*time.Second)
 	def(&c.DigestInterval, time.Minute)
+	def(&c.StaleAfter, 7*24*time.Hour)
 	if c.MaxBuffered <= 0 {
 		c.MaxBuffered = 256
 	}
@@ -106,6 +112,10 @@ type Session struct {
 	vouches map[Fingerprint]bool
 	waiting map[Fingerprint]*Message
 
+	// refreshed: when each member's leaf in our send group was last
+	// refreshed (added, or its Update committed).
+	refreshed map[Fingerprint]time.Time
+
 	sinceUpdate int
 	lastUpdate  time.Time
 	lastDigest  time.Time
@@ -124,6 +134,9 @@ type recvGroup struct {
 	lastHash   [32]byte
 	hasCommit  bool
 	proposedAt uint64 // 1 + the epoch we last proposed an Update in
+	// rotated: when our leaf in this group last rotated (the Welcome, or
+	// the commit of our Update).
+	rotated time.Time
 }
 
 type buffered struct {
@@ -151,7 +164,7 @@ func NewSession(id *Identity, env Env, room RoomID, cfg Config) (*Session, error
 		send: g, kicked: map[Fingerprint]Fingerprint{}, byOwner: map[Fingerprint]*recvGroup{}, asked: map[Fingerprint]time.Time{},
 		refused: map[Fingerprint]time.Time{}, departed: map[Fingerprint]bool{},
 		readmitted: map[Fingerprint]time.Time{}, deferred: map[Fingerprint]*mlsguard.KeyPackage{},
-		vouches: map[Fingerprint]bool{}, waiting: map[Fingerprint]*Message{},
+		vouches: map[Fingerprint]bool{}, waiting: map[Fingerprint]*Message{}, refreshed: map[Fingerprint]time.Time{},
 		lastUpdate: now, lastDigest: now, forks: newForkWatch(),
 	}, nil
 }
@@ -164,6 +177,10 @@ func (s *Session) Identity() *Identity { return s.id }
 
 // SendGroupID returns our send group's id.
 func (s *Session) SendGroupID() []byte { return s.send.GroupID() }
+
+// Rekeyed returns when we last committed in our send group (every commit
+// rotates our leaf there).
+func (s *Session) Rekeyed() time.Time { return s.lastUpdate }
 
 // SendEpoch returns our send group's epoch.
 func (s *Session) SendEpoch() uint64 { return s.send.Epoch() }
@@ -178,6 +195,12 @@ type MemberView struct {
 	TheyReach  bool
 	Kicked     bool
 	TheirEpoch uint64
+	// Refreshed: when their leaf in our send group was last refreshed;
+	// Stale: longer ago than Config.StaleAfter (WeReach only).
+	Refreshed time.Time
+	Stale     bool
+	// Rotated: when our leaf in their group last rotated (TheyReach only).
+	Rotated time.Time
 }
 
 // Members lists every peer we reach or that reaches us, by nick then id.
@@ -193,12 +216,14 @@ func (s *Session) Members() []MemberView {
 	}
 	for _, m := range s.send.Members() {
 		if m.Leaf != 0 {
-			get(m.Fingerprint(), m.Nick).WeReach = true
+			v := get(m.Fingerprint(), m.Nick)
+			v.WeReach, v.Refreshed = true, s.refreshed[v.ID]
+			v.Stale = s.env.Now().Sub(v.Refreshed) >= s.cfg.StaleAfter
 		}
 	}
 	for fp, rg := range s.byOwner {
 		v := get(fp, rg.ownerNick)
-		v.TheyReach, v.TheirEpoch = true, rg.cur.Epoch()
+		v.TheyReach, v.TheirEpoch, v.Rotated = true, rg.cur.Epoch(), rg.rotated
 	}
 	out := make([]MemberView, 0, len(views))
 	for _, v := range views {

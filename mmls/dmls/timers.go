@@ -49,7 +49,8 @@ func (s *Session) drain(rg *recvGroup) Output {
 }
 
 // Tick runs the time-driven policy: expire kept epochs, detect gaps, commit
-// held proposals, UPDATE when due and gossip commit digests.
+// held proposals, rekey our send group and propose Updates of our leaf in
+// receive groups when each is due, and gossip commit digests.
 func (s *Session) Tick() (Output, error) {
 	now := s.env.Now()
 	var out Output
@@ -73,18 +74,17 @@ func (s *Session) Tick() (Output, error) {
 	if err != nil {
 		return out, err
 	}
-	if now.Sub(s.lastUpdate) >= s.cfg.UpdateInterval {
-		o, err := s.Update()
-		out.add(o)
-		if err != nil {
-			return out, err
-		}
-	} else if s.send.PendingProposals() > 0 {
+	if now.Sub(s.lastUpdate) >= s.cfg.UpdateInterval || s.send.PendingProposals() > 0 {
 		o, err := s.commit()
 		out.add(o)
 		if err != nil {
 			return out, err
 		}
+	}
+	o, err = s.proposeUpdates(false)
+	out.add(o)
+	if err != nil {
+		return out, err
 	}
 	if s.digestDirty && now.Sub(s.lastDigest) >= s.cfg.DigestInterval {
 		o, err := s.PublishDigest()

@@ -84,6 +84,9 @@ type Member struct {
 	TheyReach bool   `json:"they_reach"`
 	Online    bool   `json:"online"`
 	Verified  bool   `json:"verified,omitempty"`
+	// Stale: their keys in our group unchanged for 7 days (a client that
+	// never updates, or one away that long).
+	Stale bool `json:"stale,omitempty"`
 }
 
 // Info is the body of an info record.
@@ -97,6 +100,15 @@ type Info struct {
 	Rooms   int    `json:"rooms"`
 	Online  int    `json:"online"`
 	Version string `json:"version,omitempty"`
+	Keys    []Keys `json:"keys,omitempty"`
+}
+
+// Keys says when our keys in one room last rotated: our send group, and
+// our leaf in each member's group (by the member's id).
+type Keys struct {
+	Room    string               `json:"room"`
+	Rekeyed time.Time            `json:"rekeyed"`
+	Leaves  map[string]time.Time `json:"leaves,omitempty"`
 }
 
 func hexOr(id mmls.ID) string {
@@ -139,6 +151,8 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 		r.Type, r.Room, r.ID, r.Nick, r.ByID, r.By = "removal-ignored", e.Room, e.ID.String(), e.Nick, e.By.String(), e.ByNick
 	case *mmls.KickLifted:
 		r.Type, r.Room, r.ID, r.Nick, r.ByID = "kick-lifted", e.Room, e.ID.String(), e.Nick, e.By.String()
+	case *mmls.KeyRotated:
+		r.Type, r.Room, r.ByID, r.By = "rotated", e.Room, e.By.String(), e.ByNick
 	case *mmls.Message:
 		sent := e.SentAt
 		r.Type, r.Room, r.ID, r.From, r.FromID, r.Text, r.SentAt = "message", e.Room, e.MsgID, e.From, e.FromID.String(), e.Text, &sent
@@ -159,7 +173,7 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 	case *mmls.Members:
 		r.Type, r.Room, r.Private = "who", e.Room, e.Private
 		for _, m := range e.Members {
-			r.Members = append(r.Members, Member{ID: m.ID.String(), Nick: m.Nick, WeReach: m.WeReach, TheyReach: m.TheyReach, Online: m.Online, Verified: m.Verified})
+			r.Members = append(r.Members, Member{ID: m.ID.String(), Nick: m.Nick, WeReach: m.WeReach, TheyReach: m.TheyReach, Online: m.Online, Verified: m.Verified, Stale: m.Stale})
 		}
 	case *mmls.Peers:
 		r.Type = "peers"
@@ -175,6 +189,16 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 		r.Type = "info"
 		r.Info = &Info{ID: e.ID.String(), Nick: e.Nick, Listen: e.Listen, MDNS: e.MDNS, Data: e.Data, Room: current,
 			Rooms: e.Rooms, Online: e.Online, Version: e.Version}
+		for _, k := range e.Keys {
+			rk := Keys{Room: k.Room, Rekeyed: k.Rekeyed}
+			for _, l := range k.Leaves {
+				if rk.Leaves == nil {
+					rk.Leaves = map[string]time.Time{}
+				}
+				rk.Leaves[l.Owner.String()] = l.At
+			}
+			r.Info.Keys = append(r.Info.Keys, rk)
+		}
 	case *mmls.SafetyNumber:
 		r.Type, r.Nick, r.ID, r.SafetyNumber, r.Verified = "verify", e.Nick, e.ID.String(), e.Number, e.Verified
 	case *mmls.HelpText:
