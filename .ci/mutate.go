@@ -103,6 +103,15 @@ var mutations = []mutation{
 	{name: "dmls: receive-group Updates wait on our own rekeys", file: "mmls/dmls/commit.go",
 		edits: []edit{{"s.env.Now().Sub(rg.rotated) < s.cfg.UpdateInterval", "s.env.Now().Sub(s.lastUpdate) < s.cfg.UpdateInterval"}},
 		pkg:   "./mmls/dmls", run: "TestLeavesRotate"},
+	{name: "dmls: every request for our KeyPackage answered", file: "mmls/dmls/handle.go",
+		edits: []edit{{"\treturn len(recent) < answerBurst\n", "\treturn true\n"}},
+		pkg:   "./mmls/dmls", run: "TestKeyPackageRequestFlood"},
+	{name: "dmls: no per-peer cap on KeyPackages held", file: "mmls/dmls/identity.go",
+		edits: []edit{{"\tif len(live)+1 > MaxKeyPackagesPerPeer {\n", "\tif false {\n"}},
+		pkg:   "./mmls/dmls", run: "TestKeyStoreIsFair"},
+	{name: "dmls: no byte budget on the future-epoch buffer", file: "mmls/dmls/timers.go",
+		edits: []edit{{"\tif rg.bufBytes+size > s.cfg.MaxBufferedBytes {\n", "\tif false {\n"}},
+		pkg:   "./mmls/dmls", run: "TestFutureEpochBuffer"},
 }
 
 func main() {

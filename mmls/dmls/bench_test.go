@@ -39,7 +39,7 @@ func formRoom(tb testing.TB, n int) *benchRoom {
 		var kps [][]byte
 		for j, id := range r.ids {
 			if j != i {
-				kp, err := id.NewKeyPackage(r.sessions[j].env)
+				kp, err := id.NewKeyPackage(r.sessions[j].env, r.ids[i].Fingerprint())
 				if err != nil {
 					tb.Fatal(err)
 				}

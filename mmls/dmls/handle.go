@@ -99,13 +99,73 @@ func (s *Session) handleKeyPackage(from Fingerprint, m *Message) (Output, error)
 		}
 	}
 	if m.Kind == KindKeyPackage && flags&HelloSendYours != 0 {
-		o, err := s.keyPackageTo(from, KindKeyPackage, s.helloFlags(from)|HelloReply)
+		if !s.mayAnswer(from) {
+			s.owed[from] = true
+			return out, fmt.Errorf("%w: %s asked for our key package more than %d times in %v; deferred", ErrRateLimited, from.Short(), answerBurst, s.answerWindow())
+		}
+		o, err := s.answer(from)
 		out.add(o)
 		if err != nil {
 			return out, err
 		}
 	}
 	return out, limited
+}
+
+// answerBurst KeyPackages a peer may ask of us per answerWindow (more
+// than a restart and a rejoin take); the rest wait.
+const answerBurst = 4
+
+func (s *Session) answerWindow() time.Duration { return answerBurst * s.readmitPause() }
+
+// mayAnswer forgets answers older than the window and reports whether
+// peer may have another.
+func (s *Session) mayAnswer(peer Fingerprint) bool {
+	recent := s.answered[peer][:0]
+	for _, at := range s.answered[peer] {
+		if s.env.Now().Sub(at) < s.answerWindow() {
+			recent = append(recent, at)
+		}
+	}
+	if len(recent) == 0 {
+		delete(s.answered, peer)
+	} else {
+		s.answered[peer] = recent
+	}
+	return len(recent) < answerBurst
+}
+
+// answer sends peer our KeyPackage, as it asked.
+func (s *Session) answer(peer Fingerprint) (Output, error) {
+	s.answered[peer] = append(s.answered[peer], s.env.Now())
+	delete(s.owed, peer)
+	return s.keyPackageTo(peer, KindKeyPackage, s.helloFlags(peer)|HelloReply)
+}
+
+// answerOwed answers the peers that asked for our KeyPackage too soon,
+// once their pause is over, if they are still not kicked.
+func (s *Session) answerOwed() (Output, error) {
+	peers := make([]Fingerprint, 0, len(s.owed))
+	for fp := range s.owed {
+		peers = append(peers, fp)
+	}
+	sort.Slice(peers, func(i, j int) bool { return bytes.Compare(peers[i][:], peers[j][:]) < 0 })
+	var out Output
+	for _, fp := range peers {
+		if !s.mayAnswer(fp) {
+			continue
+		}
+		if s.Kicked(fp) || s.refuses(fp) {
+			delete(s.owed, fp)
+			continue
+		}
+		o, err := s.answer(fp)
+		out.add(o)
+		if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
 }
 
 // readmitPause is the shortest time between two re-admissions of one

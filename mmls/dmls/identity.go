@@ -114,11 +114,13 @@ func SafetyNumber(pubA, pubB []byte) string {
 }
 
 // KeyStore keeps the KeyPackages we handed out, with their init secrets,
-// until a Welcome uses them or they expire. It is bounded: the oldest entry
-// goes first.
+// until a Welcome uses them or they expire. It is bounded per peer (a
+// peer's new one replaces its oldest) and in all; over the total, the
+// oldest package of the peer holding the most goes, so a peer asking for
+// packages over and over evicts only its own, never a joiner's.
 type KeyStore struct {
 	entries map[string]*keyEntry
-	order   []string
+	byPeer  map[Fingerprint][]string // hashes in the order issued (live ones after a compaction)
 }
 
 type keyEntry struct {
@@ -129,15 +131,20 @@ type keyEntry struct {
 
 // Limits of the KeyStore.
 const (
-	MaxKeyPackages  = 1024
-	KeyPackageTTL   = 7 * 24 * time.Hour
-	keyStoreCompact = 2 * MaxKeyPackages
+	MaxKeyPackages = 1024
+	// MaxKeyPackagesPerPeer: one per room we share, for as many rooms as
+	// a peer may ask about at once.
+	MaxKeyPackagesPerPeer = 64
+	KeyPackageTTL         = 7 * 24 * time.Hour
 )
 
-func newKeyStore() *KeyStore { return &KeyStore{entries: map[string]*keyEntry{}} }
+func newKeyStore() *KeyStore {
+	return &KeyStore{entries: map[string]*keyEntry{}, byPeer: map[Fingerprint][]string{}}
+}
 
-// NewKeyPackage makes a fresh KeyPackage and remembers its init secret.
-func (id *Identity) NewKeyPackage(env Env) (*mlsguard.KeyPackage, error) {
+// NewKeyPackage makes a fresh KeyPackage for peer and remembers its init
+// secret.
+func (id *Identity) NewKeyPackage(env Env, peer Fingerprint) (*mlsguard.KeyPackage, error) {
 	secret, err := env.secret()
 	if err != nil {
 		return nil, err
@@ -149,21 +156,50 @@ func (id *Identity) NewKeyPackage(env Env) (*mlsguard.KeyPackage, error) {
 	ks := id.keys
 	h := string(kp.Hash())
 	ks.entries[h] = &keyEntry{kp: kp, secret: secret, expires: env.Now().Add(KeyPackageTTL)}
-	ks.order = append(ks.order, h)
-	for len(ks.entries) > MaxKeyPackages {
-		ks.drop(ks.order[0])
-		ks.order = ks.order[1:]
+	live := ks.live(peer)
+	ks.byPeer[peer] = append(live, h)
+	if len(live)+1 > MaxKeyPackagesPerPeer {
+		ks.dropOldest(peer)
 	}
-	if len(ks.order) > keyStoreCompact {
-		live := ks.order[:0]
-		for _, k := range ks.order {
-			if ks.entries[k] != nil {
-				live = append(live, k)
+	for len(ks.entries) > MaxKeyPackages {
+		var most Fingerprint
+		n := 0
+		for fp := range ks.byPeer {
+			if l := len(ks.live(fp)); l > n || l == n && bytes.Compare(fp[:], most[:]) < 0 {
+				most, n = fp, l
 			}
 		}
-		ks.order = live
+		ks.dropOldest(most)
 	}
 	return kp, nil
+}
+
+// live compacts and returns peer's issued hashes still held.
+func (ks *KeyStore) live(peer Fingerprint) []string {
+	hs := ks.byPeer[peer][:0]
+	for _, h := range ks.byPeer[peer] {
+		if ks.entries[h] != nil {
+			hs = append(hs, h)
+		}
+	}
+	if len(hs) == 0 {
+		delete(ks.byPeer, peer)
+		return nil
+	}
+	ks.byPeer[peer] = hs
+	return hs
+}
+
+func (ks *KeyStore) dropOldest(peer Fingerprint) {
+	if hs := ks.live(peer); len(hs) > 0 {
+		ks.drop(hs[0])
+		ks.byPeer[peer] = hs[1:]
+	}
+}
+
+// Held reports how many KeyPackages we hold, in all and for peer.
+func (ks *KeyStore) Held(peer Fingerprint) (all, forPeer int) {
+	return len(ks.entries), len(ks.live(peer))
 }
 
 // take finds and removes the entry a Welcome addresses; the caller
@@ -195,6 +231,9 @@ func (ks *KeyStore) Expire(now time.Time) {
 		if now.After(e.expires) {
 			ks.drop(h)
 		}
+	}
+	for fp := range ks.byPeer {
+		ks.live(fp)
 	}
 }
 

@@ -43,7 +43,7 @@ func (s *Session) helloFlags(peer Fingerprint) uint64 {
 }
 
 func (s *Session) keyPackageTo(peer Fingerprint, kind Kind, flags uint64) (Output, error) {
-	kp, err := s.id.NewKeyPackage(s.env)
+	kp, err := s.id.NewKeyPackage(s.env, peer)
 	if err != nil {
 		return Output{}, err
 	}

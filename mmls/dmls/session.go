@@ -34,8 +34,11 @@ type Config struct {
 	// DigestInterval: how often commit digests are gossiped (default 1 min).
 	DigestInterval time.Duration
 	// MaxBuffered bounds the future-epoch buffer of one receive group
-	// (default 256 messages).
+	// (default 256 messages)...
 	MaxBuffered int
+	// MaxBufferedBytes: ...and its size (default 2 MiB, the messages'
+	// encoded bytes): what one peer can make us hold per room.
+	MaxBufferedBytes int
 	// MaxEpochAhead bounds how far ahead a buffered message may be
 	// (default 16 epochs).
 	MaxEpochAhead uint64
@@ -57,6 +60,9 @@ func (c Config) withDefaults() Config {
 	def(&c.StaleAfter, 7*24*time.Hour)
 	if c.MaxBuffered <= 0 {
 		c.MaxBuffered = 256
+	}
+	if c.MaxBufferedBytes <= 0 {
+		c.MaxBufferedBytes = 2 << 20
 	}
 	if c.MaxEpochAhead == 0 {
 		c.MaxEpochAhead = 16
@@ -105,6 +111,12 @@ type Session struct {
 	// deferred: a member's latest KeyPackage that asked to be re-added too
 	// soon after the last time; Tick re-admits it when the pause is over.
 	deferred map[Fingerprint]*mlsguard.KeyPackage
+	// answered: when we sent a peer our KeyPackage because it asked
+	// (HelloSendYours), lately; owed: a peer that asked more often than
+	// answerBurst per answerWindow, answered by Tick when it may be. Each
+	// answer is a KeyPackage we hold.
+	answered map[Fingerprint][]time.Time
+	owed     map[Fingerprint]bool
 
 	// A private room admits only vouched peers (see private.go); what the
 	// others send waits until someone vouches for them.
@@ -130,6 +142,7 @@ type recvGroup struct {
 	cur, prev  *mlsguard.Group
 	prevUntil  time.Time
 	buffered   []buffered
+	bufBytes   int    // the buffered messages' size
 	lastEpoch  uint64 // epoch our latest applied commit started from
 	lastHash   [32]byte
 	hasCommit  bool
@@ -140,8 +153,18 @@ type recvGroup struct {
 }
 
 type buffered struct {
-	m  *Message
-	at time.Time
+	m    *Message
+	at   time.Time
+	size int
+}
+
+// size is a message's encoded payload bytes, what buffering it holds.
+func (m *Message) size() int {
+	n := len(m.Data) + len(m.Group)
+	for _, p := range m.Proposals {
+		n += len(p)
+	}
+	return n
 }
 
 // NewSession starts a session for room with an empty send group.
@@ -164,6 +187,7 @@ func NewSession(id *Identity, env Env, room RoomID, cfg Config) (*Session, error
 		send: g, kicked: map[Fingerprint]Fingerprint{}, byOwner: map[Fingerprint]*recvGroup{}, asked: map[Fingerprint]time.Time{},
 		refused: map[Fingerprint]time.Time{}, departed: map[Fingerprint]bool{},
 		readmitted: map[Fingerprint]time.Time{}, deferred: map[Fingerprint]*mlsguard.KeyPackage{},
+		answered: map[Fingerprint][]time.Time{}, owed: map[Fingerprint]bool{},
 		vouches: map[Fingerprint]bool{}, waiting: map[Fingerprint]*Message{}, refreshed: map[Fingerprint]time.Time{},
 		lastUpdate: now, lastDigest: now, forks: newForkWatch(),
 	}, nil

@@ -108,7 +108,7 @@ func TestRemovalPropagates(t *testing.T) {
 	// Alice re-admits him: the re-admission propagates as the removal
 	// did (bob and carol followed alice's removal, so they lift theirs)
 	// and he is back everywhere.
-	kp, err := dave.id.NewKeyPackage(n.env())
+	kp, err := dave.id.NewKeyPackage(n.env(), alice.id.Fingerprint())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -540,7 +540,7 @@ func TestGroupIDSquatting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kp, err := daveID.NewKeyPackage(n.env())
+	kp, err := daveID.NewKeyPackage(n.env(), alice.id.Fingerprint())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func runSimulation(t *testing.T, seed uint64, steps int) {
 		case r < 96:
 			for fp := range node.s.kicked {
 				if other := n.byFP[fp]; other != nil {
-					kp, err := other.id.NewKeyPackage(n.env())
+					kp, err := other.id.NewKeyPackage(n.env(), node.id.Fingerprint())
 					if err != nil {
 						t.Fatal(err)
 					}

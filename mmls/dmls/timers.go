@@ -11,7 +11,12 @@ func (s *Session) buffer(rg *recvGroup, m *Message) error {
 	if len(rg.buffered) >= s.cfg.MaxBuffered {
 		return fmt.Errorf("%w: buffer of %d full", ErrEpochAhead, s.cfg.MaxBuffered)
 	}
-	rg.buffered = append(rg.buffered, buffered{m: m, at: s.env.Now()})
+	size := m.size()
+	if rg.bufBytes+size > s.cfg.MaxBufferedBytes {
+		return fmt.Errorf("%w: buffer of %d bytes full", ErrEpochAhead, s.cfg.MaxBufferedBytes)
+	}
+	rg.buffered = append(rg.buffered, buffered{m: m, at: s.env.Now(), size: size})
+	rg.bufBytes += size
 	return nil
 }
 
@@ -20,6 +25,15 @@ func (s *Session) Buffered() int {
 	n := 0
 	for _, rg := range s.byOwner {
 		n += len(rg.buffered)
+	}
+	return n
+}
+
+// BufferedBytes reports their size.
+func (s *Session) BufferedBytes() int {
+	n := 0
+	for _, rg := range s.byOwner {
+		n += rg.bufBytes
 	}
 	return n
 }
@@ -36,6 +50,7 @@ func (s *Session) drain(rg *recvGroup) Output {
 				continue
 			}
 			rg.buffered = append(rg.buffered[:i:i], rg.buffered[i+1:]...)
+			rg.bufBytes -= b.size
 			o, _ := s.handleGroupMessage(rg.owner, b.m)
 			out.add(o)
 			progress = true
@@ -61,7 +76,7 @@ func (s *Session) Tick() (Output, error) {
 			rg.prev = nil
 		}
 		if len(rg.buffered) > 0 && now.Sub(rg.buffered[0].at) >= s.cfg.GapTimeout {
-			rg.buffered = nil
+			rg.buffered, rg.bufBytes = nil, 0
 			o, err := s.requestRejoin(owner)
 			out.add(o)
 			if err != nil {
@@ -70,6 +85,11 @@ func (s *Session) Tick() (Output, error) {
 		}
 	}
 	o, err := s.readmitDeferred()
+	out.add(o)
+	if err != nil {
+		return out, err
+	}
+	o, err = s.answerOwed()
 	out.add(o)
 	if err != nil {
 		return out, err
