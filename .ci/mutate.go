@@ -112,6 +112,15 @@ var mutations = []mutation{
 	{name: "dmls: no byte budget on the future-epoch buffer", file: "mmls/dmls/timers.go",
 		edits: []edit{{"\tif rg.bufBytes+size > s.cfg.MaxBufferedBytes {\n", "\tif false {\n"}},
 		pkg:   "./mmls/dmls", run: "TestFutureEpochBuffer"},
+	{name: "transport: past the handshake limit, refuse instead of evicting", file: "transport/conn.go",
+		edits: []edit{{"\t\toldest.evicted = true\n\t\toldest.close()\n", "\t\treturn \"handshakes\"\n"}},
+		pkg:   "./transport", run: "TestFriendConnectsDuringSilentFlood"},
+	{name: "transport: no per-address handshake limit", file: "transport/conn.go",
+		edits: []edit{{"\tcase shakingIP >= t.cfg.MaxHandshakesPerIP:\n", "\tcase false:\n"}},
+		pkg:   "./transport", run: "TestFriendConnectsDuringSilentFlood"},
+	{name: "transport: no per-address connection limit", file: "transport/conn.go",
+		edits: []edit{{"\tcase authedIP >= t.cfg.MaxConnsPerIP:\n", "\tcase false:\n"}},
+		pkg:   "./transport", run: "TestConnectionsPerAddress"},
 }
 
 func main() {

@@ -8,12 +8,17 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 type conn struct {
 	t        *Transport
 	raw      net.Conn // the TCP connection
+	spoke    *spoke   // raw, counting whether the remote sent anything
+	ip       string   // the remote address, for per-address limits
+	started  time.Time
+	evicted  bool     // closed to make room for a newer handshake (under t.mu)
 	nc       net.Conn // the TLS channel over it, once the handshake began
 	br       *bufio.Reader
 	dialer   bool
@@ -28,18 +33,102 @@ type conn struct {
 	once     sync.Once
 }
 
-// newConn registers a connection, or closes it when over the limit.
+// newConn registers a connection, or closes it when over a limit.
 func (t *Transport) newConn(nc net.Conn, dialer bool) *conn {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed || len(t.conns) >= t.cfg.MaxConns {
-		t.cfg.Logf("transport: refusing connection from %s: %d connections", nc.RemoteAddr(), len(t.conns))
+	ip := remoteIP(nc)
+	if why := t.admit(ip, dialer); why != "" {
+		t.cfg.Logf("transport: refusing connection from %s: %s", nc.RemoteAddr(), why)
 		nc.Close()
 		return nil
 	}
-	c := &conn{t: t, raw: nc, nc: nc, dialer: dialer, wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	sp := &spoke{Conn: nc}
+	c := &conn{t: t, raw: sp, spoke: sp, nc: sp, ip: ip, started: time.Now(), dialer: dialer, wake: make(chan struct{}, 1), closed: make(chan struct{})}
 	t.conns[c] = true
 	return c
+}
+
+// admit applies the connection limits (under t.mu) and says why a new
+// connection from ip is refused, or "". An inbound one past MaxHandshakes
+// closes an inbound handshake instead: the oldest that has not sent a
+// byte, else the oldest. A slot held by a silent socket goes to the
+// newcomer, and a friend, whose TLS hello comes at once, keeps its own.
+func (t *Transport) admit(ip string, dialer bool) string {
+	if t.closed {
+		return "closed"
+	}
+	var oldest *conn
+	live, shaking, shakingIP, authedIP := 0, 0, 0, 0
+	for c := range t.conns {
+		if c.evicted {
+			continue
+		}
+		live++
+		if c.dialer {
+			continue
+		}
+		if c.peer != nil {
+			if c.ip == ip {
+				authedIP++
+			}
+			continue
+		}
+		shaking++
+		if c.ip == ip {
+			shakingIP++
+		}
+		if oldest == nil || evictFirst(c, oldest) {
+			oldest = c
+		}
+	}
+	switch {
+	case live >= t.cfg.MaxConns:
+		return fmt.Sprintf("%d connections", live)
+	case dialer:
+		return ""
+	case shakingIP >= t.cfg.MaxHandshakesPerIP:
+		return fmt.Sprintf("%d handshakes from that address", shakingIP)
+	case authedIP >= t.cfg.MaxConnsPerIP:
+		return fmt.Sprintf("%d connections from that address", authedIP)
+	case shaking >= t.cfg.MaxHandshakes:
+		t.cfg.Logf("transport: closing the oldest handshake (%s, %v old) to make room", oldest.raw.RemoteAddr(), time.Since(oldest.started).Round(time.Millisecond))
+		oldest.evicted = true
+		oldest.close()
+	}
+	return ""
+}
+
+// evictFirst reports whether handshake a goes before b: silent before
+// speaking, then older first.
+func evictFirst(a, b *conn) bool {
+	if sa, sb := a.spoke.Load(), b.spoke.Load(); sa != sb {
+		return !sa
+	}
+	return a.started.Before(b.started)
+}
+
+// spoke is a connection that notes whether anything was read from it.
+type spoke struct {
+	net.Conn
+	atomic.Bool
+}
+
+func (s *spoke) Read(p []byte) (int, error) {
+	n, err := s.Conn.Read(p)
+	if n > 0 {
+		s.Store(true)
+	}
+	return n, err
+}
+
+// remoteIP is a connection's remote address without its port.
+func remoteIP(nc net.Conn) string {
+	addr := nc.RemoteAddr().String()
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 func (c *conn) wakeUp() { poke(c.wake) }

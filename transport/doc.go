@@ -56,6 +56,20 @@
 // peers: when two exist, both sides keep the one dialed by the peer with
 // the smaller ID. Connections to oneself are dropped.
 //
+// # What a stranger can hold
+//
+// Connections are bounded in all (Config.MaxConns, 128). Inbound ones still
+// handshaking are bounded apart (MaxHandshakes, 16): past it, a newcomer
+// closes the oldest handshake that has not sent a byte (else the oldest),
+// so silent sockets hammering the port cannot keep a friend out; a friend's
+// TLS hello comes at once, so its own handshake is not the one closed. One
+// address holds at most MaxHandshakesPerIP (4) handshakes and
+// MaxConnsPerIP (32) authenticated inbound connections; past them its new
+// connections are refused. An attacker with many addresses that each send
+// a byte and stall can still slow a friend's handshake (each of its new
+// connections closes the oldest); tests: TestFriendConnectsDuringSilentFlood,
+// TestConnectionsPerAddress.
+//
 // # Reliability
 //
 // Each data frame to a peer carries a sequence number. The receiver hands

@@ -56,6 +56,12 @@ type Config struct {
 	MaxFrame int
 	// MaxConns bounds connections, handshaking ones included (default 128).
 	MaxConns int
+	// MaxHandshakes bounds inbound connections still handshaking (default
+	// 16): past it, a new one closes the oldest, so silent sockets cannot
+	// keep a friend out. MaxHandshakesPerIP (default 4) and MaxConnsPerIP
+	// (authenticated inbound connections, default 32) bound what one
+	// address holds; past them its new connections are refused.
+	MaxHandshakes, MaxHandshakesPerIP, MaxConnsPerIP int
 	// QueueLimit and QueueBytes bound the frames and bytes queued for one
 	// peer, sent but not yet acknowledged included (defaults 4096 frames,
 	// 64 MiB).
@@ -86,6 +92,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = 128
+	}
+	if c.MaxHandshakes <= 0 {
+		c.MaxHandshakes = 16
+	}
+	if c.MaxHandshakesPerIP <= 0 {
+		c.MaxHandshakesPerIP = 4
+	}
+	if c.MaxConnsPerIP <= 0 {
+		c.MaxConnsPerIP = 32
 	}
 	if c.QueueLimit <= 0 {
 		c.QueueLimit = 4096

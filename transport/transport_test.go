@@ -900,3 +900,97 @@ func TestDialRefusesAnotherKey(t *testing.T) {
 		}
 	}
 }
+
+// TestFriendConnectsDuringSilentFlood: 140 sockets that connect and say
+// nothing (or one byte), re-opened as soon as they are closed, hammer the
+// port, from one address or from many; the server's handshake timeout is
+// long (30 s), so only the handshake limits can let a friend in. The friend connects while
+// the flood goes on, well before any silent socket times out.
+func TestFriendConnectsDuringSilentFlood(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		addrs int  // distinct source addresses, 127.0.0.2 onwards
+		speak bool // each socket sends the first byte of a TLS record, then stalls
+	}{
+		{"one address", 1, false},
+		{"many addresses", 35, false},
+		{"one address, a byte each", 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := testConfig("server")
+			cfg.HandshakeTimeout = 30 * time.Second
+			srv := startNode(t, cfg)
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := 0; i < 140; i++ {
+				src := &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(2+i%tc.addrs))}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					d := net.Dialer{LocalAddr: src, Timeout: time.Second}
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						c, err := d.Dial("tcp", srv.addr)
+						if err != nil {
+							time.Sleep(time.Millisecond) // the attacker's pace, not a wait on the server
+							continue
+						}
+						go func() { <-stop; c.Close() }()
+						if tc.speak {
+							c.Write([]byte{0x16})
+						}
+						io.Copy(io.Discard, c) // until the server closes it
+						c.Close()
+					}
+				}()
+			}
+			defer func() { close(stop); wg.Wait() }()
+			friend := startNode(t, testConfig("friend"))
+			if err := friend.t.Connect(srv.addr); err != nil {
+				t.Fatal(err)
+			}
+			// Well under the server's handshake timeout: the friend got a
+			// slot from the limits, not from silent sockets timing out.
+			waitFor(t, friend, 10*time.Second, func(e Event) bool { return e.Type == PeerUp })
+		})
+	}
+}
+
+// TestConnectionsPerAddress plays strangers who each make a fresh key and
+// connect from one address: past MaxConnsPerIP authenticated connections
+// from it, the next is refused; one from another address still gets in.
+func TestConnectionsPerAddress(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig("server")
+	cfg.MaxConnsPerIP = 2
+	book := &logBook{}
+	cfg.Logf = book.logf
+	srv := startNode(t, cfg)
+	for i := 0; i < 3; i++ {
+		stranger := startNode(t, testConfig(fmt.Sprint("stranger", i)))
+		stranger.t.Connect(srv.addr)
+		if i < 2 {
+			waitUp(t, stranger, srv.t.me)
+		}
+	}
+	book.waitCount(t, "2 connections from that address", 1, 10*time.Second)
+	// From 127.0.0.2, by hand: the TLS handshake completes.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+	raw, err := d.Dial("tcp", srv.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	cert := identityCert(t, "elsewhere")
+	tc := tls.Client(raw, &tls.Config{Certificates: []tls.Certificate{cert}, InsecureSkipVerify: true, MinVersion: tls.VersionTLS13})
+	raw.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("from another address: %v", err)
+	}
+}
