@@ -121,6 +121,15 @@ var mutations = []mutation{
 	{name: "transport: no per-address connection limit", file: "transport/conn.go",
 		edits: []edit{{"\tcase authedIP >= t.cfg.MaxConnsPerIP:\n", "\tcase false:\n"}},
 		pkg:   "./transport", run: "TestConnectionsPerAddress"},
+	{name: "transport: dial targets unbounded", file: "transport/dial.go",
+		edits: []edit{{"\tif len(t.targets) < maxTargets {\n", "\tif true {\n"}},
+		pkg:   "./transport", run: "TestDialTargetsAreBounded"},
+	{name: "transport: a full target list refuses instead of forgetting a failing address", file: "transport/dial.go",
+		edits: []edit{{"\tif worst == nil {\n", "\tif true {\n"}},
+		pkg:   "./transport", run: "TestDialTargetsAreBounded"},
+	{name: "engine: strangers open any number of direct rooms", file: "mmls/peers.go",
+		edits: []edit{{"!e.known(from) && n >= MaxStrangerRooms", "false && n >= MaxStrangerRooms"}},
+		pkg:   "./mmls", run: "TestStrangersOpenFewDirectRooms"},
 }
 
 func main() {

@@ -199,3 +199,43 @@ func TestReusedMessageIDHidesNothing(t *testing.T) {
 		t.Fatalf("receipts: %d to alice (want 2), %d to mallory (want 1)", a, m)
 	}
 }
+
+// TestStrangersOpenFewDirectRooms plays strangers (fresh keys, sharing no
+// room with us) who each open a direct room with us: we join the first
+// MaxStrangerRooms and ignore the rest, while a peer who shares the lobby
+// still opens one, and so does a verified one.
+func TestStrangersOpenFewDirectRooms(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t)
+	direct := func() int {
+		n := 0
+		for _, r := range e.rooms {
+			if r.direct {
+				n++
+			}
+		}
+		return n
+	}
+	for i := 0; i < 3*MaxStrangerRooms; i++ {
+		e.onRooms(ID{0x5e, byte(i)}, &announcement{direct: true})
+	}
+	if n := direct(); n != MaxStrangerRooms {
+		t.Fatalf("%d direct rooms opened by strangers, want %d", n, MaxStrangerRooms)
+	}
+	// A peer in the lobby with us: its announcement carries the lobby's tag.
+	friend := ID{0xf1}
+	lobby := e.rooms["lobby"]
+	a := &announcement{direct: true, nonce: [16]byte{1}}
+	a.tags = [][32]byte{dmls.RoomTag(lobby.tagKey(), a.nonce[:], friend, e.me)}
+	e.onRooms(friend, a)
+	verified := ID{0xe1}
+	if err := e.st.SetVerified(verified.String(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.onRooms(verified, &announcement{direct: true})
+	for _, p := range []ID{friend, verified} {
+		if e.rooms[directRoom(e.me, p)] == nil {
+			t.Errorf("no direct room with %s", p.Short())
+		}
+	}
+}

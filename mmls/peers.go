@@ -141,8 +141,11 @@ func (e *Engine) onRooms(from ID, a *announcement) {
 		}
 	}
 	if direct := directRoom(e.me, from); a.direct && e.rooms[direct] == nil {
-		// The peer opened our direct room: join it (openRoom says hello).
-		if _, err := e.joinStored(store.Room{Name: direct}); err != nil {
+		// The peer opened our direct room: join it (openRoom says hello),
+		// unless it is a stranger and enough strangers have one open.
+		if n := e.strangerRooms(); !e.known(from) && n >= MaxStrangerRooms {
+			e.cfg.Logf("mmls: %s opened a direct room with us; %d with strangers are open already: ignored", from.Short(), n)
+		} else if _, err := e.joinStored(store.Room{Name: direct}); err != nil {
 			e.fail(err)
 		}
 	}
@@ -197,4 +200,33 @@ func (e *Engine) nickOf(fp ID, fallback string) string {
 		return fallback
 	}
 	return fp.Short()
+}
+
+// MaxStrangerRooms bounds the direct rooms that peers who share no room
+// with us and whom we have not verified may open with us (we can still
+// open one with anyone, and /leave makes room).
+const MaxStrangerRooms = 16
+
+// known reports whether peer shares a room with us now or was verified.
+func (e *Engine) known(peer ID) bool {
+	if p := e.peers[peer]; p != nil {
+		for id := range p.rooms {
+			if r := e.byID[id]; r != nil && !r.direct {
+				return true
+			}
+		}
+	}
+	verified, err := e.st.Verified(peer.String())
+	return err == nil && verified
+}
+
+// strangerRooms counts our direct rooms with peers we do not know.
+func (e *Engine) strangerRooms() int {
+	n := 0
+	for _, r := range e.rooms {
+		if r.direct && !e.known(r.with) {
+			n++
+		}
+	}
+	return n
 }

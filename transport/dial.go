@@ -94,9 +94,40 @@ func (t *Transport) addTarget(addr string, id ID) {
 			return // we know an address for that peer already
 		}
 	}
-	if len(t.targets) >= maxTargets {
+	if !t.roomForTarget() {
 		return
 	}
 	t.targets[addr] = &target{addr: addr, id: id, hasID: true}
 	t.wakeMaintenance()
+}
+
+// roomForTarget makes room for one more dial target under maxTargets,
+// forgetting the one that has failed longest (not connected, not being
+// dialled, its backoff the largest), and reports whether there is room.
+// Addresses that never answer (a hostile announcer's, say) so give way to
+// new ones. Call with t.mu held.
+func (t *Transport) roomForTarget() bool {
+	if len(t.targets) < maxTargets {
+		return true
+	}
+	var worst *target
+	for _, tg := range t.targets {
+		if tg.dialing || tg.backoff == 0 {
+			continue
+		}
+		if tg.hasID {
+			if p := t.peers[tg.id]; p != nil && p.conn != nil {
+				continue
+			}
+		}
+		if worst == nil || tg.backoff > worst.backoff {
+			worst = tg
+		}
+	}
+	if worst == nil {
+		return false
+	}
+	t.cfg.Logf("transport: forgetting %s (failing, %v backoff) for a new address", worst.addr, worst.backoff)
+	delete(t.targets, worst.addr)
+	return true
 }

@@ -40,7 +40,9 @@ var (
 	ErrUnknownPeer  = errors.New("transport: unknown peer")
 	ErrBackpressure = errors.New("transport: peer queue full")
 	ErrAuth         = errors.New("transport: handshake authentication failed")
-	ErrSelf         = errors.New("transport: connection to ourselves")
+	// ErrTooManyTargets: maxTargets addresses to dial, none failing.
+	ErrTooManyTargets = errors.New("transport: too many addresses to dial")
+	ErrSelf           = errors.New("transport: connection to ourselves")
 )
 
 // Config configures a Transport. Identity is required: an Ed25519 key,
@@ -203,6 +205,7 @@ type target struct {
 	next    time.Time
 }
 
+// maxTargets bounds the addresses we dial (see Connect).
 const maxTargets = 512
 
 // New makes a transport. Call Serve to accept connections and Connect to
@@ -282,7 +285,9 @@ func (t *Transport) Serve(l net.Listener) error {
 }
 
 // Connect adds a static peer address, dialled now and re-dialled with
-// backoff whenever no connection to that peer is open.
+// backoff whenever no connection to that peer is open. Addresses to dial
+// (these, mDNS's and those peers tell us) are bounded (maxTargets, 512):
+// past it, a new one replaces the one failing longest, or is refused.
 func (t *Transport) Connect(addr string) error {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return fmt.Errorf("transport: address %q: %w", addr, err)
@@ -294,6 +299,9 @@ func (t *Transport) Connect(addr string) error {
 	}
 	tg := t.targets[addr]
 	if tg == nil {
+		if !t.roomForTarget() {
+			return fmt.Errorf("%w: %d addresses, none failing", ErrTooManyTargets, maxTargets)
+		}
 		tg = &target{addr: addr}
 		t.targets[addr] = tg
 	}

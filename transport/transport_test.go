@@ -994,3 +994,37 @@ func TestConnectionsPerAddress(t *testing.T) {
 		t.Fatalf("from another address: %v", err)
 	}
 }
+
+// TestDialTargetsAreBounded plays a hostile announcer (mDNS, or a peer's
+// address list) naming 600 addresses where nobody answers: we hold at
+// most maxTargets of them, and a friend's address, given after they have
+// failed, replaces one and connects.
+func TestDialTargetsAreBounded(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig("server")
+	book := &logBook{}
+	cfg.Logf = book.logf
+	srv := startNode(t, cfg)
+	refused := 0
+	for i := 0; i < 600; i++ {
+		err := srv.t.Connect(fmt.Sprintf("127.0.0.3:%d", 40000+i))
+		if errors.Is(err, ErrTooManyTargets) {
+			refused++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		srv.t.mu.Lock()
+		n := len(srv.t.targets)
+		srv.t.mu.Unlock()
+		if n > maxTargets {
+			t.Fatalf("%d dial targets", n)
+		}
+	}
+	t.Logf("%d of 600 refused while none had failed yet", refused)
+	book.waitCount(t, "dial 127.0.0.3:", maxTargets, 20*time.Second)
+	friend := startNode(t, testConfig("friend"))
+	if err := srv.t.Connect(friend.addr); err != nil {
+		t.Fatalf("the friend's address: %v", err)
+	}
+	waitUp(t, srv, friend.t.me)
+}
