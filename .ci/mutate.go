@@ -130,6 +130,9 @@ var mutations = []mutation{
 	{name: "engine: strangers open any number of direct rooms", file: "mmls/peers.go",
 		edits: []edit{{"!e.known(from) && n >= MaxStrangerRooms", "false && n >= MaxStrangerRooms"}},
 		pkg:   "./mmls", run: "TestStrangersOpenFewDirectRooms"},
+	{name: "dmls: an equivocation alert without checking the evidence", file: "mmls/dmls/evidence.go",
+		edits: []edit{{"\tif err := mlsguard.VerifyCommit(w, commit); err != nil {\n", "\tif err := error(nil); err != nil {\n"}},
+		pkg:   "./mmls/dmls", run: "TestForgedDigestRaisesNothing"},
 }
 
 func main() {

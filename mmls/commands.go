@@ -45,6 +45,8 @@ type (
 	ListRooms struct{}
 	// ShowInfo answers our id, address and status.
 	ShowInfo struct{}
+	// ListAlerts answers the security alerts kept, with their evidence.
+	ListAlerts struct{}
 	// SetNick changes our nick (from the next start).
 	SetNick struct{ Nick string }
 	// Connect dials a peer by address (where multicast is blocked).
@@ -57,22 +59,23 @@ type (
 	Quit struct{}
 )
 
-func (Join) command()      {}
-func (Create) command()    {}
-func (Leave) command()     {}
-func (Switch) command()    {}
-func (Say) command()       {}
-func (Direct) command()    {}
-func (Invite) command()    {}
-func (Kick) command()      {}
-func (Unkick) command()    {}
-func (Verify) command()    {}
-func (Who) command()       {}
-func (ListPeers) command() {}
-func (ListRooms) command() {}
-func (ShowInfo) command()  {}
-func (SetNick) command()   {}
-func (Connect) command()   {}
-func (Update) command()    {}
-func (Help) command()      {}
-func (Quit) command()      {}
+func (Join) command()       {}
+func (Create) command()     {}
+func (Leave) command()      {}
+func (Switch) command()     {}
+func (Say) command()        {}
+func (Direct) command()     {}
+func (Invite) command()     {}
+func (Kick) command()       {}
+func (Unkick) command()     {}
+func (Verify) command()     {}
+func (Who) command()        {}
+func (ListPeers) command()  {}
+func (ListRooms) command()  {}
+func (ShowInfo) command()   {}
+func (ListAlerts) command() {}
+func (SetNick) command()    {}
+func (Connect) command()    {}
+func (Update) command()     {}
+func (Help) command()       {}
+func (Quit) command()       {}

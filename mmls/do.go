@@ -66,6 +66,18 @@ func (e *Engine) do(c Command) (Event, error) {
 		return e.listRooms(), nil
 	case ShowInfo:
 		return e.info(), nil
+	case ListAlerts:
+		kept, err := e.st.Alerts()
+		if err != nil {
+			return nil, storageErr(err)
+		}
+		out := &Alerts{}
+		for _, a := range kept {
+			by, _ := ParseID(a.By)
+			out.Alerts = append(out.Alerts, AlertView{Kind: AlertKind(a.Kind), Room: a.Room, Nick: a.Nick, By: by,
+				Time: a.At, Detail: a.Detail, Epoch: a.Epoch, Digests: a.Digests})
+		}
+		return out, nil
 	case SetNick:
 		return e.setNick(c.Nick)
 	case Connect:

@@ -239,3 +239,28 @@ func TestStrangersOpenFewDirectRooms(t *testing.T) {
 		}
 	}
 }
+
+// TestEquivocationEvidenceIsKept: an equivocation the protocol layer
+// proved is kept with both commits, and /alerts lists it with their
+// digests after a restart of the store.
+func TestEquivocationEvidenceIsKept(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t)
+	owner := ID{0x0e}
+	ev := &dmls.Equivocation{Group: []byte("g"), Epoch: 4, Commits: [2][]byte{[]byte("one"), []byte("two")},
+		Hashes: [2][32]byte{{0xaa}, {0xbb}}, Reporter: ID{0x0f}}
+	e.equivocation(e.rooms["lobby"], dmls.Event{Type: dmls.EventEquivocation, By: owner, Epoch: 4, Detail: "two commits", Evidence: ev})
+	got, err := e.do(ListAlerts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	list := got.(*Alerts).Alerts
+	if len(list) != 1 || list[0].Kind != Equivocation || list[0].By != owner || list[0].Epoch != 4 ||
+		len(list[0].Digests) != 2 || list[0].Digests[0][:2] != "aa" || list[0].Digests[1][:2] != "bb" {
+		t.Fatalf("alerts: %+v", list)
+	}
+	kept, err := e.st.Alerts()
+	if err != nil || len(kept) != 1 || string(kept[0].Commits[1]) != "two" {
+		t.Fatalf("kept: %+v %v", kept, err)
+	}
+}

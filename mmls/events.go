@@ -139,16 +139,23 @@ type (
 		ID   ID
 		Nick string
 	}
-	// Alert: a security alert. Equivocation names the owner By and Room;
-	// a changed key names Nick and the new ID.
+	// Alert: a security alert. Equivocation names the owner By and Room,
+	// and Digests the two commits it signed for one epoch (kept as
+	// evidence: /alerts); a changed key names Nick and the new ID.
 	Alert struct {
 		At
-		Kind   AlertKind
-		Room   string
-		Nick   string
-		ID     ID
-		By     ID
-		Detail string
+		Kind    AlertKind
+		Room    string
+		Nick    string
+		ID      ID
+		By      ID
+		Detail  string
+		Digests []string
+	}
+	// Alerts answers ListAlerts, oldest first.
+	Alerts struct {
+		At
+		Alerts []AlertView
 	}
 	// Failure: something failed outside any command (a write to the
 	// data directory, say). [Describe] says it in plain words.
@@ -249,6 +256,18 @@ const (
 	Equivocation AlertKind = "equivocation"
 	KeyChanged   AlertKind = "key-changed"
 )
+
+// AlertView is one kept alert.
+type AlertView struct {
+	Kind    AlertKind
+	Room    string
+	Nick    string
+	By      ID
+	Time    time.Time
+	Detail  string
+	Epoch   uint64
+	Digests []string
+}
 
 // Line is one stored message, in a History event.
 type Line struct {

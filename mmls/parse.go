@@ -75,6 +75,7 @@ var specs = []Spec{
 		return SetNick{Nick: arg}, need(arg)
 	}},
 	{Name: "info", Help: "show your id, address and status", parse: func(string, string) (Command, error) { return ShowInfo{}, nil }},
+	{Name: "alerts", Help: "list security alerts, each with its evidence", parse: func(string, string) (Command, error) { return ListAlerts{}, nil }},
 	{Name: "help", Help: "this list", parse: func(string, string) (Command, error) { return Help{}, nil }},
 	{Name: "quit", Aliases: []string{"exit"}, Help: "leave the program", parse: func(string, string) (Command, error) { return Quit{}, nil }},
 }

@@ -78,8 +78,12 @@ func (e *Engine) pin(p *peerState) {
 		if fp, ok := ParseID(prev); ok {
 			was = fp.Short()
 		}
-		e.emit(&Alert{Kind: KeyChanged, Nick: p.nick, ID: p.id,
-			Detail: fmt.Sprintf("%s arrived with a different key (%s, was %s); check with /verify %s", p.nick, p.id.Short(), was, p.id.Short())})
+		a := &Alert{Kind: KeyChanged, Nick: p.nick, ID: p.id,
+			Detail: fmt.Sprintf("%s arrived with a different key (%s, was %s); check with /verify %s", p.nick, p.id.Short(), was, p.id.Short())}
+		if err := e.st.AddAlert(store.Alert{Kind: string(KeyChanged), Nick: p.nick, By: p.id.String(), At: e.now().UTC(), Detail: a.Detail}); err != nil {
+			e.fail(storageErr(err))
+		}
+		e.emit(a)
 	}
 }
 

@@ -52,7 +52,7 @@ func (e *Engine) onSessionEvent(r *room, ev dmls.Event) {
 	case dmls.EventRemoved:
 		e.emit(&Removed{Room: r.name, By: ev.By, ByNick: e.nickOf(ev.By, ev.Nick)})
 	case dmls.EventEquivocation:
-		e.emit(&Alert{Kind: Equivocation, Room: r.name, By: ev.By, Detail: ev.Detail})
+		e.equivocation(r, ev)
 	case dmls.EventInvite:
 		e.invited(r, ev)
 	case dmls.EventRemovalIgnored:
@@ -138,4 +138,22 @@ func (e *Engine) received(r *room, ev dmls.Event) {
 	}
 	e.cfg.Logf("mmls: message %s from %s stored; receipt follows", id, ev.Peer.Short())
 	e.send(ev.Peer, receiptFrame(r.id, env.ID))
+}
+
+// equivocation keeps the evidence of an owner's two commits for one epoch
+// and raises the alert.
+func (e *Engine) equivocation(r *room, ev dmls.Event) {
+	a := &Alert{Kind: Equivocation, Room: r.name, By: ev.By, Nick: e.nickOf(ev.By, ""), Detail: ev.Detail}
+	kept := store.Alert{Kind: string(Equivocation), Room: r.name, By: ev.By.String(), Nick: a.Nick, At: e.now().UTC(), Detail: ev.Detail}
+	if x := ev.Evidence; x != nil {
+		for i := range x.Commits {
+			a.Digests = append(a.Digests, hex.EncodeToString(x.Hashes[i][:]))
+		}
+		kept.Group, kept.Epoch, kept.Digests, kept.Reporter = x.Group, x.Epoch, a.Digests, x.Reporter.String()
+		kept.Commits = [][]byte{x.Commits[0], x.Commits[1]}
+	}
+	if err := e.st.AddAlert(kept); err != nil {
+		e.fail(storageErr(err))
+	}
+	e.emit(a)
 }

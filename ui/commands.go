@@ -129,6 +129,17 @@ func (m *Model) onAnswer(ev mmls.Event, user bool) []tea.Cmd {
 			m.system(m.current, "safety number with %s (%s): %s — compare it aloud; if it matches: /verify %s yes", e.Nick, e.ID.Short(), e.Number, e.ID.Short())
 		}
 		return []tea.Cmd{m.refresh(m.current)}
+	case *mmls.Alerts:
+		if len(e.Alerts) == 0 {
+			m.system(m.current, "no security alerts")
+		}
+		for _, a := range e.Alerts {
+			line := fmt.Sprintf("%s %s: %s", a.Time.Local().Format("Jan 2 15:04"), a.Kind, a.Detail)
+			if len(a.Digests) == 2 {
+				line += fmt.Sprintf(" (evidence kept: commits %.12s… and %.12s…)", a.Digests[0], a.Digests[1])
+			}
+			m.system(m.current, "%s", line)
+		}
 	case *mmls.Info:
 		m.system(m.current, "you are %s (%s) on %s, mDNS %s, %d peers online, data in %s", e.Nick, e.ID.Short(), e.Listen, e.MDNS, e.Online, e.Data)
 		for _, k := range e.Keys {

@@ -23,9 +23,13 @@ func (s *Session) commitFlags(flags uint8) (Output, error) {
 		return Output{}, err
 	}
 	gid := s.send.GroupID()
+	w, werr := s.send.Witness()
 	bundle, welcome, info, err := s.send.Commit(secret)
 	if err != nil {
 		return Output{}, fmt.Errorf("dmls: commit: %w", classify(err))
+	}
+	if werr == nil {
+		s.keep(w, bundle.Commit)
 	}
 	s.sinceUpdate, s.lastUpdate = 0, s.env.Now()
 	for _, ms := range [][]mlsguard.Member{info.Added, info.Updated} {
@@ -40,7 +44,9 @@ func (s *Session) commitFlags(flags uint8) (Output, error) {
 	}
 	var out Output
 	me := s.id.Fingerprint()
-	s.forks.observe(gid, info.FromEpoch, info.Hash, me, me, &out)
+	if err := s.observeCommit(gid, info.FromEpoch, info.Hash, me, &out); err != nil {
+		return out, err
+	}
 	m := &Message{Kind: KindCommit, Flags: flags, Room: s.room, Group: gid, Epoch: info.FromEpoch,
 		Data: bundle.Commit, Proposals: bundle.Proposals}
 	cm, err := m.Marshal()

@@ -32,6 +32,7 @@ var (
 	ErrStaleWelcome = errors.New("dmls: welcome for a key package we no longer hold")
 	ErrRateLimited  = errors.New("dmls: too many requests from this peer")
 	ErrNotVouched   = errors.New("dmls: nobody in this private room vouched for this peer yet")
+	ErrNoEvidence   = errors.New("dmls: a reported commit that does not check out")
 )
 
 // classify wraps a boundary error with the matching dmls sentinel, keeping

@@ -11,9 +11,12 @@ import (
 // epoch to different members (the draft: "the MMLS layer can help
 // participants gossip about the commits they see"). Every member
 // periodically publishes, as a control message in its own send group, a
-// digest of the latest commit it applied in each receive group. Any two
-// different commit hashes for one (group, epoch), whether seen by us or
-// reported by others, raise EventEquivocation naming the group's owner.
+// digest of the latest commit it applied in each receive group. A digest
+// is only a claim: any member could forge one. So a reported hash that
+// differs from the commit we applied for that (group, epoch) makes us ask
+// the reporter for its commit (evidence.go), and only a second commit
+// that verifies as the owner's for that epoch raises EventEquivocation,
+// carrying both commits.
 //
 // Control body (inside an EnvelopeControl):
 //
@@ -26,6 +29,8 @@ const (
 	ctlInvite        = 2
 	ctlInvitePrivate = 3
 	ctlResend        = 4
+	ctlEvidenceAsk   = 5
+	ctlEvidence      = 6
 	maxInviteName    = 64
 	maxDigestEntries = 1024
 	// forkHistory bounds the (group, epoch) pairs remembered.
@@ -97,40 +102,47 @@ type forkSeen struct {
 	reporter Fingerprint
 }
 
-// forkWatch remembers one commit hash per (group, epoch) and who reported
-// it, and raises an alert on the first conflict.
+// forkWatch remembers the commit hashes seen or reported per (group,
+// epoch), and which (group, epoch) already raised an alert.
 type forkWatch struct {
-	seen    map[forkKey]forkSeen
+	seen    map[forkKey][]forkSeen // at most maxSightings each
 	order   []forkKey
 	alerted map[forkKey]bool
 }
 
+// maxSightings bounds the different hashes remembered for one epoch.
+const maxSightings = 4
+
 func newForkWatch() *forkWatch {
-	return &forkWatch{seen: map[forkKey]forkSeen{}, alerted: map[forkKey]bool{}}
+	return &forkWatch{seen: map[forkKey][]forkSeen{}, alerted: map[forkKey]bool{}}
 }
 
-func (f *forkWatch) observe(group []byte, epoch uint64, hash [32]byte, reporter, owner Fingerprint, out *Output) {
+// observe records that reporter saw hash for (group, epoch) and returns
+// the other hashes seen for it (a conflict when not empty).
+func (f *forkWatch) observe(group []byte, epoch uint64, hash [32]byte, reporter Fingerprint) []forkSeen {
 	k := forkKey{string(group), epoch}
 	prev, ok := f.seen[k]
 	if !ok {
-		f.seen[k] = forkSeen{hash: hash, reporter: reporter}
 		f.order = append(f.order, k)
 		for len(f.order) > forkHistory {
 			delete(f.seen, f.order[0])
 			delete(f.alerted, f.order[0])
 			f.order = f.order[1:]
 		}
-		return
 	}
-	if prev.hash == hash || f.alerted[k] {
-		return
+	var others []forkSeen
+	known := false
+	for _, p := range prev {
+		if p.hash == hash {
+			known = true
+		} else {
+			others = append(others, p)
+		}
 	}
-	f.alerted[k] = true
-	out.event(Event{
-		Type: EventEquivocation, By: owner, Epoch: epoch,
-		Detail: fmt.Sprintf("owner %s sent different commits for epoch %d of group %x: %x (seen by %s) and %x (seen by %s)",
-			owner.Short(), epoch, group, prev.hash[:6], prev.reporter.Short(), hash[:6], reporter.Short()),
-	})
+	if !known && len(prev) < maxSightings {
+		f.seen[k] = append(prev, forkSeen{hash: hash, reporter: reporter})
+	}
+	return others
 }
 
 // Digest lists the latest commit we applied in each receive group.
@@ -173,6 +185,9 @@ func (s *Session) handleControl(rg *recvGroup, e *Envelope, out *Output) error {
 		out.event(Event{Type: EventResent, Peer: rg.owner, Nick: rg.ownerNick, Envelope: inner, Room: room})
 		return nil
 	}
+	if len(body) > 0 && (body[0] == ctlEvidenceAsk || body[0] == ctlEvidence) {
+		return s.handleEvidence(rg, body, out)
+	}
 	if len(body) > 0 && (body[0] == ctlInvite || body[0] == ctlInvitePrivate) {
 		room, secret, err := UnmarshalInvite(body)
 		if err != nil {
@@ -186,14 +201,9 @@ func (s *Session) handleControl(rg *recvGroup, e *Envelope, out *Output) error {
 		return err
 	}
 	for _, e := range entries {
-		// Trust our own knowledge of who owns a group over the report.
-		owner := e.Owner
-		if known, ok := s.ownerOf(e.Group); ok {
-			owner = known
-		} else if string(e.Group) == string(s.send.GroupID()) {
-			owner = s.id.Fingerprint()
+		if err := s.observeCommit(e.Group, e.Epoch, e.Hash, rg.owner, out); err != nil {
+			return err
 		}
-		s.forks.observe(e.Group, e.Epoch, e.Hash, rg.owner, owner, out)
 	}
 	return nil
 }

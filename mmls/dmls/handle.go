@@ -319,10 +319,15 @@ func (s *Session) applyCommit(rg *recvGroup, m *Message) (Output, error) {
 		if rg.hasCommit && m.Epoch == rg.lastEpoch && h == rg.lastHash {
 			return Output{}, fmt.Errorf("%w: commit for epoch %d", ErrDuplicate, m.Epoch)
 		}
+		// The owner sent us a commit for an epoch we are past: if it is
+		// another one it signed, that is the evidence itself.
 		var out Output
-		s.forks.observe(rg.gid, m.Epoch, h, s.id.Fingerprint(), rg.owner, &out)
+		if err := s.judge(forkKey{string(rg.gid), m.Epoch}, nil, m.Data, s.id.Fingerprint(), &out); err != nil {
+			return out, err
+		}
 		return out, fmt.Errorf("%w: commit for epoch %d, group at %d", ErrEpochOld, m.Epoch, rg.cur.Epoch())
 	}
+	w, werr := rg.cur.Witness()
 	next, info, err := rg.cur.ApplyCommit(mlsguard.CommitBundle{Proposals: m.Proposals, Commit: m.Data})
 	if errors.Is(err, mlsguard.ErrRemoved) {
 		s.dropGroupOf(rg.owner)
@@ -351,7 +356,12 @@ func (s *Session) applyCommit(rg *recvGroup, m *Message) (Output, error) {
 		}
 	}
 	s.digestDirty = true
-	s.forks.observe(rg.gid, info.FromEpoch, info.Hash, s.id.Fingerprint(), rg.owner, &out)
+	if werr == nil {
+		s.keep(w, m.Data)
+	}
+	if err := s.observeCommit(rg.gid, info.FromEpoch, info.Hash, s.id.Fingerprint(), &out); err != nil {
+		return out, err
+	}
 	out.event(Event{Type: EventUpdated, By: rg.owner, Nick: rg.ownerNick, Epoch: info.Epoch})
 	out.Events = append(out.Events, membershipEvents(info, rg.owner, m.Flags&FlagDeparture != 0)...)
 	out.add(s.liftFollowedKicks(info, rg.owner))

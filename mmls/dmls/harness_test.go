@@ -143,7 +143,7 @@ func (n *simNet) note(err error) {
 	if err == nil {
 		return
 	}
-	for _, known := range []error{ErrKicked, ErrUnknownGroup, ErrEpochOld, ErrReplay, ErrDuplicate, ErrNotMember, ErrEpochAhead, ErrRemoved, ErrNotForUs, ErrStaleWelcome, ErrRateLimited} {
+	for _, known := range []error{ErrKicked, ErrUnknownGroup, ErrEpochOld, ErrReplay, ErrDuplicate, ErrNotMember, ErrEpochAhead, ErrRemoved, ErrNotForUs, ErrStaleWelcome, ErrRateLimited, ErrNoEvidence} {
 		if errors.Is(err, known) {
 			n.errs[known.Error()]++
 			return

@@ -77,6 +77,9 @@ type Event struct {
 	Secret []byte
 	// Room is the room an EventResent message belongs to.
 	Room RoomID
+	// Evidence backs an EventEquivocation: two commits By signed for one
+	// epoch.
+	Evidence *Equivocation
 }
 
 // Output is what a session call produced: messages to send, in order, and

@@ -133,6 +133,11 @@ type Session struct {
 	lastDigest  time.Time
 	digestDirty bool
 	forks       *forkWatch
+	// kept: recent commits we applied or made, with their epochs'
+	// witnesses, to judge reported forks (evidence.go).
+	kept          map[forkKey]keptCommit
+	keptOrder     []forkKey
+	evidenceAsked map[string]bool
 }
 
 type recvGroup struct {
@@ -190,6 +195,7 @@ func NewSession(id *Identity, env Env, room RoomID, cfg Config) (*Session, error
 		answered: map[Fingerprint][]time.Time{}, owed: map[Fingerprint]bool{},
 		vouches: map[Fingerprint]bool{}, waiting: map[Fingerprint]*Message{}, refreshed: map[Fingerprint]time.Time{},
 		lastUpdate: now, lastDigest: now, forks: newForkWatch(),
+		kept: map[forkKey]keptCommit{}, evidenceAsked: map[string]bool{},
 	}, nil
 }
 

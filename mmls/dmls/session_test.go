@@ -322,7 +322,68 @@ func TestEquivocationAlert(t *testing.T) {
 		if len(alerts) != 1 || alerts[0].By != mfp {
 			t.Fatalf("%s: alerts %+v", node.name, alerts)
 		}
+		// The alert carries both commits, each verifiably mallory's.
+		ev := alerts[0].Evidence
+		if ev == nil || ev.Hashes[0] == ev.Hashes[1] || ev.Epoch != alerts[0].Epoch {
+			t.Fatalf("%s: evidence %+v", node.name, ev)
+		}
+		for i, c := range ev.Commits {
+			if mlsguard.CommitHash(c) != ev.Hashes[i] {
+				t.Fatalf("%s: commit %d does not match its hash", node.name, i)
+			}
+		}
 	}
+}
+
+// TestForgedDigestRaisesNothing plays a member who gossips a digest with a
+// made-up hash for alice's group, then, asked for the commit behind it,
+// shows one of its own (or the genuine one): nobody raises an alert, and
+// the room goes on.
+func TestForgedDigestRaisesNothing(t *testing.T) {
+	t.Parallel()
+	n := newSimNet(t, 19, Config{}, "alice", "bob", "carol", "mallory")
+	n.flush()
+	alice, mallory := n.node("alice"), n.node("mallory")
+	n.on(alice)(alice.s.Update())
+	n.flush()
+	var entry DigestEntry
+	for _, e := range mallory.s.Digest() {
+		if e.Owner == alice.id.Fingerprint() {
+			entry = e
+		}
+	}
+	if entry.Group == nil {
+		t.Fatal("mallory applied no commit of alice's")
+	}
+	entry.Hash = [32]byte{0xfa, 0x4e}
+	body, err := marshalDigest([]DigestEntry{entry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := mallory.s.newMessageID()
+	n.on(mallory)(mallory.s.ProtectEnvelope(&Envelope{ID: id, SentAt: n.clk.Now(), Kind: EnvelopeControl, Body: body}))
+	// Asked for evidence, mallory answers with her own latest commit: a
+	// commit, signed, but not alice's.
+	n.flush()
+	own := mallory.s.kept[forkKey{string(mallory.s.SendGroupID()), mallory.s.SendEpoch() - 1}]
+	forged, err := (&EvidenceBody{Group: entry.Group, Epoch: entry.Epoch, Context: own.w.Context, Commit: own.commit}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ = mallory.s.newMessageID()
+	n.on(mallory)(mallory.s.ProtectEnvelope(&Envelope{ID: id, SentAt: n.clk.Now(), Kind: EnvelopeControl, Body: forged}))
+	n.flush()
+	for _, node := range n.nodes {
+		if alerts := n.events(node, EventEquivocation); len(alerts) != 0 {
+			t.Fatalf("%s raised %+v", node.name, alerts)
+		}
+	}
+	if n.errs[ErrNoEvidence.Error()] == 0 {
+		t.Fatal("nobody checked mallory's evidence")
+	}
+	n.send(alice, "still fine")
+	n.flush()
+	n.check()
 }
 
 func TestStrangersCannotInjectIntoGroups(t *testing.T) {

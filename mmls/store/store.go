@@ -32,7 +32,7 @@ const FileName = "mmls-chat.db"
 
 const (
 	magic   = "mmls-chat store"
-	version = 3 // 2: private rooms (vouches, invites); 3: messages keyed by sender, room and id
+	version = 4 // 2: private rooms (vouches, invites); 3: messages keyed by sender, room and id; 4: alerts
 )
 
 // Errors callers match with errors.Is.
@@ -57,11 +57,13 @@ var (
 	bVerified = []byte("verified") // peer id -> time the user compared safety numbers
 	bVouches  = []byte("vouches")  // room \x00 peer id -> "": peers we vouch for in a private room (version 2)
 	bInvites  = []byte("invites")  // room name -> Invite: invitations not yet accepted (version 2)
-	buckets   = [][]byte{bMeta, bIdentity, bRooms, bMessages, bMsgKeys, bOutbox, bKicks, bPins, bMembers, bVerified, bVouches, bInvites}
+	bAlerts   = []byte("alerts")   // seq -> Alert, with its evidence (version 4)
+	buckets   = [][]byte{bMeta, bIdentity, bRooms, bMessages, bMsgKeys, bOutbox, bKicks, bPins, bMembers, bVerified, bVouches, bInvites, bAlerts}
 	// upgrades bring a store of the version before each up to it.
 	upgrades = map[uint32]func(*bolt.Tx) error{
 		2: func(tx *bolt.Tx) error { return createBuckets(tx, bVouches, bInvites) },
 		3: keyMessagesBySender,
+		4: func(tx *bolt.Tx) error { return createBuckets(tx, bAlerts) },
 	}
 )
 

@@ -371,7 +371,7 @@ func TestUpgradesVersion1(t *testing.T) {
 	// Make it a version 1 store: no vouches or invites, and the dedupe
 	// index keyed by message id alone.
 	must(t, s.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bVouches, bInvites, bMsgKeys} {
+		for _, b := range [][]byte{bVouches, bInvites, bMsgKeys, bAlerts} {
 			if err := tx.DeleteBucket(b); err != nil {
 				return err
 			}
@@ -408,4 +408,28 @@ func TestUpgradesVersion1(t *testing.T) {
 		}
 		return nil
 	}))
+}
+
+// TestAlertsAreKeptBounded: alerts survive a reopen with their evidence,
+// and only the newest MaxAlerts are kept.
+func TestAlertsAreKeptBounded(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := open(t, dir)
+	for i := 0; i < MaxAlerts+10; i++ {
+		must(t, s.AddAlert(Alert{Kind: "equivocation", Room: "lobby", At: t0, Detail: fmt.Sprint(i),
+			Digests: []string{"aa", "bb"}, Commits: [][]byte{{1, 2}, {3}}}))
+	}
+	s.Close()
+	s = open(t, dir)
+	got, err := s.Alerts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != MaxAlerts || got[0].Detail != "10" || got[len(got)-1].Detail != fmt.Sprint(MaxAlerts+9) {
+		t.Fatalf("%d alerts, first %q", len(got), got[0].Detail)
+	}
+	if string(got[0].Commits[0]) != "\x01\x02" || got[0].Digests[1] != "bb" {
+		t.Fatalf("evidence lost: %+v", got[0])
+	}
 }

@@ -47,6 +47,22 @@ type Record struct {
 	Verified     bool     `json:"verified,omitempty"`
 	Commands     []string `json:"commands,omitempty"`
 	History      []Line   `json:"history,omitempty"`
+	// Digests: an equivocation's two commits (alert); Alerts: the kept
+	// alerts (alerts).
+	Digests []string `json:"digests,omitempty"`
+	Alerts  []Alert  `json:"alerts,omitempty"`
+}
+
+// Alert is one kept security alert, in an alerts record.
+type Alert struct {
+	Kind    string    `json:"kind"`
+	Room    string    `json:"room,omitempty"`
+	Nick    string    `json:"nick,omitempty"`
+	ByID    string    `json:"by_id,omitempty"`
+	Time    time.Time `json:"time"`
+	Detail  string    `json:"detail"`
+	Epoch   uint64    `json:"epoch,omitempty"`
+	Digests []string  `json:"digests,omitempty"`
 }
 
 // Line is one stored message, in a history record.
@@ -168,6 +184,13 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 		r.Type, r.Room, r.ID, r.Nick = "invited", e.Room, e.ID.String(), e.Nick
 	case *mmls.Alert:
 		r.Type, r.Kind, r.Room, r.Nick, r.ID, r.ByID, r.Detail = "alert", string(e.Kind), e.Room, e.Nick, hexOr(e.ID), hexOr(e.By), e.Detail
+		r.Digests = e.Digests
+	case *mmls.Alerts:
+		r.Type = "alerts"
+		for _, a := range e.Alerts {
+			r.Alerts = append(r.Alerts, Alert{Kind: string(a.Kind), Room: a.Room, Nick: a.Nick, ByID: hexOr(a.By), Time: a.Time,
+				Detail: a.Detail, Epoch: a.Epoch, Digests: a.Digests})
+		}
 	case *mmls.Failure:
 		r.Type, r.Error = "error", mmls.Describe(e.Err)
 	case *mmls.Members:
