@@ -133,6 +133,9 @@ var mutations = []mutation{
 	{name: "dmls: an equivocation alert without checking the evidence", file: "mmls/dmls/evidence.go",
 		edits: []edit{{"\tif err := mlsguard.VerifyCommit(w, commit); err != nil {\n", "\tif err := error(nil); err != nil {\n"}},
 		pkg:   "./mmls/dmls", run: "TestForgedDigestRaisesNothing"},
+	{name: "engine: look-alike nicks shown bare", file: "mmls/peers.go",
+		edits: []edit{{"\t\tif len(e.lookAlikes(fp)) > 0 {\n", "\t\tif false {\n"}},
+		pkg:   "./mmls", run: "TestLookAlikeNicksAreToldApart"},
 }
 
 func main() {

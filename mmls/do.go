@@ -182,7 +182,11 @@ func (e *Engine) who(room string) (Event, error) {
 func (e *Engine) listPeers() Event {
 	var out []PeerView
 	for _, p := range e.net.Peers() {
-		out = append(out, PeerView{ID: p.ID, Nick: p.Nick, Addr: p.Addr, Online: p.Online, Queued: p.Queued})
+		nick := p.Nick
+		if dmls.ValidNick(nick) != nil {
+			nick = ""
+		}
+		out = append(out, PeerView{ID: p.ID, Nick: e.nickOf(p.ID, nick), Addr: p.Addr, Online: p.Online, Queued: p.Queued})
 	}
 	return &Peers{Peers: out}
 }

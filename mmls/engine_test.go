@@ -68,20 +68,58 @@ func newTestEngine(t testing.TB) *Engine {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
+	rec := &recorder{}
+	recorders.Store(e, rec)
 	go func() {
 		for {
 			select {
-			case <-e.events:
+			case ev := <-e.events:
+				if m, ok := ev.(*marker); ok {
+					close(m.seen)
+					continue
+				}
+				rec.mu.Lock()
+				rec.events = append(rec.events, ev)
+				rec.mu.Unlock()
 			case <-done:
 				return
 			}
 		}
 	}()
-	t.Cleanup(func() { close(done) })
+	t.Cleanup(func() { close(done); recorders.Delete(e) })
 	if err := e.open(); err != nil {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// recorder keeps what a test engine emitted.
+type recorder struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+var recorders sync.Map // *Engine -> *recorder
+
+// marker is an event a test sends after the engine's own: once it is
+// seen, every event before it is recorded.
+type marker struct {
+	At
+	seen chan struct{}
+}
+
+// drainEvents returns (and forgets) what the engine emitted so far.
+func (e *Engine) drainEvents() []Event {
+	m := &marker{seen: make(chan struct{})}
+	e.events <- m
+	<-m.seen
+	v, _ := recorders.Load(e)
+	rec := v.(*recorder)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	out := rec.events
+	rec.events = nil
+	return out
 }
 
 func sampleFrames() [][]byte {
@@ -262,5 +300,54 @@ func TestEquivocationEvidenceIsKept(t *testing.T) {
 	kept, err := e.st.Alerts()
 	if err != nil || len(kept) != 1 || string(kept[0].Commits[1]) != "two" {
 		t.Fatalf("kept: %+v %v", kept, err)
+	}
+}
+
+// TestLookAlikeNicksAreToldApart plays peers who take nicks that look like
+// a peer's (the same, another case, a Cyrillic "о", fullwidth letters):
+// each is shown with its short id, the user is warned once per pair, and
+// the shown form names the right peer in a command.
+func TestLookAlikeNicksAreToldApart(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t)
+	bob := ID{0xb0}
+	up := func(id ID, nick string) {
+		e.onNet(NetEvent{Kind: PeerUp, Peer: id, Nick: nick, Addr: "10.0.0.2:7420"})
+	}
+	up(bob, "bob")
+	up(ID{0xc0}, "carol")
+	if got := e.nickOf(bob, ""); got != "bob" {
+		t.Fatalf("alone, bob is shown as %q", got)
+	}
+	for i, nick := range []string{"bob", "Bob", "bоb", "ｂｏｂ", "b0b"} {
+		up(ID{0xe0, byte(i)}, nick)
+	}
+	alerts := 0
+	for _, ev := range e.drainEvents() {
+		if a, ok := ev.(*Alert); ok && a.Kind == LookAlike {
+			alerts++
+		}
+	}
+	// Six peers that all look alike: one warning per pair, 15.
+	if alerts != 15 {
+		t.Fatalf("%d look-alike warnings, want 15", alerts)
+	}
+	up(ID{0xe0, 2}, "bоb") // again (a reconnect): no new warning
+	for _, ev := range e.drainEvents() {
+		if a, ok := ev.(*Alert); ok && a.Kind == LookAlike {
+			t.Fatalf("warned again: %s", a.Detail)
+		}
+	}
+	if got, want := e.nickOf(bob, ""), "bob ("+bob.Short()+")"; got != want {
+		t.Fatalf("bob is shown as %q, want %q", got, want)
+	}
+	if got := e.nickOf(ID{0xc0}, ""); got != "carol" {
+		t.Fatalf("carol is shown as %q", got)
+	}
+	if id, err := e.byNick("bob (" + bob.Short() + ")"); err != nil || id != bob {
+		t.Fatalf("the shown form resolves to %v, %v", id, err)
+	}
+	if _, err := e.byNick("bob"); err == nil {
+		t.Fatal("two peers called bob, and the bare nick resolved")
 	}
 }

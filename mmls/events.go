@@ -255,6 +255,7 @@ type AlertKind string
 const (
 	Equivocation AlertKind = "equivocation"
 	KeyChanged   AlertKind = "key-changed"
+	LookAlike    AlertKind = "look-alike"
 )
 
 // AlertView is one kept alert.

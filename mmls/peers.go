@@ -48,16 +48,17 @@ func (e *Engine) onNet(ev NetEvent) {
 		if ev.Nick != "" && p.nick != ev.Nick {
 			p.nick = ev.Nick
 			e.pin(p)
+			e.warnLookAlikes(p.id)
 		}
 		if !wasOnline {
-			e.emit(&PeerChanged{ID: p.id, Nick: p.nick, Addr: p.addr, Online: true})
+			e.emit(&PeerChanged{ID: p.id, Nick: e.nickOf(p.id, ""), Addr: p.addr, Online: true})
 		}
 		e.announceTo(p.id)
 	case PeerDown:
 		p := e.peer(ev.Peer)
 		if p.online {
 			p.online = false
-			e.emit(&PeerChanged{ID: p.id, Nick: p.nick, Addr: p.addr, Online: false})
+			e.emit(&PeerChanged{ID: p.id, Nick: e.nickOf(p.id, ""), Addr: p.addr, Online: false})
 		}
 	case Frame:
 		e.onFrame(ev.Peer, ev.Payload)
@@ -78,12 +79,8 @@ func (e *Engine) pin(p *peerState) {
 		if fp, ok := ParseID(prev); ok {
 			was = fp.Short()
 		}
-		a := &Alert{Kind: KeyChanged, Nick: p.nick, ID: p.id,
-			Detail: fmt.Sprintf("%s arrived with a different key (%s, was %s); check with /verify %s", p.nick, p.id.Short(), was, p.id.Short())}
-		if err := e.st.AddAlert(store.Alert{Kind: string(KeyChanged), Nick: p.nick, By: p.id.String(), At: e.now().UTC(), Detail: a.Detail}); err != nil {
-			e.fail(storageErr(err))
-		}
-		e.emit(a)
+		e.raise(&Alert{Kind: KeyChanged, Nick: p.nick, ID: p.id,
+			Detail: fmt.Sprintf("%s arrived with a different key (%s, was %s); check with /verify %s", p.nick, p.id.Short(), was, p.id.Short())})
 	}
 }
 
@@ -181,6 +178,15 @@ func (e *Engine) onSighting(s Sighting) {
 // byNick finds a peer by nick, or by an id prefix of at least 8 hex
 // digits, among the known peers.
 func (e *Engine) byNick(nick string) (ID, error) {
+	if name, short, ok := strings.Cut(nick, " ("); ok && strings.HasSuffix(short, ")") {
+		// A look-alike as shown: "nick (short id)".
+		short = strings.TrimSuffix(short, ")")
+		for id, p := range e.peers {
+			if p.nick == name && id.Short() == short {
+				return id, nil
+			}
+		}
+	}
 	var found []ID
 	for id, p := range e.peers {
 		if p.nick == nick || len(nick) >= 8 && strings.HasPrefix(id.String(), strings.ToLower(nick)) {
@@ -196,8 +202,14 @@ func (e *Engine) byNick(nick string) (ID, error) {
 	return ID{}, failf(ErrAmbiguous, "%d peers are called %q: use an id prefix (see /peers)", len(found), nick)
 }
 
+// nickOf is how peer fp is shown: its nick, with its short id when another
+// known peer's nick looks the same; fallback (or the short id) when it has
+// none.
 func (e *Engine) nickOf(fp ID, fallback string) string {
 	if p := e.peers[fp]; p != nil && p.nick != "" {
+		if len(e.lookAlikes(fp)) > 0 {
+			return p.nick + " (" + fp.Short() + ")"
+		}
 		return p.nick
 	}
 	if fallback != "" {

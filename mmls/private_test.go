@@ -151,7 +151,10 @@ func TestStrangerLearnsNoRoomIDs(t *testing.T) {
 	alice.Do(mmls.Join{Room: open})
 	alice.Do(mmls.Create{Room: "plans"})
 	alice.Do(mmls.Direct{To: "bob", Text: "psst"})
-	bob.WaitText(bob.DirectRoom(alice), "psst")
+	bob.WaitFor("alice's direct message", func(e mmls.Event) bool {
+		m, ok := e.(*mmls.Message)
+		return ok && m.FromID == alice.ID && m.Text == "psst"
+	})
 	alice.Say("lobby", "sentinel")
 	mallory.WaitText("lobby", "sentinel")
 	rooms, err := alice.Store().Rooms()

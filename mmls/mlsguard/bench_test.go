@@ -1,6 +1,7 @@
 package mlsguard
 
 import (
+	"fmt"
 	"testing"
 
 	mls "github.com/cisco/go-mls"
@@ -77,4 +78,36 @@ func BenchmarkUnprotect1KiB(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkJoinFullRoom: joining from the Welcome of a room at the leaf
+// cap (the owner and MaxLeaves-1 members, all added in one commit), the
+// most a Welcome under MaxWelcomeSize makes a joiner do.
+func BenchmarkJoinFullRoom(b *testing.B) {
+	owner := newParty(b, "owner")
+	g, err := CreateGroup(owner.id, []byte("full"), owner.rnd.next())
+	if err != nil {
+		b.Fatal(err)
+	}
+	var joiner Joiner
+	for i := 1; i < MaxLeaves; i++ {
+		j := newParty(b, fmt.Sprint("member", i)).joiner(b)
+		if i == 1 {
+			joiner = j
+		}
+		if err := g.ProposeAdd(j.KeyPackage); err != nil {
+			b.Fatal(err)
+		}
+	}
+	_, welcome, _, err := g.Commit(owner.rnd.next())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Join(joiner, welcome, owner.id.Fingerprint(), g.GroupID()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(welcome)), "welcome-bytes")
 }

@@ -1,0 +1,94 @@
+package mmls
+
+import (
+	"strings"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/mmls-chat/mmls-chat/mmls/store"
+)
+
+// Nicks are chosen by their owners, so two peers may pick the same nick or
+// ones that look the same (case, Unicode look-alikes: a Cyrillic "о" for
+// a Latin "o", fullwidth letters, "rn" for "m"). Keys are what identify
+// peers; a nick that looks like another peer's is shown with the short id
+// (see nickOf), and the user is warned once per pair.
+
+// confusables maps runes that look like a Latin letter or digit to it
+// (lower case; a selection of Unicode's confusables.txt: Cyrillic, Greek,
+// and Latin look-alikes).
+var confusables = map[rune]rune{
+	'а': 'a', 'в': 'b', 'с': 'c', 'ԁ': 'd', 'е': 'e', 'ё': 'e', 'һ': 'h', 'і': 'i', 'ї': 'i', 'ј': 'j', 'к': 'k',
+	'м': 'm', 'н': 'h', 'о': 'o', 'р': 'p', 'ԛ': 'q', 'ѕ': 's', 'т': 't', 'у': 'y', 'х': 'x', 'ԝ': 'w', 'ү': 'y',
+	'α': 'a', 'β': 'b', 'ε': 'e', 'η': 'n', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't', 'υ': 'u',
+	'χ': 'x', 'ω': 'w', 'ɡ': 'g', 'ı': 'i', 'ɩ': 'i', 'ℓ': 'l', 'ʟ': 'l', 'ᴏ': 'o', 'ɑ': 'a',
+	'0': 'o', '1': 'l', '|': 'l', 'i': 'l', '5': 's', '$': 's', '@': 'a', '3': 'e', '_': '-', '.': '-',
+}
+
+// skeleton is what a nick looks like: compatibility forms decomposed
+// (fullwidth letters, ligatures, accents apart: NFKD), marks dropped, lower
+// case, look-alike runes and pairs folded, spaces gone. Two nicks with one
+// skeleton are confusable.
+func skeleton(nick string) string {
+	var b strings.Builder
+	for _, r := range norm.NFKD.String(nick) {
+		if unicode.Is(unicode.Mn, r) || unicode.IsSpace(r) {
+			continue
+		}
+		r = unicode.ToLower(r)
+		if c, ok := confusables[r]; ok {
+			r = c
+		}
+		b.WriteRune(r)
+	}
+	s := b.String()
+	for _, p := range [][2]string{{"rn", "m"}, {"vv", "w"}, {"cl", "d"}} {
+		s = strings.ReplaceAll(s, p[0], p[1])
+	}
+	return s
+}
+
+// lookAlikes lists the other known peers whose nick looks like peer's.
+func (e *Engine) lookAlikes(peer ID) []ID {
+	p := e.peers[peer]
+	if p == nil || p.nick == "" {
+		return nil
+	}
+	sk := skeleton(p.nick)
+	var out []ID
+	for id, o := range e.peers {
+		if id != peer && o.nick != "" && skeleton(o.nick) == sk {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// warnLookAlikes raises, once per pair, an alert that peer's nick looks
+// like another known peer's.
+func (e *Engine) warnLookAlikes(peer ID) {
+	for _, other := range e.lookAlikes(peer) {
+		pair := [2]ID{peer, other}
+		if string(other[:]) < string(peer[:]) {
+			pair = [2]ID{other, peer}
+		}
+		if e.warned[pair] {
+			continue
+		}
+		e.warned[pair] = true
+		a, b := e.peers[pair[0]], e.peers[pair[1]]
+		e.raise(&Alert{Kind: LookAlike, Nick: e.peers[peer].nick, ID: peer, By: other,
+			Detail: "two peers have look-alike nicks: " + a.nick + " (" + a.id.Short() + ") and " + b.nick + " (" + b.id.Short() +
+				"); they are different keys, shown with their ids: /verify before trusting either"})
+	}
+}
+
+// raise keeps a and shows it.
+func (e *Engine) raise(a *Alert) {
+	kept := store.Alert{Kind: string(a.Kind), Room: a.Room, Nick: a.Nick, By: a.ID.String(), At: e.now().UTC(), Detail: a.Detail}
+	if err := e.st.AddAlert(kept); err != nil {
+		e.fail(storageErr(err))
+	}
+	e.emit(a)
+}
