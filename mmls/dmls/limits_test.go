@@ -2,7 +2,9 @@ package dmls
 
 import (
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 )
 
 // TestKeyPackageRequestFlood plays a member who asks alice for her
@@ -126,4 +128,116 @@ func TestFutureEpochBufferHasAByteBudget(t *testing.T) {
 	if bob.s.BufferedBytes() != 0 {
 		t.Fatalf("%d bytes still buffered", bob.s.BufferedBytes())
 	}
+}
+
+// TestHostileMemberSimulation: four members chat (seeded: sends, random
+// deliveries, clock steps, Updates, re-sends) while a fifth, mallory, is a
+// member who floods her owners with Update proposals and KeyPackage
+// requests, sends junk for future epochs, forges commit digests, squats
+// another's group id in a Welcome, and writes escape sequences. The four
+// read everything everyone sent, raise no alert, and hold bounded buffers.
+func TestHostileMemberSimulation(t *testing.T) {
+	t.Parallel()
+	cfg := Config{UpdateEvery: 7, UpdateInterval: 3 * time.Minute, GapTimeout: 20 * time.Second, DigestInterval: 30 * time.Second}
+	n := newSimNet(t, 61, cfg, "alice", "bob", "carol", "dave", "mallory")
+	n.flush()
+	mallory := n.node("mallory")
+	m := mallory.id.Fingerprint()
+	n.lenient = map[Fingerprint]bool{m: true}
+	honest := n.nodes[:4]
+	// hit hands a victim mallory's crafted message directly: it must be
+	// refused or absorbed without an internal error.
+	hit := func(victim *simNode, data []byte) {
+		out, err := victim.s.Handle(m, data)
+		if errors.Is(err, ErrInternal) {
+			t.Fatalf("%s: %v", victim.name, err)
+		}
+		n.r.Apply(victim.id.Fingerprint(), out, nil)
+	}
+	craft := func(kind Kind, group []byte, epoch uint64, data []byte) []byte {
+		b, err := (&Message{Kind: kind, Room: mallory.s.Room(), Group: group, Epoch: epoch, Data: data}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	counts := map[string]int{}
+	for step := 0; step < 400; step++ {
+		node := honest[n.rng.IntN(len(honest))]
+		victim := honest[n.rng.IntN(len(honest))]
+		switch r := n.rng.IntN(100); {
+		case r < 30:
+			n.send(node, fmt.Sprintf("%s #%d", node.name, step))
+		case r < 60:
+			for i := n.rng.IntN(8); i >= 0; i-- {
+				n.deliverOne()
+			}
+		case r < 66:
+			n.clk.t = n.clk.t.Add(time.Duration(n.rng.IntN(30)) * time.Second)
+			n.tickAll()
+		case r < 70:
+			n.on(node)(node.s.Update())
+		case r < 74:
+			n.resend(node)
+		case r < 78: // a flood of Update proposals to the victim's group
+			if rg := mallory.s.byOwner[victim.id.Fingerprint()]; rg != nil {
+				for i := 0; i < 30; i++ {
+					secret, _ := n.env().secret()
+					prop, err := rg.cur.ProposeUpdate(mallory.id.mls, secret)
+					if err != nil {
+						break
+					}
+					hit(victim, craft(KindProposal, rg.gid, rg.cur.Epoch(), prop))
+				}
+				counts["update flood"]++
+			}
+		case r < 82: // a flood of KeyPackage requests
+			for i := 0; i < 50; i++ {
+				ask, err := mallory.s.keyPackageTo(victim.id.Fingerprint(), KindKeyPackage, HelloSendYours)
+				if err != nil {
+					t.Fatal(err)
+				}
+				hit(victim, ask.Sends[0].Data)
+			}
+			counts["request flood"]++
+		case r < 86: // junk for future epochs of her own group
+			junk := make([]byte, 200<<10)
+			for i := 0; i < 20; i++ {
+				hit(victim, craft(KindApp, mallory.s.SendGroupID(), mallory.s.SendEpoch()+3, junk))
+			}
+			if got := victim.s.BufferedBytes(); got > cfg.withDefaults().MaxBufferedBytes+1<<20 {
+				t.Fatalf("%s buffers %d bytes", victim.name, got)
+			}
+			counts["junk"]++
+		case r < 90: // a forged digest for the victim's group
+			for _, e := range mallory.s.Digest() {
+				if e.Owner == victim.id.Fingerprint() {
+					e.Hash[0] ^= 0xff
+					body, err := marshalDigest([]DigestEntry{e})
+					if err != nil {
+						t.Fatal(err)
+					}
+					id, _ := mallory.s.newMessageID()
+					n.on(mallory)(mallory.s.ProtectEnvelope(&Envelope{ID: id, SentAt: n.clk.Now(), Kind: EnvelopeControl, Body: body}))
+					counts["forged digest"]++
+				}
+			}
+		case r < 93: // a Welcome whose header names someone else's group
+			hit(victim, craft(KindWelcome, node.s.SendGroupID(), 1, []byte("not a welcome")))
+			counts["squat"]++
+		case r < 96: // escape sequences, as text
+			n.send(mallory, "\x1b]52;c;cGF5bG9hZA==\x07\x1b]0;pwned\x07\u202eevil")
+			counts["escapes"]++
+		default:
+			n.send(mallory, fmt.Sprintf("mallory #%d", step))
+		}
+	}
+	n.settle()
+	n.check()
+	for _, node := range honest {
+		if alerts := n.events(node, EventEquivocation); len(alerts) != 0 {
+			t.Fatalf("%s raised %+v", node.name, alerts)
+		}
+	}
+	t.Logf("hostile actions %v; %s", counts, n.summary())
 }
