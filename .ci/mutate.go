@@ -117,7 +117,7 @@ var mutations = []mutation{
 		pkg:   "./transport", run: "TestFriendConnectsDuringSilentFlood"},
 	{name: "transport: no per-address handshake limit", file: "transport/conn.go",
 		edits: []edit{{"\tcase shakingIP >= t.cfg.MaxHandshakesPerIP:\n", "\tcase false:\n"}},
-		pkg:   "./transport", run: "TestFriendConnectsDuringSilentFlood"},
+		pkg:   "./transport", run: "TestHandshakesPerAddress"},
 	{name: "transport: no per-address connection limit", file: "transport/conn.go",
 		edits: []edit{{"\tcase authedIP >= t.cfg.MaxConnsPerIP:\n", "\tcase false:\n"}},
 		pkg:   "./transport", run: "TestConnectionsPerAddress"},

@@ -68,7 +68,7 @@
 // connections are refused. An attacker with many addresses that each send
 // a byte and stall can still slow a friend's handshake (each of its new
 // connections closes the oldest); tests: TestFriendConnectsDuringSilentFlood,
-// TestConnectionsPerAddress.
+// TestHandshakesPerAddress, TestConnectionsPerAddress.
 //
 // # Reliability
 //

@@ -1028,3 +1028,36 @@ func TestDialTargetsAreBounded(t *testing.T) {
 	}
 	waitUp(t, srv, friend.t.me)
 }
+
+// TestHandshakesPerAddress: one address that opens handshakes and stalls
+// (a byte each, so none is silent) holds MaxHandshakesPerIP of them; its
+// next ones are closed at once.
+func TestHandshakesPerAddress(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig("server")
+	cfg.HandshakeTimeout = 30 * time.Second
+	book := &logBook{}
+	cfg.Logf = book.logf
+	srv := startNode(t, cfg)
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 4)}}
+	var conns []net.Conn
+	for i := 0; i < 6; i++ {
+		c, err := d.Dial("tcp", srv.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.Write([]byte{0x16})
+		conns = append(conns, c)
+	}
+	book.waitCount(t, "4 handshakes from that address", 2, 10*time.Second)
+	for i, c := range conns {
+		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		_, err := c.Read(make([]byte, 1))
+		var ne net.Error
+		open := errors.As(err, &ne) && ne.Timeout()
+		if open != (i < 4) {
+			t.Errorf("connection %d: open %v (%v)", i, open, err)
+		}
+	}
+}
