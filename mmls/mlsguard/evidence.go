@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	mls "github.com/cisco/go-mls"
-	syntax "github.com/cisco/go-tls-syntax"
 )
 
 // Witness is what it takes to check, later, that a commit for one epoch of
@@ -31,13 +30,7 @@ func (g *Group) Witness() (Witness, error) {
 	}
 	var ctx []byte
 	err := safely("witness", func() (err error) {
-		ctx, err = syntax.Marshal(mls.GroupContext{
-			GroupID:                 g.st.GroupID,
-			Epoch:                   g.st.Epoch,
-			TreeHash:                g.st.Tree.RootHash(),
-			ConfirmedTranscriptHash: g.st.ConfirmedTranscriptHash,
-			Extensions:              g.st.Extensions,
-		})
+		ctx, err = groupContext(g.st)
 		return err
 	})
 	if err != nil {
@@ -84,18 +77,10 @@ func VerifyCommit(w Witness, raw []byte) error {
 	}
 	ok := false
 	err := safely("verify commit", func() error {
-		s := syntax.NewWriteStream()
-		err := s.Write(struct {
-			GroupID           []byte `tls:"head=1"`
-			Epoch             mls.Epoch
-			Sender            mls.Sender
-			AuthenticatedData []byte `tls:"head=4"`
-			Content           mls.MLSPlaintextContent
-		}{pt.GroupID, pt.Epoch, pt.Sender, pt.AuthenticatedData, pt.Content})
+		tbs, err := signedContent(w.Context, &pt)
 		if err != nil {
 			return err
 		}
-		tbs := append(bytes.Clone(w.Context), s.Data()...)
 		ok = Suite.Scheme().Verify(&mls.SignaturePublicKey{Data: w.OwnerKey}, tbs, pt.Signature.Data)
 		return nil
 	})

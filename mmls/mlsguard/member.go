@@ -1,6 +1,7 @@
 package mlsguard
 
 import (
+	"bytes"
 	"fmt"
 
 	mls "github.com/cisco/go-mls"
@@ -178,29 +179,41 @@ func (g *Group) verifySignature(pt *mls.MLSPlaintext) bool {
 }
 
 // toBeSigned rebuilds go-mls's MLSPlaintext signature input from exported
-// pieces.
+// pieces: the group context of st, then the plaintext's signed content.
 func toBeSigned(st *mls.State, pt *mls.MLSPlaintext) ([]byte, error) {
-	s := syntax.NewWriteStream()
-	err := s.Write(mls.GroupContext{
+	ctx, err := groupContext(st)
+	if err != nil {
+		return nil, err
+	}
+	return signedContent(ctx, pt)
+}
+
+// groupContext encodes st's GroupContext, what a member's signature in its
+// epoch covers first.
+func groupContext(st *mls.State) ([]byte, error) {
+	return syntax.Marshal(mls.GroupContext{
 		GroupID:                 st.GroupID,
 		Epoch:                   st.Epoch,
 		TreeHash:                st.Tree.RootHash(),
 		ConfirmedTranscriptHash: st.ConfirmedTranscriptHash,
 		Extensions:              st.Extensions,
 	})
-	if err == nil {
-		err = s.Write(struct {
-			GroupID           []byte `tls:"head=1"`
-			Epoch             mls.Epoch
-			Sender            mls.Sender
-			AuthenticatedData []byte `tls:"head=4"`
-			Content           mls.MLSPlaintextContent
-		}{pt.GroupID, pt.Epoch, pt.Sender, pt.AuthenticatedData, pt.Content})
-	}
+}
+
+// signedContent appends pt's signed fields to an encoded group context.
+func signedContent(ctx []byte, pt *mls.MLSPlaintext) ([]byte, error) {
+	s := syntax.NewWriteStream()
+	err := s.Write(struct {
+		GroupID           []byte `tls:"head=1"`
+		Epoch             mls.Epoch
+		Sender            mls.Sender
+		AuthenticatedData []byte `tls:"head=4"`
+		Content           mls.MLSPlaintextContent
+	}{pt.GroupID, pt.Epoch, pt.Sender, pt.AuthenticatedData, pt.Content})
 	if err != nil {
 		return nil, err
 	}
-	return s.Data(), nil
+	return append(bytes.Clone(ctx), s.Data()...), nil
 }
 
 // ProposeUpdate makes an Update proposal for our own leaf, to be sent to
