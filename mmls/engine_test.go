@@ -332,6 +332,13 @@ func TestLookAlikeNicksAreToldApart(t *testing.T) {
 	if alerts != 15 {
 		t.Fatalf("%d look-alike warnings, want 15", alerts)
 	}
+	// A peer whose nick looks like ours (the test engine is "fuzz").
+	twin := ID{0xf2}
+	up(twin, "FUZZ")
+	if got, want := e.nickOf(twin, ""), "FUZZ ("+twin.Short()+")"; got != want {
+		t.Fatalf("our look-alike is shown as %q, want %q", got, want)
+	}
+	e.drainEvents()
 	up(ID{0xe0, 2}, "bоb") // again (a reconnect): no new warning
 	for _, ev := range e.drainEvents() {
 		if a, ok := ev.(*Alert); ok && a.Kind == LookAlike {

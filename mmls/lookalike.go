@@ -49,7 +49,8 @@ func skeleton(nick string) string {
 	return s
 }
 
-// lookAlikes lists the other known peers whose nick looks like peer's.
+// lookAlikes lists the other known peers whose nick looks like peer's,
+// and us (e.me) when ours does.
 func (e *Engine) lookAlikes(peer ID) []ID {
 	p := e.peers[peer]
 	if p == nil || p.nick == "" {
@@ -62,7 +63,18 @@ func (e *Engine) lookAlikes(peer ID) []ID {
 			out = append(out, id)
 		}
 	}
+	if peer != e.me && skeleton(e.id.Nick()) == sk {
+		out = append(out, e.me)
+	}
 	return out
+}
+
+// shownAs is a peer's (or our) nick and short id, for a warning.
+func (e *Engine) shownAs(id ID) string {
+	if id == e.me {
+		return "you, " + e.id.Nick() + " (" + id.Short() + ")"
+	}
+	return e.peers[id].nick + " (" + id.Short() + ")"
 }
 
 // warnLookAlikes raises, once per pair, an alert that peer's nick looks
@@ -77,10 +89,9 @@ func (e *Engine) warnLookAlikes(peer ID) {
 			continue
 		}
 		e.warned[pair] = true
-		a, b := e.peers[pair[0]], e.peers[pair[1]]
 		e.raise(&Alert{Kind: LookAlike, Nick: e.peers[peer].nick, ID: peer, By: other,
-			Detail: "two peers have look-alike nicks: " + a.nick + " (" + a.id.Short() + ") and " + b.nick + " (" + b.id.Short() +
-				"); they are different keys, shown with their ids: /verify before trusting either"})
+			Detail: "look-alike nicks: " + e.shownAs(pair[0]) + " and " + e.shownAs(pair[1]) +
+				"; they are different keys, shown with their ids: /verify before trusting anyone"})
 	}
 }
 

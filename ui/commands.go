@@ -197,7 +197,11 @@ func (m *Model) showMembers(e *mmls.Members) {
 		if mv.Stale {
 			mark += fmt.Sprintf(", stale: their keys unchanged for %s", ago(mv.Refreshed, e.Time))
 		}
-		parts = append(parts, fmt.Sprintf("%s (%s, %s, %s%s)", mv.Nick, mv.ID.Short(), linkWords(mv), state, mark))
+		id := mv.ID.Short() + ", "
+		if strings.HasSuffix(mv.Nick, "("+mv.ID.Short()+")") {
+			id = "" // a look-alike nick, shown with its id already
+		}
+		parts = append(parts, fmt.Sprintf("%s (%s%s, %s%s)", mv.Nick, id, linkWords(mv), state, mark))
 	}
 	m.system(e.Room, "in %s: %s", m.roomTitle(e.Room), strings.Join(parts, "; "))
 }
