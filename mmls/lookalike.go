@@ -56,14 +56,13 @@ func (e *Engine) lookAlikes(peer ID) []ID {
 	if p == nil || p.nick == "" {
 		return nil
 	}
-	sk := skeleton(p.nick)
 	var out []ID
 	for id, o := range e.peers {
-		if id != peer && o.nick != "" && skeleton(o.nick) == sk {
+		if id != peer && o.nick != "" && o.skel == p.skel {
 			out = append(out, id)
 		}
 	}
-	if peer != e.me && skeleton(e.id.Nick()) == sk {
+	if peer != e.me && e.selfSkel == p.skel {
 		out = append(out, e.me)
 	}
 	return out

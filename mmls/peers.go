@@ -13,6 +13,7 @@ import (
 type peerState struct {
 	id     ID
 	nick   string
+	skel   string // skeleton(nick), to find look-alikes
 	addr   string
 	online bool
 	rooms  map[dmls.RoomID]bool // the rooms we know we share with it
@@ -46,7 +47,7 @@ func (e *Engine) onNet(ev NetEvent) {
 			ev.Nick = "" // shown by its short id
 		}
 		if ev.Nick != "" && p.nick != ev.Nick {
-			p.nick = ev.Nick
+			p.nick, p.skel = ev.Nick, skeleton(ev.Nick)
 			e.pin(p)
 			e.warnLookAlikes(p.id)
 		}
