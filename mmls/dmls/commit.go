@@ -44,7 +44,7 @@ func (s *Session) commitFlags(flags uint8) (Output, error) {
 	}
 	var out Output
 	me := s.id.Fingerprint()
-	if err := s.observeCommit(gid, info.FromEpoch, info.Hash, me, &out); err != nil {
+	if err := s.observeCommit(gid, info.FromEpoch, info.Hash, me, nil, &out); err != nil {
 		return out, err
 	}
 	m := &Message{Kind: KindCommit, Flags: flags, Room: s.room, Group: gid, Epoch: info.FromEpoch,

@@ -60,11 +60,17 @@ func (s *Session) keep(w mlsguard.Witness, commit []byte) {
 	}
 }
 
+// maxAsksPerDigest bounds the evidence requests one digest makes us send
+// (each is a message to our whole send group): a digest full of made-up
+// hashes costs its author little more than one.
+const maxAsksPerDigest = 4
+
 // observeCommit records that reporter saw hash for (group, epoch). When
 // it differs from the commit we applied there, it asks the reporter for
 // its commit; when the commit is ours, just applied, it asks those who
-// reported others before.
-func (s *Session) observeCommit(group []byte, epoch uint64, hash [32]byte, reporter Fingerprint, out *Output) error {
+// reported others before. budget, when not nil, is how many requests may
+// still go out, and is spent.
+func (s *Session) observeCommit(group []byte, epoch uint64, hash [32]byte, reporter Fingerprint, budget *int, out *Output) error {
 	k := forkKey{string(group), epoch}
 	earlier := s.forks.observe(group, epoch, hash, reporter)
 	mine, ok := s.kept[k]
@@ -77,11 +83,11 @@ func (s *Session) observeCommit(group []byte, epoch uint64, hash [32]byte, repor
 		if hash == ours {
 			return nil
 		}
-		return s.askEvidence(reporter, k, out)
+		return s.askEvidence(reporter, k, budget, out)
 	}
 	for _, x := range earlier {
 		if x.hash != ours && x.reporter != me {
-			if err := s.askEvidence(x.reporter, k, out); err != nil {
+			if err := s.askEvidence(x.reporter, k, budget, out); err != nil {
 				return err
 			}
 		}
@@ -90,10 +96,13 @@ func (s *Session) observeCommit(group []byte, epoch uint64, hash [32]byte, repor
 }
 
 // askEvidence asks peer, once, for the commit it applied for k.
-func (s *Session) askEvidence(peer Fingerprint, k forkKey, out *Output) error {
+func (s *Session) askEvidence(peer Fingerprint, k forkKey, budget *int, out *Output) error {
 	key := peer.String() + k.group + fmt.Sprint(k.epoch)
-	if s.evidenceAsked[key] || !s.InSendGroup(peer) {
+	if s.evidenceAsked[key] || !s.InSendGroup(peer) || budget != nil && *budget <= 0 {
 		return nil
+	}
+	if budget != nil {
+		*budget--
 	}
 	if len(s.evidenceAsked) >= forkHistory {
 		clear(s.evidenceAsked)

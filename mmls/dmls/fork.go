@@ -200,8 +200,9 @@ func (s *Session) handleControl(rg *recvGroup, e *Envelope, out *Output) error {
 	if err != nil {
 		return err
 	}
+	budget := maxAsksPerDigest
 	for _, e := range entries {
-		if err := s.observeCommit(e.Group, e.Epoch, e.Hash, rg.owner, out); err != nil {
+		if err := s.observeCommit(e.Group, e.Epoch, e.Hash, rg.owner, &budget, out); err != nil {
 			return err
 		}
 	}

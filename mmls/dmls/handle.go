@@ -359,7 +359,7 @@ func (s *Session) applyCommit(rg *recvGroup, m *Message) (Output, error) {
 	if werr == nil {
 		s.keep(w, m.Data)
 	}
-	if err := s.observeCommit(rg.gid, info.FromEpoch, info.Hash, s.id.Fingerprint(), &out); err != nil {
+	if err := s.observeCommit(rg.gid, info.FromEpoch, info.Hash, s.id.Fingerprint(), nil, &out); err != nil {
 		return out, err
 	}
 	out.event(Event{Type: EventUpdated, By: rg.owner, Nick: rg.ownerNick, Epoch: info.Epoch})

@@ -241,3 +241,50 @@ func TestHostileMemberSimulation(t *testing.T) {
 	}
 	t.Logf("hostile actions %v; %s", counts, n.summary())
 }
+
+// TestForgedDigestAsksLittle plays a member whose digest names ten epochs
+// of alice's group, each with a made-up hash: bob asks her for evidence
+// at most maxAsksPerDigest times (each request is a message to his whole
+// send group).
+func TestForgedDigestAsksLittle(t *testing.T) {
+	t.Parallel()
+	n := newSimNet(t, 63, Config{}, "alice", "bob", "mallory")
+	n.flush()
+	alice, bob, mallory := n.node("alice"), n.node("bob"), n.node("mallory")
+	for i := 0; i < 10; i++ {
+		n.on(alice)(alice.s.Update())
+		n.flush()
+	}
+	var entries []DigestEntry
+	top := alice.s.SendEpoch()
+	for e := top - 10; e < top; e++ {
+		entries = append(entries, DigestEntry{Group: alice.s.SendGroupID(), Owner: alice.id.Fingerprint(), Epoch: e, Hash: [32]byte{0xfa, byte(e)}})
+	}
+	body, err := marshalDigest(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := mallory.s.newMessageID()
+	out, err := mallory.s.ProtectEnvelope(&Envelope{ID: id, SentAt: n.clk.Now(), Kind: EnvelopeControl, Body: body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	asks := 0
+	for _, o := range out.Sends {
+		if o.To != bob.id.Fingerprint() {
+			continue
+		}
+		got, err := bob.s.Handle(mallory.id.Fingerprint(), o.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range got.Sends {
+			if s.To == mallory.id.Fingerprint() && s.Kind == KindApp {
+				asks++
+			}
+		}
+	}
+	if asks != maxAsksPerDigest {
+		t.Fatalf("bob sent %d evidence requests for one digest, want %d", asks, maxAsksPerDigest)
+	}
+}
