@@ -139,6 +139,9 @@ var mutations = []mutation{
 	{name: "engine: look-alike nicks shown bare", file: "mmls/peers.go",
 		edits: []edit{{"\t\tif len(e.lookAlikes(fp)) > 0 {\n", "\t\tif false {\n"}},
 		pkg:   "./mmls", run: "TestLookAlikeNicksAreToldApart"},
+	{name: "store: alerts with evidence dropped before the rest", file: "mmls/store/alerts.go",
+		edits: []edit{{"victims := append(plain, evidence...)", "victims := append(evidence, plain...)"}},
+		pkg:   "./mmls/store", run: "TestAlertsWithEvidence"},
 }
 
 func main() {

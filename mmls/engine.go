@@ -50,9 +50,9 @@ type Engine struct {
 	rooms map[string]*room
 	byID  map[dmls.RoomID]*room
 	peers map[ID]*peerState
-	// warned: pairs of peers with look-alike nicks the user was told of;
+	// warned: peers whose look-alike nick the user was told of;
 	// selfSkel: our nick's skeleton.
-	warned   map[[2]ID]bool
+	warned   map[ID]bool
 	selfSkel string
 	// resent: when each outbox message was last protected.
 	resent map[string]time.Time
@@ -94,7 +94,7 @@ func New(cfg Config) (*Engine, error) {
 	return &Engine{
 		cfg: cfg, id: cfg.Identity, me: cfg.Identity.Fingerprint(), st: cfg.Store, net: cfg.Net,
 		requests: make(chan request), events: make(chan Event, 1024), done: make(chan struct{}),
-		rooms: map[string]*room{}, byID: map[dmls.RoomID]*room{}, peers: map[ID]*peerState{}, warned: map[[2]ID]bool{},
+		rooms: map[string]*room{}, byID: map[dmls.RoomID]*room{}, peers: map[ID]*peerState{}, warned: map[ID]bool{},
 		selfSkel: skeleton(cfg.Identity.Nick()), resent: map[string]time.Time{},
 	}, nil
 }

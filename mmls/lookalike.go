@@ -1,6 +1,7 @@
 package mmls
 
 import (
+	"fmt"
 	"strings"
 	"unicode"
 
@@ -13,7 +14,7 @@ import (
 // ones that look the same (case, Unicode look-alikes: a Cyrillic "о" for
 // a Latin "o", fullwidth letters, "rn" for "m"). Keys are what identify
 // peers; a nick that looks like another peer's is shown with the short id
-// (see nickOf), and the user is warned once per pair.
+// (see nickOf), and the user is warned once per peer.
 
 // confusables maps runes that look like a Latin letter or digit to it
 // (lower case; a selection of Unicode's confusables.txt: Cyrillic, Greek,
@@ -76,22 +77,25 @@ func (e *Engine) shownAs(id ID) string {
 	return e.peers[id].nick + " (" + id.Short() + ")"
 }
 
-// warnLookAlikes raises, once per pair, an alert that peer's nick looks
-// like another known peer's.
+// warnLookAlikes raises, once per peer, an alert that peer's nick looks
+// like other known peers' (or ours). Once per peer, not per pair: n
+// look-alikes make n-1 warnings, not n(n-1)/2.
 func (e *Engine) warnLookAlikes(peer ID) {
-	for _, other := range e.lookAlikes(peer) {
-		pair := [2]ID{peer, other}
-		if string(other[:]) < string(peer[:]) {
-			pair = [2]ID{other, peer}
-		}
-		if e.warned[pair] {
-			continue
-		}
-		e.warned[pair] = true
-		e.raise(&Alert{Kind: LookAlike, Nick: e.peers[peer].nick, ID: peer, By: other,
-			Detail: "look-alike nicks: " + e.shownAs(pair[0]) + " and " + e.shownAs(pair[1]) +
-				"; they are different keys, shown with their ids: /verify before trusting anyone"})
+	others := e.lookAlikes(peer)
+	if len(others) == 0 || e.warned[peer] {
+		return
 	}
+	e.warned[peer] = true
+	var names []string
+	for _, o := range others[:min(len(others), 3)] {
+		names = append(names, e.shownAs(o))
+	}
+	if len(others) > 3 {
+		names = append(names, fmt.Sprintf("%d more", len(others)-3))
+	}
+	e.raise(&Alert{Kind: LookAlike, Nick: e.peers[peer].nick, ID: peer, By: others[0],
+		Detail: "look-alike nicks: " + e.shownAs(peer) + " looks like " + strings.Join(names, ", ") +
+			"; they are different keys, shown with their ids: /verify before trusting anyone"})
 }
 
 // raise keeps a and shows it.

@@ -1,13 +1,17 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// MaxAlerts bounds the alerts kept; the oldest go first.
+// MaxAlerts bounds the alerts kept. Past it the oldest alert without
+// evidence goes first (peers can cause key-changed and look-alike alerts
+// at will; they must not push out an owner's two signed commits), then the
+// oldest.
 const MaxAlerts = 256
 
 // Alert is a security alert as kept: for an equivocation, the evidence
@@ -26,7 +30,7 @@ type Alert struct {
 	Reporter string    `json:"reporter,omitempty"`
 }
 
-// AddAlert keeps a, dropping the oldest past MaxAlerts.
+// AddAlert keeps a, dropping one past MaxAlerts (see MaxAlerts).
 func (s *Store) AddAlert(a Alert) error {
 	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bAlerts)
@@ -37,13 +41,24 @@ func (s *Store) AddAlert(a Alert) error {
 		if err := putJSON(b, binary.BigEndian.AppendUint64(nil, seq), a); err != nil {
 			return err
 		}
-		n := 0
-		c := b.Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			n++
+		var plain, evidence [][]byte // alerts without and with evidence, oldest first
+		err = b.ForEach(func(k, v []byte) error {
+			var a Alert
+			if err := getJSON(b, k, &a); err != nil {
+				return err
+			}
+			if len(a.Commits) == 0 {
+				plain = append(plain, bytes.Clone(k))
+			} else {
+				evidence = append(evidence, bytes.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		for ; n > MaxAlerts; n-- {
-			k, _ := b.Cursor().First()
+		victims := append(plain, evidence...)
+		for _, k := range victims[:max(0, len(victims)-MaxAlerts)] {
 			if err := b.Delete(k); err != nil {
 				return err
 			}

@@ -411,7 +411,8 @@ func TestUpgradesVersion1(t *testing.T) {
 }
 
 // TestAlertsAreKeptBounded: alerts survive a reopen with their evidence,
-// and only the newest MaxAlerts are kept.
+// and only the newest MaxAlerts are kept; alerts without evidence (which
+// peers can cause at will) never push out one with evidence.
 func TestAlertsAreKeptBounded(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -431,5 +432,21 @@ func TestAlertsAreKeptBounded(t *testing.T) {
 	}
 	if string(got[0].Commits[0]) != "\x01\x02" || got[0].Digests[1] != "bb" {
 		t.Fatalf("evidence lost: %+v", got[0])
+	}
+}
+
+func TestAlertsWithEvidenceOutlastTheRest(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	must(t, s.AddAlert(Alert{Kind: "equivocation", At: t0, Detail: "evidence", Commits: [][]byte{{1}, {2}}}))
+	for i := 0; i < MaxAlerts+5; i++ {
+		must(t, s.AddAlert(Alert{Kind: "look-alike", At: t0, Detail: fmt.Sprint(i)}))
+	}
+	got, err := s.Alerts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != MaxAlerts || got[0].Detail != "evidence" || got[1].Detail != "6" {
+		t.Fatalf("%d alerts, first %q then %q", len(got), got[0].Detail, got[1].Detail)
 	}
 }
