@@ -521,6 +521,9 @@ func TestHostileConnections(t *testing.T) {
 					t.Fatal("server kept a hostile connection open")
 				}
 			}
+			// The server logs its reason once its handshake returns,
+			// which may be just after the alert or close reached us.
+			book.waitCount(t, "handshake with "+c.LocalAddr().String()+":", 1, 5*time.Second)
 			why := book.reason(c.LocalAddr().String())
 			if !strings.Contains(why, tc.reason) {
 				t.Fatalf("closed for %q, want %q", why, tc.reason)
@@ -976,7 +979,11 @@ func TestConnectionsPerAddress(t *testing.T) {
 		stranger := startNode(t, testConfig(fmt.Sprint("stranger", i)))
 		stranger.t.Connect(srv.addr)
 		if i < 2 {
+			// Both sides: the server counts a connection as
+			// authenticated only once its own side of the
+			// handshake is done, which may come after the dialer's.
 			waitUp(t, stranger, srv.t.me)
+			waitUp(t, srv, stranger.t.me)
 		}
 	}
 	book.waitCount(t, "2 connections from that address", 1, 10*time.Second)
