@@ -35,8 +35,11 @@ type mutation struct {
 
 var mutations = []mutation{
 	{name: "join: accept a Welcome signed by an insider", file: "mmls/mlsguard/join.go",
-		edits: []edit{{"!ok || signer != 0 || leaf0.Fingerprint() != owner", "!ok || (signer != 0 && false) || leaf0.Fingerprint() != owner"}},
+		edits: []edit{{"if gi.SignerIndex != 0 {", "if gi.SignerIndex != 0 && false {"}},
 		pkg:   "./mmls/mlsguard", run: "TestAttack"},
+	{name: "join: no tree-size check before go-mls runs", file: "mmls/mlsguard/join.go",
+		edits: []edit{{"if n := gi.Tree.Size(); n > MaxLeaves {", "if n := gi.Tree.Size(); n > MaxLeaves && false {"}},
+		pkg:   "./mmls/mlsguard", run: "TestAttackWelcome"},
 	{name: "commit: proposals not checked against the commit", file: "mmls/mlsguard/member.go",
 		edits: []edit{{"if err := g.checkCovered(&commit.Content.Commit.Commit, props); err != nil {", "if err := error(nil); err != nil {"}},
 		pkg:   "./mmls/mlsguard", run: "TestAttack"},

@@ -1,8 +1,10 @@
 package mlsguard
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -452,5 +454,63 @@ func TestUpdateSecretsErased(t *testing.T) {
 		if pt, err := gs[0].Unprotect(ct); err != nil || string(pt) != "after" {
 			t.Fatalf("covered %v: %q %v", covered, pt, err)
 		}
+	}
+}
+
+// oversizedWelcome is what a hostile owner's client can send: a Welcome,
+// signed by the owner and under MaxWelcomeSize, for a tree of leaves
+// leaves (past our cap, which the owner's own client simply skips).
+func oversizedWelcome(tb testing.TB, leaves int) (owner *party, j Joiner, welcome []byte) {
+	tb.Helper()
+	owner = newParty(tb, "owner")
+	g, err := CreateGroup(owner.id, []byte("huge"), owner.rnd.next())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i := 1; i < leaves; i++ {
+		m := newParty(tb, fmt.Sprint("m", i)).joiner(tb)
+		if i == 1 {
+			j = m
+		}
+		g.mu.Lock()
+		err := g.queueOwn(func() (*mls.MLSPlaintext, error) { return g.st.Add(m.KeyPackage.kp) })
+		g.mu.Unlock()
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	_, welcome, _, err = g.Commit(owner.rnd.next())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	// Only our secret: the Welcome is not signed, its GroupInfo is.
+	var w mls.Welcome
+	if err := decodeStrict(welcome, &w); err != nil {
+		tb.Fatal(err)
+	}
+	for _, s := range w.Secrets {
+		if bytes.Equal(s.KeyPackageHash, j.KeyPackage.Hash()) {
+			w.Secrets = []mls.EncryptedGroupSecrets{s}
+			break
+		}
+	}
+	if welcome, err = syntax.Marshal(w); err != nil {
+		tb.Fatal(err)
+	}
+	if len(welcome) > MaxWelcomeSize {
+		tb.Fatalf("welcome of %d bytes: over the size cap, not a tree-size test", len(welcome))
+	}
+	return owner, j, welcome
+}
+
+// TestAttackWelcomeTreeTooBig: the tree size is judged from the GroupInfo
+// we open ourselves, before go-mls hashes and verifies the tree (there is
+// no check after the join: a Welcome that got past this one would join).
+func TestAttackWelcomeTreeTooBig(t *testing.T) {
+	t.Parallel()
+	owner, j, welcome := oversizedWelcome(t, MaxLeaves+4)
+	_, err := Join(j, welcome, owner.id.Fingerprint(), nil)
+	if !errors.Is(err, ErrRoomFull) {
+		t.Fatalf("want ErrRoomFull, got %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package mlsguard
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -106,6 +107,20 @@ func BenchmarkJoinFullRoom(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if _, err := Join(joiner, welcome, owner.id.Fingerprint(), g.GroupID()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(welcome)), "welcome-bytes")
+}
+
+// BenchmarkRefuseOversizedWelcome: what a Welcome for a tree past
+// MaxLeaves costs the joiner before it is refused (compare with
+// BenchmarkJoinFullRoom, the cost of a join that goes ahead).
+func BenchmarkRefuseOversizedWelcome(b *testing.B) {
+	owner, j, welcome := oversizedWelcome(b, MaxLeaves+8)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Join(j, welcome, owner.id.Fingerprint(), nil); !errors.Is(err, ErrRoomFull) {
 			b.Fatal(err)
 		}
 	}

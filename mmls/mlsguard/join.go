@@ -2,8 +2,10 @@ package mlsguard
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 
+	"github.com/cisco/go-hpke"
 	mls "github.com/cisco/go-mls"
 )
 
@@ -52,40 +54,47 @@ func Join(j Joiner, raw []byte, owner Fingerprint, groupID []byte) (*Group, erro
 	if len(w.Secrets) == 0 || len(w.Secrets) > MaxLeaves {
 		return nil, fmt.Errorf("%w: welcome with %d secrets", ErrMalformed, len(w.Secrets))
 	}
-	found := false
-	for _, s := range w.Secrets {
-		found = found || bytes.Equal(s.KeyPackageHash, j.KeyPackage.Hash())
+	var mine *mls.EncryptedGroupSecrets
+	for i := range w.Secrets {
+		// The first that names our package: the one go-mls opens too.
+		if bytes.Equal(w.Secrets[i].KeyPackageHash, j.KeyPackage.Hash()) {
+			mine = &w.Secrets[i]
+			break
+		}
 	}
-	if !found {
+	if mine == nil {
 		return nil, ErrNoKeyPackage
 	}
-	var st *mls.State
-	var signer mls.LeafIndex
-	err := safely("join", func() error {
-		var err error
-		st, err = mls.NewJoinedState(j.InitSecret, []mls.SignaturePrivateKey{j.Identity.priv}, []mls.KeyPackage{j.KeyPackage.kp}, w)
-		if err != nil {
-			return err
-		}
-		gi, err := w.Decrypt(Suite, st.Keys.EpochSecret)
-		if err != nil {
-			return err
-		}
-		signer = gi.SignerIndex
-		return nil
-	})
+	// Open the GroupInfo ourselves and judge it before go-mls hashes its
+	// tree, verifies its signatures and derives our path: a Welcome for
+	// too big a tree, or from someone other than the owner, costs us an
+	// HPKE open, one AEAD open and a decode. NewJoinedState then opens
+	// the same bytes (AEAD is deterministic), so what we checked here is
+	// what it verifies and joins.
+	gi, err := openGroupInfo(j, w, mine)
 	if err != nil {
 		return nil, fmt.Errorf("%w: join: %w", ErrAuth, err)
 	}
-	leaf0, ok := memberAt(st, 0)
-	if !ok || signer != 0 || leaf0.Fingerprint() != owner {
+	if n := gi.Tree.Size(); n > MaxLeaves {
+		return nil, fmt.Errorf("%w: welcome for a tree of %d leaves", ErrRoomFull, n)
+	}
+	if gi.SignerIndex != 0 {
+		return nil, fmt.Errorf("%w: signed by leaf %d", ErrForgedWelcome, gi.SignerIndex)
+	}
+	if fp, ok := leafFingerprint(&gi.Tree, 0); !ok || fp != owner {
 		return nil, ErrForgedWelcome
 	}
-	if groupID != nil && !bytes.Equal(st.GroupID, groupID) {
+	if groupID != nil && !bytes.Equal(gi.GroupID, groupID) {
 		return nil, fmt.Errorf("%w: welcome for another group", ErrForgedWelcome)
 	}
-	if st.Tree.Size() > MaxLeaves {
-		return nil, fmt.Errorf("%w: welcome for a tree of %d leaves", ErrRoomFull, st.Tree.Size())
+	var st *mls.State
+	err = safely("join", func() error {
+		var err error
+		st, err = mls.NewJoinedState(j.InitSecret, []mls.SignaturePrivateKey{j.Identity.priv}, []mls.KeyPackage{j.KeyPackage.kp}, w)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: join: %w", ErrAuth, err)
 	}
 	compactState(st)
 	return &Group{st: st}, nil
@@ -96,4 +105,83 @@ func compactState(st *mls.State) {
 	st.GroupID = bytes.Clone(st.GroupID)
 	st.ConfirmedTranscriptHash = bytes.Clone(st.ConfirmedTranscriptHash)
 	st.InterimTranscriptHash = bytes.Clone(st.InterimTranscriptHash)
+}
+
+// openGroupInfo decrypts a Welcome's GroupInfo as go-mls's NewJoinedState
+// does (HPKE-open our group secrets, derive the GroupInfo key and nonce
+// from the epoch secret, AEAD-open), without verifying anything: the
+// caller only reads it to refuse early, and NewJoinedState verifies.
+func openGroupInfo(j Joiner, w mls.Welcome, mine *mls.EncryptedGroupSecrets) (*mls.GroupInfo, error) {
+	var gi mls.GroupInfo
+	err := safely("open welcome", func() error {
+		cc := Suite.Constants()
+		hs, err := hpke.AssembleCipherSuite(cc.HPKEKEM, cc.HPKEKDF, cc.HPKEAEAD)
+		if err != nil {
+			return err
+		}
+		h := mls.HPKEInstance{BaseSuite: Suite, Suite: hs}
+		priv, err := h.Derive(j.InitSecret)
+		if err != nil {
+			return err
+		}
+		pt, err := h.Decrypt(priv, []byte{}, mine.EncryptedGroupSecrets)
+		if err != nil {
+			return fmt.Errorf("group secrets: %w", err)
+		}
+		var secrets mls.GroupSecrets
+		if err := decodeStrict(pt, &secrets); err != nil {
+			return err
+		}
+		giSecret := expandLabel(secrets.EpochSecret, "group info", cc.SecretSize)
+		aead, err := Suite.NewAEAD(expandLabel(giSecret, "key", cc.KeySize))
+		if err != nil {
+			return err
+		}
+		data, err := aead.Open(nil, expandLabel(giSecret, "nonce", cc.NonceSize), w.EncryptedGroupInfo, []byte{})
+		if err != nil {
+			return fmt.Errorf("group info: %w", err)
+		}
+		return decodeStrict(data, &gi)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &gi, nil
+}
+
+// expandLabel is MLS's HKDF-Expand-Label with an empty context, as go-mls
+// (draft 09) computes it: the label is prefixed with "mls10 ".
+func expandLabel(secret []byte, label string, length int) []byte {
+	var info []byte
+	info = binary.BigEndian.AppendUint16(info, uint16(length))
+	info = append(info, byte(len("mls10 "+label)))
+	info = append(info, "mls10 "+label...)
+	info = binary.BigEndian.AppendUint32(info, 0) // context: empty, 4-byte length
+	var out, last []byte
+	for counter := byte(1); len(out) < length; counter++ {
+		mac := Suite.NewHMAC(secret)
+		mac.Write(last)
+		mac.Write(info)
+		mac.Write([]byte{counter})
+		last = mac.Sum(nil)
+		out = append(out, last...)
+	}
+	return out[:length]
+}
+
+// leafFingerprint is the fingerprint of the credential at leaf in a tree
+// not yet verified.
+func leafFingerprint(t *mls.TreeKEMPublicKey, leaf uint32) (fp Fingerprint, ok bool) {
+	_ = safely("leaf", func() error {
+		if leaf >= uint32(t.Size()) {
+			return nil
+		}
+		kp, found := t.KeyPackage(mls.LeafIndex(leaf))
+		if !found || kp.Credential.Basic == nil {
+			return nil
+		}
+		fp, ok = FingerprintOf(kp.Credential.Basic.PublicKey.Data), true
+		return nil
+	})
+	return fp, ok
 }
