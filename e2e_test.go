@@ -833,3 +833,46 @@ func flood(nodes []*proc, perNode int, timeout time.Duration) {
 		p.waitMessages(timeout, want...)
 	}
 }
+
+// TestE2EFirstMinute: a node whose port is taken says so in ready (notes)
+// and names where others reach it (addrs); an unreachable --peer is said
+// once, in plain words, and a /connect to a dead address too.
+func TestE2EFirstMinute(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	first := start(t, "alice", filepath.Join(dir, "alice"), "127.0.0.1:0")
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.Addr().String()
+	dead.Close()
+	bob := start(t, "bob", filepath.Join(dir, "bob"), first.listen, "--peer", deadAddr)
+	ready := bob.waitFor("ready", 10*time.Second, func(e headless.Record) bool { return e.Type == "ready" })
+	if len(ready.Notes) != 1 || !strings.Contains(ready.Notes[0], "port "+first.listen+" is taken; listening on 127.0.0.1:") {
+		t.Errorf("ready notes: %q", ready.Notes)
+	}
+	if len(ready.Addrs) != 1 || ready.Addrs[0] != ready.Listen {
+		t.Errorf("ready addrs %q for listen %s", ready.Addrs, ready.Listen)
+	}
+	bob.waitFor("unreachable", 20*time.Second, func(e headless.Record) bool {
+		return e.Type == "unreachable" && e.Addr == deadAddr && e.Detail == "nobody is listening there"
+	})
+	bob.say("/connect 127.0.0.1:1")
+	bob.waitFor("unreachable /connect", 20*time.Second, func(e headless.Record) bool {
+		return e.Type == "unreachable" && e.Addr == "127.0.0.1:1"
+	})
+	bob.say("/connect " + first.listen)
+	waitLink(t, bob, first)
+	bob.mu.Lock()
+	defer bob.mu.Unlock()
+	n := 0
+	for _, e := range bob.events {
+		if e.Type == "unreachable" && e.Addr == deadAddr {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d unreachable events for %s, want 1", n, deadAddr)
+	}
+}

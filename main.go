@@ -79,7 +79,6 @@ func defaultData() string {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var o options
 	fs := flag.NewFlagSet("mmls-chat", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	fs.StringVar(&o.nick, "nick", defaultNick(), "your nick")
 	fs.StringVar(&o.data, "data", defaultData(), "data directory (identity, history)")
 	fs.StringVar(&o.listen, "listen", fmt.Sprintf(":%d", DefaultPort), "listen address; a free port is used if this one is taken")
@@ -92,17 +91,21 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.walkthrough, "walkthrough", false, "narrate the protocol with three participants in one process, then exit")
 	fs.StringVar(&o.logFile, "log", "", "log file (default: mmls-chat.log in the data directory)")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: mmls-chat [flags]")
-		fmt.Fprintln(stderr, "\nEnd-to-end encrypted group chat for the LAN, no server. Peers are found by mDNS, or given with --peer.")
-		fmt.Fprintln(stderr, "Type messages, or /help for the commands.")
-		fmt.Fprintln(stderr)
-		fs.PrintDefaults()
-	}
+	// The flag package would print the whole usage on any mistake, on
+	// stderr; --help asked for it (stdout, exit 0), a mistake gets one
+	// line and a hint.
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stdout, "usage: mmls-chat [flags]")
+			fmt.Fprintln(stdout, "\nEnd-to-end encrypted group chat for the LAN, no server. Peers are found by mDNS, or given with --peer.")
+			fmt.Fprintln(stdout, "Type messages, or /help for the commands.")
+			fmt.Fprintln(stdout)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
 			return 0
 		}
+		fmt.Fprintf(stderr, "mmls-chat: %v (see --help)\n", err)
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -158,8 +161,7 @@ func runChat(o options, stdin io.Reader, stdout, stderr io.Writer) (int, error) 
 	defer closeLog()
 	cfg.Logf = logf
 	// In the terminal interface nothing but the interface writes to the
-	// terminal: notes go to the log, and the status bar shows the state.
-	cfg.Notes = io.Discard
+	// terminal: notes go to the log and, with Ready, to the screen.
 	if o.headless {
 		cfg.Notes = stderr
 	}

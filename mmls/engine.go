@@ -19,9 +19,13 @@ type Config struct {
 	// Room is joined on a first start (default "lobby"), and interfaces
 	// start in it.
 	Room string
-	// Listen and MDNS describe the node for Ready and Info.
+	// Listen and MDNS describe the node for Ready and Info; Addrs are
+	// where others can reach it, Notes what the user should know about
+	// its start (both go out with Ready).
 	Listen string
 	MDNS   string
+	Addrs  []string
+	Notes  []string
 	Env    dmls.Env
 	Policy dmls.Config
 	// Tick drives session timers (default 1 s); ResendAfter is how long a

@@ -28,7 +28,19 @@ type (
 		ID     ID
 		Nick   string
 		Listen string
-		Room   string
+		// Addrs are where others on the LAN can reach us (one per usable
+		// interface), Notes what the user should know about the start (a
+		// port taken, mDNS unavailable).
+		Addrs []string
+		Notes []string
+		Room  string
+	}
+	// Unreachable: an address the user gave (--peer, /connect) could not
+	// be reached; said once, while the dials go on quietly.
+	Unreachable struct {
+		At
+		Addr   string
+		Reason string
 	}
 	// Joined: we are in Room; a private room admits only invited people.
 	Joined struct {

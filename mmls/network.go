@@ -35,6 +35,9 @@ const (
 	PeerUp NetEventKind = iota + 1
 	PeerDown
 	Frame
+	// Unreachable: an address the user gave (--peer, /connect) could not
+	// be reached (Addr, Reason); said once until it connects.
+	DialFailed
 )
 
 // NetEvent is one thing the network reports: a peer up (Nick and Addr
@@ -47,6 +50,7 @@ type NetEvent struct {
 	Addr    string
 	Seq     uint64
 	Payload []byte
+	Reason  string
 }
 
 // NetPeer is one peer the network knows.

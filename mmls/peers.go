@@ -61,6 +61,8 @@ func (e *Engine) onNet(ev NetEvent) {
 			p.online = false
 			e.emit(&PeerChanged{ID: p.id, Nick: e.nickOf(p.id, ""), Addr: p.addr, Online: false})
 		}
+	case DialFailed:
+		e.emit(&Unreachable{Addr: ev.Addr, Reason: ev.Reason})
 	case Frame:
 		e.onFrame(ev.Peer, ev.Payload)
 		// Everything it carried is stored (or refused for good).

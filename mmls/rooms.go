@@ -53,7 +53,7 @@ func (e *Engine) open() error {
 	// when it is not one of ours.
 	sort.SliceStable(rooms, func(i, j int) bool { return rooms[i].Name == e.cfg.Room && rooms[j].Name != e.cfg.Room })
 	e.start = rooms[0].Name
-	e.emit(&Ready{ID: e.me, Nick: e.id.Nick(), Listen: e.cfg.Listen, Room: e.start})
+	e.emit(&Ready{ID: e.me, Nick: e.id.Nick(), Listen: e.cfg.Listen, Addrs: e.cfg.Addrs, Notes: e.cfg.Notes, Room: e.start})
 	for _, r := range rooms {
 		if _, err := e.openRoom(r); err != nil {
 			return err

@@ -169,6 +169,9 @@ func (t *Transport) run(c *conn, tg *target) {
 	h, err := t.handshake(c, expect)
 	if err != nil {
 		t.cfg.Logf("transport: handshake with %s: %v", c.nc.RemoteAddr(), err)
+		if tg != nil {
+			t.unreachable(tg, err)
+		}
 		t.mu.Lock()
 		if tg != nil {
 			if errors.Is(err, ErrSelf) {

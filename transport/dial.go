@@ -2,8 +2,10 @@ package transport
 
 import (
 	"crypto/rand"
+	"errors"
 	"math/big"
 	"net"
+	"syscall"
 	"time"
 )
 
@@ -47,6 +49,7 @@ func (t *Transport) dial(tg *target) {
 	var c *conn
 	if nc, err := d.Dial("tcp", tg.addr); err != nil {
 		t.cfg.Logf("transport: dial %s: %v", tg.addr, err)
+		t.unreachable(tg, err)
 	} else {
 		c = t.newConn(nc, true) // nil when over the connection limit
 	}
@@ -59,6 +62,38 @@ func (t *Transport) dial(tg *target) {
 		return
 	}
 	t.run(c, tg)
+}
+
+// unreachable tells, once until a connection through it succeeds, that a
+// static target failed.
+func (t *Transport) unreachable(tg *target, err error) {
+	t.mu.Lock()
+	tell := tg.static && !tg.told
+	tg.told = true
+	t.mu.Unlock()
+	if tell {
+		t.emit(Event{Type: Unreachable, Addr: tg.addr, Reason: plainReason(err)})
+	}
+}
+
+// plainReason says why a dial or handshake failed, in a few plain words.
+func plainReason(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "nobody is listening there"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "no route to that address"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "no answer"
+	case errors.Is(err, ErrSelf):
+		return "that is this node"
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return "unknown host " + dns.Name
+	}
+	return "the handshake failed (see the log)"
 }
 
 // retryLater schedules tg's next dial with exponential backoff and jitter.

@@ -17,7 +17,7 @@ func (t *Transport) register(c *conn, h *hello, tg *target) (*peer, bool, string
 		return nil, false, ""
 	}
 	if tg != nil {
-		tg.id, tg.hasID, tg.dialing, tg.backoff = c.remote, true, false, 0
+		tg.id, tg.hasID, tg.dialing, tg.backoff, tg.told = c.remote, true, false, 0, false
 	}
 	p := t.peers[c.remote]
 	if p == nil {

@@ -133,6 +133,10 @@ const (
 	// Message: Payload arrived from Peer with sequence number Seq; call
 	// Ack(Peer, Seq) once it is safely taken.
 	Message
+	// Unreachable: an address given to Connect could not be reached
+	// (Addr, and Reason in plain words). Said once per address until a
+	// connection through it succeeds; the dials go on quietly.
+	Unreachable
 )
 
 // Event is what the transport reports on Events().
@@ -143,6 +147,7 @@ type Event struct {
 	Addr    string
 	Seq     uint64
 	Payload []byte
+	Reason  string
 }
 
 // PeerInfo describes a known peer.
@@ -200,6 +205,7 @@ type target struct {
 	id      ID
 	hasID   bool
 	static  bool
+	told    bool // Unreachable was emitted since the last connection
 	dialing bool
 	backoff time.Duration
 	next    time.Time

@@ -1068,3 +1068,39 @@ func TestHandshakesPerAddress(t *testing.T) {
 		}
 	}
 }
+
+// TestUnreachableSaidOnce: an address given to Connect where nobody
+// listens is reported once, in plain words, while the dials go on.
+func TestUnreachableSaidOnce(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig("a")
+	cfg.BackoffMin, cfg.BackoffMax = 10*time.Millisecond, 20*time.Millisecond
+	book := &logBook{}
+	cfg.Logf = book.logf
+	a := startNode(t, cfg)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	if err := a.t.Connect(addr); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, a, 10*time.Second, func(e Event) bool {
+		if e.Type != Unreachable {
+			return false
+		}
+		if e.Addr != addr || e.Reason != "nobody is listening there" {
+			t.Fatalf("unreachable %q: %q", e.Addr, e.Reason)
+		}
+		return true
+	})
+	// Five more failed dials, not one more event.
+	book.waitCount(t, "dial "+addr+":", 6, 10*time.Second)
+	select {
+	case e := <-a.t.Events():
+		t.Fatalf("a second event: %+v", e)
+	default:
+	}
+}

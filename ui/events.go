@@ -61,10 +61,15 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 	var cmds []tea.Cmd
 	switch e := ev.(type) {
 	case *mmls.Ready:
-		m.me, m.myID, m.listen = e.Nick, e.ID, e.Listen
+		m.me, m.myID, m.listen, m.addrs = e.Nick, e.ID, e.Listen, e.Addrs
 		if m.current == "" {
 			m.setCurrent(e.Room)
 		}
+		for _, n := range e.Notes {
+			m.system(e.Room, "%s", n)
+		}
+	case *mmls.Unreachable:
+		m.system(m.current, "can't reach %s: %s (still trying)", e.Addr, e.Reason)
 	case *mmls.Joined:
 		m.private[e.Room] = e.Private
 		m.addRoom(e.Room)

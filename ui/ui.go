@@ -47,6 +47,7 @@ type Model struct {
 	me            string
 	myID          mmls.ID
 	listen        string
+	addrs         []string // where others reach us (Ready)
 
 	rooms   []string
 	private map[string]bool // private rooms (only invited people get in)

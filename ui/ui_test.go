@@ -70,7 +70,7 @@ func stamped(t time.Time) mmls.At { return mmls.At{Time: t} }
 
 func started() []tea.Msg {
 	return []tea.Msg{
-		eventMsg{&mmls.Ready{ID: aliceID, Nick: "alice", Listen: "10.0.0.1:7420", Room: "lobby"}},
+		eventMsg{&mmls.Ready{ID: aliceID, Nick: "alice", Listen: "[::]:7420", Addrs: []string{"10.0.0.1:7420"}, Room: "lobby"}},
 		eventMsg{&mmls.Joined{Room: "lobby"}},
 	}
 }
@@ -165,7 +165,17 @@ func TestScreens(t *testing.T) {
 		keys []tea.KeyMsg
 		want []string
 	}{
-		{"empty lobby", started(), nil, []string{"alice (a11ce000)", "#lobby", "mDNS on (eth0)", "0 online"}},
+		{"empty lobby", started(), nil, []string{"alice (a11ce000)", "#lobby", "10.0.0.1:7420 · mDNS on (eth0) · 0 online",
+			"No one else is here yet. mDNS is looking", "mmls-chat --peer 10.0.0.1:7420", "/connect 10.0.0.1:7420"}},
+		{"alone, port taken, a dead peer", []tea.Msg{
+			eventMsg{&mmls.Ready{ID: aliceID, Nick: "alice", Listen: "[::]:40001", Addrs: []string{"10.0.0.1:40001", "[fd00::1]:40001"}, Room: "lobby",
+				Notes: []string{"port :7420 is taken; listening on [::]:40001 instead"}}},
+			eventMsg{&mmls.Joined{Room: "lobby"}},
+			eventMsg{&mmls.Unreachable{Addr: "10.0.0.9:7420", Reason: "nobody is listening there"}},
+			eventMsg{&mmls.Sent{At: stamped(at(1)), Room: "lobby", MsgID: "m1", Text: "anyone?", Recipients: 0}},
+		}, nil, []string{"10.0.0.1:40001 +1 ·", "port :7420 is taken; listening on [::]:40001 instead",
+			"can't reach 10.0.0.9:7420: nobody is listening there (still trying)", "anyone? · no one else here yet",
+			"mmls-chat --peer [fd00::1]:40001"}},
 		{"conversation", conversation(), nil, []string{"morning all", "hi bob, hi carol 1/2", "everyone got this one ✓", "⇄ bob ✔", "→ carol", "@carol 1"}},
 		{"alert banner", append(started(), eventMsg{&mmls.Alert{Kind: mmls.KeyChanged, Detail: "bob arrived with a different key"}}), nil,
 			[]string{"⚠ bob arrived with a different key", "security alert (key-changed)"}},

@@ -52,12 +52,7 @@ func (m Model) View() string {
 }
 
 func (m Model) statusBar() string {
-	online := 0
-	for _, p := range m.peers {
-		if p.online {
-			online++
-		}
-	}
+	online := m.online()
 	short := m.myID.Short()
 	room := ""
 	switch {
@@ -70,7 +65,7 @@ func (m Model) statusBar() string {
 		room = m.roomTitle(m.current) + " · open"
 	}
 	left := clean(fmt.Sprintf("%s (%s)  %s", m.me, short, room))
-	right := fmt.Sprintf("%s · mDNS %s · %d online", m.listen, m.opts.MDNS, online)
+	right := fmt.Sprintf("%s · mDNS %s · %d online", m.reachAt(), m.opts.MDNS, online)
 	gap := max(1, m.width-lipgloss.Width(left)-lipgloss.Width(right)-2)
 	return m.st.Status.Width(m.width).Render(truncate(left+strings.Repeat(" ", gap)+right, m.width-2))
 }
@@ -126,6 +121,12 @@ func (m Model) messages(w, h int) string {
 		return m.st.System.Render("no room: /join one")
 	}
 	var out []string
+	if v.scroll == 0 && m.online() == 0 {
+		// Alone: how others get here, below whatever the room holds.
+		for _, l := range m.aloneHint() {
+			out = append(out, strings.Split(lipgloss.NewStyle().Width(w).Render(l), "\n")...)
+		}
+	}
 	end := len(v.lines) - v.scroll
 	for i := end - 1; i >= 0 && len(out) < h; i-- {
 		rendered := strings.Split(lipgloss.NewStyle().Width(w).Render(m.renderLine(v.lines[i])), "\n")
@@ -161,7 +162,7 @@ func (m Model) deliveryMark(id string) string {
 		return ""
 	}
 	if d.total == 0 {
-		return m.st.Pending.Render("·")
+		return m.st.Pending.Render("· no one else here yet")
 	}
 	if len(d.acked) >= d.total {
 		return m.st.Check.Render("✓")
@@ -178,4 +179,45 @@ func truncate(s string, n int) string {
 		r = r[:len(r)-1]
 	}
 	return string(r) + "…"
+}
+
+// online counts the peers online.
+func (m Model) online() int {
+	n := 0
+	for _, p := range m.peers {
+		if p.online {
+			n++
+		}
+	}
+	return n
+}
+
+// reachAt is the address shown in the status bar: the first one others
+// can dial (an unspecified listen address like [::]:7420 helps nobody).
+func (m Model) reachAt() string {
+	switch len(m.addrs) {
+	case 0:
+		return m.listen
+	case 1:
+		return m.addrs[0]
+	}
+	return fmt.Sprintf("%s +%d", m.addrs[0], len(m.addrs)-1)
+}
+
+// aloneHint says, while nobody is online, how others get here.
+func (m Model) aloneHint() []string {
+	if m.width == 0 || len(m.addrs) == 0 {
+		return nil
+	}
+	looking := "mDNS is looking for others on this network."
+	if !strings.HasPrefix(m.opts.MDNS, "on") {
+		looking = "mDNS is " + m.opts.MDNS + ": others need your address."
+	}
+	out := []string{"", m.st.System.Render("No one else is here yet. " + looking)}
+	out = append(out, m.st.System.Render("A friend joins with:"))
+	for _, a := range m.addrs {
+		out = append(out, "    mmls-chat --peer "+a)
+	}
+	out = append(out, m.st.System.Render("or, in a chat already running, /connect "+m.addrs[0]+"."))
+	return out
 }

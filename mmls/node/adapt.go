@@ -31,9 +31,10 @@ func (n *network) Peers() []mmls.NetPeer {
 }
 
 var netKinds = map[transport.EventType]mmls.NetEventKind{
-	transport.PeerUp:   mmls.PeerUp,
-	transport.PeerDown: mmls.PeerDown,
-	transport.Message:  mmls.Frame,
+	transport.PeerUp:      mmls.PeerUp,
+	transport.PeerDown:    mmls.PeerDown,
+	transport.Message:     mmls.Frame,
+	transport.Unreachable: mmls.DialFailed,
 }
 
 // pumpNet carries the transport's events to the engine until the
@@ -47,7 +48,7 @@ func (n *network) pump(stop <-chan struct{}) {
 			continue
 		}
 		select {
-		case n.events <- mmls.NetEvent{Kind: kind, Peer: mmls.ID(ev.Peer), Nick: ev.Nick, Addr: ev.Addr, Seq: ev.Seq, Payload: ev.Payload}:
+		case n.events <- mmls.NetEvent{Kind: kind, Peer: mmls.ID(ev.Peer), Nick: ev.Nick, Addr: ev.Addr, Seq: ev.Seq, Payload: ev.Payload, Reason: ev.Reason}:
 		case <-stop:
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -93,10 +94,10 @@ func Start(cfg Config) (_ *Node, err error) {
 	if n.st, err = store.Open(cfg.Data); err != nil {
 		return nil, &UsageError{fmt.Errorf("--data %s: %w", cfg.Data, err)}
 	}
-	notes := cfg.Notes
-	if notes == nil {
-		notes = logWriter(cfg.Logf)
-	}
+	// What the user should know about the start goes to the engine
+	// (Ready carries it to the screen) and to cfg.Notes.
+	var said []string
+	notes := io.Writer(noteTaker{&said, cfg.Notes, cfg.Logf})
 	env := dmls.Env{Rand: rand.Reader, Now: time.Now}
 	id, err := mmls.LoadIdentity(n.st, env, cfg.Nick)
 	if err != nil {
@@ -123,7 +124,7 @@ func Start(cfg Config) (_ *Node, err error) {
 			Port: port, Interfaces: cfg.Ifaces, Logf: cfg.Logf})
 		if err != nil {
 			// Said once, plainly; static peers still work.
-			fmt.Fprintf(notes, "mmls-chat: %v; carrying on with --peer and /connect\n", err)
+			fmt.Fprintf(notes, "mDNS is unavailable (%v): peers can still be reached with --peer and /connect\n", err)
 			n.MDNS = "unavailable"
 		} else {
 			n.disc = d
@@ -131,7 +132,8 @@ func Start(cfg Config) (_ *Node, err error) {
 			n.MDNS = "on (" + strings.Join(d.Interfaces(), ",") + ")"
 		}
 	}
-	ecfg := mmls.Config{Identity: id, Store: n.st, Net: n.net, Room: cfg.Room, Listen: n.Listen, MDNS: n.MDNS, Env: env, Logf: cfg.Logf}
+	ecfg := mmls.Config{Identity: id, Store: n.st, Net: n.net, Room: cfg.Room, Listen: n.Listen, MDNS: n.MDNS,
+		Addrs: reachable(n.l.Addr().(*net.TCPAddr)), Notes: said, Env: env, Logf: cfg.Logf}
 	if n.seen != nil {
 		ecfg.Discovery = n.seen
 	}
@@ -202,14 +204,59 @@ func listen(addr string, notes io.Writer) (net.Listener, error) {
 	if err2 != nil {
 		return nil, err
 	}
-	fmt.Fprintf(notes, "mmls-chat: %s is taken; listening on %s\n", addr, l.Addr())
+	fmt.Fprintf(notes, "port %s is taken; listening on %s instead\n", addr, l.Addr())
 	return l, nil
 }
 
-// logWriter turns a log function into a writer, one call per Write.
-type logWriter func(format string, args ...any)
+// noteTaker keeps each note for the engine's Ready, and copies it to a
+// writer (headless: stderr) or, when there is none, to the log.
+type noteTaker struct {
+	said *[]string
+	out  io.Writer
+	logf func(format string, args ...any)
+}
 
-func (f logWriter) Write(p []byte) (int, error) {
-	f("%s", strings.TrimRight(string(p), "\n"))
+func (n noteTaker) Write(p []byte) (int, error) {
+	line := strings.TrimRight(string(p), "\n")
+	*n.said = append(*n.said, line)
+	if n.out != nil {
+		fmt.Fprintf(n.out, "mmls-chat: %s\n", line)
+	} else {
+		n.logf("%s", line)
+	}
 	return len(p), nil
+}
+
+// reachable lists the addresses others can dial to reach a listener on
+// l: l itself when it is bound to one address, else one per usable
+// interface (up, not loopback; IPv4 first, then global IPv6), and the
+// loopback address when there is no other.
+func reachable(l *net.TCPAddr) []string {
+	port := strconv.Itoa(l.Port)
+	if !l.IP.IsUnspecified() {
+		return []string{net.JoinHostPort(l.IP.String(), port)}
+	}
+	var v4, v6 []string
+	ifaces, _ := net.Interfaces()
+	for _, ifc := range ifaces {
+		if ifc.Flags&net.FlagUp == 0 || ifc.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := ifc.Addrs()
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok || !ipn.IP.IsGlobalUnicast() {
+				continue
+			}
+			if ip4 := ipn.IP.To4(); ip4 != nil {
+				v4 = append(v4, net.JoinHostPort(ip4.String(), port))
+			} else if l.IP.To4() == nil {
+				v6 = append(v6, net.JoinHostPort(ipn.IP.String(), port))
+			}
+		}
+	}
+	if out := append(v4, v6...); len(out) > 0 {
+		return out
+	}
+	return []string{net.JoinHostPort("127.0.0.1", port)}
 }

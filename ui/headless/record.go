@@ -11,11 +11,14 @@ import (
 // Time are always set; the other fields when they apply. Fields are only
 // ever added, never changed.
 type Record struct {
-	Type   string     `json:"type"`
-	Time   time.Time  `json:"time"`
-	ID     string     `json:"id,omitempty"`
-	Nick   string     `json:"nick,omitempty"`
-	Listen string     `json:"listen,omitempty"`
+	Type   string    `json:"type"`
+	Time   time.Time `json:"time"`
+	ID     string    `json:"id,omitempty"`
+	Nick   string    `json:"nick,omitempty"`
+	Listen string    `json:"listen,omitempty"`
+	// ready: where others reach us, and what to know about the start.
+	Addrs  []string   `json:"addrs,omitempty"`
+	Notes  []string   `json:"notes,omitempty"`
 	Addr   string     `json:"addr,omitempty"`
 	Status string     `json:"status,omitempty"`
 	Room   string     `json:"room,omitempty"`
@@ -149,6 +152,9 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 	switch e := ev.(type) {
 	case *mmls.Ready:
 		r.Type, r.ID, r.Nick, r.Listen, r.Room = "ready", e.ID.String(), e.Nick, e.Listen, e.Room
+		r.Addrs, r.Notes = e.Addrs, e.Notes
+	case *mmls.Unreachable:
+		r.Type, r.Addr, r.Detail = "unreachable", e.Addr, e.Reason
 	case *mmls.Joined:
 		r.Type, r.Room, r.Private = "joined", e.Room, e.Private
 	case *mmls.History:
