@@ -23,21 +23,21 @@ func (s Spec) Usage() string { return strings.TrimSpace("/" + s.Name + " " + s.A
 
 var specs = []Spec{
 	{Name: "join", Args: "ROOM", Help: "join an open room (anyone may), or a private one you were invited to", parse: func(arg, _ string) (Command, error) {
-		return Join{Room: arg}, need(arg)
+		return Join{Room: roomName(arg)}, need(roomName(arg))
 	}},
 	{Name: "create", Args: "ROOM", Help: "make a private room: only people its members invite get in", parse: func(arg, _ string) (Command, error) {
-		return Create{Room: arg}, need(arg)
+		return Create{Room: roomName(arg)}, need(roomName(arg))
 	}},
 	{Name: "leave", Aliases: []string{"part"}, Args: "[ROOM]", Help: "leave a room (default: the one shown)", parse: func(arg, cur string) (Command, error) {
-		room, err := roomOr(arg, cur)
+		room, err := roomOr(roomName(arg), cur)
 		return Leave{Room: room}, err
 	}},
 	{Name: "switch", Args: "ROOM", Help: "show another of your rooms (or Ctrl+N / Ctrl+P)", parse: func(arg, _ string) (Command, error) {
-		return Switch{Room: arg}, need(arg)
+		return Switch{Room: roomName(arg)}, need(roomName(arg))
 	}},
 	{Name: "rooms", Help: "list your rooms", parse: func(string, string) (Command, error) { return ListRooms{}, nil }},
 	{Name: "who", Aliases: []string{"members"}, Args: "[ROOM]", Help: "list a room's members and which way each link holds", parse: func(arg, cur string) (Command, error) {
-		room, err := roomOr(arg, cur)
+		room, err := roomOr(roomName(arg), cur)
 		return Who{Room: room}, err
 	}},
 	{Name: "peers", Help: "list the peers on the network", parse: func(string, string) (Command, error) { return ListPeers{}, nil }},
@@ -157,6 +157,12 @@ func shownAnd(arg, current string) (string, error) {
 		err = need(arg)
 	}
 	return room, err
+}
+
+// roomName is a room as typed: "#dev" and "◆plans", as the interface
+// shows rooms, name the rooms dev and plans.
+func roomName(arg string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(arg, "#"), "◆")
 }
 
 // roomOr is room, or the room shown when room is empty.

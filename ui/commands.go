@@ -141,7 +141,11 @@ func (m *Model) onAnswer(ev mmls.Event, user bool) []tea.Cmd {
 			m.system(m.current, "%s", line)
 		}
 	case *mmls.Info:
-		m.system(m.current, "you are %s (%s) on %s, mDNS %s, %d peers online, data in %s", e.Nick, e.ID.Short(), e.Listen, e.MDNS, e.Online, e.Data)
+		where := e.Listen
+		if len(m.addrs) > 0 {
+			where = strings.Join(m.addrs, ", ")
+		}
+		m.system(m.current, "you are %s (%s) at %s, mDNS %s, %s online, data in %s", e.Nick, e.ID.Short(), where, e.MDNS, plural(e.Online, "peer"), e.Data)
 		for _, k := range e.Keys {
 			m.system(m.current, "%s", m.keysLine(k, e.Time))
 		}
@@ -242,4 +246,12 @@ func ago(t, now time.Time) string {
 		return fmt.Sprintf("%dh", int(d.Hours()))
 	}
 	return fmt.Sprintf("%d days", int(d.Hours()/24))
+}
+
+// plural is "1 peer", "2 peers".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

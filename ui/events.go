@@ -2,7 +2,6 @@ package ui
 
 import (
 	"fmt"
-	"strings"
 
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -112,7 +111,7 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 		} else if v.scroll > 0 {
 			v.scroll++ // keep the view where the reader left it
 		}
-		if mmls.IsDirect(e.Room) || m.me != "" && strings.Contains(strings.ToLower(e.Text), strings.ToLower(m.me)) {
+		if mmls.IsDirect(e.Room) || m.mentions(e.Text) {
 			cmds = append(cmds, bellCmd)
 		}
 	case *mmls.Sent:

@@ -10,6 +10,7 @@ import (
 type Styles struct {
 	Status, StatusDim, Panel, PanelTitle, Room, RoomCurrent, Unread lipgloss.Style
 	Time, System, Mine, Text, Check, Pending, Alert, Verified       lipgloss.Style
+	Mention, Day                                                    lipgloss.Style
 	Nicks                                                           []lipgloss.Style
 }
 
@@ -32,6 +33,8 @@ func DefaultStyles() Styles {
 		Pending:     lipgloss.NewStyle().Foreground(lipgloss.Color("242")),
 		Alert:       lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("231")).Background(lipgloss.Color("160")).Padding(0, 1),
 		Verified:    lipgloss.NewStyle().Foreground(lipgloss.Color("42")),
+		Mention:     lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("16")).Background(lipgloss.Color("214")),
+		Day:         lipgloss.NewStyle().Foreground(lipgloss.Color("244")),
 	}
 	for _, c := range nickColors {
 		s.Nicks = append(s.Nicks, lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color(c)))

@@ -307,3 +307,35 @@ func TestHostileStringsNeverReachTheTerminal(t *testing.T) {
 		t.Errorf("the cleaned text is not shown:\n%s", out)
 	}
 }
+
+// TestDaysAndMentions: lines of other days sit under their date; a line
+// naming us is highlighted; a wrapped line continues under its text.
+func TestDaysAndMentions(t *testing.T) {
+	t.Parallel()
+	m := New(newFakeEngine(), Options{Now: func() time.Time { return t0 }})
+	m.st.Mention = lipgloss.NewStyle().Transform(func(s string) string { return "[" + s + "]" })
+	mm, _ := m.Update(tea.WindowSizeMsg{Width: 70, Height: 20})
+	m = mm.(Model)
+	for _, msg := range started() {
+		m.onEvent(msg.(eventMsg).ev)
+	}
+	for i, ev := range []*mmls.Message{
+		{Room: "lobby", MsgID: "a", From: "bob", FromID: bobID, Text: "two days ago", SentAt: t0.AddDate(0, 0, -2)},
+		{Room: "lobby", MsgID: "b", From: "bob", FromID: bobID, Text: "yesterday evening", SentAt: t0.AddDate(0, 0, -1)},
+		{Room: "lobby", MsgID: "c", From: "bob", FromID: bobID, Text: "alice, are you there?", SentAt: t0},
+		{Room: "lobby", MsgID: "d", From: "bob", FromID: bobID, Text: strings.Repeat("word ", 20) + "end", SentAt: t0},
+	} {
+		ev.MsgID = fmt.Sprint(i)
+		m.onEvent(ev)
+	}
+	out := m.View()
+	for _, want := range []string{"Mon 23 Nov 2026", "yesterday", "today", "bob [alice, are you there?]", "│" + strings.Repeat(" ", stampWidth) + "word",
+		"No one else is online. A friend joins with:", "mmls-chat --peer 10.0.0.1:7420"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("screen lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Index(out, "Mon 23 Nov 2026") > strings.Index(out, "two days ago") || strings.Index(out, "today") > strings.Index(out, "alice, are") {
+		t.Errorf("a date is not above its lines:\n%s", out)
+	}
+}

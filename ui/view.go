@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/mmls-chat/mmls-chat/mmls"
@@ -123,13 +124,18 @@ func (m Model) messages(w, h int) string {
 	var out []string
 	if v.scroll == 0 && m.online() == 0 {
 		// Alone: how others get here, below whatever the room holds.
-		for _, l := range m.aloneHint() {
+		for _, l := range m.aloneHint(v.talk()) {
 			out = append(out, strings.Split(lipgloss.NewStyle().Width(w).Render(l), "\n")...)
 		}
 	}
 	end := len(v.lines) - v.scroll
 	for i := end - 1; i >= 0 && len(out) < h; i-- {
-		rendered := strings.Split(lipgloss.NewStyle().Width(w).Render(m.renderLine(v.lines[i])), "\n")
+		rendered := m.renderLine(v.lines[i], w)
+		// A day's lines start under its date; today's need one only
+		// below older ones.
+		if i > 0 && !sameDay(v.lines[i-1].at, v.lines[i].at) || i == 0 && !sameDay(v.lines[i].at, m.opts.Now()) {
+			rendered = append([]string{m.daySeparator(v.lines[i].at, w)}, rendered...)
+		}
 		out = append(rendered, out...)
 	}
 	if len(out) > h {
@@ -141,17 +147,59 @@ func (m Model) messages(w, h int) string {
 	return strings.Join(out, "\n")
 }
 
-func (m Model) renderLine(l line) string {
-	ts := m.st.Time.Render(l.at.Local().Format("15:04"))
-	if l.system {
-		return ts + " " + m.st.System.Render(l.text)
+// stampWidth is the width of "15:04 " before each line; continuation lines
+// are indented by as much, so wrapped text stays in its column.
+const stampWidth = 6
+
+// renderLine renders one line wrapped to w columns, continuation lines
+// under the text.
+func (m Model) renderLine(l line, w int) []string {
+	var body string
+	switch {
+	case l.system:
+		body = m.st.System.Render(l.text)
+	case l.mine:
+		body = m.st.Nick(l.fromID.String(), clean(l.from)) + " " + m.st.Text.Render(cleanText(l.text)) + " " + m.deliveryMark(l.id)
+	case m.mentions(l.text):
+		body = m.st.Nick(l.fromID.String(), clean(l.from)) + " " + m.st.Mention.Render(cleanText(l.text))
+	default:
+		body = m.st.Nick(l.fromID.String(), clean(l.from)) + " " + m.st.Text.Render(cleanText(l.text))
 	}
-	text := l.text
-	mark := ""
-	if l.mine {
-		mark = " " + m.deliveryMark(l.id)
+	lines := strings.Split(lipgloss.NewStyle().Width(max(4, w-stampWidth)).Render(body), "\n")
+	for i := range lines {
+		if i == 0 {
+			lines[i] = m.st.Time.Render(l.at.Local().Format("15:04")) + " " + lines[i]
+		} else {
+			lines[i] = strings.Repeat(" ", stampWidth) + lines[i]
+		}
 	}
-	return ts + " " + m.st.Nick(l.fromID.String(), clean(l.from)) + " " + m.st.Text.Render(cleanText(text)) + mark
+	return lines
+}
+
+// mentions reports whether text names us (our nick, in any case).
+func (m Model) mentions(text string) bool {
+	return m.me != "" && strings.Contains(strings.ToLower(text), strings.ToLower(m.me))
+}
+
+func sameDay(a, b time.Time) bool {
+	ay, am, ad := a.Local().Date()
+	by, bm, bd := b.Local().Date()
+	return ay == by && am == bm && ad == bd
+}
+
+// daySeparator heads the lines of one day.
+func (m Model) daySeparator(t time.Time, w int) string {
+	now := m.opts.Now()
+	label := t.Local().Format("Mon 2 Jan 2006")
+	switch {
+	case sameDay(t, now):
+		label = "today"
+	case sameDay(t, now.AddDate(0, 0, -1)):
+		label = "yesterday"
+	}
+	label = " " + label + " "
+	side := max(2, (w-lipgloss.Width(label))/2)
+	return m.st.Day.Render(truncate(strings.Repeat("─", side)+label+strings.Repeat("─", side), w))
 }
 
 // deliveryMark is "n/m" until every recipient has stored the message,
@@ -204,20 +252,37 @@ func (m Model) reachAt() string {
 	return fmt.Sprintf("%s +%d", m.addrs[0], len(m.addrs)-1)
 }
 
-// aloneHint says, while nobody is online, how others get here.
-func (m Model) aloneHint() []string {
+// aloneHint says, while nobody is online, how others get here: in full in
+// a room without conversation, else in one line.
+func (m Model) aloneHint(talk bool) []string {
 	if m.width == 0 || len(m.addrs) == 0 {
 		return nil
 	}
-	looking := "mDNS is looking for others on this network."
-	if !strings.HasPrefix(m.opts.MDNS, "on") {
-		looking = "mDNS is " + m.opts.MDNS + ": others need your address."
+	if talk {
+		return []string{m.st.System.Render("No one else is online. A friend joins with: mmls-chat --peer " + m.addrs[0])}
 	}
-	out := []string{"", m.st.System.Render("No one else is here yet. " + looking)}
+	looking := ""
+	switch {
+	case strings.HasPrefix(m.opts.MDNS, "on"):
+		looking = " mDNS is looking for others on this network."
+	case m.opts.MDNS != "":
+		looking = " mDNS is " + m.opts.MDNS + ": others need your address."
+	}
+	out := []string{"", m.st.System.Render("No one else is here yet." + looking)}
 	out = append(out, m.st.System.Render("A friend joins with:"))
 	for _, a := range m.addrs {
 		out = append(out, "    mmls-chat --peer "+a)
 	}
 	out = append(out, m.st.System.Render("or, in a chat already running, /connect "+m.addrs[0]+"."))
 	return out
+}
+
+// talk reports whether the room holds a message from someone else.
+func (v *roomView) talk() bool {
+	for _, l := range v.lines {
+		if !l.system && !l.mine {
+			return true
+		}
+	}
+	return false
 }
