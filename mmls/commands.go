@@ -1,5 +1,7 @@
 package mmls
 
+import "github.com/mmls-chat/mmls-chat/mmls/dmls"
+
 // Command is something a person asks the engine to do, from the terminal
 // interface, the headless mode or a bot; run it with [Engine.Do], or make
 // it from a typed line with [Parse]. Every command that concerns a room
@@ -79,3 +81,7 @@ func (Connect) command()    {}
 func (Update) command()     {}
 func (Help) command()       {}
 func (Quit) command()       {}
+
+// MaxTextSize bounds one message's text in bytes; interfaces split longer
+// texts (a paste) into several messages.
+const MaxTextSize = dmls.MaxTextSize

@@ -37,7 +37,10 @@ func (e *Engine) do(c Command) (Event, error) {
 		if err != nil {
 			return nil, err
 		}
-		return nil, e.say(r, c.Text)
+		if err := e.say(r, c.Text); err != nil {
+			return nil, err
+		}
+		return &DirectRoom{Room: r.name, With: peer}, nil
 	case Invite:
 		r, err := e.room(c.Room)
 		if err != nil {

@@ -248,6 +248,13 @@ type (
 		At
 		Room string
 	}
+	// DirectRoom answers Direct: the text went to Room, the direct room
+	// with With.
+	DirectRoom struct {
+		At
+		Room string
+		With ID
+	}
 )
 
 // Change says how a send group changed.

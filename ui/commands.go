@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -50,7 +51,36 @@ func (m *Model) submit(text string) tea.Cmd {
 	if v := m.view(m.current); v != nil {
 		v.scroll = 0
 	}
+	if say, ok := cmd.(mmls.Say); ok && len(say.Text) > mmls.MaxTextSize {
+		// A long paste goes as several messages, in order, and says so.
+		parts := splitText(say.Text, mmls.MaxTextSize)
+		m.system(say.Room, "that text is %d KiB, more than one message carries: sent as %d messages", len(say.Text)>>10, len(parts))
+		var cmds []tea.Cmd
+		for _, p := range parts {
+			cmds = append(cmds, m.enqueue(job{cmd: mmls.Say{Room: say.Room, Text: p}, user: true}))
+		}
+		return tea.Batch(cmds...)
+	}
 	return m.enqueue(job{cmd: cmd, user: true})
+}
+
+// splitText cuts text into parts of at most n bytes, at a line break or a
+// space where there is one in the second half of a part, never inside a
+// UTF-8 character.
+func splitText(text string, n int) []string {
+	var parts []string
+	for len(text) > n {
+		cut := n
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut--
+		}
+		if i := strings.LastIndexAny(text[:cut], "\n "); i >= n/2 {
+			cut = i + 1
+		}
+		parts = append(parts, text[:cut])
+		text = text[cut:]
+	}
+	return append(parts, text)
 }
 
 // enqueue runs j now, or after the commands before it: commands reach the
@@ -105,6 +135,8 @@ func (m *Model) onDone(d doneMsg) tea.Cmd {
 	case mmls.Switch:
 		m.setCurrent(c.Room)
 		cmds = append(cmds, m.refresh(c.Room))
+	case mmls.Connect:
+		m.system(m.current, "connecting to %s…", c.Addr)
 	}
 	if d.ev != nil {
 		cmds = append(cmds, m.onAnswer(d.ev, d.user)...)
@@ -176,6 +208,11 @@ func (m *Model) onAnswer(ev mmls.Event, user bool) []tea.Cmd {
 		}
 	case *mmls.NickChanged:
 		m.system(m.current, "nick will be %s %s", e.Nick, e.Detail)
+	case *mmls.DirectRoom:
+		// /msg: the conversation goes on where the text went.
+		m.addRoom(e.Room)
+		m.setCurrent(e.Room)
+		return []tea.Cmd{m.refresh(e.Room)}
 	case *mmls.KeysUpdated:
 		m.system(e.Room, "keys refreshed")
 	}

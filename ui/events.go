@@ -16,7 +16,7 @@ func (m *Model) system(room, format string, args ...any) {
 	}
 	v := m.view(room)
 	if v == nil {
-		return
+		v = &m.nowhere // in no room at all: still shown
 	}
 	v.lines = append(v.lines, line{at: m.opts.Now(), system: true, text: clean(fmt.Sprintf(format, args...))})
 }

@@ -18,14 +18,14 @@ func DefaultKeyMap() KeyMap {
 		PrevRoom: key.NewBinding(key.WithKeys("ctrl+p"), key.WithHelp("ctrl+p", "previous room")),
 		Complete: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "complete")),
 		Dismiss:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "dismiss alert")),
-		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help (on an empty line)")),
-		Quit:     key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
+		Help:     key.NewBinding(key.WithKeys("f1"), key.WithHelp("f1", "keys")),
+		Quit:     key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "clear, then quit")),
 	}
 }
 
 // ShortHelp is the help line.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Send, k.Newline, k.NextRoom, k.Complete, k.Help, k.Quit}
+	return []key.Binding{k.Send, k.NextRoom, k.Complete, k.Help, k.Quit}
 }
 
 // FullHelp is the help view.

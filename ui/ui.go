@@ -57,6 +57,7 @@ type Model struct {
 	current   string // the room on screen: where typed lines go
 	last      string // the room shown before it
 	views     map[string]*roomView
+	nowhere   roomView // what is said while we are in no room
 	peers     map[mmls.ID]*peer
 	sent      map[string]*delivery
 
@@ -66,6 +67,8 @@ type Model struct {
 	queue []job
 
 	alert    string
+	tip      string    // a one-off hint above the input (cleared by the next key)
+	tab      *tabRound // the completions Tab cycles through
 	fullHelp bool
 	ringing  bool // a bell is due: the next frame carries a BEL
 }
@@ -112,7 +115,9 @@ func New(eng Engine, opts Options) Model {
 	in.ShowLineNumbers = false
 	in.Prompt = "› "
 	in.SetHeight(2)
-	in.CharLimit = 16 << 10
+	// Long enough for any paste; submit splits what one message cannot
+	// carry.
+	in.CharLimit = 1 << 20
 	in.KeyMap.InsertNewline = key.NewBinding(key.WithKeys("alt+enter"))
 	in.Focus()
 	if opts.Now == nil {
@@ -180,11 +185,20 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	if !key.Matches(msg, m.keys.Complete) {
+		m.tab = nil
+	}
 	switch {
 	case key.Matches(msg, m.keys.Dismiss):
 		m.alert = ""
 		return m, nil
 	case key.Matches(msg, m.keys.Quit):
+		// A draft is cleared first; Ctrl+C on an empty line quits.
+		if m.input.Value() != "" {
+			m.input.Reset()
+			m.tip = "draft cleared: Ctrl+C again quits"
+			return m, nil
+		}
 		return m, tea.Quit
 	case key.Matches(msg, m.keys.Send):
 		text := m.input.Value()
@@ -202,17 +216,37 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.input.SetValue(m.complete(m.input.Value()))
 		m.input.CursorEnd()
 		return m, nil
-	case key.Matches(msg, m.keys.Help) && m.input.Value() == "":
+	case key.Matches(msg, m.keys.Help):
 		m.fullHelp = !m.fullHelp
 		return m, nil
 	}
+	m.tip = ""
 	var cmd tea.Cmd
 	m.input, cmd = m.input.Update(msg)
 	return m, cmd
 }
 
+// scroll moves the view n lines up (down when negative), never past the
+// point where the room's first line reaches the top of the pane.
 func (m *Model) scroll(n int) {
 	if v := m.view(m.current); v != nil {
-		v.scroll = min(max(0, v.scroll+n), max(0, len(v.lines)-1))
+		v.scroll = min(max(0, v.scroll+n), m.maxScroll(v))
 	}
+}
+
+// maxScroll is how many lines up the view may go: the first line at the
+// top of the pane, the pane full.
+func (m Model) maxScroll(v *roomView) int {
+	h, w := m.bodyHeight(), m.messageWidth()
+	rows := 0
+	for i, l := range v.lines {
+		rows += len(m.renderLine(l, w))
+		if m.dateAbove(v, i) {
+			rows++
+		}
+		if rows >= h {
+			return len(v.lines) - 1 - i
+		}
+	}
+	return 0
 }

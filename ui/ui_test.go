@@ -179,7 +179,7 @@ func TestScreens(t *testing.T) {
 		{"conversation", conversation(), nil, []string{"morning all", "hi bob, hi carol 1/2", "everyone got this one ✓", "⇄ bob ✔", "→ carol", "@carol 1"}},
 		{"alert banner", append(started(), eventMsg{&mmls.Alert{Kind: mmls.KeyChanged, Detail: "bob arrived with a different key"}}), nil,
 			[]string{"⚠ bob arrived with a different key", "security alert (key-changed)"}},
-		{"help view", started(), []tea.KeyMsg{{Type: tea.KeyRunes, Runes: []rune{'?'}}}, []string{"pgup", "ctrl+p", "previous room"}},
+		{"help view", started(), []tea.KeyMsg{{Type: tea.KeyF1}}, []string{"pgup", "ctrl+p", "previous room", "alt+enter"}},
 		{"private room", append(started(),
 			eventMsg{&mmls.InviteReceived{Room: "plans", From: "bob", FromID: bobID, Private: true}},
 			eventMsg{&mmls.Joined{Room: "plans", Private: true}},
@@ -219,11 +219,122 @@ func TestCompletion(t *testing.T) {
 		{"hello b", "hello bob "},
 		{"/msg ca", "/msg carol "},
 		{"nobody x", "nobody x"},
+		{"/join d", "/join dev "},
+		{"/switch #lo", "/switch lobby "},
+		{"/who ", "/who dev "},
 	}
+	m.rooms = []string{"lobby", "dev", "dm:" + aliceID.String() + ":" + bobID.String()}
 	for _, tc := range tests {
+		m.tab = nil
 		if got := m.complete(tc.in); got != tc.want {
 			t.Errorf("complete(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+	// Tab again cycles through the candidates, and back to the first.
+	m.tab = nil
+	var got []string
+	text := "/u"
+	for range 3 {
+		text = m.complete(text)
+		got = append(got, text)
+	}
+	if strings.Join(got, "|") != "/unkick |/update |/unkick " {
+		t.Errorf("cycling: %q", got)
+	}
+	m.tab = nil
+	if a, b := m.complete("/msg "), m.complete(m.complete("/msg ")); a != "/msg bob " || b != "/msg carol " {
+		t.Errorf("nick cycling after /msg: %q then %q", a, b)
+	}
+}
+
+// TestKeys: ? starts a message like any character; Ctrl+C clears a draft
+// before it quits; PgUp stops with the first line at the top; a long
+// paste goes as several messages, in order.
+func TestKeys(t *testing.T) {
+	t.Parallel()
+	eng := newFakeEngine()
+	m := New(eng, Options{Now: func() time.Time { return t0 }})
+	mm, _ := m.Update(tea.WindowSizeMsg{Width: 80, Height: 20})
+	m = mm.(Model)
+	for _, msg := range started() {
+		m.onEvent(msg.(eventMsg).ev)
+	}
+	press := func(k tea.KeyMsg) tea.Cmd {
+		t.Helper()
+		mm, cmd := m.Update(k)
+		m = mm.(Model)
+		return cmd
+	}
+	isQuit := func(cmd tea.Cmd) bool {
+		if cmd == nil {
+			return false
+		}
+		_, ok := cmd().(tea.QuitMsg)
+		return ok
+	}
+	press(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("?why")})
+	if m.input.Value() != "?why" || m.fullHelp {
+		t.Fatalf("input %q, help %v", m.input.Value(), m.fullHelp)
+	}
+	if isQuit(press(tea.KeyMsg{Type: tea.KeyCtrlC})) || m.input.Value() != "" || !strings.Contains(m.View(), "draft cleared") {
+		t.Fatalf("Ctrl+C with a draft: input %q\n%s", m.input.Value(), m.View())
+	}
+	if !isQuit(press(tea.KeyMsg{Type: tea.KeyCtrlC})) {
+		t.Fatal("Ctrl+C on an empty line did not quit")
+	}
+
+	v := m.view("lobby")
+	for i := range 40 {
+		v.lines = append(v.lines, line{at: t0, id: fmt.Sprint(i), fromID: bobID, from: "bob", text: fmt.Sprintf("line %d", i)})
+	}
+	for range 10 {
+		press(tea.KeyMsg{Type: tea.KeyPgUp})
+	}
+	out := m.View()
+	if !strings.Contains(out, "line 0\n") && !strings.Contains(out, "line 0 ") {
+		t.Errorf("PgUp past the top does not show the first line:\n%s", out)
+	}
+	if v.scroll != 40-m.bodyHeight() {
+		t.Errorf("scrolled %d lines up, want %d (the pane full)", v.scroll, 40-m.bodyHeight())
+	}
+
+	m.busy, m.queue = false, nil                                // the refreshes asked at the start
+	paste := strings.Repeat("0123456789 abcdé\n", 9000) + "end" // about 150 KiB
+	press(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(paste), Paste: true})
+	if m.input.Value() != paste {
+		t.Fatalf("the paste was cut to %d bytes", len(m.input.Value()))
+	}
+	cmd := press(tea.KeyMsg{Type: tea.KeyEnter})
+	var sent strings.Builder
+	for cmd != nil {
+		msg := cmd()
+		if b, ok := msg.(tea.BatchMsg); ok {
+			for _, c := range b {
+				if c != nil {
+					if d, ok := c().(doneMsg); ok {
+						cmd = m.onDone(d)
+					}
+				}
+			}
+		} else if d, ok := msg.(doneMsg); ok {
+			cmd = m.onDone(d)
+		} else {
+			cmd = nil
+		}
+		for len(eng.cmds) > 0 {
+			c := <-eng.cmds
+			say, ok := c.(mmls.Say)
+			if !ok || len(say.Text) > mmls.MaxTextSize {
+				t.Fatalf("sent %T of %d bytes", c, len(say.Text))
+			}
+			sent.WriteString(say.Text)
+		}
+	}
+	if sent.String() != paste {
+		t.Errorf("the parts sent make %d bytes, want the %d pasted", sent.Len(), len(paste))
+	}
+	if !strings.Contains(m.View(), "sent as 3 messages") {
+		t.Errorf("no word about the split:\n%s", m.View())
 	}
 }
 
@@ -337,5 +448,38 @@ func TestDaysAndMentions(t *testing.T) {
 	}
 	if strings.Index(out, "Mon 23 Nov 2026") > strings.Index(out, "two days ago") || strings.Index(out, "today") > strings.Index(out, "alice, are") {
 		t.Errorf("a date is not above its lines:\n%s", out)
+	}
+}
+
+// TestCommandsAnswer: /msg moves the screen to the direct room it wrote
+// in; /connect says it is connecting; with no room left, what is typed
+// and answered is still shown.
+func TestCommandsAnswer(t *testing.T) {
+	t.Parallel()
+	m := New(newFakeEngine(), Options{Now: func() time.Time { return t0 }})
+	mm, _ := m.Update(tea.WindowSizeMsg{Width: 100, Height: 24})
+	m = mm.(Model)
+	for _, msg := range started() {
+		m.onEvent(msg.(eventMsg).ev)
+	}
+	m.peers[carolID] = &peer{nick: "carol", online: true}
+	dm := "dm:" + aliceID.String() + ":" + carolID.String()
+	m.onDone(doneMsg{job: job{cmd: mmls.Direct{To: "carol", Text: "psst"}, user: true}, ev: &mmls.DirectRoom{Room: dm, With: carolID}})
+	if m.current != dm || !strings.Contains(m.View(), "alice (a11ce000)  @carol ") {
+		t.Errorf("after /msg the screen shows %q:\n%s", m.current, m.View())
+	}
+	m.onDone(doneMsg{job: job{cmd: mmls.Connect{Addr: "10.0.0.7:7420"}, user: true}})
+	if !strings.Contains(m.View(), "connecting to 10.0.0.7:7420…") {
+		t.Errorf("/connect said nothing:\n%s", m.View())
+	}
+	m.onEvent(&mmls.Left{Room: dm})
+	m.onEvent(&mmls.Left{Room: "lobby"})
+	m.submit("hello?")
+	m.onDone(doneMsg{job: job{cmd: mmls.ShowInfo{}, user: true}, ev: &mmls.Info{ID: aliceID, Nick: "alice", Online: 1}})
+	out := m.View()
+	for _, want := range []string{"you are in no room: /join one first", "you are alice (a11ce000) at 10.0.0.1:7420", "1 peer online"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("screen lacks %q:\n%s", want, out)
+		}
 	}
 }

@@ -16,11 +16,17 @@ func (m Model) bodyHeight() int {
 	if m.alert != "" {
 		h--
 	}
+	if m.tip != "" {
+		h--
+	}
 	if m.fullHelp {
 		h -= 4
 	}
 	return max(1, h)
 }
+
+// messageWidth is the width of the message pane.
+func (m Model) messageWidth() int { return max(10, m.width-panelWidth-3) }
 
 // View renders the screen; the message view renders only visible lines.
 func (m Model) View() string {
@@ -39,9 +45,13 @@ func (m Model) View() string {
 	}
 	h := m.bodyHeight()
 	panel := m.st.Panel.Width(panelWidth).Height(h).Render(m.sidePanel(h))
-	msgs := lipgloss.NewStyle().Width(max(10, m.width-panelWidth-3)).Height(h).Render(m.messages(max(10, m.width-panelWidth-3), h))
+	msgs := lipgloss.NewStyle().Width(m.messageWidth()).Height(h).Render(m.messages(m.messageWidth(), h))
 	b.WriteString(lipgloss.JoinHorizontal(lipgloss.Top, panel, msgs))
 	b.WriteByte('\n')
+	if m.tip != "" {
+		b.WriteString(m.st.System.Render(truncate(m.tip, m.width-1)))
+		b.WriteByte('\n')
+	}
 	b.WriteString(m.input.View())
 	b.WriteByte('\n')
 	if m.fullHelp {
@@ -119,7 +129,10 @@ func (m Model) sidePanel(h int) string {
 func (m Model) messages(w, h int) string {
 	v := m.views[m.current]
 	if v == nil {
-		return m.st.System.Render("no room: /join one")
+		v = &m.nowhere
+		if len(v.lines) == 0 {
+			return m.st.System.Render("you are in no room: /join one")
+		}
 	}
 	var out []string
 	if v.scroll == 0 && m.online() == 0 {
@@ -131,9 +144,7 @@ func (m Model) messages(w, h int) string {
 	end := len(v.lines) - v.scroll
 	for i := end - 1; i >= 0 && len(out) < h; i-- {
 		rendered := m.renderLine(v.lines[i], w)
-		// A day's lines start under its date; today's need one only
-		// below older ones.
-		if i > 0 && !sameDay(v.lines[i-1].at, v.lines[i].at) || i == 0 && !sameDay(v.lines[i].at, m.opts.Now()) {
+		if m.dateAbove(v, i) {
 			rendered = append([]string{m.daySeparator(v.lines[i].at, w)}, rendered...)
 		}
 		out = append(rendered, out...)
@@ -179,6 +190,15 @@ func (m Model) renderLine(l line, w int) []string {
 // mentions reports whether text names us (our nick, in any case).
 func (m Model) mentions(text string) bool {
 	return m.me != "" && strings.Contains(strings.ToLower(text), strings.ToLower(m.me))
+}
+
+// dateAbove reports whether line i starts a day, under its date: a day's
+// lines start under its date; today's need one only below older ones.
+func (m Model) dateAbove(v *roomView, i int) bool {
+	if i == 0 {
+		return !sameDay(v.lines[0].at, m.opts.Now())
+	}
+	return !sameDay(v.lines[i-1].at, v.lines[i].at)
 }
 
 func sameDay(a, b time.Time) bool {
