@@ -4,7 +4,7 @@ import "github.com/charmbracelet/bubbles/key"
 
 // KeyMap lists the interface's keys; the help bubble renders it.
 type KeyMap struct {
-	Send, Newline, PageUp, PageDown, NextRoom, PrevRoom, Complete, Dismiss, Help, Quit key.Binding
+	Send, Newline, PageUp, PageDown, NextRoom, PrevRoom, Complete, Dismiss, Help, Panel, Quit key.Binding
 }
 
 // DefaultKeyMap returns the keys described in the README.
@@ -19,6 +19,7 @@ func DefaultKeyMap() KeyMap {
 		Complete: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "complete")),
 		Dismiss:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "dismiss alert")),
 		Help:     key.NewBinding(key.WithKeys("f1"), key.WithHelp("f1", "keys")),
+		Panel:    key.NewBinding(key.WithKeys("f2"), key.WithHelp("f2", "rooms panel")),
 		Quit:     key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "clear, then quit")),
 	}
 }
@@ -30,5 +31,5 @@ func (k KeyMap) ShortHelp() []key.Binding {
 
 // FullHelp is the help view.
 func (k KeyMap) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{k.Send, k.Newline, k.Complete}, {k.PageUp, k.PageDown}, {k.NextRoom, k.PrevRoom}, {k.Dismiss, k.Help, k.Quit}}
+	return [][]key.Binding{{k.Send, k.Newline, k.Complete}, {k.PageUp, k.PageDown}, {k.NextRoom, k.PrevRoom}, {k.Dismiss, k.Help, k.Panel, k.Quit}}
 }

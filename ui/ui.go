@@ -70,7 +70,10 @@ type Model struct {
 	tip      string    // a one-off hint above the input (cleared by the next key)
 	tab      *tabRound // the completions Tab cycles through
 	fullHelp bool
-	ringing  bool // a bell is due: the next frame carries a BEL
+	// panelToggled flips the side panel from its default for the width
+	// (shown from 80 columns, hidden below).
+	panelToggled bool
+	ringing      bool // a bell is due: the next frame carries a BEL
 }
 
 type roomView struct {
@@ -218,6 +221,9 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case key.Matches(msg, m.keys.Help):
 		m.fullHelp = !m.fullHelp
+		return m, nil
+	case key.Matches(msg, m.keys.Panel):
+		m.panelToggled = !m.panelToggled
 		return m, nil
 	}
 	m.tip = ""

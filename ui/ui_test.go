@@ -100,8 +100,13 @@ func conversation() []tea.Msg {
 // view.
 func screen(t *testing.T, msgs []tea.Msg, keys ...tea.KeyMsg) string {
 	t.Helper()
+	return screenSized(t, 100, 24, msgs, keys...)
+}
+
+func screenSized(t *testing.T, w, h int, msgs []tea.Msg, keys ...tea.KeyMsg) string {
+	t.Helper()
 	m := New(newFakeEngine(), Options{MDNS: "on (eth0)", Now: func() time.Time { return t0 }})
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(100, 24))
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
 	for _, msg := range msgs {
 		tm.Send(msg)
 	}
@@ -425,7 +430,7 @@ func TestDaysAndMentions(t *testing.T) {
 	t.Parallel()
 	m := New(newFakeEngine(), Options{Now: func() time.Time { return t0 }})
 	m.st.Mention = lipgloss.NewStyle().Transform(func(s string) string { return "[" + s + "]" })
-	mm, _ := m.Update(tea.WindowSizeMsg{Width: 70, Height: 20})
+	mm, _ := m.Update(tea.WindowSizeMsg{Width: 100, Height: 20})
 	m = mm.(Model)
 	for _, msg := range started() {
 		m.onEvent(msg.(eventMsg).ev)
@@ -441,7 +446,7 @@ func TestDaysAndMentions(t *testing.T) {
 	}
 	out := m.View()
 	for _, want := range []string{"Mon 23 Nov 2026", "yesterday", "today", "bob [alice, are you there?]", "│" + strings.Repeat(" ", stampWidth) + "word",
-		"No one else is online. A friend joins with:", "mmls-chat --peer 10.0.0.1:7420"} {
+		"No one else is online. A friend joins with:", "10.0.0.1:7420"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("screen lacks %q:\n%s", want, out)
 		}
@@ -481,5 +486,63 @@ func TestCommandsAnswer(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("screen lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// manyRooms: 30 rooms, the one on screen in the middle of the list, and
+// its members.
+func manyRooms() []tea.Msg {
+	msgs := started()
+	for i := range 30 {
+		msgs = append(msgs, eventMsg{&mmls.Joined{Room: fmt.Sprintf("room%02d", i)}})
+	}
+	return append(msgs,
+		doneMsg{job: job{cmd: mmls.Switch{Room: "room15"}, user: true}, ev: &mmls.Switched{Room: "room15"}},
+		eventMsg{&mmls.PeerChanged{ID: bobID, Nick: "bob", Online: true}},
+		doneMsg{job: job{cmd: mmls.Who{Room: "room15"}}, ev: &mmls.Members{Room: "room15", Members: []mmls.MemberView{
+			{ID: bobID, Nick: "bob", WeReach: true, TheyReach: true, Online: true},
+			{ID: carolID, Nick: "carol", WeReach: true, TheyReach: true},
+		}}},
+		eventMsg{&mmls.Message{Room: "room15", MsgID: "m1", From: "bob", FromID: bobID, Text: "the fifteenth room", SentAt: t0}},
+	)
+}
+
+// TestLayouts: small windows keep the essentials (nick, room, online
+// count) and the messages; the side panel hides below 80 columns (F2
+// brings it back) and, with many rooms, keeps the current one and the
+// members in sight.
+func TestLayouts(t *testing.T) {
+	tests := []struct {
+		name   string
+		w, h   int
+		keys   []tea.KeyMsg
+		want   []string
+		unwant []string
+	}{
+		{"many rooms", 100, 24, nil, []string{"room15", "↑ ", "↓ ", "Members (2)", "● ⇄ bob", "○ ⇄ carol", "the fifteenth room"}, nil},
+		{"60x20", 60, 20, nil, []string{"alice (a11ce000)  #room15 · open", "3 here · 1 online", "bob the fifteenth room"}, []string{"Rooms", "│"}},
+		{"40x12", 40, 12, nil, []string{"alice  #room15 ", "3 here · 1 online", "bob the fifteenth"}, []string{"Rooms", "op…"}},
+		{"60x20 with the panel", 60, 20, []tea.KeyMsg{{Type: tea.KeyF2}}, []string{"Rooms", "room15", "Members (2)", "the fifteenth"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := screenSized(t, tc.w, tc.h, manyRooms(), tc.keys...)
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("screen lacks %q:\n%s", w, got)
+				}
+			}
+			for _, w := range tc.unwant {
+				if strings.Contains(got, w) {
+					t.Errorf("screen has %q:\n%s", w, got)
+				}
+			}
+			for i, l := range strings.Split(got, "\n") {
+				if lipgloss.Width(l) > tc.w {
+					t.Errorf("line %d is %d columns wide, in a window of %d: %q", i, lipgloss.Width(l), tc.w, l)
+				}
+			}
+			golden.RequireEqual(t, []byte(got))
+		})
 	}
 }

@@ -9,7 +9,26 @@ import (
 	"github.com/mmls-chat/mmls-chat/mmls"
 )
 
-const panelWidth = 24
+// panelWidth is the side panel's width in a window of 80 columns or more;
+// narrower windows hide the panel (F2 shows it, narrower) so messages keep
+// their room.
+const (
+	panelWidth       = 24
+	narrowPanelWidth = 16
+	wideWindow       = 80
+)
+
+// panelW is the side panel's width, 0 when hidden.
+func (m Model) panelW() int {
+	wide := m.width >= wideWindow
+	switch {
+	case wide == m.panelToggled:
+		return 0
+	case wide:
+		return panelWidth
+	}
+	return narrowPanelWidth
+}
 
 func (m Model) bodyHeight() int {
 	h := m.height - 1 - m.input.Height() - 1 - 1 // status, input, help line, separator
@@ -26,7 +45,12 @@ func (m Model) bodyHeight() int {
 }
 
 // messageWidth is the width of the message pane.
-func (m Model) messageWidth() int { return max(10, m.width-panelWidth-3) }
+func (m Model) messageWidth() int {
+	if pw := m.panelW(); pw > 0 {
+		return max(10, m.width-pw-3)
+	}
+	return max(10, m.width-1)
+}
 
 // View renders the screen; the message view renders only visible lines.
 func (m Model) View() string {
@@ -44,9 +68,12 @@ func (m Model) View() string {
 		b.WriteByte('\n')
 	}
 	h := m.bodyHeight()
-	panel := m.st.Panel.Width(panelWidth).Height(h).Render(m.sidePanel(h))
 	msgs := lipgloss.NewStyle().Width(m.messageWidth()).Height(h).Render(m.messages(m.messageWidth(), h))
-	b.WriteString(lipgloss.JoinHorizontal(lipgloss.Top, panel, msgs))
+	if pw := m.panelW(); pw > 0 {
+		panel := m.st.Panel.Width(pw).Height(h).Render(m.sidePanel(pw, h))
+		msgs = lipgloss.JoinHorizontal(lipgloss.Top, panel, msgs)
+	}
+	b.WriteString(msgs)
 	b.WriteByte('\n')
 	if m.tip != "" {
 		b.WriteString(m.st.System.Render(truncate(m.tip, m.width-1)))
@@ -62,41 +89,72 @@ func (m Model) View() string {
 	return b.String()
 }
 
+// statusBar shows, left, who we are and the room; right, how many are
+// online, then (as the width allows) where others reach us and mDNS. The
+// essentials (nick, room, online count) stay in any width.
 func (m Model) statusBar() string {
-	online := m.online()
-	short := m.myID.Short()
-	room := ""
+	room, kind := "", ""
 	switch {
 	case m.current == "":
 	case m.private[m.current]:
-		room = m.roomTitle(m.current) + " · private"
+		room, kind = m.roomTitle(m.current), " · private"
 	case mmls.IsDirect(m.current):
 		room = m.roomTitle(m.current)
 	default:
-		room = m.roomTitle(m.current) + " · open"
+		room, kind = m.roomTitle(m.current), " · open"
 	}
-	left := clean(fmt.Sprintf("%s (%s)  %s", m.me, short, room))
-	right := fmt.Sprintf("%s · mDNS %s · %d online", m.reachAt(), m.opts.MDNS, online)
-	gap := max(1, m.width-lipgloss.Width(left)-lipgloss.Width(right)-2)
-	return m.st.Status.Width(m.width).Render(truncate(left+strings.Repeat(" ", gap)+right, m.width-2))
+	online := fmt.Sprintf("%d online", m.online())
+	if v := m.views[m.current]; v != nil && m.panelW() == 0 && len(v.members) > 0 {
+		online = fmt.Sprintf("%d here · %s", len(v.members)+1, online)
+	}
+	avail := m.width - 2
+	// The longest form of the left side that fits.
+	var left string
+	for _, form := range []string{
+		fmt.Sprintf("%s (%s)  %s%s", m.me, m.myID.Short(), room, kind),
+		fmt.Sprintf("%s  %s%s", m.me, room, kind),
+		fmt.Sprintf("%s  %s", m.me, room),
+	} {
+		left = clean(form)
+		if lipgloss.Width(left)+1+lipgloss.Width(online) <= avail {
+			break
+		}
+	}
+	left = truncate(left, max(4, avail-lipgloss.Width(online)-1))
+	right := online
+	for _, more := range []string{"mDNS " + m.opts.MDNS, m.reachAt()} {
+		if more == "mDNS " || more == "" {
+			continue
+		}
+		if lipgloss.Width(left)+2+lipgloss.Width(more+" · "+right) <= avail {
+			right = more + " · " + right
+		}
+	}
+	gap := max(1, avail-lipgloss.Width(left)-lipgloss.Width(right))
+	return m.st.Status.Width(m.width).Render(left + strings.Repeat(" ", gap) + right)
 }
 
-func (m Model) sidePanel(h int) string {
-	var lines []string
-	lines = append(lines, m.st.PanelTitle.Render("Rooms"))
-	for _, r := range m.rooms {
-		title := truncate(clean(m.roomTitle(r)), panelWidth-5)
+// sidePanel lists the rooms and the current room's members in h lines of
+// width pw. When they do not fit, the rooms list is a window that keeps the
+// current room in sight (with how many are above and below), and the
+// members get what is left, at least a few lines.
+func (m Model) sidePanel(pw, h int) string {
+	inner := pw - 2 // padding
+	var rooms []string
+	cur := 0
+	for i, r := range m.rooms {
+		title := truncate(clean(m.roomTitle(r)), inner-4)
 		style := m.st.Room
 		if r == m.current {
-			style = m.st.RoomCurrent
+			style, cur = m.st.RoomCurrent, i
 		}
 		entry := style.Render(title)
 		if v := m.views[r]; v != nil && v.unread > 0 {
 			entry += " " + m.st.Unread.Render(fmt.Sprint(v.unread))
 		}
-		lines = append(lines, entry)
+		rooms = append(rooms, entry)
 	}
-	lines = append(lines, "", m.st.PanelTitle.Render("Members"))
+	var members []string
 	if v := m.views[m.current]; v != nil {
 		for _, mv := range v.members {
 			// ⇄ both ways, → only we reach them, ← only they reach us.
@@ -115,13 +173,38 @@ func (m Model) sidePanel(h int) string {
 			if mv.Verified {
 				mark = " " + m.st.Verified.Render("✔")
 			}
-			lines = append(lines, fmt.Sprintf("%s %s %s%s", dot, arrow, m.st.Nick(mv.ID.String(), truncate(clean(mv.Nick), panelWidth-8)), mark))
+			members = append(members, fmt.Sprintf("%s %s %s%s", dot, arrow, m.st.Nick(mv.ID.String(), truncate(clean(mv.Nick), inner-6)), mark))
 		}
 	}
+	// Two titles and a blank line between the lists.
+	roomRows := len(rooms)
+	if fixed := 3; roomRows+len(members)+fixed > h {
+		roomRows = max(1, min(len(rooms), h-fixed-min(len(members), max(3, (h-fixed)/3))))
+	}
+	lines := []string{m.st.PanelTitle.Render("Rooms")}
+	lines = append(lines, window(rooms, cur, roomRows, m.st.Pending)...)
+	lines = append(lines, "", m.st.PanelTitle.Render(fmt.Sprintf("Members (%d)", len(members))))
+	lines = append(lines, members...)
 	if len(lines) > h {
-		lines = lines[:h]
+		lines = append(lines[:h-1], m.st.Pending.Render(fmt.Sprintf("… %d more", len(lines)-h+1)))
 	}
 	return strings.Join(lines, "\n")
+}
+
+// window shows n of items around item cur, saying how many are hidden
+// above and below.
+func window(items []string, cur, n int, dim lipgloss.Style) []string {
+	if len(items) <= n {
+		return items
+	}
+	if n < 3 {
+		return items[cur : cur+1]
+	}
+	rows := n - 2 // one line each for "↑ k more" and "↓ k more"
+	start := min(max(0, cur-rows/2), len(items)-rows)
+	out := []string{dim.Render(fmt.Sprintf("↑ %d more", start))}
+	out = append(out, items[start:start+rows]...)
+	return append(out, dim.Render(fmt.Sprintf("↓ %d more", len(items)-start-rows)))
 }
 
 // messages renders the last h screen lines of the current room, walking
