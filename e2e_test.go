@@ -876,3 +876,62 @@ func TestE2EFirstMinute(t *testing.T) {
 		t.Errorf("%d unreachable events for %s, want 1", n, deadAddr)
 	}
 }
+
+// TestE2ERestartKeepsWhatTheUserSet: after a restart with no --nick,
+// --room or --peer, alice has the nick she set, opens the room she was
+// in, shows her messages with their delivery marks (a member removed
+// since no longer counts), and finds bob again at the address she last
+// reached him at.
+func TestE2ERestartKeepsWhatTheUserSet(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	nodes := roomIn(t, dir, "bob", "alice", "carol")
+	bob, alice, carol := nodes[0], nodes[1], nodes[2]
+	alice.say("/join dev")
+	bob.say("/join dev")
+	carol.say("/join dev")
+	waitLinkIn(t, bob, alice, "dev")
+	waitLinkIn(t, carol, alice, "dev")
+	alice.say("/switch dev")
+	alice.say("stored by bob")
+	sent := alice.waitFor("sent", 10*time.Second, func(e headless.Record) bool { return e.Type == "sent" && e.Text == "stored by bob" })
+	alice.waitFor("bob's receipt", 30*time.Second, func(e headless.Record) bool {
+		return e.Type == "delivered" && e.ID == sent.ID && e.ToID == bob.id
+	})
+	alice.waitFor("carol's receipt", 30*time.Second, func(e headless.Record) bool {
+		return e.Type == "delivered" && e.ID == sent.ID && e.ToID == carol.id
+	})
+	carol.kill()
+	alice.say("carol is gone")
+	gone := alice.waitFor("sent", 10*time.Second, func(e headless.Record) bool { return e.Type == "sent" && e.Text == "carol is gone" })
+	alice.waitFor("bob's receipt", 30*time.Second, func(e headless.Record) bool {
+		return e.Type == "delivered" && e.ID == gone.ID && e.ToID == bob.id
+	})
+	alice.say("/kick carol")
+	alice.waitFor("undelivered", 10*time.Second, func(e headless.Record) bool {
+		return e.Type == "undelivered" && e.ID == gone.ID && e.ToID == carol.id
+	})
+	alice.say("/nick robert")
+	alice.waitFor("nick", 10*time.Second, func(e headless.Record) bool { return e.Type == "nick" })
+	alice.kill()
+
+	again := launch(t, exec.Command(binary, "--headless", "--no-mdns", "--data", alice.data, "--listen", "127.0.0.1:0"), "robert", alice.data)
+	ready := again.waitFor("ready", 10*time.Second, func(e headless.Record) bool { return e.Type == "ready" })
+	if ready.Nick != "robert" || ready.Room != "dev" {
+		t.Errorf("restarted as %q in %q, want robert in dev", ready.Nick, ready.Room)
+	}
+	hist := again.waitFor("history of dev", 10*time.Second, func(e headless.Record) bool { return e.Type == "history" && e.Room == "dev" })
+	marks := map[string]string{}
+	for _, l := range hist.History {
+		if l.Mine {
+			marks[l.Text] = fmt.Sprintf("%d/%d", len(l.StoredBy), l.Recipients)
+		}
+	}
+	if marks["stored by bob"] != "2/2" || marks["carol is gone"] != "1/1" {
+		t.Errorf("delivery marks after the restart: %v", marks)
+	}
+	// No --peer: bob is found at the address we last reached him at.
+	again.waitFor("bob, recalled", 30*time.Second, func(e headless.Record) bool {
+		return e.Type == "peer" && e.ID == bob.id && e.Status == "online"
+	})
+}

@@ -79,13 +79,13 @@ func defaultData() string {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var o options
 	fs := flag.NewFlagSet("mmls-chat", flag.ContinueOnError)
-	fs.StringVar(&o.nick, "nick", defaultNick(), "your nick")
+	fs.StringVar(&o.nick, "nick", "", "your nick (default: the one you last set, else your user name)")
 	fs.StringVar(&o.data, "data", defaultData(), "data directory (identity, history)")
 	fs.StringVar(&o.listen, "listen", fmt.Sprintf(":%d", DefaultPort), "listen address; a free port is used if this one is taken")
 	fs.Var(&o.peers, "peer", "a peer's HOST:PORT to connect to (repeatable)")
 	fs.BoolVar(&o.noMDNS, "no-mdns", false, "do not announce or browse with mDNS")
 	fs.Var(&o.ifaces, "iface", "network interface for mDNS (repeatable; default: every suitable one)")
-	fs.StringVar(&o.room, "room", "lobby", "room to start in")
+	fs.StringVar(&o.room, "room", "", "room to start in (default: the one you were in, else lobby)")
 	fs.BoolVar(&o.headless, "headless", false, "no interface: text lines on stdin, JSON events on stdout")
 	fs.BoolVar(&o.demo, "demo", false, "try it alone: you and two simulated participants on this machine (temporary data)")
 	fs.BoolVar(&o.walkthrough, "walkthrough", false, "narrate the protocol with three participants in one process, then exit")
@@ -106,6 +106,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 0
 		}
 		fmt.Fprintf(stderr, "mmls-chat: %v (see --help)\n", err)
+		return 2
+	}
+	nickGiven := false
+	fs.Visit(func(f *flag.Flag) { nickGiven = nickGiven || f.Name == "nick" })
+	if nickGiven && o.nick == "" {
+		fmt.Fprintln(stderr, "mmls-chat: --nick: a nick is 1 to 32 printable characters")
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -136,7 +142,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 func runChat(o options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cfg := node.Config{Nick: o.nick, Data: o.data, Listen: o.listen, Peers: o.peers,
+	cfg := node.Config{Nick: o.nick, DefaultNick: defaultNick(), Data: o.data, Listen: o.listen, Peers: o.peers,
 		MDNS: !o.noMDNS, Ifaces: o.ifaces, Room: o.room}
 	if o.demo {
 		// The user and two simulated participants, in temporary data

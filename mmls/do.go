@@ -12,15 +12,24 @@ import (
 func (e *Engine) do(c Command) (Event, error) {
 	switch c := c.(type) {
 	case Join:
-		return nil, e.join(c.Room)
+		if err := e.join(c.Room); err != nil {
+			return nil, err
+		}
+		e.onScreen(c.Room)
+		return nil, nil
 	case Create:
-		return nil, e.create(c.Room)
+		if err := e.create(c.Room); err != nil {
+			return nil, err
+		}
+		e.onScreen(c.Room)
+		return nil, nil
 	case Leave:
 		return nil, e.leave(c.Room)
 	case Switch:
 		if _, err := e.room(c.Room); err != nil {
 			return nil, err
 		}
+		e.onScreen(c.Room)
 		return &Switched{Room: c.Room}, nil
 	case Say:
 		r, err := e.room(c.Room)
@@ -40,6 +49,7 @@ func (e *Engine) do(c Command) (Event, error) {
 		if err := e.say(r, c.Text); err != nil {
 			return nil, err
 		}
+		e.onScreen(r.name)
 		return &DirectRoom{Room: r.name, With: peer}, nil
 	case Invite:
 		r, err := e.room(c.Room)
@@ -233,4 +243,16 @@ func (e *Engine) info() Event {
 	}
 	return &Info{ID: e.me, Nick: e.id.Nick(), Listen: e.cfg.Listen, MDNS: e.cfg.MDNS, Data: e.st.Path(),
 		Rooms: len(e.rooms), Online: online, Keys: keys}
+}
+
+// onScreen remembers the room an interface now shows (Join, Create,
+// Switch, Direct put it there): the next start opens it first.
+func (e *Engine) onScreen(room string) {
+	if e.lastRoom == room {
+		return
+	}
+	e.lastRoom = room
+	if err := e.st.SetSetting(store.SettingLastRoom, room); err != nil {
+		e.cfg.Logf("mmls: remember the room on screen: %v", err)
+	}
 }

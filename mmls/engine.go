@@ -41,14 +41,16 @@ type Config struct {
 // needs a lock. Others talk to it through Do (a command in, its answer
 // out) and read what happens from Events.
 type Engine struct {
-	cfg      Config
-	id       *dmls.Identity
-	me       ID
-	st       *store.Store
-	net      Network
-	requests chan request
-	events   chan Event
-	done     chan struct{}
+	cfg       Config
+	roomGiven bool   // cfg.Room was set: it, not the last room, opens first
+	lastRoom  string // the room last put on screen
+	id        *dmls.Identity
+	me        ID
+	st        *store.Store
+	net       Network
+	requests  chan request
+	events    chan Event
+	done      chan struct{}
 
 	start string // the room interfaces start in
 	rooms map[string]*room
@@ -83,7 +85,8 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Identity == nil || cfg.Store == nil || cfg.Net == nil {
 		return nil, errors.New("mmls: Config needs Identity, Store and Net")
 	}
-	if cfg.Room == "" {
+	roomGiven := cfg.Room != ""
+	if !roomGiven {
 		cfg.Room = "lobby"
 	}
 	if cfg.Tick <= 0 {
@@ -96,19 +99,23 @@ func New(cfg Config) (*Engine, error) {
 		cfg.Logf = func(string, ...any) {}
 	}
 	return &Engine{
-		cfg: cfg, id: cfg.Identity, me: cfg.Identity.Fingerprint(), st: cfg.Store, net: cfg.Net,
+		cfg: cfg, roomGiven: roomGiven, id: cfg.Identity, me: cfg.Identity.Fingerprint(), st: cfg.Store, net: cfg.Net,
 		requests: make(chan request), events: make(chan Event, 1024), done: make(chan struct{}),
 		rooms: map[string]*room{}, byID: map[dmls.RoomID]*room{}, peers: map[ID]*peerState{}, warned: map[ID]bool{},
 		selfSkel: skeleton(cfg.Identity.Nick()), resent: map[string]time.Time{},
 	}, nil
 }
 
-// LoadIdentity returns the stored identity, creating one on a first start,
-// and records a changed nick.
-func LoadIdentity(st *store.Store, env dmls.Env, nick string) (*dmls.Identity, error) {
+// LoadIdentity returns the stored identity, creating one on a first start
+// (named nick, or fallback when nick is ""), and records a changed nick; a
+// nick of "" keeps the stored one.
+func LoadIdentity(st *store.Store, env dmls.Env, nick, fallback string) (*dmls.Identity, error) {
 	saved, err := st.Identity()
 	switch {
 	case errors.Is(err, store.ErrNotFound):
+		if nick == "" {
+			nick = fallback
+		}
 		id, err := dmls.NewIdentity(env, nick)
 		if err != nil {
 			return nil, err

@@ -60,7 +60,7 @@ func newTestEngine(t testing.TB) *Engine {
 	}
 	t.Cleanup(func() { st.Close() })
 	env := dmls.Env{Rand: rand.Reader, Now: time.Now}
-	id, err := LoadIdentity(st, env, "fuzz")
+	id, err := LoadIdentity(st, env, "fuzz", "fuzz")
 	if err != nil {
 		t.Fatal(err)
 	}

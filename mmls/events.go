@@ -47,6 +47,18 @@ type (
 		At
 		Room    string
 		Private bool
+		// With and Nick name the other person of a direct room (Nick as
+		// last known, for a partner offline since before the start).
+		With ID
+		Nick string
+	}
+	// Undelivered: To was removed from Room before it stored our message
+	// MsgID: it no longer counts among the message's recipients.
+	Undelivered struct {
+		At
+		Room  string
+		MsgID string
+		To    ID
 	}
 	// History: Room's last stored messages, oldest first, when it opens.
 	History struct {
@@ -297,6 +309,10 @@ type Line struct {
 	Text   string
 	SentAt time.Time
 	Mine   bool
+	// Of our own messages: how many recipients count (those removed
+	// before they stored it do not), and who has stored it.
+	Recipients int
+	StoredBy   []ID
 }
 
 // PeerView is one peer in a Peers answer.

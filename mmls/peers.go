@@ -54,6 +54,13 @@ func (e *Engine) onNet(ev NetEvent) {
 		if !wasOnline {
 			e.emit(&PeerChanged{ID: p.id, Nick: e.nickOf(p.id, ""), Addr: p.addr, Online: true})
 		}
+		// Known from now on: its nick names it while offline, and its
+		// address lets the next start reconnect without --peer.
+		if p.nick != "" {
+			if err := e.st.SawPeer(store.KnownPeer{ID: p.id.String(), Nick: p.nick, Addr: p.addr, Seen: e.now()}); err != nil {
+				e.cfg.Logf("mmls: remember peer %s: %v", p.id.Short(), err)
+			}
+		}
 		e.announceTo(p.id)
 	case PeerDown:
 		p := e.peer(ev.Peer)

@@ -90,8 +90,12 @@ func (e *Engine) ourGroupChanged(r *room, ev dmls.Event) {
 	if err := e.st.RemoveMember(r.name, peer); err != nil {
 		e.fail(storageErr(err))
 	}
-	if err := e.st.DropRecipient(r.name, peer); err != nil {
+	if dropped, err := e.st.DropRecipient(r.name, peer); err != nil {
 		e.fail(storageErr(err))
+	} else {
+		for _, id := range dropped {
+			e.emit(&Undelivered{Room: r.name, MsgID: id, To: ev.Peer})
+		}
 	}
 	if by, ok := r.s.KickedBy(ev.Peer); ok {
 		k := store.Kick{Peer: peer, At: e.now()}

@@ -42,6 +42,17 @@ func (e *Engine) open() error {
 	if err != nil {
 		return err
 	}
+	// Peers we knew: their nicks name offline partners and members.
+	known, err := e.st.KnownPeers()
+	if err != nil {
+		return err
+	}
+	for _, k := range known {
+		if id, ok := ParseID(k.ID); ok && id != e.me && dmls.ValidNick(k.Nick) == nil {
+			p := e.peer(id)
+			p.nick, p.skel, p.addr = k.Nick, skeleton(k.Nick), k.Addr
+		}
+	}
 	if len(rooms) == 0 {
 		first := store.Room{Name: e.cfg.Room, JoinedAt: e.now()}
 		if err := e.st.JoinRoom(first); err != nil {
@@ -51,7 +62,14 @@ func (e *Engine) open() error {
 	}
 	// The room to start in opens first; a stored room stands in for it
 	// when it is not one of ours.
-	sort.SliceStable(rooms, func(i, j int) bool { return rooms[i].Name == e.cfg.Room && rooms[j].Name != e.cfg.Room })
+	want := e.cfg.Room
+	if !e.roomGiven {
+		// The room on screen when we stopped.
+		if last, err := e.st.Setting(store.SettingLastRoom); err == nil && last != "" {
+			want = last
+		}
+	}
+	sort.SliceStable(rooms, func(i, j int) bool { return rooms[i].Name == want && rooms[j].Name != want })
 	e.start = rooms[0].Name
 	e.emit(&Ready{ID: e.me, Nick: e.id.Nick(), Listen: e.cfg.Listen, Addrs: e.cfg.Addrs, Notes: e.cfg.Notes, Room: e.start})
 	for _, r := range rooms {
@@ -126,14 +144,37 @@ func (e *Engine) openRoom(sr store.Room) (*room, error) {
 	}
 	s.FollowRemovals(e.removalPolicy(r))
 	e.rooms[name], e.byID[r.id] = r, r
-	e.emit(&Joined{Room: name, Private: r.private()})
+	joined := &Joined{Room: name, Private: r.private()}
+	if r.direct {
+		joined.With, joined.Nick = r.with, e.nickOf(r.with, "")
+	}
+	e.emit(joined)
 	if hist, err := e.st.History(name, HistoryLines); err != nil {
 		e.fail(storageErr(err))
 	} else if len(hist) > 0 {
 		lines := make([]Line, len(hist))
+		var mine []string
 		for i, m := range hist {
 			from, _ := ParseID(m.FromID)
 			lines[i] = Line{MsgID: m.ID, From: m.FromNick, FromID: from, Text: m.Text, SentAt: m.SentAt, Mine: m.Mine}
+			if m.Mine {
+				mine = append(mine, m.ID)
+			}
+		}
+		// Our messages keep their delivery marks across restarts.
+		deliveries, err := e.st.Deliveries(mine)
+		if err != nil {
+			e.fail(storageErr(err))
+		}
+		for i := range lines {
+			if d, ok := deliveries[lines[i].MsgID]; ok && lines[i].Mine {
+				lines[i].Recipients = d.To - d.Dropped
+				for _, a := range d.Acked {
+					if id, ok := ParseID(a); ok {
+						lines[i].StoredBy = append(lines[i].StoredBy, id)
+					}
+				}
+			}
 		}
 		e.emit(&History{Room: name, Lines: lines})
 	}

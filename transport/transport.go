@@ -316,6 +316,22 @@ func (t *Transport) Connect(addr string) error {
 	return nil
 }
 
+// Recall adds an address where peer id was reached before (a restart's
+// memory): dialled like the addresses peers tell us, with backoff, and
+// never reported Unreachable; a connection must prove it is id.
+func (t *Transport) Recall(addr string, id ID) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("transport: address %q: %w", addr, err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	t.addTarget(addr, id)
+	return nil
+}
+
 // Send queues payload for peer and returns its sequence number. Frames
 // queue while the peer is offline and are sent when it reconnects.
 func (t *Transport) Send(to ID, payload []byte) (uint64, error) {

@@ -133,7 +133,9 @@ func (m *Model) onDone(d doneMsg) tea.Cmd {
 		m.addRoom(c.Room)
 		m.setCurrent(c.Room)
 	case mmls.Switch:
-		m.setCurrent(c.Room)
+		if d.user { // Ctrl+N and Ctrl+P have moved the screen already
+			m.setCurrent(c.Room)
+		}
 		cmds = append(cmds, m.refresh(c.Room))
 	case mmls.Connect:
 		m.system(m.current, "connecting to %s…", c.Addr)

@@ -71,6 +71,9 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 		m.system(m.current, "can't reach %s: %s (still trying)", e.Addr, e.Reason)
 	case *mmls.Joined:
 		m.private[e.Room] = e.Private
+		if e.Nick != "" {
+			m.partner[e.Room] = e.Nick
+		}
 		m.addRoom(e.Room)
 		if m.current == "" {
 			m.setCurrent(e.Room)
@@ -83,6 +86,13 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 		var old []line
 		for _, h := range e.Lines {
 			old = append(old, line{at: h.SentAt, id: h.MsgID, fromID: h.FromID, from: h.From, text: h.Text, mine: h.Mine})
+			if h.Mine && m.sent[h.MsgID] == nil {
+				d := &delivery{total: h.Recipients, acked: map[mmls.ID]bool{}}
+				for _, id := range h.StoredBy {
+					d.acked[id] = true
+				}
+				m.sent[h.MsgID] = d
+			}
 		}
 		v.lines = append(old, v.lines...)
 	case *mmls.PeerChanged:
@@ -121,6 +131,11 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 	case *mmls.Delivered:
 		if d := m.sent[e.MsgID]; d != nil {
 			d.acked[e.To] = true
+		}
+	case *mmls.Undelivered:
+		// Removed before storing it: no longer among its recipients.
+		if d := m.sent[e.MsgID]; d != nil && !d.acked[e.To] {
+			d.total--
 		}
 	case *mmls.Removed:
 		m.removedMe[e.Room+"\x00"+e.By.String()] = true

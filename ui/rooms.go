@@ -72,7 +72,9 @@ func (m *Model) cycleRoom(next bool) tea.Cmd {
 		i = (i - 1 + len(m.rooms)) % len(m.rooms)
 	}
 	m.setCurrent(m.rooms[i])
-	return m.refresh(m.current)
+	// The engine remembers the room on screen for the next start (its
+	// answer also refreshes the members).
+	return m.enqueue(job{cmd: mmls.Switch{Room: m.current}})
 }
 
 // roomTitle shows an open room as #name, a private one as ◆name, and a
@@ -90,6 +92,9 @@ func (m Model) roomTitle(room string) string {
 	}
 	if p := m.peers[other]; p != nil && p.nick != "" {
 		return "@" + p.nick
+	}
+	if n := m.partner[room]; n != "" {
+		return "@" + n
 	}
 	return "@" + other.Short()
 }

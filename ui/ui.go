@@ -50,7 +50,8 @@ type Model struct {
 	addrs         []string // where others reach us (Ready)
 
 	rooms   []string
-	private map[string]bool // private rooms (only invited people get in)
+	private map[string]bool   // private rooms (only invited people get in)
+	partner map[string]string // direct room -> the other person's last known nick
 	// removedMe: room and id of everyone who removed us (their departure
 	// from our group that follows needs no second line).
 	removedMe map[string]bool
@@ -128,7 +129,7 @@ func New(eng Engine, opts Options) Model {
 	}
 	return Model{
 		eng: eng, opts: opts, keys: DefaultKeyMap(), st: DefaultStyles(), help: help.New(), input: in,
-		views: map[string]*roomView{}, peers: map[mmls.ID]*peer{}, sent: map[string]*delivery{}, private: map[string]bool{}, removedMe: map[string]bool{},
+		views: map[string]*roomView{}, peers: map[mmls.ID]*peer{}, sent: map[string]*delivery{}, private: map[string]bool{}, partner: map[string]string{}, removedMe: map[string]bool{},
 	}
 }
 

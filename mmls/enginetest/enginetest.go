@@ -116,7 +116,7 @@ func (l *LAN) start(nick string, tee bool) *Node {
 		l.t.Fatal(err)
 	}
 	env := dmls.Env{Rand: rand.Reader, Now: l.Clock.Now}
-	id, err := mmls.LoadIdentity(st, env, nick)
+	id, err := mmls.LoadIdentity(st, env, nick, nick)
 	if err != nil {
 		l.t.Fatal(err)
 	}

@@ -28,13 +28,18 @@ import (
 
 // Config describes a node.
 type Config struct {
-	Nick   string
-	Data   string // data directory
-	Listen string // listen address; a free port is used if its port is taken
-	Peers  []string
-	MDNS   bool
-	Ifaces []string
-	Room   string
+	// Nick is the nick to use from now on; "" keeps the one the data
+	// directory holds, or DefaultNick for a new identity.
+	Nick        string
+	DefaultNick string
+	Data        string // data directory
+	Listen      string // listen address; a free port is used if its port is taken
+	Peers       []string
+	MDNS        bool
+	Ifaces      []string
+	// Room is the room to start in; "" is the one on screen when the
+	// node last stopped, else lobby.
+	Room string
 	// Notes receives the few lines a user should see outside the log
 	// (a port fallback, mDNS unavailable). Nil sends them to Logf.
 	Notes io.Writer
@@ -42,6 +47,13 @@ type Config struct {
 	// file.
 	Logf func(format string, args ...any)
 }
+
+// A restart dials the MaxRecalled peers seen most recently, if seen in the
+// last RecallFor.
+const (
+	MaxRecalled = 32
+	RecallFor   = 30 * 24 * time.Hour
+)
 
 // UsageError is a bad setting (flag value, unusable directory): main
 // reports it in one line and exits 2.
@@ -67,10 +79,10 @@ type Node struct {
 
 // Validate checks the settings that need no file or socket.
 func (cfg Config) Validate() error {
-	if err := dmls.ValidNick(cfg.Nick); err != nil {
+	if err := dmls.ValidNick(cfg.Nick); cfg.Nick != "" && err != nil {
 		return &UsageError{fmt.Errorf("--nick: a nick is 1 to 32 printable characters")}
 	}
-	if cfg.Room == "" || strings.ContainsAny(cfg.Room, " \t") || mmls.IsDirect(cfg.Room) {
+	if cfg.Room != "" && (strings.ContainsAny(cfg.Room, " \t") || mmls.IsDirect(cfg.Room)) {
 		return &UsageError{fmt.Errorf("--room: a room name is 1 to 64 characters without spaces")}
 	}
 	return nil
@@ -99,7 +111,11 @@ func Start(cfg Config) (_ *Node, err error) {
 	var said []string
 	notes := io.Writer(noteTaker{&said, cfg.Notes, cfg.Logf})
 	env := dmls.Env{Rand: rand.Reader, Now: time.Now}
-	id, err := mmls.LoadIdentity(n.st, env, cfg.Nick)
+	fallback := cfg.DefaultNick
+	if dmls.ValidNick(fallback) != nil {
+		fallback = "anonymous" // a user name that is no nick
+	}
+	id, err := mmls.LoadIdentity(n.st, env, cfg.Nick, fallback)
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +132,20 @@ func Start(cfg Config) (_ *Node, err error) {
 	for _, p := range cfg.Peers {
 		if err := n.tr.Connect(p); err != nil {
 			return nil, &UsageError{fmt.Errorf("--peer: %w", err)}
+		}
+	}
+	// The peers we knew, at the address we last reached each at: found
+	// again after a restart without mDNS or --peer.
+	known, err := n.st.KnownPeers()
+	if err != nil {
+		return nil, err
+	}
+	for i, k := range known {
+		if i == MaxRecalled || time.Since(k.Seen) > RecallFor {
+			break
+		}
+		if id, ok := mmls.ParseID(k.ID); ok && k.Addr != "" {
+			_ = n.tr.Recall(k.Addr, transport.ID(id))
 		}
 	}
 	n.MDNS = "off (--no-mdns)"

@@ -2,6 +2,8 @@ package store
 
 import (
 	"bytes"
+	"errors"
+	"slices"
 	"sort"
 	"time"
 
@@ -50,16 +52,70 @@ func (s *Store) AddOutgoing(o Outgoing, fromID, fromNick string) error {
 		if o.Kind != KindText {
 			return nil // only text goes into the history
 		}
-		_, err := appendHistory(tx, Message{ID: o.ID, Room: o.Room, FromID: fromID, FromNick: fromNick, Text: o.Text,
-			SentAt: o.SentAt, ReceivedAt: o.SentAt, Mine: true})
-		return err
+		if _, err := appendHistory(tx, Message{ID: o.ID, Room: o.Room, FromID: fromID, FromNick: fromNick, Text: o.Text,
+			SentAt: o.SentAt, ReceivedAt: o.SentAt, Mine: true}); err != nil {
+			return err
+		}
+		return putJSON(tx.Bucket(bDelivery), []byte(o.ID), Delivery{To: len(o.To)})
 	})
+}
+
+// Delivery is how far one of our messages got, kept after the outbox
+// forgets it: To recipients when sent, of whom Acked have stored it and
+// Dropped were removed before they did (they no longer count).
+type Delivery struct {
+	To      int      `json:"to"`
+	Acked   []string `json:"acked,omitempty"`
+	Dropped int      `json:"dropped,omitempty"`
+}
+
+// noteDelivery records in the delivery bucket what changed in o.
+func noteDelivery(tx *bolt.Tx, o Outgoing, ackedBy string, dropped bool) error {
+	b := tx.Bucket(bDelivery)
+	var d Delivery
+	switch err := getJSON(b, []byte(o.ID), &d); {
+	case errors.Is(err, ErrNotFound):
+		if o.Kind != KindText {
+			return nil
+		}
+		d.To = len(o.To) // sent before version 5
+	case err != nil:
+		return err
+	}
+	if ackedBy != "" && !slices.Contains(d.Acked, ackedBy) {
+		d.Acked = append(d.Acked, ackedBy)
+	}
+	if dropped {
+		d.Dropped++
+	}
+	return putJSON(b, []byte(o.ID), d)
+}
+
+// Deliveries returns the delivery of each of ids that is one of our
+// messages.
+func (s *Store) Deliveries(ids []string) (map[string]Delivery, error) {
+	out := map[string]Delivery{}
+	err := s.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bDelivery)
+		for _, id := range ids {
+			var d Delivery
+			switch err := getJSON(b, []byte(id), &d); {
+			case errors.Is(err, ErrNotFound):
+			case err != nil:
+				return err
+			default:
+				out[id] = d
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 // Acknowledge records that peer has stored message id. It reports whether
 // this was news, and the message's state after it.
 func (s *Store) Acknowledge(id, peer string) (bool, Outgoing, error) {
-	return s.outboxChange(id, func(o *Outgoing) bool {
+	return s.outboxChange(id, peer, func(o *Outgoing) bool {
 		if o.Acked[peer] || !contains(o.To, peer) {
 			return false
 		}
@@ -72,9 +128,10 @@ func (s *Store) Acknowledge(id, peer string) (bool, Outgoing, error) {
 }
 
 // DropRecipient cancels delivery of every pending message of room to peer
-// (it was removed from our send group).
-func (s *Store) DropRecipient(room, peer string) error {
-	return s.update(func(tx *bolt.Tx) error {
+// (it was removed from our send group), and returns their ids.
+func (s *Store) DropRecipient(room, peer string) ([]string, error) {
+	var ids []string
+	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bOutbox)
 		var keys [][]byte
 		if err := b.ForEach(func(k, _ []byte) error {
@@ -98,12 +155,17 @@ func (s *Store) DropRecipient(room, peer string) error {
 			if err := putOutgoing(b, k, o); err != nil {
 				return err
 			}
+			if err := noteDelivery(tx, o, "", true); err != nil {
+				return err
+			}
+			ids = append(ids, o.ID)
 		}
 		return nil
 	})
+	return ids, err
 }
 
-func (s *Store) outboxChange(id string, f func(*Outgoing) bool) (bool, Outgoing, error) {
+func (s *Store) outboxChange(id, ackedBy string, f func(*Outgoing) bool) (bool, Outgoing, error) {
 	var o Outgoing
 	changed := false
 	err := s.update(func(tx *bolt.Tx) error {
@@ -114,7 +176,10 @@ func (s *Store) outboxChange(id string, f func(*Outgoing) bool) (bool, Outgoing,
 		if changed = f(&o); !changed {
 			return nil
 		}
-		return putOutgoing(b, []byte(id), o)
+		if err := putOutgoing(b, []byte(id), o); err != nil {
+			return err
+		}
+		return noteDelivery(tx, o, ackedBy, false)
 	})
 	return changed, o, err
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -133,4 +134,62 @@ func (s *Store) Pin(nick, id string) (string, error) {
 		return b.Put([]byte(nick), []byte(id))
 	})
 	return previous, err
+}
+
+// KnownPeer is a peer we were connected to: its nick and the address we
+// reached it at (or it came from), when last seen. They let a restart
+// reconnect without --peer and name an offline partner.
+type KnownPeer struct {
+	ID   string    `json:"-"`
+	Nick string    `json:"nick"`
+	Addr string    `json:"addr,omitempty"`
+	Seen time.Time `json:"seen"`
+}
+
+// MaxKnownPeers bounds the known peers; past it the one seen longest ago
+// goes.
+const MaxKnownPeers = 256
+
+// SawPeer records that p is online now.
+func (s *Store) SawPeer(p KnownPeer) error {
+	return s.update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bKnown)
+		p.Seen = p.Seen.UTC()
+		if b.Get([]byte(p.ID)) == nil && b.Stats().KeyN >= MaxKnownPeers {
+			var oldest []byte
+			var at time.Time
+			if err := b.ForEach(func(k, v []byte) error {
+				var q KnownPeer
+				if json.Unmarshal(v, &q) != nil || oldest == nil || q.Seen.Before(at) {
+					oldest, at = bytes.Clone(k), q.Seen
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			if err := b.Delete(oldest); err != nil {
+				return err
+			}
+		}
+		return putJSON(b, []byte(p.ID), p)
+	})
+}
+
+// KnownPeers lists the known peers, seen most recently first.
+func (s *Store) KnownPeers() ([]KnownPeer, error) {
+	var out []KnownPeer
+	err := s.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bKnown)
+		return b.ForEach(func(k, _ []byte) error {
+			var p KnownPeer
+			if err := getJSON(b, k, &p); err != nil {
+				return err
+			}
+			p.ID = string(k)
+			out = append(out, p)
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Seen.After(out[j].Seen) })
+	return out, err
 }

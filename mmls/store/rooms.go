@@ -114,3 +114,24 @@ func (s *Store) Rooms() ([]Room, error) {
 	})
 	return out, err
 }
+
+// Settings the user set, kept across restarts.
+const (
+	SettingLastRoom = "last-room" // the room on screen when we stopped
+	SettingNotify   = "notify"    // "off" turns desktop notifications off
+)
+
+// SetSetting records a setting.
+func (s *Store) SetSetting(name, value string) error {
+	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bSettings).Put([]byte(name), []byte(value)) })
+}
+
+// Setting returns a setting ("" when never set).
+func (s *Store) Setting(name string) (string, error) {
+	var v string
+	err := s.view(func(tx *bolt.Tx) error {
+		v = string(tx.Bucket(bSettings).Get([]byte(name)))
+		return nil
+	})
+	return v, err
+}

@@ -32,7 +32,7 @@ const FileName = "mmls-chat.db"
 
 const (
 	magic   = "mmls-chat store"
-	version = 4 // 2: private rooms (vouches, invites); 3: messages keyed by sender, room and id; 4: alerts
+	version = 5 // 2: private rooms (vouches, invites); 3: messages keyed by sender, room and id; 4: alerts; 5: delivery, known peers, settings
 )
 
 // Errors callers match with errors.Is.
@@ -58,12 +58,16 @@ var (
 	bVouches  = []byte("vouches")  // room \x00 peer id -> "": peers we vouch for in a private room (version 2)
 	bInvites  = []byte("invites")  // room name -> Invite: invitations not yet accepted (version 2)
 	bAlerts   = []byte("alerts")   // seq -> Alert, with its evidence (version 4)
-	buckets   = [][]byte{bMeta, bIdentity, bRooms, bMessages, bMsgKeys, bOutbox, bKicks, bPins, bMembers, bVerified, bVouches, bInvites, bAlerts}
+	bDelivery = []byte("delivery") // message id -> Delivery of one of our messages (version 5)
+	bKnown    = []byte("known")    // peer id -> KnownPeer: nick and address last seen (version 5)
+	bSettings = []byte("settings") // name -> value: what the user set (version 5)
+	buckets   = [][]byte{bMeta, bIdentity, bRooms, bMessages, bMsgKeys, bOutbox, bKicks, bPins, bMembers, bVerified, bVouches, bInvites, bAlerts, bDelivery, bKnown, bSettings}
 	// upgrades bring a store of the version before each up to it.
 	upgrades = map[uint32]func(*bolt.Tx) error{
 		2: func(tx *bolt.Tx) error { return createBuckets(tx, bVouches, bInvites) },
 		3: keyMessagesBySender,
 		4: func(tx *bolt.Tx) error { return createBuckets(tx, bAlerts) },
+		5: func(tx *bolt.Tx) error { return createBuckets(tx, bDelivery, bKnown, bSettings) },
 	}
 )
 

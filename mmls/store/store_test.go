@@ -173,9 +173,16 @@ func TestOutboxAcknowledgements(t *testing.T) {
 	}
 	// Dropping d (removed from the group) completes delivery: the entry
 	// leaves the outbox, the history keeps the message.
-	must(t, s.DropRecipient("lobby", "d"))
+	dropped, err := s.DropRecipient("lobby", "d")
+	if err != nil || fmt.Sprint(dropped) != "[m]" {
+		t.Fatalf("dropped %v, %v", dropped, err)
+	}
 	if out, _ := s.Outbox(); len(out) != 0 {
 		t.Fatalf("outbox %+v", out)
+	}
+	// The delivery outlives the outbox entry: 2 of the 2 who count.
+	if d, err := s.Deliveries([]string{"m", "unknown"}); err != nil || fmt.Sprint(d) != "map[m:{3 [b c] 1}]" {
+		t.Fatalf("deliveries %v, %v", d, err)
 	}
 	if _, _, err := s.Acknowledge("m", "d"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("ack after completion: %v", err)
@@ -448,5 +455,38 @@ func TestAlertsWithEvidenceOutlastTheRest(t *testing.T) {
 	}
 	if len(got) != MaxAlerts || got[0].Detail != "evidence" || got[1].Detail != "6" {
 		t.Fatalf("%d alerts, first %q then %q", len(got), got[0].Detail, got[1].Detail)
+	}
+}
+
+// TestKnownPeersAndSettings: what a restart needs to reconnect and to
+// put the user back where they were; the known peers are bounded.
+func TestKnownPeersAndSettings(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := open(t, dir)
+	for i := range MaxKnownPeers + 3 {
+		must(t, s.SawPeer(KnownPeer{ID: fmt.Sprintf("p%03d", i), Nick: "n", Addr: fmt.Sprintf("10.0.0.%d:7420", i%250), Seen: t0.Add(time.Duration(i) * time.Second)}))
+	}
+	must(t, s.SawPeer(KnownPeer{ID: "p010", Nick: "ten", Addr: "10.0.0.10:7421", Seen: t0.Add(time.Hour)}))
+	must(t, s.SetSetting(SettingLastRoom, "dev"))
+	s.Close()
+	s = open(t, dir)
+	known, err := s.KnownPeers()
+	if err != nil || len(known) != MaxKnownPeers {
+		t.Fatalf("%d known peers, %v", len(known), err)
+	}
+	if k := known[0]; k.ID != "p010" || k.Nick != "ten" || k.Addr != "10.0.0.10:7421" {
+		t.Fatalf("most recent: %+v", k)
+	}
+	for _, k := range known {
+		if k.ID == "p000" || k.ID == "p001" || k.ID == "p002" {
+			t.Fatalf("%s, among the oldest, was kept", k.ID)
+		}
+	}
+	if v, err := s.Setting(SettingLastRoom); v != "dev" || err != nil {
+		t.Fatalf("last room %q, %v", v, err)
+	}
+	if v, err := s.Setting("never set"); v != "" || err != nil {
+		t.Fatalf("unset setting %q, %v", v, err)
 	}
 }

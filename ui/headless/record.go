@@ -76,6 +76,9 @@ type Line struct {
 	Text   string    `json:"text"`
 	SentAt time.Time `json:"sent_at"`
 	Mine   bool      `json:"mine,omitempty"`
+	// Of our own messages: the recipients that count, and who stored it.
+	Recipients int      `json:"recipients,omitempty"`
+	StoredBy   []string `json:"stored_by,omitempty"`
 }
 
 // Peer is one peer in a peers record.
@@ -157,10 +160,17 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 		r.Type, r.Addr, r.Detail = "unreachable", e.Addr, e.Reason
 	case *mmls.Joined:
 		r.Type, r.Room, r.Private = "joined", e.Room, e.Private
+		r.ID, r.Nick = hexOr(e.With), e.Nick
+	case *mmls.Undelivered:
+		r.Type, r.Room, r.ID, r.ToID = "undelivered", e.Room, e.MsgID, e.To.String()
 	case *mmls.History:
 		r.Type, r.Room = "history", e.Room
 		for _, l := range e.Lines {
-			r.History = append(r.History, Line{ID: l.MsgID, From: l.From, FromID: hexOr(l.FromID), Text: l.Text, SentAt: l.SentAt, Mine: l.Mine})
+			hl := Line{ID: l.MsgID, From: l.From, FromID: hexOr(l.FromID), Text: l.Text, SentAt: l.SentAt, Mine: l.Mine, Recipients: l.Recipients}
+			for _, id := range l.StoredBy {
+				hl.StoredBy = append(hl.StoredBy, id.String())
+			}
+			r.History = append(r.History, hl)
 		}
 	case *mmls.Left:
 		r.Type, r.Room = "left", e.Room
