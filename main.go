@@ -53,6 +53,7 @@ type options struct {
 	nick, data, listen, room, logFile string
 	peers, ifaces                     list
 	noMDNS, headless, showVersion     bool
+	noNotify                          bool
 	walkthrough, demo                 bool
 }
 
@@ -84,6 +85,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.listen, "listen", fmt.Sprintf(":%d", DefaultPort), "listen address; a free port is used if this one is taken")
 	fs.Var(&o.peers, "peer", "a peer's HOST:PORT to connect to (repeatable)")
 	fs.BoolVar(&o.noMDNS, "no-mdns", false, "do not announce or browse with mDNS")
+	fs.BoolVar(&o.noNotify, "no-notify", false, "no desktop notifications (mentions, direct messages) this run; /notify off for good")
 	fs.Var(&o.ifaces, "iface", "network interface for mDNS (repeatable; default: every suitable one)")
 	fs.StringVar(&o.room, "room", "", "room to start in (default: the one you were in, else lobby)")
 	fs.BoolVar(&o.headless, "headless", false, "no interface: text lines on stdin, JSON events on stdout")
@@ -205,7 +207,7 @@ func runChat(o options, stdin io.Reader, stdout, stderr io.Writer) (int, error) 
 		if o.headless {
 			return headless.Run(ctx, n.Engine, stdin, stdout)
 		}
-		p := tea.NewProgram(ui.New(n.Engine, ui.Options{MDNS: n.MDNS}), tea.WithAltScreen(), tea.WithMouseCellMotion(),
+		p := tea.NewProgram(ui.New(n.Engine, ui.Options{MDNS: n.MDNS, NoNotify: o.noNotify}), tea.WithAltScreen(), tea.WithMouseCellMotion(),
 			tea.WithInput(stdin), tea.WithOutput(stdout), tea.WithContext(ctx))
 		_, err := p.Run()
 		cancel()

@@ -55,6 +55,12 @@ type (
 	Connect struct{ Addr string }
 	// Update refreshes our keys in Room now.
 	Update struct{ Room string }
+	// Search answers Room's stored messages that contain Text (in any
+	// case), the last MaxSearchResults of them.
+	Search struct{ Room, Text string }
+	// SetNotify turns desktop notifications (mentions, direct messages)
+	// on or off, from now on and at the next starts.
+	SetNotify struct{ On bool }
 	// Help answers the list of commands.
 	Help struct{}
 	// Quit stops the engine.
@@ -78,6 +84,8 @@ func (ShowInfo) command()   {}
 func (ListAlerts) command() {}
 func (SetNick) command()    {}
 func (Connect) command()    {}
+func (Search) command()     {}
+func (SetNotify) command()  {}
 func (Update) command()     {}
 func (Help) command()       {}
 func (Quit) command()       {}

@@ -2,6 +2,7 @@ package mmls
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
 	"github.com/mmls-chat/mmls-chat/mmls/store"
@@ -105,6 +106,17 @@ func (e *Engine) do(c Command) (Event, error) {
 		}
 		e.in(r)(r.s.Update())
 		return &KeysUpdated{Room: r.name}, nil
+	case Search:
+		return e.search(c.Room, c.Text)
+	case SetNotify:
+		value := "on"
+		if !c.On {
+			value = "off"
+		}
+		if err := e.st.SetSetting(store.SettingNotify, value); err != nil {
+			return nil, storageErr(err)
+		}
+		return &NotifyChanged{On: c.On}, nil
 	case Help:
 		return &HelpText{Commands: HelpLines()}, nil
 	case Quit:
@@ -255,4 +267,32 @@ func (e *Engine) onScreen(room string) {
 	if err := e.st.SetSetting(store.SettingLastRoom, room); err != nil {
 		e.cfg.Logf("mmls: remember the room on screen: %v", err)
 	}
+}
+
+// MaxSearchResults bounds a Search's answer (the most recent matches).
+const MaxSearchResults = 50
+
+// search finds room's stored messages containing text, in any case.
+func (e *Engine) search(room, text string) (Event, error) {
+	if _, err := e.room(room); err != nil {
+		return nil, err
+	}
+	hist, err := e.st.History(room, 0)
+	if err != nil {
+		return nil, storageErr(err)
+	}
+	want := strings.ToLower(text)
+	found := &Found{Room: room, Text: text}
+	for _, m := range hist {
+		if !strings.Contains(strings.ToLower(m.Text), want) {
+			continue
+		}
+		found.Total++
+		from, _ := ParseID(m.FromID)
+		found.Lines = append(found.Lines, Line{MsgID: m.ID, From: e.nickOf(from, m.FromNick), FromID: from, Text: m.Text, SentAt: m.SentAt, Mine: m.Mine})
+	}
+	if len(found.Lines) > MaxSearchResults {
+		found.Lines = found.Lines[len(found.Lines)-MaxSearchResults:]
+	}
+	return found, nil
 }

@@ -34,6 +34,8 @@ type (
 		Addrs []string
 		Notes []string
 		Room  string
+		// Notify: desktop notifications are on (the user's /notify).
+		Notify bool
 	}
 	// Unreachable: an address the user gave (--peer, /connect) could not
 	// be reached; said once, while the dials go on quietly.
@@ -254,6 +256,19 @@ type (
 		At
 		Nick   string
 		Detail string
+	}
+	// Found answers Search: the matching messages of Room, oldest first
+	// (Lines), and how many matched in all.
+	Found struct {
+		At
+		Room, Text string
+		Lines      []Line
+		Total      int
+	}
+	// NotifyChanged answers SetNotify.
+	NotifyChanged struct {
+		At
+		On bool
 	}
 	// Switched answers Switch: we are in Room.
 	Switched struct {

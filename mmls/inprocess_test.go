@@ -458,3 +458,33 @@ func TestKeysRotateOnSchedule(t *testing.T) {
 		t.Fatalf("alice's key in bob's group rotated at %v (joined %v)", at, joined)
 	}
 }
+
+// TestSearchAndNotifySetting: /search finds the room's stored messages in
+// any case, ours and others'; /notify off is kept for the next start.
+func TestSearchAndNotifySetting(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob")
+	alice, bob := nodes[0], nodes[1]
+	alice.Say("lobby", "the Budget is due")
+	alice.Say("lobby", "unrelated")
+	bob.Say("lobby", "budget? which budget")
+	alice.WaitText("lobby", "budget? which budget")
+	found := alice.Do(mmls.Search{Room: "lobby", Text: "BUDGET"}).(*mmls.Found)
+	var got []string
+	for _, l := range found.Lines {
+		got = append(got, l.From+": "+l.Text)
+	}
+	if found.Total != 2 || strings.Join(got, " | ") != "alice: the Budget is due | bob: budget? which budget" {
+		t.Fatalf("found %d: %q", found.Total, got)
+	}
+	if _, err := alice.Try(mmls.Search{Room: "nowhere", Text: "x"}); !errors.Is(err, mmls.ErrNotInRoom) {
+		t.Fatalf("search in a room we are not in: %v", err)
+	}
+	alice.Do(mmls.SetNotify{On: false})
+	alice.Stop()
+	alice2 := l.Start("alice")
+	if ready := alice2.WaitFor("ready", func(e mmls.Event) bool { _, ok := e.(*mmls.Ready); return ok }).(*mmls.Ready); ready.Notify {
+		t.Fatal("/notify off was forgotten at the restart")
+	}
+}

@@ -74,6 +74,19 @@ var specs = []Spec{
 	{Name: "nick", Args: "NAME", Help: "change your nick (from the next start)", parse: func(arg, _ string) (Command, error) {
 		return SetNick{Nick: arg}, need(arg)
 	}},
+	{Name: "search", Aliases: []string{"find"}, Args: "TEXT", Help: "find the messages of the room shown that contain TEXT", parse: func(arg, cur string) (Command, error) {
+		room, err := shownAnd(arg, cur)
+		return Search{Room: room, Text: arg}, err
+	}},
+	{Name: "notify", Args: "on|off", Help: "desktop notifications for mentions and direct messages", parse: func(arg, _ string) (Command, error) {
+		switch strings.ToLower(arg) {
+		case "on":
+			return SetNotify{On: true}, nil
+		case "off":
+			return SetNotify{On: false}, nil
+		}
+		return nil, errUsage
+	}},
 	{Name: "info", Help: "show your id, address and status", parse: func(string, string) (Command, error) { return ShowInfo{}, nil }},
 	{Name: "alerts", Help: "list security alerts, each with its evidence", parse: func(string, string) (Command, error) { return ListAlerts{}, nil }},
 	{Name: "help", Help: "this list", parse: func(string, string) (Command, error) { return Help{}, nil }},

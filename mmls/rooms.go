@@ -71,7 +71,11 @@ func (e *Engine) open() error {
 	}
 	sort.SliceStable(rooms, func(i, j int) bool { return rooms[i].Name == want && rooms[j].Name != want })
 	e.start = rooms[0].Name
-	e.emit(&Ready{ID: e.me, Nick: e.id.Nick(), Listen: e.cfg.Listen, Addrs: e.cfg.Addrs, Notes: e.cfg.Notes, Room: e.start})
+	notify, err := e.st.Setting(store.SettingNotify)
+	if err != nil {
+		return err
+	}
+	e.emit(&Ready{ID: e.me, Nick: e.id.Nick(), Listen: e.cfg.Listen, Addrs: e.cfg.Addrs, Notes: e.cfg.Notes, Room: e.start, Notify: notify != "off"})
 	for _, r := range rooms {
 		if _, err := e.openRoom(r); err != nil {
 			return err

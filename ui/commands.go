@@ -210,6 +210,31 @@ func (m *Model) onAnswer(ev mmls.Event, user bool) []tea.Cmd {
 		}
 	case *mmls.NickChanged:
 		m.system(m.current, "nick will be %s %s", e.Nick, e.Detail)
+	case *mmls.Found:
+		switch {
+		case e.Total == 0:
+			m.system(e.Room, "no message in %s contains %q", m.roomTitle(e.Room), e.Text)
+			return nil
+		case e.Total > len(e.Lines):
+			m.system(e.Room, "%d messages in %s contain %q; the last %d:", e.Total, m.roomTitle(e.Room), e.Text, len(e.Lines))
+		case e.Total == 1:
+			m.system(e.Room, "1 message in %s contains %q:", m.roomTitle(e.Room), e.Text)
+		default:
+			m.system(e.Room, "%d messages in %s contain %q:", e.Total, m.roomTitle(e.Room), e.Text)
+		}
+		for _, l := range e.Lines {
+			m.system(e.Room, "  %s %s: %s", l.SentAt.Local().Format("Jan 2 15:04"), l.From, strings.ReplaceAll(l.Text, "\n", " "))
+		}
+	case *mmls.NotifyChanged:
+		m.notify = e.On && !m.opts.NoNotify
+		switch {
+		case e.On && m.opts.NoNotify:
+			m.system(m.current, "desktop notifications: on from the next start without --no-notify")
+		case e.On:
+			m.system(m.current, "desktop notifications: on (mentions and direct messages)")
+		default:
+			m.system(m.current, "desktop notifications: off")
+		}
 	case *mmls.DirectRoom:
 		// /msg: the conversation goes on where the text went.
 		m.addRoom(e.Room)

@@ -61,6 +61,7 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 	switch e := ev.(type) {
 	case *mmls.Ready:
 		m.me, m.myID, m.listen, m.addrs = e.Nick, e.ID, e.Listen, e.Addrs
+		m.notify = e.Notify && !m.opts.NoNotify
 		if m.current == "" {
 			m.setCurrent(e.Room)
 		}
@@ -122,6 +123,11 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 			v.scroll++ // keep the view where the reader left it
 		}
 		if mmls.IsDirect(e.Room) || m.mentions(e.Text) {
+			where := ""
+			if !mmls.IsDirect(e.Room) {
+				where = " in " + m.roomTitle(e.Room)
+			}
+			m.notice = e.From + where + ": " + e.Text
 			cmds = append(cmds, bellCmd)
 		}
 	case *mmls.Sent:
@@ -146,6 +152,7 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 			kind = "the private room ◆" + e.Room
 		}
 		m.system(m.current, "%s invites you to %s — /join %s", e.From, kind, e.Room)
+		m.notice = e.From + " invites you to " + kind
 		cmds = append(cmds, bellCmd)
 	case *mmls.InviteSent:
 		m.system(m.current, "invitation to %s sent to %s", e.Room, e.Nick)

@@ -30,6 +30,8 @@ type Engine interface {
 // Options describe the node for the status bar.
 type Options struct {
 	MDNS string
+	// NoNotify turns desktop notifications off for this run (--no-notify).
+	NoNotify bool
 	// Now is the clock for system lines (default time.Now); tests fix it.
 	Now func() time.Time
 }
@@ -74,7 +76,9 @@ type Model struct {
 	// panelToggled flips the side panel from its default for the width
 	// (shown from 80 columns, hidden below).
 	panelToggled bool
-	ringing      bool // a bell is due: the next frame carries a BEL
+	ringing      bool   // a bell is due: the next frame carries a BEL
+	notify       bool   // desktop notifications are on
+	notice       string // what the next ring notifies (OSC 777 and OSC 9)
 }
 
 type roomView struct {
@@ -180,7 +184,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.ringing = true
 		return m, tea.Tick(200*time.Millisecond, func(time.Time) tea.Msg { return bellOffMsg{} })
 	case bellOffMsg:
-		m.ringing = false
+		m.ringing, m.notice = false, ""
 		return m, nil
 	}
 	var cmd tea.Cmd

@@ -163,6 +163,52 @@ func TestBell(t *testing.T) {
 	}
 }
 
+// TestNotifications: a direct message rings and, with notifications on,
+// the frame carries it as OSC 777 and OSC 9; the peer's text cannot end
+// the sequence or start another; off (/notify off or --no-notify), only
+// the bell.
+func TestNotifications(t *testing.T) {
+	t.Parallel()
+	evil := "psst\x07\x1b]52;c;ZXZpbA==\x07\x1b[2J;more"
+	dm := &mmls.Message{Room: "dm:" + aliceID.String() + ":" + bobID.String(), From: "bob", FromID: bobID, Text: evil}
+	tests := []struct {
+		name     string
+		stored   bool // the /notify setting, as Ready tells it
+		noNotify bool // --no-notify
+		want     bool
+	}{
+		{"on", true, false, true},
+		{"/notify off", false, false, false},
+		{"--no-notify", true, true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			m := New(newFakeEngine(), Options{NoNotify: tc.noNotify, Now: func() time.Time { return t0 }})
+			mm, _ := m.Update(tea.WindowSizeMsg{Width: 80, Height: 20})
+			m = mm.(Model)
+			m.onEvent(&mmls.Ready{ID: aliceID, Nick: "alice", Room: "lobby", Notify: tc.stored})
+			m.onEvent(&mmls.Joined{Room: "lobby"})
+			m.onEvent(dm)
+			mm, _ = m.Update(bellMsg{})
+			out := mm.(Model).View()
+			first := strings.SplitN(out, "\n", 2)[0]
+			got := strings.Contains(first, "\x1b]777;notify;mmls-chat;bob: psst")
+			if got != tc.want || strings.Contains(first, "\x1b]9;mmls-chat: bob: psst") != tc.want {
+				t.Fatalf("notified %v, want %v: %q", got, tc.want, first)
+			}
+			// A bell, and if notified the two sequences: nothing more.
+			esc, bel := 0, 1
+			if tc.want {
+				esc, bel = 2, 3
+			}
+			if strings.Count(out, "\x1b") != esc || strings.Count(out, "\a") != bel {
+				t.Fatalf("%d ESC and %d BEL in the frame, want %d and %d: %q", strings.Count(out, "\x1b"), strings.Count(out, "\a"), esc, bel, first)
+			}
+		})
+	}
+}
+
 func TestScreens(t *testing.T) {
 	tests := []struct {
 		name string
@@ -485,6 +531,11 @@ func TestCommandsAnswer(t *testing.T) {
 	m.onDone(doneMsg{job: job{cmd: mmls.Connect{Addr: "10.0.0.7:7420"}, user: true}})
 	if !strings.Contains(m.View(), "connecting to 10.0.0.7:7420…") {
 		t.Errorf("/connect said nothing:\n%s", m.View())
+	}
+	m.onDone(doneMsg{job: job{cmd: mmls.Search{Room: dm, Text: "ps"}, user: true}, ev: &mmls.Found{Room: dm, Text: "ps", Total: 1,
+		Lines: []mmls.Line{{From: "alice", FromID: aliceID, Text: "psst", SentAt: t0, Mine: true}}}})
+	if out := m.View(); !strings.Contains(out, `1 message in @carol contains "ps":`) || !strings.Contains(out, "Nov 25 09:30 alice: psst") {
+		t.Errorf("/search answer:\n%s", out)
 	}
 	m.onEvent(&mmls.Left{Room: dm})
 	m.onEvent(&mmls.Left{Room: "lobby"})

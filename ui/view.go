@@ -61,6 +61,9 @@ func (m Model) View() string {
 	b.WriteString(m.statusBar())
 	if m.ringing {
 		b.WriteByte('\a')
+		if m.notify && m.notice != "" {
+			b.WriteString(notification(m.notice))
+		}
 	}
 	b.WriteByte('\n')
 	if m.alert != "" {
@@ -388,4 +391,14 @@ func (v *roomView) talk() bool {
 		}
 	}
 	return false
+}
+
+// notification is a desktop notification in the two forms terminals
+// understand (OSC 777 for foot, WezTerm, Ghostty, rxvt; OSC 9 for iTerm2,
+// Windows Terminal, kitty); others ignore both. The text, which comes
+// from a peer, is cleaned of every control character first, so it cannot
+// end the sequence early or start another.
+func notification(text string) string {
+	body := truncate(strings.ReplaceAll(clean(text), ";", ","), 120)
+	return "\x1b]777;notify;mmls-chat;" + body + "\a\x1b]9;mmls-chat: " + body + "\a"
 }

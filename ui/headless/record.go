@@ -50,6 +50,7 @@ type Record struct {
 	Verified     bool     `json:"verified,omitempty"`
 	Commands     []string `json:"commands,omitempty"`
 	History      []Line   `json:"history,omitempty"`
+	Matches      int      `json:"matches,omitempty"`
 	// Digests: an equivocation's two commits (alert); Alerts: the kept
 	// alerts (alerts).
 	Digests []string `json:"digests,omitempty"`
@@ -240,6 +241,16 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 		}
 	case *mmls.SafetyNumber:
 		r.Type, r.Nick, r.ID, r.SafetyNumber, r.Verified = "verify", e.Nick, e.ID.String(), e.Number, e.Verified
+	case *mmls.Found:
+		r.Type, r.Room, r.Text, r.Matches = "search", e.Room, e.Text, e.Total
+		for _, l := range e.Lines {
+			r.History = append(r.History, Line{ID: l.MsgID, From: l.From, FromID: hexOr(l.FromID), Text: l.Text, SentAt: l.SentAt, Mine: l.Mine})
+		}
+	case *mmls.NotifyChanged:
+		r.Type, r.Status = "notify", "off"
+		if e.On {
+			r.Status = "on"
+		}
 	case *mmls.HelpText:
 		r.Type, r.Commands = "help", e.Commands
 	case *mmls.KeysUpdated:
