@@ -41,16 +41,17 @@ type Config struct {
 // needs a lock. Others talk to it through Do (a command in, its answer
 // out) and read what happens from Events.
 type Engine struct {
-	cfg       Config
-	roomGiven bool   // cfg.Room was set: it, not the last room, opens first
-	lastRoom  string // the room last put on screen
-	id        *dmls.Identity
-	me        ID
-	st        *store.Store
-	net       Network
-	requests  chan request
-	events    chan Event
-	done      chan struct{}
+	cfg          Config
+	roomGiven    bool         // cfg.Room was set: it, not the last room, opens first
+	pendingNotes []store.Note // lines worth keeping, written each tick
+	lastRoom     string       // the room last put on screen
+	id           *dmls.Identity
+	me           ID
+	st           *store.Store
+	net          Network
+	requests     chan request
+	events       chan Event
+	done         chan struct{}
 
 	start string // the room interfaces start in
 	rooms map[string]*room
@@ -172,6 +173,7 @@ func (e *Engine) Do(ctx context.Context, c Command) (Event, error) {
 func (e *Engine) Run(ctx context.Context) error {
 	defer close(e.events)
 	defer close(e.done)
+	defer e.flushNotes()
 	if err := e.open(); err != nil {
 		return err
 	}
@@ -216,6 +218,7 @@ func (e *Engine) now() time.Time { return e.cfg.Env.Now() }
 
 func (e *Engine) emit(ev Event) {
 	ev.stamp(e.now())
+	e.keep(ev)
 	e.events <- ev
 }
 

@@ -67,6 +67,10 @@ type (
 		At
 		Room  string
 		Lines []Line
+		// Past are the kept lines about the room (joins, departures,
+		// removals; invitations with the start room), stamped when they
+		// happened: interfaces show them as they showed them then.
+		Past []Event
 	}
 	// Left: we left Room.
 	Left struct {

@@ -488,3 +488,38 @@ func TestSearchAndNotifySetting(t *testing.T) {
 		t.Fatal("/notify off was forgotten at the restart")
 	}
 }
+
+// TestNotesSurviveRestart: the lines worth keeping (bob joined our group,
+// carol's invitation) come back with the start room's history, stamped
+// when they happened.
+func TestNotesSurviveRestart(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob", "carol")
+	alice, carol := nodes[0], nodes[2]
+	carol.Do(mmls.Join{Room: "plans"})
+	carol.Do(mmls.Invite{Room: "plans", Who: "alice"})
+	alice.WaitFor("the invitation", func(e mmls.Event) bool { _, ok := e.(*mmls.InviteReceived); return ok })
+	alice.Stop()
+	alice = l.Start("alice")
+	hist := alice.WaitFor("history", func(e mmls.Event) bool {
+		h, ok := e.(*mmls.History)
+		return ok && h.Room == "lobby"
+	}).(*mmls.History)
+	var got []string
+	for _, p := range hist.Past {
+		switch p := p.(type) {
+		case *mmls.MemberChanged:
+			got = append(got, string(p.Change)+" "+p.Nick)
+		case *mmls.InviteReceived:
+			got = append(got, "invite "+p.Room+" from "+p.From)
+		}
+		if p.When().IsZero() {
+			t.Errorf("%T without its time", p)
+		}
+	}
+	slices.Sort(got)
+	if strings.Join(got, ", ") != "added bob, added carol, invite plans from carol" {
+		t.Fatalf("kept: %q", got)
+	}
+}

@@ -153,9 +153,14 @@ func (e *Engine) openRoom(sr store.Room) (*room, error) {
 		joined.With, joined.Nick = r.with, e.nickOf(r.with, "")
 	}
 	e.emit(joined)
+	past := e.pastEvents(name)
+	if name == e.start {
+		past = append(past, e.pastEvents("")...)
+		sort.SliceStable(past, func(i, j int) bool { return past[i].When().Before(past[j].When()) })
+	}
 	if hist, err := e.st.History(name, HistoryLines); err != nil {
 		e.fail(storageErr(err))
-	} else if len(hist) > 0 {
+	} else if len(hist) > 0 || len(past) > 0 {
 		lines := make([]Line, len(hist))
 		var mine []string
 		for i, m := range hist {
@@ -180,7 +185,7 @@ func (e *Engine) openRoom(sr store.Room) (*room, error) {
 				}
 			}
 		}
-		e.emit(&History{Room: name, Lines: lines})
+		e.emit(&History{Room: name, Lines: lines, Past: past})
 	}
 	e.announceRooms()
 	for _, p := range e.peers {

@@ -47,6 +47,29 @@ func (m *Model) membershipLine(e *mmls.MemberChanged) string {
 	return "you removed " + e.Nick
 }
 
+// describe is the line an event about a room makes, and the room it goes
+// in ("" text: nothing to say). Events from a History's Past take the same
+// words they took when they happened.
+func (m *Model) describe(ev mmls.Event) (room, text string) {
+	switch e := ev.(type) {
+	case *mmls.MemberChanged:
+		return e.Room, m.membershipLine(e)
+	case *mmls.Removed:
+		m.removedMe[e.Room+"\x00"+e.By.String()] = true
+		return e.Room, e.ByNick + " removed you from their send group: you no longer read them"
+	case *mmls.InviteReceived:
+		return m.current, fmt.Sprintf("%s invites you to %s — /join %s", e.From, inviteKind(e), e.Room)
+	}
+	return "", ""
+}
+
+func inviteKind(e *mmls.InviteReceived) string {
+	if e.Private {
+		return "the private room ◆" + e.Room
+	}
+	return "the open room #" + e.Room
+}
+
 // nick is a peer's nick, or its short id.
 func (m *Model) nick(id mmls.ID) string {
 	if p := m.peers[id]; p != nil && p.nick != "" {
@@ -84,8 +107,17 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 		m.removeRoom(e.Room)
 	case *mmls.History:
 		v := m.view(e.Room)
-		var old []line
+		var notes, old []line
+		for _, p := range e.Past {
+			if _, text := m.describe(p); text != "" {
+				notes = append(notes, line{at: p.When(), system: true, text: clean(text)})
+			}
+		}
 		for _, h := range e.Lines {
+			// Each kept note goes before the first message after it.
+			for len(notes) > 0 && notes[0].at.Before(h.SentAt) {
+				old, notes = append(old, notes[0]), notes[1:]
+			}
 			old = append(old, line{at: h.SentAt, id: h.MsgID, fromID: h.FromID, from: h.From, text: h.Text, mine: h.Mine})
 			if h.Mine && m.sent[h.MsgID] == nil {
 				d := &delivery{total: h.Recipients, acked: map[mmls.ID]bool{}}
@@ -95,6 +127,7 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 				m.sent[h.MsgID] = d
 			}
 		}
+		old = append(old, notes...)
 		v.lines = append(old, v.lines...)
 	case *mmls.PeerChanged:
 		p := m.peers[e.ID]
@@ -105,8 +138,8 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 		p.nick, p.online = e.Nick, e.Online
 		cmds = append(cmds, m.refresh(m.current))
 	case *mmls.MemberChanged:
-		if line := m.membershipLine(e); line != "" {
-			m.system(e.Room, "%s", line)
+		if room, text := m.describe(e); text != "" {
+			m.system(room, "%s", text)
 		}
 		cmds = append(cmds, m.refresh(e.Room))
 	case *mmls.RemovalIgnored:
@@ -144,15 +177,12 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 			d.total--
 		}
 	case *mmls.Removed:
-		m.removedMe[e.Room+"\x00"+e.By.String()] = true
-		m.system(e.Room, "%s removed you from their send group: you no longer read them", e.ByNick)
+		room, text := m.describe(e)
+		m.system(room, "%s", text)
 	case *mmls.InviteReceived:
-		kind := "the open room #" + e.Room
-		if e.Private {
-			kind = "the private room ◆" + e.Room
-		}
-		m.system(m.current, "%s invites you to %s — /join %s", e.From, kind, e.Room)
-		m.notice = e.From + " invites you to " + kind
+		room, text := m.describe(e)
+		m.system(room, "%s", text)
+		m.notice = e.From + " invites you to " + inviteKind(e)
 		cmds = append(cmds, bellCmd)
 	case *mmls.InviteSent:
 		m.system(m.current, "invitation to %s sent to %s", e.Room, e.Nick)

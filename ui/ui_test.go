@@ -242,9 +242,12 @@ func TestScreens(t *testing.T) {
 				{MsgID: "h1", From: "alice", FromID: aliceID, Text: "stored by both", SentAt: at(-60), Mine: true, Recipients: 2, StoredBy: []mmls.ID{bobID, carolID}},
 				{MsgID: "h2", From: "alice", FromID: aliceID, Text: "stored by bob so far", SentAt: at(-50), Mine: true, Recipients: 2, StoredBy: []mmls.ID{bobID}},
 				{MsgID: "h3", From: "alice", FromID: aliceID, Text: "carol was removed since", SentAt: at(-40), Mine: true, Recipients: 2, StoredBy: []mmls.ID{bobID}},
+			}, Past: []mmls.Event{
+				pastEvent(at(-70), &mmls.MemberChanged{Room: "lobby", ID: carolID, Nick: "carol", Change: mmls.ChangeAdded, By: aliceID}),
+				pastEvent(at(-45), &mmls.InviteReceived{Room: "plans", From: "bob", FromID: bobID, Private: true}),
 			}}},
 			eventMsg{&mmls.Undelivered{Room: "lobby", MsgID: "h3", To: carolID}},
-		), nil, []string{"stored by both ✓", "stored by bob so far 1/2", "carol was removed since ✓", "@carol"}},
+		), nil, []string{"08:20 carol joined (you reach them)", "stored by both ✓", "stored by bob so far 1/2", "08:45 bob invites you to the private room ◆plans", "carol was removed since ✓", "@carol"}},
 		{"keys and stale members", append(started(),
 			doneMsg{job: job{cmd: mmls.ShowInfo{}, user: true}, ev: &mmls.Info{At: stamped(at(60)), ID: aliceID, Nick: "alice",
 				Keys: []mmls.RoomKeys{{Room: "lobby", Rekeyed: at(57), Leaves: []mmls.LeafRotation{{Owner: bobID, Nick: "bob", At: at(52)}}}}}},
@@ -605,4 +608,16 @@ func TestLayouts(t *testing.T) {
 			golden.RequireEqual(t, []byte(got))
 		})
 	}
+}
+
+// pastEvent is ev as a History's Past carries it: stamped when it
+// happened.
+func pastEvent(t time.Time, ev mmls.Event) mmls.Event {
+	switch e := ev.(type) {
+	case *mmls.MemberChanged:
+		e.At = stamped(t)
+	case *mmls.InviteReceived:
+		e.At = stamped(t)
+	}
+	return ev
 }

@@ -155,7 +155,7 @@ func (s *Store) SawPeer(p KnownPeer) error {
 	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bKnown)
 		p.Seen = p.Seen.UTC()
-		if b.Get([]byte(p.ID)) == nil && b.Stats().KeyN >= MaxKnownPeers {
+		if b.Get([]byte(p.ID)) == nil && count(b) >= MaxKnownPeers {
 			var oldest []byte
 			var at time.Time
 			if err := b.ForEach(func(k, v []byte) error {

@@ -61,13 +61,14 @@ var (
 	bDelivery = []byte("delivery") // message id -> Delivery of one of our messages (version 5)
 	bKnown    = []byte("known")    // peer id -> KnownPeer: nick and address last seen (version 5)
 	bSettings = []byte("settings") // name -> value: what the user set (version 5)
-	buckets   = [][]byte{bMeta, bIdentity, bRooms, bMessages, bMsgKeys, bOutbox, bKicks, bPins, bMembers, bVerified, bVouches, bInvites, bAlerts, bDelivery, bKnown, bSettings}
+	bNotes    = []byte("notes")    // sub-bucket per room: seq -> Note (version 5)
+	buckets   = [][]byte{bMeta, bIdentity, bRooms, bMessages, bMsgKeys, bOutbox, bKicks, bPins, bMembers, bVerified, bVouches, bInvites, bAlerts, bDelivery, bKnown, bSettings, bNotes}
 	// upgrades bring a store of the version before each up to it.
 	upgrades = map[uint32]func(*bolt.Tx) error{
 		2: func(tx *bolt.Tx) error { return createBuckets(tx, bVouches, bInvites) },
 		3: keyMessagesBySender,
 		4: func(tx *bolt.Tx) error { return createBuckets(tx, bAlerts) },
-		5: func(tx *bolt.Tx) error { return createBuckets(tx, bDelivery, bKnown, bSettings) },
+		5: func(tx *bolt.Tx) error { return createBuckets(tx, bDelivery, bKnown, bSettings, bNotes) },
 	}
 )
 

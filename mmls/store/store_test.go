@@ -490,3 +490,23 @@ func TestKnownPeersAndSettings(t *testing.T) {
 		t.Fatalf("unset setting %q, %v", v, err)
 	}
 }
+
+// TestNotesBounded: notes come back in order per room (no room included),
+// at most MaxNotes of them, the oldest gone first.
+func TestNotesBounded(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	var batch []Note
+	for i := range MaxNotes + 5 {
+		batch = append(batch, Note{Room: "lobby", Kind: NoteMember, Nick: fmt.Sprint(i), At: t0.Add(time.Duration(i) * time.Second)})
+	}
+	must(t, s.AddNotes(batch))
+	must(t, s.AddNotes([]Note{{Kind: NoteInvite, Subject: "plans", At: t0}}))
+	notes, err := s.Notes("lobby")
+	if err != nil || len(notes) != MaxNotes || notes[0].Nick != "5" || notes[MaxNotes-1].Nick != fmt.Sprint(MaxNotes+4) || notes[0].Room != "lobby" {
+		t.Fatalf("%d notes, first %+v, %v", len(notes), notes[0], err)
+	}
+	if none, err := s.Notes(""); err != nil || len(none) != 1 || none[0].Subject != "plans" {
+		t.Fatalf("notes of no room: %+v, %v", none, err)
+	}
+}
