@@ -223,7 +223,11 @@ func (m *Model) onAnswer(ev mmls.Event, user bool) []tea.Cmd {
 			m.system(e.Room, "%d messages in %s contain %q:", e.Total, m.roomTitle(e.Room), e.Text)
 		}
 		for _, l := range e.Lines {
-			m.system(e.Room, "  %s %s: %s", l.SentAt.Local().Format("Jan 2 15:04"), l.From, strings.ReplaceAll(l.Text, "\n", " "))
+			when := l.SentAt.Local().Format("Jan 2 15:04")
+			if sameDay(l.SentAt, m.opts.Now()) {
+				when = "today " + l.SentAt.Local().Format("15:04")
+			}
+			m.system(e.Room, "  %s, %s: %s", l.From, when, strings.ReplaceAll(l.Text, "\n", " "))
 		}
 	case *mmls.NotifyChanged:
 		m.notify = e.On && !m.opts.NoNotify

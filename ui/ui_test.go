@@ -132,6 +132,7 @@ func TestBell(t *testing.T) {
 		{"direct message", &mmls.Message{Room: "dm:" + aliceID.String() + ":" + bobID.String(), From: "bob", FromID: bobID, Text: "psst"}, true},
 		{"mention", &mmls.Message{Room: "lobby", From: "bob", FromID: bobID, Text: "Alice, look"}, true},
 		{"ordinary", &mmls.Message{Room: "lobby", From: "bob", FromID: bobID, Text: "hello all"}, false},
+		{"our nick inside another word", &mmls.Message{Room: "lobby", From: "bob", FromID: bobID, Text: "malice aforethought"}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -503,13 +504,13 @@ func TestDaysAndMentions(t *testing.T) {
 		m.onEvent(ev)
 	}
 	out := m.View()
-	for _, want := range []string{"Mon 23 Nov 2026", "yesterday", "today", "bob [alice, are you there?]", "│" + strings.Repeat(" ", stampWidth) + "word",
+	for _, want := range []string{"Mon 23 Nov 2026", "yesterday", "today", "bob [alice], are you there?", "│" + strings.Repeat(" ", stampWidth) + "word",
 		"No one else is online. A friend joins with:", "10.0.0.1:7420"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("screen lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Index(out, "Mon 23 Nov 2026") > strings.Index(out, "two days ago") || strings.Index(out, "today") > strings.Index(out, "alice, are") {
+	if strings.Index(out, "Mon 23 Nov 2026") > strings.Index(out, "two days ago") || strings.Index(out, "today") > strings.Index(out, "are you there") {
 		t.Errorf("a date is not above its lines:\n%s", out)
 	}
 }
@@ -537,7 +538,7 @@ func TestCommandsAnswer(t *testing.T) {
 	}
 	m.onDone(doneMsg{job: job{cmd: mmls.Search{Room: dm, Text: "ps"}, user: true}, ev: &mmls.Found{Room: dm, Text: "ps", Total: 1,
 		Lines: []mmls.Line{{From: "alice", FromID: aliceID, Text: "psst", SentAt: t0, Mine: true}}}})
-	if out := m.View(); !strings.Contains(out, `1 message in @carol contains "ps":`) || !strings.Contains(out, "Nov 25 09:30 alice: psst") {
+	if out := m.View(); !strings.Contains(out, `1 message in @carol contains "ps":`) || !strings.Contains(out, "alice, today 09:30: psst") {
 		t.Errorf("/search answer:\n%s", out)
 	}
 	m.onEvent(&mmls.Left{Room: dm})

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/mmls-chat/mmls-chat/mmls"
@@ -258,7 +260,7 @@ func (m Model) renderLine(l line, w int) []string {
 	case l.mine:
 		body = m.st.Nick(l.fromID.String(), clean(l.from)) + " " + m.st.Text.Render(cleanText(l.text)) + " " + m.deliveryMark(l.id)
 	case m.mentions(l.text):
-		body = m.st.Nick(l.fromID.String(), clean(l.from)) + " " + m.st.Mention.Render(cleanText(l.text))
+		body = m.st.Nick(l.fromID.String(), clean(l.from)) + " " + m.highlight(cleanText(l.text))
 	default:
 		body = m.st.Nick(l.fromID.String(), clean(l.from)) + " " + m.st.Text.Render(cleanText(l.text))
 	}
@@ -273,9 +275,48 @@ func (m Model) renderLine(l line, w int) []string {
 	return lines
 }
 
-// mentions reports whether text names us (our nick, in any case).
-func (m Model) mentions(text string) bool {
-	return m.me != "" && strings.Contains(strings.ToLower(text), strings.ToLower(m.me))
+// mentions reports whether text names us: our nick as a word, in any case.
+func (m Model) mentions(text string) bool { return len(mentionsOf(text, m.me)) > 0 }
+
+// mentionsOf finds nick in text as a whole word (not inside another), in
+// any case: the byte ranges.
+func mentionsOf(text, nick string) [][2]int {
+	if nick == "" {
+		return nil
+	}
+	lower, want := strings.ToLower(text), strings.ToLower(nick)
+	if len(lower) != len(text) {
+		return nil // a case change moved bytes: no safe ranges
+	}
+	word := func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_' }
+	var out [][2]int
+	for from := 0; from < len(lower); {
+		i := strings.Index(lower[from:], want)
+		if i < 0 {
+			break
+		}
+		start, end := from+i, from+i+len(want)
+		before, _ := utf8.DecodeLastRuneInString(lower[:start])
+		after, _ := utf8.DecodeRuneInString(lower[end:])
+		if (start == 0 || !word(before)) && (end == len(lower) || !word(after)) {
+			out = append(out, [2]int{start, end})
+		}
+		from = end
+	}
+	return out
+}
+
+// highlight renders a text that mentions us with each mention marked.
+func (m Model) highlight(text string) string {
+	var b strings.Builder
+	last := 0
+	for _, r := range mentionsOf(text, m.me) {
+		b.WriteString(m.st.Text.Render(text[last:r[0]]))
+		b.WriteString(m.st.Mention.Render(text[r[0]:r[1]]))
+		last = r[1]
+	}
+	b.WriteString(m.st.Text.Render(text[last:]))
+	return b.String()
 }
 
 // dateAbove reports whether line i starts a day, under its date: a day's
