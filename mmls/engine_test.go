@@ -47,6 +47,7 @@ func (n *recordingNet) sentTo(peer ID) int {
 }
 func (n *recordingNet) Ack(ID, uint64)          {}
 func (n *recordingNet) Connect(string) error    { return nil }
+func (n *recordingNet) Reach(string, ID) error  { return nil }
 func (n *recordingNet) Events() <-chan NetEvent { return n.ev }
 func (n *recordingNet) Peers() []NetPeer        { return nil }
 

@@ -19,8 +19,12 @@ type Network interface {
 	Send(to ID, payload []byte) error
 	// Ack says every frame from peer up to seq is taken for good.
 	Ack(from ID, seq uint64)
-	// Connect dials an address.
+	// Connect dials an address the user gave (--peer, /connect): failures
+	// are reported (DialFailed) and it is dialled again until it answers.
 	Connect(addr string) error
+	// Reach dials addr, where peer id was announced (mDNS) or last seen:
+	// with backoff, quietly, and only id may answer there.
+	Reach(addr string, id ID) error
 	// Events reports peers and frames; it closes when the network stops.
 	Events() <-chan NetEvent
 	// Peers lists the peers known to the network.

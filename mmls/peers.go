@@ -179,7 +179,7 @@ func (e *Engine) onSighting(s Sighting) {
 	// One address (the best first): dialling each would open duplicate
 	// connections that the transport then has to close.
 	if len(s.Addrs) > 0 {
-		if err := e.net.Connect(s.Addrs[0]); err != nil {
+		if err := e.net.Reach(s.Addrs[0], s.ID); err != nil {
 			e.cfg.Logf("mmls: connect %s: %v", s.Addrs[0], err)
 		}
 	}

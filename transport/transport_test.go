@@ -1096,6 +1096,17 @@ func TestUnreachableSaidOnce(t *testing.T) {
 		}
 		return true
 	})
+	// An address recalled (or announced by mDNS) is dialled quietly.
+	l2, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recalled := l2.Addr().String()
+	l2.Close()
+	if err := a.t.Recall(recalled, IDOf(newEdIdentity("gone").PublicKey())); err != nil {
+		t.Fatal(err)
+	}
+	book.waitCount(t, "dial "+recalled+":", 3, 10*time.Second)
 	// Five more failed dials, not one more event.
 	book.waitCount(t, "dial "+addr+":", 6, 10*time.Second)
 	select {

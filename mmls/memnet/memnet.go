@@ -339,6 +339,17 @@ func (e *Endpoint) Connect(addr string) error {
 	return nil
 }
 
+// Reach connects to the endpoint listening on addr when it is id.
+func (e *Endpoint) Reach(addr string, id mmls.ID) error {
+	e.hub.mu.Lock()
+	there, ok := e.hub.addrs[addr]
+	e.hub.mu.Unlock()
+	if ok && there != id {
+		return fmt.Errorf("%w: %s is not %s", ErrRefused, addr, id.Short())
+	}
+	return e.Connect(addr)
+}
+
 // Events reports peers and frames; it closes with Close.
 func (e *Endpoint) Events() <-chan mmls.NetEvent { return e.events }
 

@@ -20,6 +20,9 @@ func (n *network) Send(to mmls.ID, payload []byte) error {
 
 func (n *network) Ack(from mmls.ID, seq uint64) { n.tr.Ack(transport.ID(from), seq) }
 func (n *network) Connect(addr string) error    { return n.tr.Connect(addr) }
+func (n *network) Reach(addr string, id mmls.ID) error {
+	return n.tr.Recall(addr, transport.ID(id))
+}
 func (n *network) Events() <-chan mmls.NetEvent { return n.events }
 
 func (n *network) Peers() []mmls.NetPeer {
