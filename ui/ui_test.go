@@ -568,6 +568,7 @@ func manyRooms() []tea.Msg {
 			{ID: carolID, Nick: "carol", WeReach: true, TheyReach: true},
 		}}},
 		eventMsg{&mmls.Message{Room: "room15", MsgID: "m1", From: "bob", FromID: bobID, Text: "the fifteenth room", SentAt: t0}},
+		eventMsg{&mmls.Message{Room: "room03", MsgID: "m2", From: "bob", FromID: bobID, Text: "meanwhile in room 3", SentAt: t0}},
 	)
 }
 
@@ -584,8 +585,9 @@ func TestLayouts(t *testing.T) {
 		unwant []string
 	}{
 		{"many rooms", 100, 24, nil, []string{"room15", "↑ ", "↓ ", "Members (2)", "● ⇄ bob", "○ ⇄ carol", "the fifteenth room"}, nil},
-		{"60x20", 60, 20, nil, []string{"alice (a11ce000)  #room15 · open", "3 here · 1 online", "bob the fifteenth room"}, []string{"Rooms", "│"}},
-		{"40x12", 40, 12, nil, []string{"alice  #room15 ", "3 here · 1 online", "bob the fifteenth"}, []string{"Rooms", "op…"}},
+		{"60x20", 60, 20, nil, []string{"alice (a11ce000)  #room15 · open", "1 new · 1 online", "bob the fifteenth room"}, []string{"Rooms", "│"}},
+		{"40x12", 40, 12, nil, []string{"alice  #room15 ", "1 new · 1 online", "bob the fifteenth"}, []string{"Rooms"}},
+		{"80x24, the panel hidden", 80, 24, []tea.KeyMsg{{Type: tea.KeyF2}}, []string{"alice (a11ce000)  #room15 · open", "3 here · 1 new · 1 online"}, []string{"Rooms"}},
 		{"60x20 with the panel", 60, 20, []tea.KeyMsg{{Type: tea.KeyF2}}, []string{"Rooms", "room15", "Members (2)", "the fifteenth"}, nil},
 	}
 	for _, tc := range tests {

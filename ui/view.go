@@ -108,12 +108,14 @@ func (m Model) statusBar() string {
 	default:
 		room, kind = m.roomTitle(m.current), " · open"
 	}
-	online := fmt.Sprintf("%d online", m.online())
-	if v := m.views[m.current]; v != nil && m.panelW() == 0 && len(v.members) > 0 {
-		online = fmt.Sprintf("%d here · %s", len(v.members)+1, online)
-	}
 	avail := m.width - 2
-	// The longest form of the left side that fits.
+	// Right, what must show: the online count, and (when the hidden
+	// panel cannot show it) news in other rooms.
+	right := fmt.Sprintf("%d online", m.online())
+	if n := m.unreadElsewhere(); n > 0 && m.panelW() == 0 {
+		right = fmt.Sprintf("%d new · %s", n, right)
+	}
+	// Left, the longest form that leaves room for it.
 	var left string
 	for _, form := range []string{
 		fmt.Sprintf("%s (%s)  %s%s", m.me, m.myID.Short(), room, kind),
@@ -121,18 +123,25 @@ func (m Model) statusBar() string {
 		fmt.Sprintf("%s  %s", m.me, room),
 	} {
 		left = clean(form)
-		if lipgloss.Width(left)+1+lipgloss.Width(online) <= avail {
+		if lipgloss.Width(left)+1+lipgloss.Width(right) <= avail {
 			break
 		}
 	}
-	left = truncate(left, max(4, avail-lipgloss.Width(online)-1))
-	right := online
-	for _, more := range []string{"mDNS " + m.opts.MDNS, m.reachAt()} {
-		if more == "mDNS " || more == "" {
-			continue
-		}
-		if lipgloss.Width(left)+2+lipgloss.Width(more+" · "+right) <= avail {
-			right = more + " · " + right
+	left = truncate(left, max(4, avail-lipgloss.Width(right)-1))
+	right = truncate(right, max(4, avail-lipgloss.Width(left)-1))
+	// Then, as the width allows: who is here (the hidden panel's
+	// members), mDNS, where others reach us.
+	var more []string
+	if v := m.views[m.current]; v != nil && len(v.members) > 0 && m.panelW() == 0 {
+		more = append(more, fmt.Sprintf("%d here", len(v.members)+1))
+	}
+	if m.opts.MDNS != "" {
+		more = append(more, "mDNS "+m.opts.MDNS)
+	}
+	more = append(more, m.reachAt())
+	for _, part := range more {
+		if part != "" && lipgloss.Width(left)+2+lipgloss.Width(part+" · "+right) <= avail {
+			right = part + " · " + right
 		}
 	}
 	gap := max(1, avail-lipgloss.Width(left)-lipgloss.Width(right))
@@ -442,4 +451,15 @@ func (v *roomView) talk() bool {
 func notification(text string) string {
 	body := truncate(strings.ReplaceAll(clean(text), ";", ","), 120)
 	return "\x1b]777;notify;mmls-chat;" + body + "\a\x1b]9;mmls-chat: " + body + "\a"
+}
+
+// unreadElsewhere counts the unread messages in rooms not on screen.
+func (m Model) unreadElsewhere() int {
+	n := 0
+	for r, v := range m.views {
+		if r != m.current {
+			n += v.unread
+		}
+	}
+	return n
 }
