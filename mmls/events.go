@@ -99,6 +99,9 @@ type (
 		By        ID
 		Departure bool
 		Following ID
+		// Restored: back in our group after our restart (it was a
+		// member before): nothing to tell a person.
+		Restored bool
 	}
 	// RemovalIgnored: By removed ID from its group in an open room, and we
 	// did not follow (By is not verified): /kick follows it by hand.

@@ -522,4 +522,22 @@ func TestNotesSurviveRestart(t *testing.T) {
 	if strings.Join(got, ", ") != "added bob, added carol, invite plans from carol" {
 		t.Fatalf("kept: %q", got)
 	}
+	// bob is back in our group after the restart: restored, which is
+	// nothing to keep (a second restart shows him joined once).
+	back := alice.WaitFor("bob restored", func(e mmls.Event) bool {
+		m, ok := e.(*mmls.MemberChanged)
+		return ok && m.Nick == "bob" && m.By == alice.ID && m.Change == mmls.ChangeAdded
+	}).(*mmls.MemberChanged)
+	if !back.Restored {
+		t.Fatalf("bob's return after our restart: %+v", back)
+	}
+	alice.Stop()
+	alice = l.Start("alice")
+	hist = alice.WaitFor("history", func(e mmls.Event) bool {
+		h, ok := e.(*mmls.History)
+		return ok && h.Room == "lobby"
+	}).(*mmls.History)
+	if len(hist.Past) != 3 {
+		t.Fatalf("%d kept lines after a second restart, want 3", len(hist.Past))
+	}
 }

@@ -15,8 +15,8 @@ func (e *Engine) keep(ev Event) {
 	var n store.Note
 	switch ev := ev.(type) {
 	case *MemberChanged:
-		if ev.By != e.me || ev.ID == e.me {
-			return // another owner's group: told by what we did about it
+		if ev.By != e.me || ev.ID == e.me || ev.Restored {
+			return // another owner's group (told by what we did about it), or nothing new
 		}
 		n = store.Note{Room: ev.Room, Kind: store.NoteMember, Peer: ev.ID.String(), Nick: ev.Nick, By: ev.By.String(),
 			Change: string(ev.Change), Departure: ev.Departure}

@@ -2,6 +2,7 @@ package mmls
 
 import (
 	"encoding/hex"
+	"slices"
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
 	"github.com/mmls-chat/mmls-chat/mmls/store"
@@ -39,10 +40,15 @@ func (e *Engine) onSessionEvent(r *room, ev dmls.Event) {
 	case dmls.EventMessage:
 		e.received(r, ev)
 	case dmls.EventMemberAdded, dmls.EventMemberRemoved, dmls.EventRejoined:
+		restored := false
 		if ev.By == e.me {
+			if ev.Type == dmls.EventMemberAdded {
+				members, err := e.st.Members(r.name)
+				restored = err == nil && slices.Contains(members, ev.Peer.String())
+			}
 			e.ourGroupChanged(r, ev)
 		}
-		mc := &MemberChanged{Room: r.name, ID: ev.Peer, Nick: e.nickOf(ev.Peer, ev.Nick), Change: changes[ev.Type], By: ev.By, Departure: ev.Departure}
+		mc := &MemberChanged{Room: r.name, ID: ev.Peer, Nick: e.nickOf(ev.Peer, ev.Nick), Change: changes[ev.Type], By: ev.By, Departure: ev.Departure, Restored: restored}
 		if by, ok := r.s.KickedBy(ev.Peer); ok && ev.By == e.me && by != e.me && ev.Type == dmls.EventMemberRemoved {
 			mc.Following = by
 		}

@@ -28,6 +28,8 @@ func (m *Model) membershipLine(e *mmls.MemberChanged) string {
 	switch {
 	case e.ID == m.myID:
 		return "" // we joined someone's group: the link shows it
+	case e.Restored:
+		return "" // back after our restart: nothing happened
 	case e.By != m.myID:
 		// Another owner's removal is told with what we did about it: we
 		// followed ("you removed carol, following bob"), or not

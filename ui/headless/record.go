@@ -38,6 +38,7 @@ type Record struct {
 	// Departure marks a member removal that only reflects the member
 	// leaving; Following names the owner whose removal we followed.
 	Departure bool   `json:"departure,omitempty"`
+	Restored  bool   `json:"restored,omitempty"`
 	Following string `json:"following,omitempty"`
 	Detail    string `json:"detail,omitempty"`
 	Error     string `json:"error,omitempty"`
@@ -179,7 +180,7 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 		r.Type, r.ID, r.Nick, r.Addr, r.Status = "peer", e.ID.String(), e.Nick, e.Addr, status(e.Online)
 	case *mmls.MemberChanged:
 		r.Type, r.Room, r.ID, r.Nick, r.Change, r.By = "member", e.Room, e.ID.String(), e.Nick, string(e.Change), e.By.String()
-		r.Departure, r.Following = e.Departure, hexOr(e.Following)
+		r.Departure, r.Following, r.Restored = e.Departure, hexOr(e.Following), e.Restored
 	case *mmls.RemovalIgnored:
 		r.Type, r.Room, r.ID, r.Nick, r.ByID, r.By = "removal-ignored", e.Room, e.ID.String(), e.Nick, e.By.String(), e.ByNick
 	case *mmls.KickLifted:
