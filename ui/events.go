@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -60,6 +61,9 @@ func (m *Model) describe(ev mmls.Event) (room, text string) {
 		m.removedMe[e.Room+"\x00"+e.By.String()] = true
 		return e.Room, e.ByNick + " removed you from their send group: you no longer read them"
 	case *mmls.InviteReceived:
+		if slices.Contains(m.rooms, e.Room) && !mmls.IsDirect(e.Room) {
+			return e.Room, fmt.Sprintf("%s invites you back to %s: you read them again", e.From, inviteKind(e))
+		}
 		return m.current, fmt.Sprintf("%s invites you to %s — /join %s", e.From, inviteKind(e), e.Room)
 	}
 	return "", ""

@@ -541,6 +541,10 @@ func TestCommandsAnswer(t *testing.T) {
 	if out := m.View(); !strings.Contains(out, `1 message in @carol contains "ps":`) || !strings.Contains(out, "alice, today 09:30: psst") {
 		t.Errorf("/search answer:\n%s", out)
 	}
+	m.onEvent(&mmls.InviteReceived{Room: "lobby", From: "bob", FromID: bobID})
+	if out := m.View(); !strings.Contains(m.viewText("lobby"), "bob invites you back to the open room #lobby: you read them again") {
+		t.Errorf("an invitation to a room we are in:\n%s", out)
+	}
 	m.onEvent(&mmls.Left{Room: dm})
 	m.onEvent(&mmls.Left{Room: "lobby"})
 	m.submit("hello?")
@@ -623,4 +627,13 @@ func pastEvent(t time.Time, ev mmls.Event) mmls.Event {
 		e.At = stamped(t)
 	}
 	return ev
+}
+
+// viewText is what room holds, one line each.
+func (m Model) viewText(room string) string {
+	var out []string
+	for _, l := range m.views[room].lines {
+		out = append(out, l.text)
+	}
+	return strings.Join(out, "\n")
 }
