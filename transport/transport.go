@@ -295,31 +295,35 @@ func (t *Transport) Serve(l net.Listener) error {
 // (these, mDNS's and those peers tell us) are bounded (maxTargets, 512):
 // past it, a new one replaces the one failing longest, or is refused.
 func (t *Transport) Connect(addr string) error {
-	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return fmt.Errorf("transport: address %q: %w", addr, err)
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return ErrClosed
-	}
-	tg := t.targets[addr]
-	if tg == nil {
-		if !t.roomForTarget() {
-			return fmt.Errorf("%w: %d addresses, none failing", ErrTooManyTargets, maxTargets)
+	return t.withTargets(addr, func() error {
+		tg := t.targets[addr]
+		if tg == nil {
+			if !t.roomForTarget() {
+				return fmt.Errorf("%w: %d addresses, none failing", ErrTooManyTargets, maxTargets)
+			}
+			tg = &target{addr: addr}
+			t.targets[addr] = tg
 		}
-		tg = &target{addr: addr}
-		t.targets[addr] = tg
-	}
-	tg.static, tg.next, tg.backoff = true, time.Time{}, 0
-	t.wakeMaintenance()
-	return nil
+		tg.static, tg.next, tg.backoff = true, time.Time{}, 0
+		t.wakeMaintenance()
+		return nil
+	})
 }
 
 // Recall adds an address where peer id was reached before (a restart's
-// memory): dialled like the addresses peers tell us, with backoff, and
-// never reported Unreachable; a connection must prove it is id.
+// memory) or was announced (mDNS): dialled like the addresses peers tell
+// us, with backoff, and never reported Unreachable; a connection must
+// prove it is id.
 func (t *Transport) Recall(addr string, id ID) error {
+	return t.withTargets(addr, func() error {
+		t.addTarget(addr, id)
+		return nil
+	})
+}
+
+// withTargets runs f with t.mu held, once addr is a HOST:PORT and the
+// transport is open.
+func (t *Transport) withTargets(addr string, f func() error) error {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return fmt.Errorf("transport: address %q: %w", addr, err)
 	}
@@ -328,8 +332,7 @@ func (t *Transport) Recall(addr string, id ID) error {
 	if t.closed {
 		return ErrClosed
 	}
-	t.addTarget(addr, id)
-	return nil
+	return f()
 }
 
 // Send queues payload for peer and returns its sequence number. Frames
