@@ -22,7 +22,7 @@ func TestRun(t *testing.T) {
 		{name: "flag without its value", args: []string{"--nick"}, code: 2, stderr: "mmls-chat: flag needs an argument: -nick (see --help)"},
 		{name: "stray argument", args: []string{"extra"}, code: 2, stderr: `unexpected argument "extra"`},
 		{name: "unusable data directory", args: []string{"--headless", "--data", "/dev/null/mmls"}, code: 2, stderr: "mmls-chat: --data /dev/null/mmls:"},
-		{name: "bad nick", args: []string{"--headless", "--nick", "", "--data", "unused"}, code: 2, stderr: "mmls-chat: --nick:"},
+		{name: "bad nick", args: []string{"--headless", "--nick", "", "--data", "DATADIR"}, code: 2, stderr: "mmls-chat: --nick:"},
 		{name: "bad listen address", args: []string{"--headless", "--listen", "nonsense", "--no-mdns", "--data", "DATADIR"}, code: 2, stderr: "mmls-chat: --listen:"},
 		{
 			name: "walkthrough",
