@@ -42,9 +42,10 @@ type Config struct {
 // out) and read what happens from Events.
 type Engine struct {
 	cfg          Config
-	roomGiven    bool         // cfg.Room was set: it, not the last room, opens first
-	pendingNotes []store.Note // lines worth keeping, written each tick
-	lastRoom     string       // the room last put on screen
+	roomGiven    bool              // cfg.Room was set: it, not the last room, opens first
+	pendingNotes []store.Note      // lines worth keeping, written each tick
+	pendingPeers []store.KnownPeer // peers seen, written each tick
+	lastRoom     string            // the room last put on screen
 	id           *dmls.Identity
 	me           ID
 	st           *store.Store
@@ -173,7 +174,7 @@ func (e *Engine) Do(ctx context.Context, c Command) (Event, error) {
 func (e *Engine) Run(ctx context.Context) error {
 	defer close(e.events)
 	defer close(e.done)
-	defer e.flushNotes()
+	defer e.flushKept()
 	if err := e.open(); err != nil {
 		return err
 	}

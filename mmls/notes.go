@@ -5,10 +5,10 @@ import (
 )
 
 // Lines worth keeping across restarts (who joined or left our group, who
-// removed us, invitations) are kept as notes: gathered as they are
-// emitted, written together each tick and when the engine stops (a note
-// is not worth an fsync of its own; a crash may lose the last second of
-// them, never a message).
+// removed us, invitations) are kept as notes, and the peers we see as
+// known peers: gathered as they happen, written together each tick and
+// when the engine stops (neither is worth an fsync of its own; a crash
+// may lose the last second of them, never a message).
 
 // keep gathers the note an event makes, if any.
 func (e *Engine) keep(ev Event) {
@@ -34,15 +34,15 @@ func (e *Engine) keep(ev Event) {
 	e.pendingNotes = append(e.pendingNotes, n)
 }
 
-// flushNotes writes the gathered notes.
-func (e *Engine) flushNotes() {
-	if len(e.pendingNotes) == 0 {
-		return
-	}
+// flushKept writes the gathered notes and the peers seen.
+func (e *Engine) flushKept() {
 	if err := e.st.AddNotes(e.pendingNotes); err != nil {
 		e.cfg.Logf("mmls: keep %d notes: %v", len(e.pendingNotes), err)
 	}
-	e.pendingNotes = nil
+	if err := e.st.SawPeers(e.pendingPeers); err != nil {
+		e.cfg.Logf("mmls: remember %d peers: %v", len(e.pendingPeers), err)
+	}
+	e.pendingNotes, e.pendingPeers = nil, nil
 }
 
 // pastEvents are room's kept notes as the events they were (stamped when

@@ -84,7 +84,7 @@ func withoutApp(out dmls.Output) dmls.Output {
 // onTick runs the sessions' timers and, a few times per ResendAfter, the
 // re-sends of overdue messages.
 func (e *Engine) onTick() {
-	e.flushNotes()
+	e.flushKept()
 	for _, name := range e.roomNames() {
 		r := e.rooms[name]
 		e.in(r)(r.s.Tick())

@@ -16,6 +16,7 @@ type peerState struct {
 	skel   string // skeleton(nick), to find look-alikes
 	addr   string
 	online bool
+	stored string               // nick and address as the store knows them
 	rooms  map[dmls.RoomID]bool // the rooms we know we share with it
 	// announced is its last rooms frame, to recognise the private rooms
 	// we join later.
@@ -42,7 +43,10 @@ func (e *Engine) onNet(ev NetEvent) {
 	case PeerUp:
 		p := e.peer(ev.Peer)
 		wasOnline := p.online
-		p.online, p.addr = true, ev.Addr
+		p.online = true
+		if ev.Addr != "" {
+			p.addr = ev.Addr
+		}
 		if dmls.ValidNick(ev.Nick) != nil {
 			ev.Nick = "" // shown by its short id
 		}
@@ -55,10 +59,18 @@ func (e *Engine) onNet(ev NetEvent) {
 			e.emit(&PeerChanged{ID: p.id, Nick: e.nickOf(p.id, ""), Addr: p.addr, Online: true})
 		}
 		// Known from now on: its nick names it while offline, and its
-		// address lets the next start reconnect without --peer.
+		// address lets the next start reconnect without --peer. A new
+		// peer or a new address is written now (a restart needs it);
+		// only the time it was seen waits for the tick.
 		if p.nick != "" {
-			if err := e.st.SawPeer(store.KnownPeer{ID: p.id.String(), Nick: p.nick, Addr: p.addr, Seen: e.now()}); err != nil {
-				e.cfg.Logf("mmls: remember peer %s: %v", p.id.Short(), err)
+			k := store.KnownPeer{ID: p.id.String(), Nick: p.nick, Addr: p.addr, Seen: e.now()}
+			if stored := k.Nick + "\x00" + k.Addr; stored != p.stored {
+				if err := e.st.SawPeers([]store.KnownPeer{k}); err != nil {
+					e.cfg.Logf("mmls: remember peer %s: %v", p.id.Short(), err)
+				}
+				p.stored = stored
+			} else {
+				e.pendingPeers = append(e.pendingPeers, k)
 			}
 		}
 		e.announceTo(p.id)

@@ -50,7 +50,7 @@ func (e *Engine) open() error {
 	for _, k := range known {
 		if id, ok := ParseID(k.ID); ok && id != e.me && dmls.ValidNick(k.Nick) == nil {
 			p := e.peer(id)
-			p.nick, p.skel, p.addr = k.Nick, skeleton(k.Nick), k.Addr
+			p.nick, p.skel, p.addr, p.stored = k.Nick, skeleton(k.Nick), k.Addr, k.Nick+"\x00"+k.Addr
 		}
 	}
 	if len(rooms) == 0 {

@@ -125,7 +125,7 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 				old, notes = append(old, notes[0]), notes[1:]
 			}
 			old = append(old, line{at: h.SentAt, id: h.MsgID, fromID: h.FromID, from: h.From, text: h.Text, mine: h.Mine})
-			if h.Mine && m.sent[h.MsgID] == nil {
+			if h.Mine && h.Recipients > 0 && m.sent[h.MsgID] == nil { // 0: not tracked (older stores) or nobody left
 				d := &delivery{total: h.Recipients, acked: map[mmls.ID]bool{}}
 				for _, id := range h.StoredBy {
 					d.acked[id] = true

@@ -150,28 +150,37 @@ type KnownPeer struct {
 // goes.
 const MaxKnownPeers = 256
 
-// SawPeer records that p is online now.
-func (s *Store) SawPeer(p KnownPeer) error {
+// SawPeers records that each of ps was online (one transaction: callers
+// gather them).
+func (s *Store) SawPeers(ps []KnownPeer) error {
+	if len(ps) == 0 {
+		return nil
+	}
 	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bKnown)
-		p.Seen = p.Seen.UTC()
-		if b.Get([]byte(p.ID)) == nil && count(b) >= MaxKnownPeers {
-			var oldest []byte
-			var at time.Time
-			if err := b.ForEach(func(k, v []byte) error {
-				var q KnownPeer
-				if json.Unmarshal(v, &q) != nil || oldest == nil || q.Seen.Before(at) {
-					oldest, at = bytes.Clone(k), q.Seen
+		for _, p := range ps {
+			p.Seen = p.Seen.UTC()
+			if b.Get([]byte(p.ID)) == nil && count(b) >= MaxKnownPeers {
+				var oldest []byte
+				var at time.Time
+				if err := b.ForEach(func(k, v []byte) error {
+					var q KnownPeer
+					if json.Unmarshal(v, &q) != nil || oldest == nil || q.Seen.Before(at) {
+						oldest, at = bytes.Clone(k), q.Seen
+					}
+					return nil
+				}); err != nil {
+					return err
 				}
-				return nil
-			}); err != nil {
-				return err
+				if err := b.Delete(oldest); err != nil {
+					return err
+				}
 			}
-			if err := b.Delete(oldest); err != nil {
+			if err := putJSON(b, []byte(p.ID), p); err != nil {
 				return err
 			}
 		}
-		return putJSON(b, []byte(p.ID), p)
+		return nil
 	})
 }
 

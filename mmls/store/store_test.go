@@ -464,10 +464,13 @@ func TestKnownPeersAndSettings(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	s := open(t, dir)
+	var batch []KnownPeer
 	for i := range MaxKnownPeers + 3 {
-		must(t, s.SawPeer(KnownPeer{ID: fmt.Sprintf("p%03d", i), Nick: "n", Addr: fmt.Sprintf("10.0.0.%d:7420", i%250), Seen: t0.Add(time.Duration(i) * time.Second)}))
+		batch = append(batch, KnownPeer{ID: fmt.Sprintf("p%03d", i), Nick: "n", Addr: fmt.Sprintf("10.0.0.%d:7420", i%250), Seen: t0.Add(time.Duration(i) * time.Second)})
 	}
-	must(t, s.SawPeer(KnownPeer{ID: "p010", Nick: "ten", Addr: "10.0.0.10:7421", Seen: t0.Add(time.Hour)}))
+	must(t, s.SawPeers(batch[:100]))
+	must(t, s.SawPeers(batch[100:]))
+	must(t, s.SawPeers([]KnownPeer{{ID: "p010", Nick: "ten", Addr: "10.0.0.10:7421", Seen: t0.Add(time.Hour)}}))
 	must(t, s.SetSetting(SettingLastRoom, "dev"))
 	s.Close()
 	s = open(t, dir)
