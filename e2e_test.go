@@ -339,7 +339,7 @@ func TestE2EKilledNodeCatchesUp(t *testing.T) {
 		}
 	}
 	if bob2.messages()["before"] != 0 || bob3.messages()["missed 1"] != 0 || alice2.messages()["missed 2"] != 0 {
-		t.Error("a message stored before the restart was shown again")
+		t.Errorf("a message stored before the restart was shown again: bob2 %v, bob3 %v, alice2 %v", bob2.messages(), bob3.messages(), alice2.messages())
 	}
 }
 
@@ -933,5 +933,59 @@ func TestE2ERestartKeepsWhatTheUserSet(t *testing.T) {
 	// No --peer: bob is found at the address we last reached him at.
 	again.waitFor("bob, recalled", 30*time.Second, func(e headless.Record) bool {
 		return e.Type == "peer" && e.ID == bob.id && e.Status == "online"
+	})
+}
+
+// TestE2EKilledMidBatch: bob takes a burst in batches (one fsync per
+// batch) and is killed while it pours in. Whatever he had shown is in
+// his store, nothing is shown twice, alice gets a receipt for every
+// message, and after his restart he has every one of them exactly once.
+func TestE2EKilledMidBatch(t *testing.T) {
+	t.Parallel()
+	const burst = 300
+	nodes := room(t, "alice", "bob")
+	alice, bob := nodes[0], nodes[1]
+	var b strings.Builder
+	var texts []string
+	for i := range burst {
+		texts = append(texts, fmt.Sprintf("burst %03d", i))
+		fmt.Fprintln(&b, texts[i])
+	}
+	go io.WriteString(alice.stdin, b.String())
+	bob.waitFor("part of the burst", 30*time.Second, func(e headless.Record) bool {
+		return e.Type == "message" && e.Text == "burst 050"
+	})
+	bob.kill()
+	shown := bob.messages()
+	bob2 := start(t, "bob", bob.data, bob.listen, "--peer", alice.listen)
+	hist := bob2.waitFor("history", 10*time.Second, func(e headless.Record) bool { return e.Type == "history" && e.Room == "lobby" })
+	stored := map[string]bool{}
+	for _, l := range hist.History {
+		stored[l.Text] = true
+	}
+	for text := range shown {
+		if strings.HasPrefix(text, "burst ") && !stored[text] {
+			t.Errorf("bob showed %q before the kill, and it is not in his store", text)
+		}
+	}
+	var rest []string
+	for _, text := range texts {
+		if !stored[text] {
+			rest = append(rest, text)
+		}
+	}
+	t.Logf("%d of %d stored before the kill, %d shown", len(stored), burst, len(shown))
+	bob2.waitMessages(time.Minute, rest...)
+	for text, n := range bob2.messages() {
+		if n != 1 || stored[text] {
+			t.Errorf("after the restart bob showed %q %d times (stored before: %v)", text, n, stored[text])
+		}
+	}
+	sentIDs := map[string]bool{}
+	alice.waitFor("every receipt", time.Minute, func(e headless.Record) bool {
+		if e.Type == "delivered" && e.ToID == bob.id {
+			sentIDs[e.ID] = true
+		}
+		return len(sentIDs) == burst
 	})
 }

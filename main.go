@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -41,6 +42,16 @@ var version = "0.2.0-dev"
 const DefaultPort = 7420
 
 func main() {
+	// MMLS_CPUPROFILE=PREFIX writes a CPU profile to PREFIX.PID until the
+	// process ends (for benchmarks of whole nodes; see the README).
+	if prefix := os.Getenv("MMLS_CPUPROFILE"); prefix != "" {
+		if f, err := os.Create(fmt.Sprintf("%s.%d", prefix, os.Getpid())); err == nil && pprof.StartCPUProfile(f) == nil {
+			code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+			pprof.StopCPUProfile()
+			f.Close()
+			os.Exit(code)
+		}
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

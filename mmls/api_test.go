@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mmls-chat/mmls-chat/mmls"
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
@@ -151,5 +152,39 @@ func TestFailedStoreStillSendsTheCommit(t *testing.T) {
 	bob.WaitText("lobby", "four")
 	if bob.Texts("lobby")["three"] != 0 {
 		t.Fatal("a message that was not stored was sent")
+	}
+}
+
+// TestFailedBatchShowsAndAcknowledgesNothing: frames are taken in a batch
+// whose writes reach the disk at its commit. When the commit fails, what
+// the batch held is not shown, not acknowledged and earns no receipt (a
+// crash before the commit is the same); alice's re-send then brings it,
+// and it is shown once.
+func TestFailedBatchShowsAndAcknowledgesNothing(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob")
+	alice, bob := nodes[0], nodes[1]
+	mark := bob.Mark()
+	bob.Store().FailWrites(errors.New("disk full"))
+	id := alice.Say("lobby", "held back")
+	bob.WaitAfter(mark, "the failed commit", func(e mmls.Event) bool {
+		f, ok := e.(*mmls.Failure)
+		return ok && errors.Is(f.Err, mmls.ErrStorage)
+	})
+	if n := bob.Texts("lobby")["held back"]; n != 0 {
+		t.Fatalf("a message whose batch failed was shown %d times", n)
+	}
+	for _, e := range alice.Seen() {
+		if d, ok := e.(*mmls.Delivered); ok && d.MsgID == id {
+			t.Fatal("a receipt for a message whose batch failed")
+		}
+	}
+	bob.Store().FailWrites(nil)
+	l.Clock.Advance(31 * time.Second) // alice's re-send is due
+	bob.WaitText("lobby", "held back")
+	alice.WaitDelivered(id, bob)
+	if n := bob.Texts("lobby")["held back"]; n != 1 {
+		t.Fatalf("shown %d times", n)
 	}
 }

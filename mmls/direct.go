@@ -120,5 +120,5 @@ func (e *Engine) invited(r *room, ev dmls.Event) {
 	if added {
 		e.emit(&InviteReceived{Room: ev.Detail, From: nick, FromID: ev.Peer, Private: ev.Secret != nil})
 	}
-	e.send(ev.Peer, receiptFrame(r.id, env.ID))
+	e.sendLater(ev.Peer, receiptFrame(r.id, env.ID), true, "")
 }

@@ -46,6 +46,7 @@ type Engine struct {
 	pendingNotes []store.Note      // lines worth keeping, written each tick
 	pendingPeers []store.KnownPeer // peers seen, written each tick
 	lastRoom     string            // the room last put on screen
+	held         []deferred        // sends and acks waiting for the batch's commit (nil: no batch)
 	id           *dmls.Identity
 	me           ID
 	st           *store.Store
@@ -199,10 +200,9 @@ func (e *Engine) Run(ctx context.Context) error {
 				return nil
 			}
 		case ev, ok := <-netEvents:
-			if !ok {
+			if !ok || e.netBatch(ev, netEvents) {
 				return errors.New("mmls: network stopped")
 			}
-			e.onNet(ev)
 		case s, ok := <-sightings:
 			if !ok {
 				sightings = nil
@@ -219,6 +219,14 @@ func (e *Engine) now() time.Time { return e.cfg.Env.Now() }
 
 func (e *Engine) emit(ev Event) {
 	ev.stamp(e.now())
+	if e.held != nil {
+		// In a batch: shown once it is durable (a message or an
+		// invitation only if it was stored).
+		_, message := ev.(*Message)
+		_, invite := ev.(*InviteReceived)
+		e.held = append(e.held, deferred{event: ev, durable: message || invite})
+		return
+	}
 	e.keep(ev)
 	e.events <- ev
 }

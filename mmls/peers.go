@@ -33,6 +33,10 @@ func (e *Engine) peer(id ID) *peerState {
 }
 
 func (e *Engine) send(to ID, payload []byte) {
+	if e.held != nil {
+		e.held = append(e.held, deferred{to: to, payload: payload}) // in order, after the batch
+		return
+	}
 	if err := e.net.Send(to, payload); err != nil {
 		e.cfg.Logf("mmls: send to %s: %v", to.Short(), err)
 	}
@@ -84,8 +88,9 @@ func (e *Engine) onNet(ev NetEvent) {
 		e.emit(&Unreachable{Addr: ev.Addr, Reason: ev.Reason})
 	case Frame:
 		e.onFrame(ev.Peer, ev.Payload)
-		// Everything it carried is stored (or refused for good).
-		e.net.Ack(ev.Peer, ev.Seq)
+		// Everything it carried is stored (or refused for good): once
+		// the batch is durable, say so.
+		e.ack(ev.Peer, ev.Seq)
 	}
 }
 

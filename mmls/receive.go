@@ -146,8 +146,7 @@ func (e *Engine) received(r *room, ev dmls.Event) {
 	if added {
 		e.emit(&Message{Room: r.name, MsgID: id, From: m.FromNick, FromID: ev.Peer, Text: m.Text, SentAt: env.SentAt.UTC()})
 	}
-	e.cfg.Logf("mmls: message %s from %s stored; receipt follows", id, ev.Peer.Short())
-	e.send(ev.Peer, receiptFrame(r.id, env.ID))
+	e.sendLater(ev.Peer, receiptFrame(r.id, env.ID), true, "mmls: message "+id+" from "+ev.Peer.Short()+" stored; receipt follows")
 }
 
 // equivocation keeps the evidence of an owner's two commits for one epoch

@@ -128,7 +128,7 @@ func Start(cfg Config) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n.net = &network{tr: n.tr, events: make(chan mmls.NetEvent)}
+	n.net = &network{tr: n.tr, events: make(chan mmls.NetEvent, mmls.MaxBatch)} // room for a batch to wait
 	for _, p := range cfg.Peers {
 		if err := n.tr.Connect(p); err != nil {
 			return nil, &UsageError{fmt.Errorf("--peer: %w", err)}

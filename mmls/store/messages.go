@@ -57,8 +57,13 @@ func appendHistory(tx *bolt.Tx, m Message) (bool, error) {
 	if err := putJSON(room, binary.BigEndian.AppendUint64(nil, seq), m); err != nil {
 		return false, err
 	}
-	return true, keys.Put(messageKey(m), nil)
+	// A mark, not an empty value: bbolt reads a key put with no value as
+	// missing until its transaction commits, and a batch looks it up
+	// again before that.
+	return true, keys.Put(messageKey(m), present)
 }
+
+var present = []byte{1}
 
 // History returns the last limit messages of room, oldest first (all of
 // them when limit <= 0).

@@ -95,7 +95,7 @@ func keyMessagesBySender(tx *bolt.Tx) error {
 			if err := getJSON(b, k, &m); err != nil {
 				return err
 			}
-			return keys.Put(messageKey(m), nil)
+			return keys.Put(messageKey(m), present)
 		})
 	})
 	if err != nil {
@@ -107,11 +107,53 @@ func keyMessagesBySender(tx *bolt.Tx) error {
 	return nil
 }
 
-// Store is the open database. Its methods are safe for concurrent use.
+// Store is the open database. Its methods are safe for concurrent use,
+// except on a Batch, which belongs to the goroutine that began it.
 type Store struct {
 	db         *bolt.DB
 	path       string
-	writeFault atomic.Pointer[error]
+	writeFault *atomic.Pointer[error]
+	// batch is the write transaction of a Batch: every read and write
+	// goes through it, and nothing is durable until Commit.
+	batch  *bolt.Tx
+	failed error // the first failed write of the batch
+}
+
+// Begin starts a batch: a Store whose reads and writes all go through one
+// write transaction, made durable (one fsync) by Commit. A write that fails
+// inside it fails the whole batch: Commit then rolls everything back and
+// returns that error, so a caller acknowledges nothing of it. Other
+// goroutines keep using s; their writes wait for the batch to end.
+func (s *Store) Begin() (*Store, error) {
+	if s.batch != nil {
+		return nil, errors.New("store: a batch inside a batch")
+	}
+	tx, err := s.db.Begin(true)
+	if err != nil {
+		return nil, fmt.Errorf("store: begin: %w", err)
+	}
+	return &Store{db: s.db, path: s.path, writeFault: s.writeFault, batch: tx}, nil
+}
+
+// Commit ends a batch: everything it wrote is durable when it returns nil.
+func (s *Store) Commit() error {
+	if s.batch == nil {
+		return errors.New("store: commit outside a batch")
+	}
+	tx := s.batch
+	s.batch = nil
+	if s.failed != nil {
+		_ = tx.Rollback()
+		return s.failed
+	}
+	if fault := s.writeFault.Load(); fault != nil {
+		_ = tx.Rollback()
+		return fmt.Errorf("store: %w", *fault)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
 }
 
 // FailWrites makes every write fail with err until FailWrites(nil): fault
@@ -154,7 +196,7 @@ func Open(dir string) (s *Store, err error) {
 		db.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	s = &Store{db: db, path: path}
+	s = &Store{db: db, path: path, writeFault: new(atomic.Pointer[error])}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err
@@ -219,7 +261,9 @@ func (s *Store) Close() error { return s.db.Close() }
 func (s *Store) Path() string { return s.path }
 
 func (s *Store) update(f func(*bolt.Tx) error) (err error) {
-	if fault := s.writeFault.Load(); fault != nil {
+	// A batch reaches the disk at Commit, which is where a refused write
+	// shows.
+	if fault := s.writeFault.Load(); fault != nil && s.batch == nil {
 		return fmt.Errorf("store: %w", *fault)
 	}
 	defer func() {
@@ -227,6 +271,16 @@ func (s *Store) update(f func(*bolt.Tx) error) (err error) {
 			err = fmt.Errorf("%w: %v", ErrCorrupt, r)
 		}
 	}()
+	if s.batch != nil {
+		if s.failed != nil {
+			return s.failed // the batch will roll back: write nothing more
+		}
+		if err := f(s.batch); err != nil {
+			s.failed = err // it may have written half: roll back it all
+			return err
+		}
+		return nil
+	}
 	return s.db.Update(f)
 }
 
@@ -236,6 +290,9 @@ func (s *Store) view(f func(*bolt.Tx) error) (err error) {
 			err = fmt.Errorf("%w: %v", ErrCorrupt, r)
 		}
 	}()
+	if s.batch != nil {
+		return f(s.batch)
+	}
 	return s.db.View(f)
 }
 

@@ -513,3 +513,55 @@ func TestNotesBounded(t *testing.T) {
 		t.Fatalf("notes of no room: %+v, %v", none, err)
 	}
 }
+
+// TestBatch: a batch reads its own writes, others see them only after
+// Commit; a write refused at the commit rolls the whole batch back, so
+// a caller acknowledges none of it.
+func TestBatch(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	b, err := s.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Message{ID: "m1", Room: "lobby", FromID: "bob", Text: "in a batch", SentAt: t0}
+	if added, err := b.AddMessage(m); !added || err != nil {
+		t.Fatalf("add: %v %v", added, err)
+	}
+	if h, _ := b.History("lobby", 0); len(h) != 1 {
+		t.Fatalf("the batch does not read its own write: %+v", h)
+	}
+	if added, _ := b.AddMessage(m); added {
+		t.Fatal("a re-send inside the batch counted as new")
+	}
+	done := make(chan []Message)
+	go func() { h, _ := s.History("lobby", 0); done <- h }()
+	if h := <-done; len(h) != 0 {
+		t.Fatalf("another reader saw an uncommitted write: %+v", h)
+	}
+	must(t, b.Commit())
+	if h, _ := s.History("lobby", 0); len(h) != 1 {
+		t.Fatalf("after the commit: %+v", h)
+	}
+
+	b, err = s.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.FailWrites(errors.New("disk full"))
+	if _, err := b.AddMessage(Message{ID: "m2", Room: "lobby", FromID: "bob", Text: "lost", SentAt: t0}); err != nil {
+		t.Fatalf("a batch's write fails at its commit, not before: %v", err)
+	}
+	if err := b.Commit(); err == nil {
+		t.Fatal("the commit succeeded on a refusing disk")
+	}
+	s.FailWrites(nil)
+	if h, _ := s.History("lobby", 0); len(h) != 1 {
+		t.Fatalf("a failed batch left %d messages", len(h))
+	}
+	b, err = s.Begin()
+	if err != nil {
+		t.Fatalf("a batch after a failed one: %v", err)
+	}
+	must(t, b.Commit())
+}

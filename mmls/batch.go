@@ -1,0 +1,97 @@
+package mmls
+
+// Frames are taken in batches: the engine handles every frame that is
+// waiting (up to MaxBatch), with all their store writes in one
+// transaction, and only once that is durable (one fsync for the batch,
+// not one per message) does it acknowledge the frames and send the
+// receipts they earned. A crash in the middle of a batch loses nothing:
+// nothing of it was acknowledged, so the peers send it again. Other
+// sends keep their order, after the commit, and so do the events: what an
+// interface shows is stored.
+
+// MaxBatch bounds the frames handled in one store transaction.
+const MaxBatch = 256
+
+// deferred is an action held until the batch is durable; durable ones
+// (acknowledgements, receipts) are dropped when the batch fails.
+type deferred struct {
+	event   Event // an event to emit, or:
+	to      ID
+	payload []byte // a frame to send, or nil for an Ack of seq
+	seq     uint64
+	durable bool
+	note    string // logged just before it goes
+}
+
+// netBatch handles first and whatever else the network has waiting, in
+// one store batch. It reports whether the network's events closed.
+func (e *Engine) netBatch(first NetEvent, more <-chan NetEvent) (closed bool) {
+	base := e.st
+	b, err := base.Begin()
+	if err != nil {
+		e.cfg.Logf("mmls: no batch (%v): one frame at a time", err)
+		e.onNet(first)
+		return false
+	}
+	e.st, e.held = b, []deferred{}
+	e.onNet(first)
+	for n := 1; n < MaxBatch && !closed; n++ {
+		select {
+		case ev, ok := <-more:
+			if !ok {
+				closed = true
+				break
+			}
+			e.onNet(ev)
+		default:
+			n = MaxBatch
+		}
+	}
+	err = b.Commit()
+	e.st = base
+	held := e.held
+	e.held = nil
+	if err != nil {
+		e.fail(storageErr(err))
+	}
+	for _, d := range held {
+		switch {
+		case d.durable && err != nil:
+			// Not stored: not shown, no receipt, no acknowledgement;
+			// the peer sends it again.
+		case d.event != nil:
+			e.keep(d.event)
+			e.events <- d.event
+		case d.payload == nil:
+			e.net.Ack(d.to, d.seq)
+		default:
+			if d.note != "" {
+				e.cfg.Logf("%s", d.note)
+			}
+			e.send(d.to, d.payload)
+		}
+	}
+	return closed
+}
+
+// sendLater sends now, or after the batch's commit when one is open
+// (durable: only if the commit succeeds).
+func (e *Engine) sendLater(to ID, payload []byte, durable bool, note string) {
+	if e.held == nil {
+		if note != "" {
+			e.cfg.Logf("%s", note)
+		}
+		e.send(to, payload)
+		return
+	}
+	e.held = append(e.held, deferred{to: to, payload: payload, durable: durable, note: note})
+}
+
+// ack acknowledges a frame now, or after the batch's commit.
+func (e *Engine) ack(from ID, seq uint64) {
+	if e.held == nil {
+		e.net.Ack(from, seq)
+		return
+	}
+	e.held = append(e.held, deferred{to: from, seq: seq, durable: true})
+}
