@@ -3,11 +3,14 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mmls-chat/mmls-chat/mmls/mlsguard"
 )
 
 // BenchmarkNodes runs N headless processes on loopback (each knows only
@@ -21,6 +24,9 @@ import (
 //     while every node sends perNode messages at once;
 //   - msgs/s: member deliveries per second while every node sends
 //     perNode messages as fast as it can;
+//   - floor-msgs/s, of-floor: the crypto floor measured in the same run
+//     (one UNPROTECT of 1 KiB per delivery, on every core), and msgs/s as
+//     a share of it;
 //   - rss-MB: resident memory per node at the end (from /proc).
 //
 // Run: go test -run='^$' -bench=Nodes -benchtime=1x .
@@ -79,6 +85,9 @@ func benchNodes(b *testing.B, n int) {
 	b.ReportMetric(pct(lat, 0.50), "p50-ms")
 	b.ReportMetric(pct(lat, 0.99), "p99-ms")
 	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "msgs/s")
+	floor := cryptoFloor(b)
+	b.ReportMetric(floor, "floor-msgs/s")
+	b.ReportMetric(float64(len(lat))/elapsed.Seconds()/floor, "of-floor")
 	b.ReportMetric(rss/float64(n), "rss-MB")
 	for _, p := range nodes {
 		p.say("/quit")
@@ -124,4 +133,54 @@ func rssMB(pid int) float64 {
 		}
 	}
 	return 0
+}
+
+// cryptoFloor is what a node cannot go below, measured in this run: one
+// UNPROTECT of 1 KiB (mlsguard, a two-member group) per delivery, on
+// every core. It returns deliveries per second.
+func cryptoFloor(b *testing.B) float64 {
+	b.Helper()
+	secret := func(i byte) []byte { s := make([]byte, mlsguard.SecretSize); s[0] = i; return s }
+	alice, err := mlsguard.NewIdentity(secret(1), "alice")
+	if err != nil {
+		b.Fatal(err)
+	}
+	bob, err := mlsguard.NewIdentity(secret(2), "bob")
+	if err != nil {
+		b.Fatal(err)
+	}
+	g, err := mlsguard.CreateGroup(alice, []byte("floor"), secret(3))
+	if err != nil {
+		b.Fatal(err)
+	}
+	kp, err := bob.NewKeyPackage(secret(4))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := g.ProposeAdd(kp); err != nil {
+		b.Fatal(err)
+	}
+	_, welcome, _, err := g.Commit(secret(5))
+	if err != nil {
+		b.Fatal(err)
+	}
+	gb, err := mlsguard.Join(mlsguard.Joiner{Identity: bob, KeyPackage: kp, InitSecret: secret(4)}, welcome, alice.Fingerprint(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 500
+	cts := make([][]byte, n)
+	for i := range cts {
+		if cts[i], err = g.Protect(make([]byte, 1024)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	start := time.Now()
+	for _, ct := range cts {
+		if _, err := gb.Unprotect(ct); err != nil {
+			b.Fatal(err)
+		}
+	}
+	per := time.Since(start) / n
+	return float64(runtime.NumCPU()) / per.Seconds()
 }

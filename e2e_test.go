@@ -61,12 +61,20 @@ type proc struct {
 // (--peer ...).
 func start(t testing.TB, nick, data, listen string, extra ...string) *proc {
 	t.Helper()
-	args := append([]string{"--headless", "--no-mdns", "--nick", nick, "--data", data, "--listen", listen}, extra...)
-	return launch(t, exec.Command(binary, args...), nick, data)
+	return launch(t, exec.Command(binary, args(nick, data, listen, extra...)...), nick, data)
 }
 
 // launch starts cmd (a headless node) and waits for its ready event.
 func launch(t testing.TB, cmd *exec.Cmd, nick, data string) *proc {
+	t.Helper()
+	p := spawn(t, cmd, nick, data)
+	p.waitReady()
+	return p
+}
+
+// spawn starts cmd (a headless node); waitReady then waits for its ready
+// event. Nodes spawned together start at the same time.
+func spawn(t testing.TB, cmd *exec.Cmd, nick, data string) *proc {
 	t.Helper()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -85,9 +93,18 @@ func launch(t testing.TB, cmd *exec.Cmd, nick, data string) *proc {
 	go p.read(stdout)
 	t.Cleanup(p.kill)
 	t.Cleanup(p.dumpIfFailed)
+	return p
+}
+
+func (p *proc) waitReady() {
+	p.t.Helper()
 	ready := p.waitFor("ready", 20*time.Second, func(e headless.Record) bool { return e.Type == "ready" })
 	p.listen, p.id = ready.Listen, ready.ID
-	return p
+}
+
+// args are a headless loopback node's flags.
+func args(nick, data, listen string, extra ...string) []string {
+	return append([]string{"--headless", "--no-mdns", "--nick", nick, "--data", data, "--listen", listen}, extra...)
 }
 
 func (p *proc) read(r io.Reader) {
@@ -233,7 +250,11 @@ func roomIn(t testing.TB, dir string, nicks ...string) []*proc {
 	first := start(t, nicks[0], filepath.Join(dir, nicks[0]), "127.0.0.1:0")
 	nodes := []*proc{first}
 	for _, n := range nicks[1:] {
-		nodes = append(nodes, start(t, n, filepath.Join(dir, n), "127.0.0.1:0", "--peer", first.listen))
+		data := filepath.Join(dir, n)
+		nodes = append(nodes, spawn(t, exec.Command(binary, args(n, data, "127.0.0.1:0", "--peer", first.listen)...), n, data))
+	}
+	for _, p := range nodes[1:] {
+		p.waitReady()
 	}
 
 	// The room is formed when everyone is in everyone's group both ways.

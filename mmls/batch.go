@@ -47,6 +47,7 @@ func (e *Engine) netBatch(first NetEvent, more <-chan NetEvent) (closed bool) {
 			n = MaxBatch
 		}
 	}
+	e.releaseHeld()
 	err = b.Commit()
 	e.st = base
 	held := e.held
@@ -94,4 +95,14 @@ func (e *Engine) ack(from ID, seq uint64) {
 		return
 	}
 	e.held = append(e.held, deferred{to: from, seq: seq, durable: true})
+}
+
+// releaseHeld commits, in each room, the newcomers' Adds held since the
+// last release: one commit for all who arrived together.
+func (e *Engine) releaseHeld() {
+	for _, name := range e.roomNames() {
+		if r := e.rooms[name]; r.s.Held() {
+			e.in(r)(r.s.CommitHeld())
+		}
+	}
 }

@@ -192,6 +192,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			return ctx.Err()
 		case req := <-e.requests:
 			ev, err := e.do(req.cmd)
+			e.releaseHeld()
 			if ev != nil {
 				ev.stamp(e.now())
 			}

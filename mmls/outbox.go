@@ -89,6 +89,7 @@ func (e *Engine) onTick() {
 		r := e.rooms[name]
 		e.in(r)(r.s.Tick())
 	}
+	e.releaseHeld()
 	// The outbox is read from disk: scan it a few times per ResendAfter,
 	// not every tick.
 	if now := e.now(); now.Sub(e.lastScan) >= e.cfg.ResendAfter/6 {

@@ -28,6 +28,7 @@ func (s *Session) commitFlags(flags uint8) (Output, error) {
 	if err != nil {
 		return Output{}, fmt.Errorf("dmls: commit: %w", classify(err))
 	}
+	clear(s.held) // committed (a refused commit keeps its proposals pending)
 	if werr == nil {
 		s.keep(w, bundle.Commit)
 	}

@@ -86,20 +86,37 @@ func (s *Session) addParsed(kps []*mlsguard.KeyPackage) (Output, error) {
 		if fp == s.id.Fingerprint() {
 			return Output{}, fmt.Errorf("%w: cannot add ourselves", ErrMalformed)
 		}
-		if !s.InSendGroup(fp) {
+		if !s.InSendGroup(fp) && !s.held[fp] {
 			fresh = append(fresh, kp)
 		}
 	}
 	if len(fresh) == 0 {
 		return Output{}, nil
 	}
-	if members+len(fresh) > MaxMembers {
-		return Output{}, fmt.Errorf("%w: %d members (max %d)", ErrRoomFull, members+len(fresh), MaxMembers)
+	if members+len(s.held)+len(fresh) > MaxMembers {
+		return Output{}, fmt.Errorf("%w: %d members (max %d)", ErrRoomFull, members+len(s.held)+len(fresh), MaxMembers)
 	}
 	for _, kp := range fresh {
 		if err := s.send.ProposeAdd(kp); err != nil {
 			return Output{}, fmt.Errorf("dmls: add: %w", classify(err))
 		}
+	}
+	if s.cfg.HoldAdds {
+		for _, kp := range fresh {
+			s.held[kp.Fingerprint()] = true
+		}
+		return Output{}, nil
+	}
+	return s.commit()
+}
+
+// Held reports whether Adds wait for CommitHeld.
+func (s *Session) Held() bool { return len(s.held) > 0 }
+
+// CommitHeld commits the Adds held (HoldAdds), all in one commit.
+func (s *Session) CommitHeld() (Output, error) {
+	if len(s.held) == 0 {
+		return Output{}, nil
 	}
 	return s.commit()
 }

@@ -42,6 +42,11 @@ type Config struct {
 	// MaxEpochAhead bounds how far ahead a buffered message may be
 	// (default 16 epochs).
 	MaxEpochAhead uint64
+	// HoldAdds: a newcomer's Add is proposed and held, to go with others
+	// in one commit at CommitHeld (or any earlier commit), instead of
+	// one commit per newcomer: forming a room of N costs each member N
+	// commits to apply per owner, not N².
+	HoldAdds bool
 }
 
 func (c Config) withDefaults() Config {
@@ -111,6 +116,9 @@ type Session struct {
 	// deferred: a member's latest KeyPackage that asked to be re-added too
 	// soon after the last time; Tick re-admits it when the pause is over.
 	deferred map[Fingerprint]*mlsguard.KeyPackage
+	// held: newcomers whose Adds are proposed, not yet committed
+	// (HoldAdds).
+	held map[Fingerprint]bool
 	// answered: when we sent a peer our KeyPackage because it asked
 	// (HelloSendYours), lately; owed: a peer that asked more often than
 	// answerBurst per answerWindow, answered by Tick when it may be. Each
@@ -191,7 +199,7 @@ func NewSession(id *Identity, env Env, room RoomID, cfg Config) (*Session, error
 		id: id, env: env, cfg: cfg.withDefaults(), room: room,
 		send: g, kicked: map[Fingerprint]Fingerprint{}, byOwner: map[Fingerprint]*recvGroup{}, asked: map[Fingerprint]time.Time{},
 		refused: map[Fingerprint]time.Time{}, departed: map[Fingerprint]bool{},
-		readmitted: map[Fingerprint]time.Time{}, deferred: map[Fingerprint]*mlsguard.KeyPackage{},
+		readmitted: map[Fingerprint]time.Time{}, deferred: map[Fingerprint]*mlsguard.KeyPackage{}, held: map[Fingerprint]bool{},
 		answered: map[Fingerprint][]time.Time{}, owed: map[Fingerprint]bool{},
 		vouches: map[Fingerprint]bool{}, waiting: map[Fingerprint]*Message{}, refreshed: map[Fingerprint]time.Time{},
 		lastUpdate: now, lastDigest: now, forks: newForkWatch(),

@@ -115,6 +115,35 @@ func TestAttackForgedRemovalOfMe(t *testing.T) {
 	}
 }
 
+// TestAttackForgedCommitRemovingMe: a commit that removes bob with a
+// signature that does not verify (someone on the path, or a member who
+// rewrote the owner's commit) is refused before bob drops the group:
+// removals of us are the one thing acted on before go-mls verifies.
+func TestAttackForgedCommitRemovingMe(t *testing.T) {
+	t.Parallel()
+	a, b, c := newParty(t, "alice"), newParty(t, "bob"), newParty(t, "carol")
+	ga, gs := room(t, a, b, c)
+	if err := ga.ProposeRemove(1); err != nil {
+		t.Fatal(err)
+	}
+	bundle, _, _, err := ga.Commit(a.rnd.next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var commit mls.MLSPlaintext
+	if err := decodeStrict(bundle.Commit, &commit); err != nil {
+		t.Fatal(err)
+	}
+	commit.Signature.Data[0] ^= 1
+	forged, _ := syntax.Marshal(commit)
+	if _, info, err := gs[0].ApplyCommit(CommitBundle{Commit: forged, Proposals: bundle.Proposals}); !errors.Is(err, ErrAuth) || info.RemovedMe {
+		t.Fatalf("want ErrAuth without removal, got %v %+v", err, info)
+	}
+	if _, info, err := gs[0].ApplyCommit(bundle); !errors.Is(err, ErrRemoved) || !info.RemovedMe {
+		t.Fatalf("the genuine removal: %v %+v", err, info)
+	}
+}
+
 func TestAttackForgedWelcome(t *testing.T) {
 	t.Parallel()
 	alice, mallory, bob := newParty(t, "alice"), newParty(t, "mallory"), newParty(t, "bob")
