@@ -1,5 +1,7 @@
 package mmls
 
+import "time"
+
 // Frames are taken in batches: the engine handles every frame that is
 // waiting (up to MaxBatch), with all their store writes in one
 // transaction, and only once that is durable (one fsync for the batch,
@@ -47,7 +49,7 @@ func (e *Engine) netBatch(first NetEvent, more <-chan NetEvent) (closed bool) {
 			n = MaxBatch
 		}
 	}
-	e.releaseHeld()
+	e.holdAdds()
 	err = b.Commit()
 	e.st = base
 	held := e.held
@@ -97,9 +99,29 @@ func (e *Engine) ack(from ID, seq uint64) {
 	e.held = append(e.held, deferred{to: from, seq: seq, durable: true})
 }
 
+// AddHold is how long a newcomer's Add waits for others to share its
+// commit: forming a room, newcomers arrive a few milliseconds apart, and
+// each commit costs every member (and the newcomers' Welcomes) work.
+const AddHold = 25 * time.Millisecond
+
+// holdAdds arms the release of held Adds, if some are held and it is not
+// armed yet.
+func (e *Engine) holdAdds() {
+	if e.release != nil {
+		return
+	}
+	for _, r := range e.rooms {
+		if r.s.Held() {
+			e.release = time.After(AddHold)
+			return
+		}
+	}
+}
+
 // releaseHeld commits, in each room, the newcomers' Adds held since the
 // last release: one commit for all who arrived together.
 func (e *Engine) releaseHeld() {
+	e.release = nil
 	for _, name := range e.roomNames() {
 		if r := e.rooms[name]; r.s.Held() {
 			e.in(r)(r.s.CommitHeld())

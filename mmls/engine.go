@@ -46,6 +46,7 @@ type Engine struct {
 	pendingNotes []store.Note      // lines worth keeping, written each tick
 	pendingPeers []store.KnownPeer // peers seen, written each tick
 	lastRoom     string            // the room last put on screen
+	release      <-chan time.Time  // armed while newcomers' Adds are held (AddHold)
 	held         []deferred        // sends and acks waiting for the batch's commit (nil: no batch)
 	id           *dmls.Identity
 	me           ID
@@ -192,7 +193,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			return ctx.Err()
 		case req := <-e.requests:
 			ev, err := e.do(req.cmd)
-			e.releaseHeld()
+			e.holdAdds()
 			if ev != nil {
 				ev.stamp(e.now())
 			}
@@ -212,6 +213,8 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.onSighting(s)
 		case <-tick.C:
 			e.onTick()
+		case <-e.release:
+			e.releaseHeld()
 		}
 	}
 }

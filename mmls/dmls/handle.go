@@ -261,7 +261,7 @@ func (s *Session) handleWelcome(from Fingerprint, m *Message) (Output, error) {
 	delete(s.departed, from)
 	out := s.admitWaiting() // the members of this group are vouched for now
 	out.event(Event{Type: EventJoined, Peer: from, Nick: owner.Nick, By: from, Epoch: g.Epoch()})
-	if !s.InSendGroup(from) && !s.Kicked(from) {
+	if !s.InSendGroup(from) && !s.held[from] && !s.Kicked(from) {
 		// Complete the link: ask for the owner's KeyPackage.
 		o, err := s.keyPackageTo(from, KindKeyPackage, HelloSendYours)
 		out.add(o)

@@ -36,7 +36,7 @@ func (s *Session) helloFlags(peer Fingerprint) uint64 {
 	if !s.HasGroupOf(peer) {
 		flags |= HelloAddMe
 	}
-	if !s.InSendGroup(peer) {
+	if !s.InSendGroup(peer) && !s.held[peer] {
 		flags |= HelloSendYours
 	}
 	return flags
@@ -126,7 +126,7 @@ func (s *Session) CommitHeld() (Output, error) {
 // us from it (KindLeave). It is not re-added unless [Session.Add] is called
 // for it again.
 func (s *Session) Remove(peer Fingerprint) (Output, error) {
-	if !s.InSendGroup(peer) && !s.HasGroupOf(peer) {
+	if !s.InSendGroup(peer) && !s.held[peer] && !s.HasGroupOf(peer) {
 		return Output{}, fmt.Errorf("%w: %s", ErrNotMember, peer.Short())
 	}
 	s.kicked[peer] = s.id.Fingerprint()
@@ -234,6 +234,15 @@ func (s *Session) leaveMsg(peer Fingerprint) (Output, error) {
 // and others do not propagate it.
 func (s *Session) unlink(peer Fingerprint, tell bool) (Output, error) {
 	var out Output
+	if s.held[peer] {
+		// Its Add waits in our group: commit it now so the removal
+		// below takes it out (else the Add would outlive the removal).
+		c, err := s.commit()
+		out.add(c)
+		if err != nil {
+			return out, err
+		}
+	}
 	delete(s.asked, peer)
 	s.dropGroupOf(peer)
 	if m, ok := s.sendMember(peer); ok {

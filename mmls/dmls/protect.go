@@ -20,11 +20,15 @@ func (s *Session) Protect(text string) (Output, *Envelope, error) {
 }
 
 // NewEnvelope makes a text envelope with a fresh id, addressed to the
-// members of our send group and to the given absent members (members we
+// members of our send group (newcomers whose Adds are held included) and
+// to the given absent members (members we
 // had before a restart that are not back yet: they get the message when
 // they rejoin). Kicked peers and we ourselves are never addressed.
 func (s *Session) NewEnvelope(text string, absent ...Fingerprint) (*Envelope, error) {
 	to := s.sendRecipients()
+	for fp := range s.held {
+		to = append(to, fp) // ProtectEnvelope commits their Adds first
+	}
 	for _, fp := range absent {
 		if fp != s.id.Fingerprint() && !s.Kicked(fp) && !s.refuses(fp) {
 			to = append(to, fp)

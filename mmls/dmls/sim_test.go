@@ -26,14 +26,20 @@ func TestSimulation(t *testing.T) {
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			t.Parallel()
-			runSimulation(t, seed, steps)
+			runSimulation(t, seed, steps, false)
 		})
 	}
+	// The engine's way: newcomers' Adds held until a commit takes them
+	// (here a tick, a send or a removal).
+	t.Run("held adds", func(t *testing.T) {
+		t.Parallel()
+		runSimulation(t, 11, steps, true)
+	})
 }
 
-func runSimulation(t *testing.T, seed uint64, steps int) {
+func runSimulation(t *testing.T, seed uint64, steps int, hold bool) {
 	cfg := Config{UpdateEvery: 7, UpdateInterval: 3 * time.Minute, EpochGrace: time.Minute,
-		GapTimeout: 20 * time.Second, DigestInterval: 30 * time.Second}
+		GapTimeout: 20 * time.Second, DigestInterval: 30 * time.Second, HoldAdds: hold}
 	n := newSimNet(t, seed, cfg, "alice", "bob", "carol", "dave", "erin")
 	n.flush()
 	counts := map[string]int{}

@@ -276,7 +276,12 @@ func (s *Store) update(f func(*bolt.Tx) error) (err error) {
 			return s.failed // the batch will roll back: write nothing more
 		}
 		if err := f(s.batch); err != nil {
-			s.failed = err // it may have written half: roll back it all
+			// ErrNotFound is an answer (a receipt for a message no
+			// longer pending, say), found before any write; any other
+			// error may have written half: roll back it all.
+			if !errors.Is(err, ErrNotFound) {
+				s.failed = err
+			}
 			return err
 		}
 		return nil

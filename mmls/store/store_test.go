@@ -539,6 +539,11 @@ func TestBatch(t *testing.T) {
 	if h := <-done; len(h) != 0 {
 		t.Fatalf("another reader saw an uncommitted write: %+v", h)
 	}
+	// A receipt for a message no longer pending is an answer, not a
+	// failure: the batch goes on.
+	if _, _, err := b.Acknowledge("gone", "bob"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("ack of an unknown message: %v", err)
+	}
 	must(t, b.Commit())
 	if h, _ := s.History("lobby", 0); len(h) != 1 {
 		t.Fatalf("after the commit: %+v", h)
