@@ -68,23 +68,24 @@ func Join(j Joiner, raw []byte, owner Fingerprint, groupID []byte) (*Group, erro
 	// Open the GroupInfo ourselves and judge it before go-mls hashes its
 	// tree, verifies its signatures and derives our path: a Welcome for
 	// too big a tree, or from someone other than the owner, costs us an
-	// HPKE open, one AEAD open and a decode. NewJoinedState then opens
+	// HPKE open, one AEAD open and a walk of its encoding (groupinfo.go).
+	// NewJoinedState then opens
 	// the same bytes (AEAD is deterministic), so what we checked here is
 	// what it verifies and joins.
 	gi, err := openGroupInfo(j, w, mine)
 	if err != nil {
 		return nil, fmt.Errorf("%w: join: %w", ErrAuth, err)
 	}
-	if n := gi.Tree.Size(); n > MaxLeaves {
-		return nil, fmt.Errorf("%w: welcome for a tree of %d leaves", ErrRoomFull, n)
+	if gi.nodes > 2*MaxLeaves-1 { // a tree of n leaves has 2n-1 nodes
+		return nil, fmt.Errorf("%w: welcome for a tree of more than %d leaves", ErrRoomFull, MaxLeaves)
 	}
-	if gi.SignerIndex != 0 {
-		return nil, fmt.Errorf("%w: signed by leaf %d", ErrForgedWelcome, gi.SignerIndex)
+	if gi.signer != 0 {
+		return nil, fmt.Errorf("%w: signed by leaf %d", ErrForgedWelcome, gi.signer)
 	}
-	if fp, ok := leafFingerprint(&gi.Tree, 0); !ok || fp != owner {
+	if gi.leaf0 == nil || FingerprintOf(gi.leaf0) != owner {
 		return nil, ErrForgedWelcome
 	}
-	if groupID != nil && !bytes.Equal(gi.GroupID, groupID) {
+	if groupID != nil && !bytes.Equal(gi.groupID, groupID) {
 		return nil, fmt.Errorf("%w: welcome for another group", ErrForgedWelcome)
 	}
 	var st *mls.State
@@ -109,10 +110,11 @@ func compactState(st *mls.State) {
 
 // openGroupInfo decrypts a Welcome's GroupInfo as go-mls's NewJoinedState
 // does (HPKE-open our group secrets, derive the GroupInfo key and nonce
-// from the epoch secret, AEAD-open), without verifying anything: the
-// caller only reads it to refuse early, and NewJoinedState verifies.
-func openGroupInfo(j Joiner, w mls.Welcome, mine *mls.EncryptedGroupSecrets) (*mls.GroupInfo, error) {
-	var gi mls.GroupInfo
+// from the epoch secret, AEAD-open) and reads its shape, without
+// verifying anything: the caller only reads it to refuse early, and
+// NewJoinedState verifies.
+func openGroupInfo(j Joiner, w mls.Welcome, mine *mls.EncryptedGroupSecrets) (infoShape, error) {
+	var gi infoShape
 	err := safely("open welcome", func() error {
 		cc := Suite.Constants()
 		hs, err := hpke.AssembleCipherSuite(cc.HPKEKEM, cc.HPKEKDF, cc.HPKEAEAD)
@@ -141,12 +143,10 @@ func openGroupInfo(j Joiner, w mls.Welcome, mine *mls.EncryptedGroupSecrets) (*m
 		if err != nil {
 			return fmt.Errorf("group info: %w", err)
 		}
-		return decodeStrict(data, &gi)
+		gi, err = shapeOf(data, 2*MaxLeaves-1)
+		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &gi, nil
+	return gi, err
 }
 
 // expandLabel is MLS's HKDF-Expand-Label with an empty context, as go-mls
@@ -167,21 +167,4 @@ func expandLabel(secret []byte, label string, length int) []byte {
 		out = append(out, last...)
 	}
 	return out[:length]
-}
-
-// leafFingerprint is the fingerprint of the credential at leaf in a tree
-// not yet verified.
-func leafFingerprint(t *mls.TreeKEMPublicKey, leaf uint32) (fp Fingerprint, ok bool) {
-	_ = safely("leaf", func() error {
-		if leaf >= uint32(t.Size()) {
-			return nil
-		}
-		kp, found := t.KeyPackage(mls.LeafIndex(leaf))
-		if !found || kp.Credential.Basic == nil {
-			return nil
-		}
-		fp, ok = FingerprintOf(kp.Credential.Basic.PublicKey.Data), true
-		return nil
-	})
-	return fp, ok
 }
