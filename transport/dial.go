@@ -145,9 +145,11 @@ func (t *Transport) roomForTarget() bool {
 	if len(t.targets) < maxTargets {
 		return true
 	}
+	// The one failing longest; one being dialled again goes only when
+	// none is idle (its dial finishes on its own, forgotten).
 	var worst *target
 	for _, tg := range t.targets {
-		if tg.dialing || tg.backoff == 0 {
+		if tg.backoff == 0 {
 			continue
 		}
 		if tg.hasID {
@@ -155,7 +157,7 @@ func (t *Transport) roomForTarget() bool {
 				continue
 			}
 		}
-		if worst == nil || tg.backoff > worst.backoff {
+		if worst == nil || worst.dialing && !tg.dialing || worst.dialing == tg.dialing && tg.backoff > worst.backoff {
 			worst = tg
 		}
 	}
