@@ -371,3 +371,22 @@ func TestLookAlikeNicksAreToldApart(t *testing.T) {
 		t.Fatal("two peers called bob, and the bare nick resolved")
 	}
 }
+
+// TestStrangersAreNotRemembered plays a stranger who connects with fresh
+// keys and shares no room with us: none of them becomes a known peer, so
+// a flood of them cannot push our friends out of the peers a restart
+// dials again (TestE2ERestartKeepsWhatTheUserSet shows members are kept).
+func TestStrangersAreNotRemembered(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t)
+	for i := range 40 {
+		var id ID
+		id[0], id[1] = 0xee, byte(i)
+		e.onNet(NetEvent{Kind: PeerUp, Peer: id, Nick: fmt.Sprint("stranger", i), Addr: fmt.Sprintf("10.0.0.%d:7420", i)})
+	}
+	e.flushKept()
+	known, err := e.st.KnownPeers()
+	if err != nil || len(known) != 0 {
+		t.Fatalf("%d strangers remembered (%v)", len(known), err)
+	}
+}

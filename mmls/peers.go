@@ -62,20 +62,8 @@ func (e *Engine) onNet(ev NetEvent) {
 		if !wasOnline {
 			e.emit(&PeerChanged{ID: p.id, Nick: e.nickOf(p.id, ""), Addr: p.addr, Online: true})
 		}
-		// Known from now on: its nick names it while offline, and its
-		// address lets the next start reconnect without --peer. A new
-		// peer or a new address is written now (a restart needs it);
-		// only the time it was seen waits for the tick.
-		if p.nick != "" {
-			k := store.KnownPeer{ID: p.id.String(), Nick: p.nick, Addr: p.addr, Seen: e.now()}
-			if stored := k.Nick + "\x00" + k.Addr; stored != p.stored {
-				if err := e.st.SawPeers([]store.KnownPeer{k}); err != nil {
-					e.cfg.Logf("mmls: remember peer %s: %v", p.id.Short(), err)
-				}
-				p.stored = stored
-			} else {
-				e.pendingPeers = append(e.pendingPeers, k)
-			}
+		if p.stored != "" || e.known(p.id) {
+			e.remember(p)
 		}
 		e.announceTo(p.id)
 	case PeerDown:
@@ -92,6 +80,29 @@ func (e *Engine) onNet(ev NetEvent) {
 		// the batch is durable, say so.
 		e.ack(ev.Peer, ev.Seq)
 	}
+}
+
+// remember keeps p as a known peer: its nick names it while offline, and
+// its address lets the next start reconnect without --peer. Only peers we
+// share an open or private room with (or verified) are kept, so a
+// stranger's flood of fresh keys cannot push our friends out of the
+// known peers. A new peer or a new address is written now (a restart
+// needs it); only the time it was seen waits for the tick.
+func (e *Engine) remember(p *peerState) {
+	if p.nick == "" {
+		return
+	}
+	k := store.KnownPeer{ID: p.id.String(), Nick: p.nick, Addr: p.addr, Seen: e.now()}
+	stored := k.Nick + "\x00" + k.Addr
+	if stored == p.stored {
+		e.pendingPeers = append(e.pendingPeers, k)
+		return
+	}
+	if err := e.st.SawPeers([]store.KnownPeer{k}); err != nil {
+		e.cfg.Logf("mmls: remember peer %s: %v", p.id.Short(), err)
+		return
+	}
+	p.stored = stored
 }
 
 // pin records which key a nick arrived with, and raises an alert when a

@@ -48,12 +48,16 @@ func (e *Engine) onSessionEvent(r *room, ev dmls.Event) {
 			}
 			e.ourGroupChanged(r, ev)
 		}
+		if ev.Type != dmls.EventMemberRemoved && ev.By == e.me {
+			e.rememberMember(r, ev.Peer)
+		}
 		mc := &MemberChanged{Room: r.name, ID: ev.Peer, Nick: e.nickOf(ev.Peer, ev.Nick), Change: changes[ev.Type], By: ev.By, Departure: ev.Departure, Restored: restored}
 		if by, ok := r.s.KickedBy(ev.Peer); ok && ev.By == e.me && by != e.me && ev.Type == dmls.EventMemberRemoved {
 			mc.Following = by
 		}
 		e.emit(mc)
 	case dmls.EventJoined:
+		e.rememberMember(r, ev.By)
 		e.emit(&MemberChanged{Room: r.name, ID: e.me, Nick: e.id.Nick(), Change: ChangeAdded, By: ev.By})
 	case dmls.EventRemoved:
 		e.emit(&Removed{Room: r.name, By: ev.By, ByNick: e.nickOf(ev.By, ev.Nick)})
@@ -75,6 +79,21 @@ func (e *Engine) onSessionEvent(r *room, ev dmls.Event) {
 	case dmls.EventNeedRejoin:
 		e.cfg.Logf("mmls: room %s: asked %s to re-add us", r.name, ev.By.Short())
 	}
+}
+
+// rememberMember keeps peer as a known peer once it is linked with us in
+// r: an open or private room, or a direct room with someone verified.
+func (e *Engine) rememberMember(r *room, peer ID) {
+	p := e.peers[peer]
+	if p == nil || p.stored != "" && p.stored == p.nick+"\x00"+p.addr {
+		return
+	}
+	if r.direct {
+		if verified, err := e.st.Verified(peer.String()); err != nil || !verified {
+			return
+		}
+	}
+	e.remember(p)
 }
 
 // ourGroupChanged keeps the store in step with our send group.
