@@ -23,10 +23,13 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 
+	"github.com/mmls-chat/mmls-chat/mmls"
 	"github.com/mmls-chat/mmls-chat/mmls/demo"
+	"github.com/mmls-chat/mmls-chat/mmls/files"
 	"github.com/mmls-chat/mmls-chat/mmls/node"
 	"github.com/mmls-chat/mmls-chat/mmls/walkthrough"
 	"github.com/mmls-chat/mmls-chat/ui"
@@ -60,11 +63,30 @@ type list []string
 func (l *list) String() string     { return strings.Join(*l, ",") }
 func (l *list) Set(s string) error { *l = append(*l, s); return nil }
 
+// size is a byte count flag: 1048576, 500MB, 4GiB.
+type size int64
+
+func (s *size) String() string { return mmls.Bytes(int64(*s)) }
+func (s *size) Set(v string) error {
+	v = strings.TrimSpace(v)
+	num := strings.TrimRightFunc(v, func(r rune) bool { return r < '0' || r > '9' })
+	unit := strings.ToUpper(strings.TrimSpace(v[len(num):]))
+	mult, ok := map[string]int64{"": 1, "B": 1, "K": 1 << 10, "KB": 1000, "KIB": 1 << 10, "M": 1 << 20, "MB": 1000 * 1000,
+		"MIB": 1 << 20, "G": 1 << 30, "GB": 1000 * 1000 * 1000, "GIB": 1 << 30}[unit]
+	n, err := strconv.ParseInt(num, 10, 64)
+	if !ok || err != nil || n <= 0 || n > files.MaxSize/mult {
+		return fmt.Errorf("a size like 500MB or 4GiB (at most 1 TiB)")
+	}
+	*s = size(n * mult)
+	return nil
+}
+
 type options struct {
 	nick, data, listen, room, logFile string
 	peers, ifaces                     list
 	noMDNS, headless, showVersion     bool
 	noNotify                          bool
+	maxFile                           size
 	walkthrough, demo                 bool
 }
 
@@ -97,6 +119,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&o.peers, "peer", "a peer's HOST:PORT to connect to (repeatable)")
 	fs.BoolVar(&o.noMDNS, "no-mdns", false, "do not announce or browse with mDNS")
 	fs.BoolVar(&o.noNotify, "no-notify", false, "no desktop notifications (mentions, direct messages) this run; /notify off for good")
+	o.maxFile = size(files.DefaultMaxSize)
+	fs.Var(&o.maxFile, "max-file", "largest file to send or save (e.g. 500MB, 4GiB)")
 	fs.Var(&o.ifaces, "iface", "network interface for mDNS (repeatable; default: every suitable one)")
 	fs.StringVar(&o.room, "room", "", "room to start in (default: the one you were in, else lobby)")
 	fs.BoolVar(&o.headless, "headless", false, "no interface: text lines on stdin, JSON events on stdout")
@@ -156,7 +180,9 @@ func runChat(o options, stdin io.Reader, stdout, stderr io.Writer) (int, error) 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg := node.Config{Nick: o.nick, DefaultNick: defaultNick(), Data: o.data, Listen: o.listen, Peers: o.peers,
-		MDNS: !o.noMDNS, Ifaces: o.ifaces, Room: o.room}
+		MDNS: !o.noMDNS, Ifaces: o.ifaces, Room: o.room, MaxFileSize: int64(o.maxFile),
+		// Fault injection for the end-to-end tests of a hostile holder.
+		CorruptChunks: os.Getenv("MMLS_TEST_CORRUPT_CHUNKS") == "1"}
 	if o.demo {
 		// The user and two simulated participants, in temporary data
 		// directories, on loopback only.

@@ -61,6 +61,16 @@ type (
 	// SetNotify turns desktop notifications (mentions, direct messages)
 	// on or off, from now on and at the next starts.
 	SetNotify struct{ On bool }
+	// SendFile offers the file at Path to Room: it is read and sealed in
+	// the background (FilePreparing answers), then offered (FileOffered).
+	SendFile struct{ Room, Path string }
+	// SaveFile fetches the file offered in Room whose id starts with ID
+	// ("": the latest not saved) into Path (a folder, or a file name;
+	// "": the download folder). FileSaving answers; FileProgress and
+	// FileSaved follow.
+	SaveFile struct{ Room, ID, Path string }
+	// ListFiles answers the files offered in Room.
+	ListFiles struct{ Room string }
 	// Help answers the list of commands.
 	Help struct{}
 	// Quit stops the engine.
@@ -87,6 +97,9 @@ func (Connect) command()    {}
 func (Search) command()     {}
 func (SetNotify) command()  {}
 func (Update) command()     {}
+func (SendFile) command()   {}
+func (SaveFile) command()   {}
+func (ListFiles) command()  {}
 func (Help) command()       {}
 func (Quit) command()       {}
 

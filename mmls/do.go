@@ -117,6 +117,12 @@ func (e *Engine) do(c Command) (Event, error) {
 			return nil, storageErr(err)
 		}
 		return &NotifyChanged{On: c.On}, nil
+	case SendFile:
+		return e.sendFile(c.Room, c.Path)
+	case SaveFile:
+		return e.saveFile(c)
+	case ListFiles:
+		return e.listFiles(c.Room)
 	case Help:
 		return &HelpText{Commands: HelpLines()}, nil
 	case Quit:
@@ -289,7 +295,7 @@ func (e *Engine) search(room, text string) (Event, error) {
 		}
 		found.Total++
 		from, _ := ParseID(m.FromID)
-		found.Lines = append(found.Lines, Line{MsgID: m.ID, From: e.nickOf(from, m.FromNick), FromID: from, Text: m.Text, SentAt: m.SentAt, Mine: m.Mine})
+		found.Lines = append(found.Lines, Line{MsgID: m.ID, From: e.nickOf(from, m.FromNick), FromID: from, Text: m.Text, SentAt: m.SentAt, Mine: m.Mine, File: e.lineFile(m.File)})
 	}
 	if len(found.Lines) > MaxSearchResults {
 		found.Lines = found.Lines[len(found.Lines)-MaxSearchResults:]

@@ -3,10 +3,12 @@ package mmls
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"sort"
 	"time"
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
+	"github.com/mmls-chat/mmls-chat/mmls/files"
 	"github.com/mmls-chat/mmls-chat/mmls/store"
 )
 
@@ -33,7 +35,15 @@ type Config struct {
 	// (default 30 s).
 	Tick        time.Duration
 	ResendAfter time.Duration
-	Logf        func(format string, args ...any)
+	// MaxFileSize bounds the files we send and save (default
+	// files.DefaultMaxSize); FilesDir holds partial downloads (default:
+	// "files" beside the store).
+	MaxFileSize int64
+	FilesDir    string
+	// CorruptChunks makes this node serve damaged file chunks: fault
+	// injection for tests that play a hostile holder.
+	CorruptChunks bool
+	Logf          func(format string, args ...any)
 }
 
 // Engine runs rooms over the network. Create it with New and run it with
@@ -48,6 +58,7 @@ type Engine struct {
 	lastRoom     string            // the room last put on screen
 	release      <-chan time.Time  // armed while newcomers' Adds are held (AddHold)
 	held         []deferred        // sends and acks waiting for the batch's commit (nil: no batch)
+	files        *files.Manager
 	id           *dmls.Identity
 	me           ID
 	st           *store.Store
@@ -102,8 +113,17 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
+	if cfg.FilesDir == "" {
+		cfg.FilesDir = filepath.Join(filepath.Dir(cfg.Store.Path()), "files")
+	}
+	fm, err := files.New(files.Config{Store: cfg.Store, Net: filesNet{cfg.Net}, Me: cfg.Identity.Fingerprint(), Dir: cfg.FilesDir,
+		MaxSize: cfg.MaxFileSize, Logf: cfg.Logf, Corrupt: cfg.CorruptChunks})
+	if err != nil {
+		return nil, err
+	}
 	return &Engine{
-		cfg: cfg, roomGiven: roomGiven, id: cfg.Identity, me: cfg.Identity.Fingerprint(), st: cfg.Store, net: cfg.Net,
+		files: fm,
+		cfg:   cfg, roomGiven: roomGiven, id: cfg.Identity, me: cfg.Identity.Fingerprint(), st: cfg.Store, net: cfg.Net,
 		requests: make(chan request), events: make(chan Event, 1024), done: make(chan struct{}),
 		rooms: map[string]*room{}, byID: map[dmls.RoomID]*room{}, peers: map[ID]*peerState{}, warned: map[ID]bool{},
 		selfSkel: skeleton(cfg.Identity.Nick()), resent: map[string]time.Time{},
@@ -180,6 +200,15 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err := e.open(); err != nil {
 		return err
 	}
+	fctx, stopFiles := context.WithCancel(ctx)
+	filesDone := make(chan struct{})
+	go func() {
+		defer close(filesDone)
+		if err := e.files.Run(fctx); err != nil && !errors.Is(err, context.Canceled) {
+			e.fail(err)
+		}
+	}()
+	defer func() { stopFiles(); <-filesDone }()
 	tick := time.NewTicker(e.cfg.Tick)
 	defer tick.Stop()
 	var sightings <-chan Sighting
@@ -201,7 +230,13 @@ func (e *Engine) Run(ctx context.Context) error {
 			if _, quit := req.cmd.(Quit); quit {
 				return nil
 			}
+		case fe := <-e.files.Events():
+			e.onFileEvent(fe)
 		case ev, ok := <-netEvents:
+			if ok && isFileFrame(ev) {
+				e.onNet(ev) // no store writes: no batch
+				continue
+			}
 			if !ok || e.netBatch(ev, netEvents) {
 				return errors.New("mmls: network stopped")
 			}

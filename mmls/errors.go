@@ -19,6 +19,8 @@ var (
 	ErrStorage        = errors.New("mmls: data directory failure")
 	ErrConnect        = errors.New("mmls: cannot connect")
 	ErrStopped        = errors.New("mmls: engine stopped")
+	ErrFile           = errors.New("mmls: file not sent or saved")
+	ErrUnknownFile    = errors.New("mmls: no such file")
 )
 
 // Error is a failed command or operation. Text says in plain words what

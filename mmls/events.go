@@ -190,6 +190,45 @@ type (
 		At
 		Alerts []AlertView
 	}
+	// FileOffered: a file offered in Room, by From (Mine: by us, to
+	// Recipients members). /save fetches it.
+	FileOffered struct {
+		At
+		Room       string
+		MsgID      string
+		From       string
+		FromID     ID
+		Mine       bool
+		File       FileView
+		Recipients int
+	}
+	// FileProgress: Done of Total bytes of file ID are fetched and
+	// durable (a few times a second at most).
+	FileProgress struct {
+		At
+		ID          string
+		Room        string
+		Name        string
+		Done, Total int64
+	}
+	// FileSaved: file ID is whole, its hash checked, at Path.
+	FileSaved struct {
+		At
+		ID     string
+		Room   string
+		Name   string
+		Path   string
+		SHA256 string
+	}
+	// FileFailed: sending or fetching a file stopped (ID "" when it
+	// failed before it was offered); [Describe] says why.
+	FileFailed struct {
+		At
+		ID   string
+		Room string
+		Name string
+		Err  error
+	}
 	// Failure: something failed outside any command (a write to the
 	// data directory, say). [Describe] says it in plain words.
 	Failure struct {
@@ -277,6 +316,28 @@ type (
 		At
 		On bool
 	}
+	// FilePreparing answers SendFile: the file is being read and sealed.
+	FilePreparing struct {
+		At
+		Room string
+		Name string
+		Size int64
+	}
+	// FileSaving answers SaveFile: the file is being fetched into Dir.
+	FileSaving struct {
+		At
+		Room string
+		ID   string
+		Name string
+		Size int64
+		Dir  string
+	}
+	// Files answers ListFiles: Room's files, oldest first.
+	Files struct {
+		At
+		Room  string
+		Files []FileView
+	}
 	// Switched answers Switch: we are in Room.
 	Switched struct {
 		At
@@ -323,6 +384,21 @@ type AlertView struct {
 	Digests []string
 }
 
+// FileView describes an offered file. ID is its full hex id (people type
+// its first digits); State is "offered", "fetching", "saved", "sent" or
+// "failed"; Path where our copy is (sent from, or saved to).
+type FileView struct {
+	ID     string
+	Name   string
+	Size   int64
+	Mime   string
+	SHA256 string
+	From   string
+	FromID ID
+	State  string
+	Path   string
+}
+
 // Line is one stored message, in a History event.
 type Line struct {
 	MsgID  string
@@ -335,6 +411,8 @@ type Line struct {
 	// before they stored it do not), and who has stored it.
 	Recipients int
 	StoredBy   []ID
+	// File: the message is a file offer (Text is its name).
+	File *FileView
 }
 
 // PeerView is one peer in a Peers answer.

@@ -64,6 +64,9 @@ type NetPeer struct {
 	Addr   string
 	Online bool
 	Queued int
+	// QueuedBytes: the bytes of the frames queued (sent and not yet
+	// acknowledged, or waiting).
+	QueuedBytes int
 }
 
 // Discovery is what the engine needs of peer discovery: sightings of

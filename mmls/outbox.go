@@ -20,15 +20,9 @@ func (e *Engine) say(r *room, text string) error {
 	}
 	// Members we had before a restart that are not back yet get it when
 	// they rejoin.
-	stored, err := e.st.Members(r.name)
+	absent, err := e.absentMembers(r)
 	if err != nil {
-		return storageErr(err)
-	}
-	var absent []ID
-	for _, s := range stored {
-		if fp, ok := ParseID(s); ok {
-			absent = append(absent, fp)
-		}
+		return err
 	}
 	env, err := r.s.NewEnvelope(text, absent...)
 	switch {
@@ -224,6 +218,9 @@ func envelopeOf(o store.Outgoing) (*dmls.Envelope, error) {
 			return nil, err
 		}
 		env.Kind, env.Body = dmls.EnvelopeControl, body
+	}
+	if o.Kind == store.KindFile {
+		env.Kind, env.Body = dmls.EnvelopeFile, o.Body
 	}
 	if b, err := hex.DecodeString(o.ID); err != nil || len(b) != len(env.ID) {
 		return nil, fmt.Errorf("mmls: bad outbox id %q", o.ID)

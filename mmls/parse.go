@@ -74,6 +74,19 @@ var specs = []Spec{
 	{Name: "nick", Args: "NAME", Help: "change your nick (from the next start)", parse: func(arg, _ string) (Command, error) {
 		return SetNick{Nick: arg}, need(arg)
 	}},
+	{Name: "send", Args: "PATH", Help: "offer a file to the room shown (encrypted; members fetch it with /save)", parse: func(arg, cur string) (Command, error) {
+		room, err := shownAnd(arg, cur)
+		return SendFile{Room: room, Path: arg}, err
+	}},
+	{Name: "save", Args: "[ID] [PATH]", Help: "fetch a file offered in the room shown (default: the latest) into PATH or ~/Downloads/mmls-chat", parse: func(arg, cur string) (Command, error) {
+		room, err := roomOr("", cur)
+		id, path := fileArgs(arg)
+		return SaveFile{Room: room, ID: id, Path: path}, err
+	}},
+	{Name: "files", Help: "list the files offered in the room shown", parse: func(_, cur string) (Command, error) {
+		room, err := roomOr("", cur)
+		return ListFiles{Room: room}, err
+	}},
 	{Name: "search", Aliases: []string{"find"}, Args: "TEXT", Help: "find the messages of the room shown that contain TEXT", parse: func(arg, cur string) (Command, error) {
 		room, err := shownAnd(arg, cur)
 		return Search{Room: room, Text: arg}, err
@@ -187,4 +200,15 @@ func roomOr(room, current string) (string, error) {
 		return "", failf(ErrUsage, "you are in no room: /join one first")
 	}
 	return current, nil
+}
+
+// fileArgs splits /save's argument: an id (hex digits, as /files shows
+// it) then a path; a first word that is not hex is the path.
+func fileArgs(arg string) (id, path string) {
+	arg = strings.TrimSpace(arg)
+	first, rest, _ := strings.Cut(arg, " ")
+	if first != "" && len(first) <= 32 && strings.Trim(strings.ToLower(first), "0123456789abcdef") == "" {
+		return strings.ToLower(first), strings.TrimSpace(rest)
+	}
+	return "", arg
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
+	"github.com/mmls-chat/mmls-chat/mmls/files"
 	"github.com/mmls-chat/mmls-chat/mmls/store"
 )
 
@@ -61,6 +62,7 @@ func (e *Engine) onNet(ev NetEvent) {
 		}
 		if !wasOnline {
 			e.emit(&PeerChanged{ID: p.id, Nick: e.nickOf(p.id, ""), Addr: p.addr, Online: true})
+			e.files.SetOnline(p.id, true)
 		}
 		if p.stored != "" || e.known(p.id) {
 			e.remember(p)
@@ -71,6 +73,7 @@ func (e *Engine) onNet(ev NetEvent) {
 		if p.online {
 			p.online = false
 			e.emit(&PeerChanged{ID: p.id, Nick: e.nickOf(p.id, ""), Addr: p.addr, Online: false})
+			e.files.SetOnline(p.id, false)
 		}
 	case DialFailed:
 		e.emit(&Unreachable{Addr: ev.Addr, Reason: ev.Reason})
@@ -162,6 +165,10 @@ func (e *Engine) onFrame(from ID, payload []byte) {
 		}
 		if r := e.byID[roomID]; news && r != nil {
 			e.emit(&Delivered{Room: r.name, MsgID: id, To: from})
+		}
+	case files.FrameRequest, files.FrameData:
+		if !e.files.Frame(from, payload) {
+			e.cfg.Logf("mmls: from %s: file frame dropped (busy); it is asked again", from.Short())
 		}
 	default:
 		e.cfg.Logf("mmls: from %s: unknown frame type %d", from.Short(), payload[0])

@@ -157,6 +157,18 @@ func (e *Engine) received(r *room, ev dmls.Event) {
 	id := hex.EncodeToString(env.ID[:])
 	m := store.Message{ID: id, Room: r.name, FromID: ev.Peer.String(), FromNick: e.nickOf(ev.Peer, ev.Nick),
 		Text: string(env.Body), SentAt: env.SentAt, ReceivedAt: e.now().UTC()}
+	if env.Kind == dmls.EnvelopeFile {
+		offered, err := e.fileOffered(r, ev, m)
+		if err != nil {
+			e.fail(storageErr(err))
+			return // not stored: no receipt, so the sender tries again
+		}
+		if offered != nil {
+			e.emit(offered)
+		}
+		e.sendLater(ev.Peer, receiptFrame(r.id, env.ID), true, "mmls: file offer "+id+" from "+ev.Peer.Short()+" stored; receipt follows")
+		return
+	}
 	added, err := e.st.AddMessage(m)
 	if err != nil {
 		e.fail(storageErr(err))

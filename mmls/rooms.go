@@ -167,7 +167,7 @@ func (e *Engine) openRoom(sr store.Room) (*room, error) {
 		var mine []string
 		for i, m := range hist {
 			from, _ := ParseID(m.FromID)
-			lines[i] = Line{MsgID: m.ID, From: m.FromNick, FromID: from, Text: m.Text, SentAt: m.SentAt, Mine: m.Mine}
+			lines[i] = Line{MsgID: m.ID, From: m.FromNick, FromID: from, Text: m.Text, SentAt: m.SentAt, Mine: m.Mine, File: e.lineFile(m.File)}
 			if m.Mine {
 				mine = append(mine, m.ID)
 			}

@@ -13,9 +13,10 @@ import (
 //	version  u8      = 1
 //	id       [16]    random message id (dedupe key for the life of a room)
 //	sent_at  i64     sender's clock, Unix nanoseconds
-//	kind     u8      EnvelopeText or EnvelopeControl
+//	kind     u8      EnvelopeText, EnvelopeControl or EnvelopeFile
 //	to       u16 count (<= MaxMembers), count x [32] fingerprints
-//	body     u32 len, bytes (text: UTF-8 <= MaxTextSize; control: <= MaxControlSize)
+//	body     u32 len, bytes (text: UTF-8 <= MaxTextSize; control: <= MaxControlSize;
+//	                         file: a file offer, mmls/files, <= MaxFileOfferSize)
 //
 // To lists the members of the sender's group when the message was first
 // sent. A message re-protected later (after a member lost its state) goes
@@ -36,6 +37,8 @@ const EnvelopeVersion = 1
 const (
 	MaxTextSize    = 64 << 10
 	MaxControlSize = 256 << 10
+	// MaxFileOfferSize bounds a file offer (mmls/files.MaxOfferSize fits).
+	MaxFileOfferSize = 1 << 10
 )
 
 // MessageID identifies one application message.
@@ -50,6 +53,8 @@ type EnvelopeKind uint8
 const (
 	EnvelopeText    EnvelopeKind = 1
 	EnvelopeControl EnvelopeKind = 2
+	// EnvelopeFile: a file offer (mmls/files), shown like a message.
+	EnvelopeFile EnvelopeKind = 3
 )
 
 // Marshal encodes e after checking its bounds.
@@ -85,6 +90,10 @@ func (e *Envelope) check() error {
 	case EnvelopeControl:
 		if len(e.Body) > MaxControlSize {
 			return fmt.Errorf("%w: control body of %d bytes", ErrTooLarge, len(e.Body))
+		}
+	case EnvelopeFile:
+		if len(e.Body) > MaxFileOfferSize {
+			return fmt.Errorf("%w: file offer of %d bytes", ErrTooLarge, len(e.Body))
 		}
 	default:
 		return fmt.Errorf("%w: envelope kind %d", ErrMalformed, e.Kind)

@@ -445,7 +445,7 @@ func (s *Session) unprotect(rg *recvGroup, g *mlsguard.Group, m *Message) (Outpu
 	}
 	var out Output
 	switch e.Kind {
-	case EnvelopeText:
+	case EnvelopeText, EnvelopeFile:
 		out.event(Event{Type: EventMessage, Peer: rg.owner, Nick: rg.ownerNick, Envelope: e, Epoch: m.Epoch})
 	case EnvelopeControl:
 		if err := s.handleControl(rg, e, &out); err != nil {

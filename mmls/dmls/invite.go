@@ -102,7 +102,7 @@ func UnmarshalResend(b []byte) (RoomID, *Envelope, error) {
 	if err != nil {
 		return RoomID{}, nil, err
 	}
-	if e.Kind != EnvelopeText {
+	if e.Kind != EnvelopeText && e.Kind != EnvelopeFile {
 		return RoomID{}, nil, fmt.Errorf("%w: re-send of a control message", ErrMalformed)
 	}
 	return room, e, nil

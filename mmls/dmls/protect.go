@@ -25,6 +25,16 @@ func (s *Session) Protect(text string) (Output, *Envelope, error) {
 // had before a restart that are not back yet: they get the message when
 // they rejoin). Kicked peers and we ourselves are never addressed.
 func (s *Session) NewEnvelope(text string, absent ...Fingerprint) (*Envelope, error) {
+	return s.newEnvelope(EnvelopeText, []byte(text), absent)
+}
+
+// NewFileEnvelope makes a file offer's envelope, addressed as NewEnvelope
+// addresses text: its recipients are who may fetch the file.
+func (s *Session) NewFileEnvelope(offer []byte, absent ...Fingerprint) (*Envelope, error) {
+	return s.newEnvelope(EnvelopeFile, offer, absent)
+}
+
+func (s *Session) newEnvelope(kind EnvelopeKind, body []byte, absent []Fingerprint) (*Envelope, error) {
 	to := s.sendRecipients()
 	for fp := range s.held {
 		to = append(to, fp) // ProtectEnvelope commits their Adds first
@@ -34,7 +44,7 @@ func (s *Session) NewEnvelope(text string, absent ...Fingerprint) (*Envelope, er
 			to = append(to, fp)
 		}
 	}
-	return s.envelope(EnvelopeText, []byte(text), to)
+	return s.envelope(kind, body, to)
 }
 
 // NewInvite makes the control envelope that invites to, alone, to room

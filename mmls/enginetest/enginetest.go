@@ -73,7 +73,10 @@ type LAN struct {
 	Clock *Clock
 	// Policy is the DMLS policy of participants started from now on.
 	Policy dmls.Config
-	dir    string
+	// Configure, when set, adjusts each participant's engine
+	// configuration before it starts (fault injection).
+	Configure func(nick string, c *mmls.Config)
+	dir       string
 }
 
 func NewLAN(t *testing.T) *LAN {
@@ -126,8 +129,12 @@ func (l *LAN) start(nick string, tee bool) *Node {
 		n.tee = make(chan mmls.Event, 4096)
 	}
 	n.ep = l.Hub.Join(n.ID, nick)
-	n.Engine, err = mmls.New(mmls.Config{Identity: id, Store: st, Net: n.ep, Env: env, Policy: l.Policy, Tick: 5 * time.Millisecond,
-		ResendAfter: 30 * time.Second, Logf: n.logf})
+	cfg := mmls.Config{Identity: id, Store: st, Net: n.ep, Env: env, Policy: l.Policy, Tick: 5 * time.Millisecond,
+		ResendAfter: 30 * time.Second, Logf: n.logf}
+	if l.Configure != nil {
+		l.Configure(nick, &cfg)
+	}
+	n.Engine, err = mmls.New(cfg)
 	if err != nil {
 		l.t.Fatal(err)
 	}

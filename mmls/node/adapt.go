@@ -28,7 +28,7 @@ func (n *network) Events() <-chan mmls.NetEvent { return n.events }
 func (n *network) Peers() []mmls.NetPeer {
 	var out []mmls.NetPeer
 	for _, p := range n.tr.Peers() {
-		out = append(out, mmls.NetPeer{ID: mmls.ID(p.ID), Nick: p.Nick, Addr: p.Addr, Online: p.Online, Queued: p.Queued})
+		out = append(out, mmls.NetPeer{ID: mmls.ID(p.ID), Nick: p.Nick, Addr: p.Addr, Online: p.Online, Queued: p.Queued, QueuedBytes: p.QueuedBytes})
 	}
 	return out
 }

@@ -40,6 +40,11 @@ type Config struct {
 	// Room is the room to start in; "" is the one on screen when the
 	// node last stopped, else lobby.
 	Room string
+	// MaxFileSize bounds the files sent and saved (0: the default, 4 GiB).
+	MaxFileSize int64
+	// CorruptChunks serves damaged file chunks: fault injection for the
+	// tests that play a hostile holder.
+	CorruptChunks bool
 	// Notes receives the few lines a user should see outside the log
 	// (a port fallback, mDNS unavailable). Nil sends them to Logf.
 	Notes io.Writer
@@ -163,7 +168,8 @@ func Start(cfg Config) (_ *Node, err error) {
 		}
 	}
 	ecfg := mmls.Config{Identity: id, Store: n.st, Net: n.net, Room: cfg.Room, Listen: n.Listen, MDNS: n.MDNS,
-		Addrs: reachable(n.l.Addr().(*net.TCPAddr)), Notes: said, Env: env, Logf: cfg.Logf}
+		Addrs: reachable(n.l.Addr().(*net.TCPAddr)), Notes: said, Env: env, Logf: cfg.Logf,
+		MaxFileSize: cfg.MaxFileSize, CorruptChunks: cfg.CorruptChunks}
 	if n.seen != nil {
 		ecfg.Discovery = n.seen
 	}

@@ -18,6 +18,16 @@ type Message struct {
 	SentAt     time.Time `json:"sent_at"`
 	ReceivedAt time.Time `json:"received_at"`
 	Mine       bool      `json:"mine,omitempty"`
+	File       *FileRef  `json:"file,omitempty"` // a file offer (Text is its name)
+}
+
+// FileRef is what history keeps of a file offer (never its key).
+type FileRef struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	Mime   string `json:"mime"`
+	SHA256 string `json:"sha256"`
 }
 
 // AddMessage appends m to its room's history unless its sender's message

@@ -15,8 +15,10 @@ import (
 type Outgoing struct {
 	ID      string          `json:"id"`
 	Room    string          `json:"room"`
-	Kind    string          `json:"kind,omitempty"`   // KindText or KindInvite (Text is the room)
+	Kind    string          `json:"kind,omitempty"`   // KindText, KindInvite (Text is the room) or KindFile (Text is its name)
 	Secret  []byte          `json:"secret,omitempty"` // an invitation's private room secret
+	Body    []byte          `json:"body,omitempty"`   // a file offer as it travels
+	File    *FileRef        `json:"file,omitempty"`
 	Text    string          `json:"text"`
 	SentAt  time.Time       `json:"sent_at"`
 	To      []string        `json:"to"`
@@ -28,6 +30,7 @@ type Outgoing struct {
 const (
 	KindText   = ""
 	KindInvite = "invite"
+	KindFile   = "file"
 )
 
 // Pending lists the recipients that have neither acknowledged nor been
@@ -49,11 +52,11 @@ func (s *Store) AddOutgoing(o Outgoing, fromID, fromNick string) error {
 		if err := putOutgoing(tx.Bucket(bOutbox), []byte(o.ID), o); err != nil {
 			return err
 		}
-		if o.Kind != KindText {
-			return nil // only text goes into the history
+		if o.Kind != KindText && o.Kind != KindFile {
+			return nil // only text and files go into the history
 		}
 		if _, err := appendHistory(tx, Message{ID: o.ID, Room: o.Room, FromID: fromID, FromNick: fromNick, Text: o.Text,
-			SentAt: o.SentAt, ReceivedAt: o.SentAt, Mine: true}); err != nil {
+			SentAt: o.SentAt, ReceivedAt: o.SentAt, Mine: true, File: o.File}); err != nil {
 			return err
 		}
 		return putJSON(tx.Bucket(bDelivery), []byte(o.ID), Delivery{To: len(o.To)})

@@ -32,7 +32,7 @@ const FileName = "mmls-chat.db"
 
 const (
 	magic   = "mmls-chat store"
-	version = 5 // 2: private rooms (vouches, invites); 3: messages keyed by sender, room and id; 4: alerts; 5: delivery, known peers, settings
+	version = 6 // 2: private rooms (vouches, invites); 3: messages keyed by sender, room and id; 4: alerts; 5: delivery, known peers, settings; 6: files
 )
 
 // Errors callers match with errors.Is.
@@ -62,13 +62,16 @@ var (
 	bKnown    = []byte("known")    // peer id -> KnownPeer: nick and address last seen (version 5)
 	bSettings = []byte("settings") // name -> value: what the user set (version 5)
 	bNotes    = []byte("notes")    // sub-bucket per room: seq -> Note (version 5)
-	buckets   = [][]byte{bMeta, bIdentity, bRooms, bMessages, bMsgKeys, bOutbox, bKicks, bPins, bMembers, bVerified, bVouches, bInvites, bAlerts, bDelivery, bKnown, bSettings, bNotes}
+	bFiles    = []byte("files")    // file id -> File: offered, sent, fetched, saved (version 6)
+	bManifest = []byte("manifest") // file id -> the SHA-256s of its sealed chunks (version 6)
+	buckets   = [][]byte{bMeta, bIdentity, bRooms, bMessages, bMsgKeys, bOutbox, bKicks, bPins, bMembers, bVerified, bVouches, bInvites, bAlerts, bDelivery, bKnown, bSettings, bNotes, bFiles, bManifest}
 	// upgrades bring a store of the version before each up to it.
 	upgrades = map[uint32]func(*bolt.Tx) error{
 		2: func(tx *bolt.Tx) error { return createBuckets(tx, bVouches, bInvites) },
 		3: keyMessagesBySender,
 		4: func(tx *bolt.Tx) error { return createBuckets(tx, bAlerts) },
 		5: func(tx *bolt.Tx) error { return createBuckets(tx, bDelivery, bKnown, bSettings, bNotes) },
+		6: func(tx *bolt.Tx) error { return createBuckets(tx, bFiles, bManifest) },
 	}
 )
 

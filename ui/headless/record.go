@@ -56,6 +56,34 @@ type Record struct {
 	// alerts (alerts).
 	Digests []string `json:"digests,omitempty"`
 	Alerts  []Alert  `json:"alerts,omitempty"`
+	// Files: file, sending, saving, progress, saved, file-failed, files.
+	Name   string `json:"name,omitempty"`
+	Size   int64  `json:"size,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	Mime   string `json:"mime,omitempty"`
+	Mine   bool   `json:"mine,omitempty"`
+	Path   string `json:"path,omitempty"`
+	Dir    string `json:"dir,omitempty"`
+	Done   *int64 `json:"done,omitempty"`
+	Total  int64  `json:"total,omitempty"`
+	Files  []File `json:"files,omitempty"`
+}
+
+// File is one offered file, in a files record and in history lines.
+type File struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Size   int64  `json:"size"`
+	Mime   string `json:"mime"`
+	SHA256 string `json:"sha256"`
+	From   string `json:"from,omitempty"`
+	FromID string `json:"from_id,omitempty"`
+	State  string `json:"state,omitempty"`
+	Path   string `json:"path,omitempty"`
+}
+
+func fileOf(v mmls.FileView) File {
+	return File{ID: v.ID, Name: v.Name, Size: v.Size, Mime: v.Mime, SHA256: v.SHA256, From: v.From, FromID: hexOr(v.FromID), State: v.State, Path: v.Path}
 }
 
 // Alert is one kept security alert, in an alerts record.
@@ -81,6 +109,8 @@ type Line struct {
 	// Of our own messages: the recipients that count, and who stored it.
 	Recipients int      `json:"recipients,omitempty"`
 	StoredBy   []string `json:"stored_by,omitempty"`
+	// File: the line is a file offer (text is its name).
+	File *File `json:"file,omitempty"`
 }
 
 // Peer is one peer in a peers record.
@@ -172,6 +202,10 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 			for _, id := range l.StoredBy {
 				hl.StoredBy = append(hl.StoredBy, id.String())
 			}
+			if l.File != nil {
+				f := fileOf(*l.File)
+				hl.File = &f
+			}
 			r.History = append(r.History, hl)
 		}
 	case *mmls.Left:
@@ -258,6 +292,26 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 		r.Type, r.Room = "update", e.Room
 	case *mmls.NickChanged:
 		r.Type, r.Nick, r.Detail = "nick", e.Nick, e.Detail
+	case *mmls.FileOffered:
+		f := e.File
+		r.Type, r.Room, r.ID, r.From, r.FromID, r.Mine = "file", e.Room, f.ID, e.From, e.FromID.String(), e.Mine
+		r.Name, r.Size, r.SHA256, r.Mime, r.Recipients = f.Name, f.Size, f.SHA256, f.Mime, e.Recipients
+	case *mmls.FilePreparing:
+		r.Type, r.Room, r.Name, r.Size = "sending", e.Room, e.Name, e.Size
+	case *mmls.FileSaving:
+		r.Type, r.Room, r.ID, r.Name, r.Size, r.Dir = "saving", e.Room, e.ID, e.Name, e.Size, e.Dir
+	case *mmls.FileProgress:
+		done := e.Done
+		r.Type, r.Room, r.ID, r.Name, r.Done, r.Total = "progress", e.Room, e.ID, e.Name, &done, e.Total
+	case *mmls.FileSaved:
+		r.Type, r.Room, r.ID, r.Name, r.Path, r.SHA256 = "saved", e.Room, e.ID, e.Name, e.Path, e.SHA256
+	case *mmls.FileFailed:
+		r.Type, r.Room, r.ID, r.Name, r.Error = "file-failed", e.Room, e.ID, e.Name, mmls.Describe(e.Err)
+	case *mmls.Files:
+		r.Type, r.Room, r.Files = "files", e.Room, []File{}
+		for _, f := range e.Files {
+			r.Files = append(r.Files, fileOf(f))
+		}
 	default:
 		return r, false
 	}

@@ -1,0 +1,389 @@
+package files
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/mmls-chat/mmls-chat/mmls/store"
+)
+
+// bitset marks chunks: bit i of byte i/8.
+type bitset []byte
+
+func newBitset(n int) bitset    { return make(bitset, (n+7)/8) }
+func (b bitset) get(i int) bool { return b[i/8]&(1<<(i%8)) != 0 }
+func (b bitset) set(i int)      { b[i/8] |= 1 << (i % 8) }
+
+// fetch is one download: the chunks verified so far are in the partial
+// file (and marked in have, written to the store with each progress
+// report, after the file is synced), and served to others like a
+// holding.
+type fetch struct {
+	holding
+	partPath string
+	part     *os.File
+	count    int   // chunks verified
+	done     int64 // their bytes
+	inflight map[int]ask
+	sources  map[PeerID]*source
+	cursor   int // chunks below it are held or asked for
+
+	pages    [][]byte
+	pageFrom PeerID // who we asked for the manifest
+	pageAt   time.Time
+	tried    map[PeerID]bool // asked for the manifest already
+
+	dirty      bool
+	lastReport time.Time
+	lastClear  time.Time
+}
+
+type ask struct {
+	from PeerID
+	at   time.Time
+}
+
+// source is what we know of one holder for one fetch.
+type source struct {
+	out       int          // chunks asked and not answered
+	lacks     map[int]bool // chunks it said it lacks (cleared now and then)
+	bad       int          // chunks or manifests it served that did not match
+	busyUntil time.Time
+	refused   bool
+}
+
+// maxBad is how many bad chunks a holder serves before we stop asking it.
+const maxBad = 3
+
+func (m *Manager) startFetch(rec store.File) {
+	o, allowed, err := offerOf(rec)
+	if err != nil {
+		m.cfg.Logf("files: kept file %s: %v", rec.ID, err)
+		return
+	}
+	if m.fetches[o.ID] != nil {
+		return
+	}
+	if len(m.fetches) >= m.cfg.MaxActive {
+		for _, id := range m.waiting {
+			if id == o.ID {
+				return
+			}
+		}
+		m.waiting = append(m.waiting, o.ID)
+		return
+	}
+	s, err := NewSealer(o)
+	if err != nil {
+		return
+	}
+	delete(allowed, m.cfg.Me)
+	f := &fetch{holding: holding{o: o, s: s, allowed: allowed, path: m.PartPath(o.ID)}, partPath: m.PartPath(o.ID),
+		inflight: map[int]ask{}, sources: map[PeerID]*source{}, tried: map[PeerID]bool{}, lastClear: time.Now()}
+	m.fetches[o.ID] = f
+	if o.Size > m.cfg.MaxSize {
+		m.fail(f, fmt.Errorf("%w: %d bytes (at most %d)", ErrTooBig, o.Size, m.cfg.MaxSize))
+		return
+	}
+	f.part, err = os.OpenFile(f.partPath, os.O_RDWR|os.O_CREATE, 0o600)
+	if err == nil {
+		err = f.part.Truncate(o.Size)
+	}
+	if err != nil {
+		m.fail(f, fmt.Errorf("files: partial file: %w", err))
+		return
+	}
+	f.have = newBitset(o.Chunks())
+	if len(rec.Have) == len(f.have) {
+		copy(f.have, rec.Have)
+	}
+	for i := range o.Chunks() {
+		if f.have.get(i) {
+			f.count++
+			f.done += int64(o.ChunkLen(i))
+		}
+	}
+	if man, err := m.cfg.Store.Manifest(rec.ID); err == nil && len(man) == 32*o.Chunks() && ManifestHash(man) == o.Manifest {
+		f.man = man
+	} else if o.Chunks() == 0 {
+		if ManifestHash(nil) != o.Manifest {
+			m.fail(f, errors.New("the offer's manifest is not that of an empty file"))
+			return
+		}
+		f.man = Manifest{}
+	}
+	if f.count == o.Chunks() && f.man != nil {
+		m.finish(f)
+		return
+	}
+	m.pump(f)
+	m.report(f, true)
+}
+
+// candidates are the holders to ask: the offer's sender and recipients
+// that are online and have not refused or served bad data.
+func (m *Manager) candidates(f *fetch) []PeerID {
+	var out []PeerID
+	for id := range f.allowed {
+		if s := f.sources[id]; m.online[id] && (s == nil || !s.refused && s.bad < maxBad) {
+			out = append(out, id)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i][:], out[j][:]) < 0 })
+	return out
+}
+
+func (f *fetch) source(id PeerID) *source {
+	s := f.sources[id]
+	if s == nil {
+		s = &source{lacks: map[int]bool{}}
+		f.sources[id] = s
+	}
+	return s
+}
+
+// pump asks holders for what is missing: the manifest from one holder,
+// then chunks, Window at a time from each holder (a faster holder
+// answers sooner, so it is asked more: the fastest is preferred).
+func (m *Manager) pump(f *fetch) {
+	cands := m.candidates(f)
+	now := time.Now()
+	if f.man == nil {
+		if f.pageFrom != (PeerID{}) && now.Sub(f.pageAt) < m.cfg.Timeout {
+			return
+		}
+		for _, id := range cands {
+			if f.tried[id] {
+				continue
+			}
+			f.tried[id], f.pageFrom, f.pageAt = true, id, now
+			f.pages = make([][]byte, f.o.Pages())
+			for p := range f.pages {
+				m.ask(id, Request{ID: f.o.ID, What: WhatPage, Index: uint32(p)})
+			}
+			return
+		}
+		if len(cands) > 0 {
+			clear(f.tried) // every holder was asked: start again
+		}
+		return
+	}
+	for _, id := range cands {
+		src := f.source(id)
+		if now.Before(src.busyUntil) {
+			continue
+		}
+		for src.out < m.cfg.Window {
+			i := f.nextFor(src)
+			if i < 0 {
+				break
+			}
+			if !m.ask(id, Request{ID: f.o.ID, What: WhatChunk, Index: uint32(i)}) {
+				src.busyUntil = now.Add(time.Second)
+				break
+			}
+			f.inflight[i] = ask{from: id, at: now}
+			src.out++
+		}
+	}
+}
+
+func (m *Manager) ask(to PeerID, r Request) bool {
+	if err := m.cfg.Net.Send(to, r.Frame()); err != nil {
+		m.cfg.Logf("files: ask %s: %v", to.Short(), err)
+		return false
+	}
+	return true
+}
+
+// nextFor is the first chunk neither held nor asked for that src has not
+// said it lacks, or -1.
+func (f *fetch) nextFor(src *source) int {
+	n := f.o.Chunks()
+	for f.cursor < n {
+		if _, asked := f.inflight[f.cursor]; !asked && !f.have.get(f.cursor) {
+			break
+		}
+		f.cursor++
+	}
+	for i := f.cursor; i < n; i++ {
+		if _, asked := f.inflight[i]; asked || f.have.get(i) || src.lacks[i] {
+			continue
+		}
+		return i
+	}
+	return -1
+}
+
+// release forgets that chunk i was asked of from.
+func (f *fetch) release(i int, from PeerID) {
+	a, ok := f.inflight[i]
+	if !ok || a.from != from {
+		return
+	}
+	delete(f.inflight, i)
+	f.source(from).out--
+	f.cursor = min(f.cursor, i)
+}
+
+func (m *Manager) onData(f *fetch, from PeerID, d Data) {
+	if !f.allowed[from] {
+		return
+	}
+	src := f.source(from)
+	switch d.Status {
+	case StatusRefused:
+		src.refused = true
+	case StatusBusy:
+		src.busyUntil = time.Now().Add(500 * time.Millisecond)
+	}
+	if d.What == WhatPage {
+		m.onPage(f, from, d)
+		return
+	}
+	i := int(d.Index)
+	if i >= f.o.Chunks() {
+		return
+	}
+	f.release(i, from)
+	switch {
+	case d.Status == StatusMissing:
+		src.lacks[i] = true
+	case d.Status != StatusData || f.have.get(i) || f.man == nil:
+	case !f.man.Matches(i, d.Bytes):
+		src.bad++
+		m.cfg.Logf("files: %s served chunk %d of %s that its sender did not seal: discarded", from.Short(), i, f.o.ID.Short())
+	default:
+		plain, err := f.s.Open(nil, i, d.Bytes)
+		if err != nil {
+			// The manifest pins it: the sender sealed it so.
+			m.fail(f, fmt.Errorf("its sender sealed chunk %d wrongly", i))
+			return
+		}
+		if _, err := f.part.WriteAt(plain, int64(i)*int64(f.o.Chunk)); err != nil {
+			m.fail(f, fmt.Errorf("files: write: %w", err))
+			return
+		}
+		f.have.set(i)
+		f.count++
+		f.done += int64(len(plain))
+		f.dirty = true
+		if f.count == f.o.Chunks() {
+			m.finish(f)
+			return
+		}
+	}
+	m.pump(f)
+}
+
+func (m *Manager) onPage(f *fetch, from PeerID, d Data) {
+	p := int(d.Index)
+	if f.man != nil || from != f.pageFrom || p >= len(f.pages) {
+		return
+	}
+	if d.Status != StatusData || len(d.Bytes) != PageLen(f.o, p) {
+		f.pageFrom = PeerID{} // ask someone else
+		m.pump(f)
+		return
+	}
+	f.pages[p] = bytes.Clone(d.Bytes)
+	for _, pg := range f.pages {
+		if pg == nil {
+			return
+		}
+	}
+	man := Manifest(bytes.Join(f.pages, nil))
+	f.pages, f.pageFrom = nil, PeerID{}
+	if ManifestHash(man) != f.o.Manifest {
+		f.source(from).bad = maxBad
+		m.cfg.Logf("files: %s served a manifest of %s its sender did not make: discarded", from.Short(), f.o.ID.Short())
+		m.pump(f)
+		return
+	}
+	f.man = man
+	if err := m.cfg.Store.PutManifest(f.o.ID.String(), man); err != nil {
+		m.cfg.Logf("files: %v", err)
+	}
+	m.pump(f)
+}
+
+// expire asks elsewhere what was not answered in time, and now and then
+// forgets which chunks holders lacked (they fetch too).
+func (f *fetch) expire(timeout time.Duration) {
+	now := time.Now()
+	for i, a := range f.inflight {
+		if now.Sub(a.at) > timeout {
+			f.release(i, a.from)
+		}
+	}
+	if now.Sub(f.lastClear) > 2*time.Second {
+		f.lastClear = now
+		for _, s := range f.sources {
+			clear(s.lacks)
+		}
+	}
+}
+
+// report makes the progress durable (the partial file synced, then the
+// chunks it holds written down) and says it, at most once a tick.
+func (m *Manager) report(f *fetch, force bool) {
+	if !force && (!f.dirty || time.Since(f.lastReport) < m.cfg.Tick) {
+		return
+	}
+	m.persist(f)
+	f.lastReport = time.Now()
+	m.emit(Progress{ID: f.o.ID, Done: f.done, Total: f.o.Size})
+}
+
+func (m *Manager) persist(f *fetch) {
+	if !f.dirty || f.part == nil {
+		return
+	}
+	if err := f.part.Sync(); err != nil {
+		m.cfg.Logf("files: sync: %v", err)
+		return
+	}
+	if err := m.cfg.Store.SetFileHave(f.o.ID.String(), bytes.Clone(f.have)); err != nil {
+		m.cfg.Logf("files: %v", err)
+		return
+	}
+	f.dirty = false
+}
+
+// finish checks the whole file's hash and puts it in place.
+func (m *Manager) finish(f *fetch) {
+	id := f.o.ID.String()
+	if err := f.part.Sync(); err != nil {
+		m.fail(f, fmt.Errorf("files: sync: %w", err))
+		return
+	}
+	if err := verifyWhole(f.partPath, f.o.SHA256); err != nil {
+		m.fail(f, err)
+		return
+	}
+	rec, err := m.cfg.Store.GetFile(id)
+	if err != nil {
+		m.fail(f, err)
+		return
+	}
+	path, err := Place(f.partPath, rec.DestDir, rec.DestName)
+	if err != nil {
+		m.fail(f, fmt.Errorf("could not save it in %s: %w", rec.DestDir, err))
+		return
+	}
+	f.part.Close()
+	os.Remove(f.partPath)
+	delete(m.fetches, f.o.ID)
+	rec.State, rec.Source, rec.Have, rec.Err = store.FileSaved, path, nil, ""
+	if err := m.cfg.Store.PutFile(rec); err != nil {
+		m.cfg.Logf("files: %v", err)
+	}
+	m.emit(Progress{ID: f.o.ID, Done: f.o.Size, Total: f.o.Size})
+	m.emit(Saved{ID: f.o.ID, Path: path, SHA256: f.o.SHA256})
+	m.hold(rec)
+	m.next()
+}

@@ -1,0 +1,470 @@
+package files
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/mmls-chat/mmls-chat/mmls/dmls"
+	"github.com/mmls-chat/mmls-chat/mmls/store"
+)
+
+// PeerID is a participant's id.
+type PeerID = dmls.Fingerprint
+
+// Net is what the manager needs of the network: sending a frame, and how
+// many bytes wait in a peer's queue (a holder serves nobody more than
+// QueueShare ahead of their chat).
+type Net interface {
+	Send(to PeerID, payload []byte) error
+	QueuedBytes(to PeerID) int
+}
+
+// Config configures a Manager. Store, Net and Dir are required.
+type Config struct {
+	Store *store.Store
+	Net   Net
+	Me    PeerID
+	// Dir holds partial files (Dir/<id>.part).
+	Dir string
+	// MaxSize bounds what we send and save (default DefaultMaxSize).
+	MaxSize int64
+	// MaxActive bounds downloads running at once (default 4; others
+	// wait); Window the chunks asked of one holder at once (default 4).
+	MaxActive, Window int
+	// Timeout: a chunk not answered by then is asked elsewhere (8 s).
+	Timeout time.Duration
+	// Tick paces progress, persistence and time-outs (default 250 ms).
+	Tick time.Duration
+	Logf func(format string, args ...any)
+	// Corrupt makes this node serve damaged chunks: fault injection for
+	// tests that play a hostile holder.
+	Corrupt bool
+}
+
+// QueueShare bounds the bytes waiting for one peer before a holder
+// answers Busy: chunks never stand more than this ahead of a chat line.
+const QueueShare = 2 << 20
+
+// Events the manager reports (to the engine's goroutine).
+type (
+	Event interface{ fileEvent() }
+	// Prepared: the file at Path is read and sealed for Room (or Err).
+	Prepared struct {
+		Room, Path string
+		Offer      *Offer
+		Err        error
+	}
+	// Progress: Done of Total bytes of file ID are fetched and durable.
+	Progress struct {
+		ID          ID
+		Done, Total int64
+	}
+	// Saved: file ID is whole, verified, at Path.
+	Saved struct {
+		ID     ID
+		Path   string
+		SHA256 [32]byte
+	}
+	// Failed: fetching file ID stopped for good.
+	Failed struct {
+		ID  ID
+		Err error
+	}
+)
+
+func (Prepared) fileEvent() {}
+func (Progress) fileEvent() {}
+func (Saved) fileEvent()    {}
+func (Failed) fileEvent()   {}
+
+// Manager fetches and serves files. One goroutine (Run) owns its state;
+// others talk to it through its methods, which only queue.
+type Manager struct {
+	cfg    Config
+	frames chan frameIn
+	out    chan Event
+	stop   chan struct{} // closed when Run's context ends
+	done   chan struct{} // closed when Run returned
+
+	// Calls from other goroutines queue here, never blocking them (the
+	// engine must not wait on us while we wait on it).
+	mu    sync.Mutex
+	calls []func()
+	wake  chan struct{}
+
+	held    map[ID]*holding
+	fetches map[ID]*fetch
+	waiting []ID
+	online  map[PeerID]bool
+}
+
+type frameIn struct {
+	from    PeerID
+	payload []byte
+}
+
+// holding is a file we can serve chunks of: whole at path, or the chunks
+// marked in have of a partial file.
+type holding struct {
+	o       *Offer
+	s       *Sealer
+	man     Manifest
+	allowed map[PeerID]bool
+	path    string
+	have    bitset // nil: whole
+}
+
+// New makes a manager; nothing runs until Run.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Store == nil || cfg.Net == nil || cfg.Dir == "" {
+		return nil, errors.New("files: Config needs Store, Net and Dir")
+	}
+	if cfg.MaxSize <= 0 {
+		cfg.MaxSize = DefaultMaxSize
+	}
+	if cfg.MaxActive <= 0 {
+		cfg.MaxActive = 4
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = 4
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 8 * time.Second
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = 250 * time.Millisecond
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	return &Manager{cfg: cfg, frames: make(chan frameIn, 1024), out: make(chan Event, 256),
+		stop: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1), held: map[ID]*holding{}, fetches: map[ID]*fetch{}, online: map[PeerID]bool{}}, nil
+}
+
+// Events reports what happens to transfers; the engine reads it.
+func (m *Manager) Events() <-chan Event { return m.out }
+
+// MaxSize is the size limit.
+func (m *Manager) MaxSize() int64 { return m.cfg.MaxSize }
+
+func (m *Manager) call(f func()) {
+	m.mu.Lock()
+	m.calls = append(m.calls, f)
+	m.mu.Unlock()
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (m *Manager) runCalls() {
+	m.mu.Lock()
+	calls := m.calls
+	m.calls = nil
+	m.mu.Unlock()
+	for _, f := range calls {
+		f()
+	}
+}
+
+// Frame queues a file frame from a peer; it reports false when the queue
+// is full (the frame is dropped: its sender asks again).
+func (m *Manager) Frame(from PeerID, payload []byte) bool {
+	select {
+	case m.frames <- frameIn{from, payload}:
+		return true
+	default:
+		return false
+	}
+}
+
+// Prepare reads and seals the file at path for room, in the background:
+// a Prepared event follows.
+func (m *Manager) Prepare(room, path string) {
+	limit := m.cfg.MaxSize
+	go func() {
+		o, man, err := Prepare(path, limit)
+		if err == nil {
+			err = m.cfg.Store.PutManifest(o.ID.String(), man)
+		}
+		m.emit(Prepared{Room: room, Path: path, Offer: o, Err: err})
+	}()
+}
+
+// Hold starts serving the file f (sent by us, or saved).
+func (m *Manager) Hold(f store.File) { m.call(func() { m.hold(f) }) }
+
+// Fetch starts (or resumes) fetching f into f.DestDir.
+func (m *Manager) Fetch(f store.File) { m.call(func() { m.startFetch(f) }) }
+
+// SetOnline says whether a peer is connected.
+func (m *Manager) SetOnline(peer PeerID, up bool) {
+	m.call(func() {
+		m.online[peer] = up
+		if up {
+			for _, id := range m.sortedFetches() {
+				m.pump(m.fetches[id])
+			}
+		}
+	})
+}
+
+func (m *Manager) emit(ev Event) {
+	select {
+	case m.out <- ev:
+	case <-m.stop:
+	}
+}
+
+// Run loads what the store says we hold and fetch, and runs until ctx
+// ends.
+func (m *Manager) Run(ctx context.Context) error {
+	defer close(m.done)
+	defer m.closeAll()
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-stopped:
+		}
+		close(m.stop)
+	}()
+	if err := os.MkdirAll(m.cfg.Dir, 0o700); err != nil {
+		return fmt.Errorf("files: %w", err)
+	}
+	kept, err := m.cfg.Store.Files()
+	if err != nil {
+		return fmt.Errorf("files: %w", err)
+	}
+	for _, f := range kept {
+		switch f.State {
+		case store.FileSent, store.FileSaved:
+			m.hold(f)
+		case store.FileFetching:
+			m.startFetch(f)
+		}
+	}
+	tick := time.NewTicker(m.cfg.Tick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-m.wake:
+			m.runCalls()
+		case fr := <-m.frames:
+			m.onFrame(fr.from, fr.payload)
+		case <-tick.C:
+			m.onTick()
+		}
+	}
+}
+
+func (m *Manager) closeAll() {
+	for _, f := range m.fetches {
+		m.persist(f)
+		f.part.Close()
+	}
+}
+
+// offerOf parses a stored file's offer and the peers allowed to fetch it:
+// its recipients and its sender.
+func offerOf(f store.File) (*Offer, map[PeerID]bool, error) {
+	o, err := ParseOffer(f.Offer)
+	if err != nil {
+		return nil, nil, err
+	}
+	allowed := map[PeerID]bool{}
+	for _, s := range append(slices.Clone(f.To), f.FromID) {
+		if id, ok := dmls.ParseFingerprint(s); ok {
+			allowed[id] = true
+		}
+	}
+	return o, allowed, nil
+}
+
+func (m *Manager) hold(f store.File) {
+	o, allowed, err := offerOf(f)
+	if err != nil {
+		m.cfg.Logf("files: kept file %s: %v", f.ID, err)
+		return
+	}
+	man, err := m.cfg.Store.Manifest(f.ID)
+	if err != nil || len(man) != 32*o.Chunks() {
+		m.cfg.Logf("files: kept file %s: no manifest", f.ID)
+		return
+	}
+	s, err := NewSealer(o)
+	if err != nil {
+		return
+	}
+	delete(allowed, m.cfg.Me)
+	m.held[o.ID] = &holding{o: o, s: s, man: man, allowed: allowed, path: f.Source}
+}
+
+func (m *Manager) onFrame(from PeerID, payload []byte) {
+	if len(payload) == 0 {
+		return
+	}
+	switch payload[0] {
+	case FrameRequest:
+		r, err := ParseRequest(payload[1:])
+		if err != nil {
+			m.cfg.Logf("files: from %s: %v", from.Short(), err)
+			return
+		}
+		m.serve(from, r)
+	case FrameData:
+		d, err := ParseData(payload[1:])
+		if err != nil {
+			m.cfg.Logf("files: from %s: %v", from.Short(), err)
+			return
+		}
+		if f := m.fetches[d.ID]; f != nil {
+			m.onData(f, from, d)
+		}
+	}
+}
+
+// serve answers a request: only the offer's recipients and sender get
+// anything, and only chunks that match the manifest.
+func (m *Manager) serve(from PeerID, r Request) {
+	answer := Data{Request: r, Status: StatusMissing}
+	defer func() {
+		if err := m.cfg.Net.Send(from, answer.Frame()); err != nil {
+			m.cfg.Logf("files: to %s: %v", from.Short(), err)
+		}
+	}()
+	h := m.held[r.ID]
+	if h == nil {
+		if f := m.fetches[r.ID]; f != nil && f.man != nil {
+			h = &f.holding
+		}
+	}
+	switch {
+	case h == nil:
+		return
+	case !h.allowed[from]:
+		m.cfg.Logf("files: %s asked for file %s, not offered to it: refused", from.Short(), r.ID.Short())
+		answer.Status = StatusRefused
+		return
+	case m.cfg.Net.QueuedBytes(from) > QueueShare:
+		answer.Status = StatusBusy
+		return
+	}
+	i := int(r.Index)
+	if r.What == WhatPage {
+		if p := h.man.Page(i); p != nil {
+			answer.Status, answer.Bytes = StatusData, p
+		}
+		return
+	}
+	if i >= h.o.Chunks() || h.have != nil && !h.have.get(i) {
+		return
+	}
+	sealed, err := h.read(i)
+	if err != nil {
+		m.cfg.Logf("files: file %s chunk %d: %v", r.ID.Short(), i, err)
+		return
+	}
+	if m.cfg.Corrupt {
+		sealed[len(sealed)/2] ^= 1
+	}
+	answer.Status, answer.Bytes = StatusData, sealed
+}
+
+// read seals chunk i from the plaintext we hold, and checks it against
+// the manifest: a file changed on disk serves nothing (and never seals a
+// second plaintext under one nonce).
+func (h *holding) read(i int) ([]byte, error) {
+	fd, err := os.Open(h.path)
+	if err != nil {
+		return nil, err
+	}
+	defer fd.Close()
+	plain := make([]byte, h.o.ChunkLen(i))
+	if _, err := fd.ReadAt(plain, int64(i)*int64(h.o.Chunk)); err != nil && !(errors.Is(err, io.EOF) && len(plain) == 0) {
+		return nil, err
+	}
+	sealed := h.s.Seal(make([]byte, 0, len(plain)+Overhead), i, plain)
+	if !h.man.Matches(i, sealed) {
+		return nil, errors.New("changed on disk since it was offered")
+	}
+	return sealed, nil
+}
+
+func (m *Manager) onTick() {
+	for _, id := range m.sortedFetches() {
+		f := m.fetches[id]
+		f.expire(m.cfg.Timeout)
+		m.pump(f)
+		m.report(f, false)
+	}
+}
+
+func (m *Manager) sortedFetches() []ID {
+	ids := make([]ID, 0, len(m.fetches))
+	for id := range m.fetches {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return bytes.Compare(ids[i][:], ids[j][:]) < 0 })
+	return ids
+}
+
+// fail ends a fetch for good.
+func (m *Manager) fail(f *fetch, err error) {
+	f.part.Close()
+	os.Remove(f.partPath)
+	delete(m.fetches, f.o.ID)
+	rec, gerr := m.cfg.Store.GetFile(f.o.ID.String())
+	if gerr == nil {
+		rec.State, rec.Err, rec.Have = store.FileFailed, err.Error(), nil
+		if perr := m.cfg.Store.PutFile(rec); perr != nil {
+			m.cfg.Logf("files: %v", perr)
+		}
+	}
+	m.emit(Failed{ID: f.o.ID, Err: err})
+	m.next()
+}
+
+// next starts a waiting fetch, if a slot is free.
+func (m *Manager) next() {
+	for len(m.waiting) > 0 && len(m.fetches) < m.cfg.MaxActive {
+		id := m.waiting[0]
+		m.waiting = m.waiting[1:]
+		if rec, err := m.cfg.Store.GetFile(id.String()); err == nil && rec.State == store.FileFetching {
+			m.startFetch(rec)
+		}
+	}
+}
+
+// PartPath is where file id's partial copy is kept.
+func (m *Manager) PartPath(id ID) string { return filepath.Join(m.cfg.Dir, id.String()+".part") }
+
+// verifyWhole reads the file at path and checks its SHA-256.
+func verifyWhole(path string, want [32]byte) error {
+	fd, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer fd.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, fd); err != nil {
+		return err
+	}
+	if !bytes.Equal(h.Sum(nil), want[:]) {
+		return errors.New("the file does not match the hash its sender announced")
+	}
+	return nil
+}

@@ -1,0 +1,322 @@
+package mmls
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/mmls-chat/mmls-chat/mmls/dmls"
+	"github.com/mmls-chat/mmls-chat/mmls/files"
+	"github.com/mmls-chat/mmls-chat/mmls/store"
+)
+
+// Files: an offer is an application message in our send group (so it
+// reaches exactly the members we send to, and they alone get its key);
+// mmls/files seals, serves and fetches the chunks, on its own goroutine,
+// and reports back here.
+
+// filesNet is the network as mmls/files needs it.
+type filesNet struct{ n Network }
+
+func (f filesNet) Send(to files.PeerID, payload []byte) error { return f.n.Send(to, payload) }
+func (f filesNet) QueuedBytes(to files.PeerID) int {
+	for _, p := range f.n.Peers() {
+		if p.ID == to {
+			return p.QueuedBytes
+		}
+	}
+	return 0
+}
+
+func isFileFrame(ev NetEvent) bool {
+	return ev.Kind == Frame && len(ev.Payload) > 0 && (ev.Payload[0] == files.FrameRequest || ev.Payload[0] == files.FrameData)
+}
+
+// sendFile checks the file and has it read and sealed in the background;
+// the offer goes when that is done (offerPrepared).
+func (e *Engine) sendFile(room, path string) (Event, error) {
+	if _, err := e.room(room); err != nil {
+		return nil, err
+	}
+	path = expandHome(strings.TrimSpace(path))
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, failWith(ErrNotSent, err, "cannot read %s", path)
+	}
+	st, err := os.Stat(abs)
+	switch {
+	case err != nil:
+		return nil, failWith(ErrNotSent, err, "cannot read %s", path)
+	case !st.Mode().IsRegular():
+		return nil, failf(ErrNotSent, "%s is not a file", path)
+	case st.Size() > e.files.MaxSize():
+		return nil, failf(ErrNotSent, "%s is %s; files up to %s can be sent (--max-file)", path, Bytes(st.Size()), Bytes(e.files.MaxSize()))
+	}
+	e.files.Prepare(room, abs)
+	return &FilePreparing{Room: room, Name: files.SafeName(filepath.Base(abs)), Size: st.Size()}, nil
+}
+
+func expandHome(p string) string {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, p[1:])
+		}
+	}
+	return p
+}
+
+// Bytes says a size the way people read it: 512 B, 2.4 MB, 1.1 GB.
+func Bytes(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d B", n)
+	case n < 1000*1000:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	case n < 1000*1000*1000:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	}
+	return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+}
+
+func (e *Engine) onFileEvent(ev files.Event) {
+	switch ev := ev.(type) {
+	case files.Prepared:
+		e.offerPrepared(ev)
+	case files.Progress:
+		room, name := e.fileLabel(ev.ID)
+		e.emit(&FileProgress{ID: ev.ID.String(), Room: room, Name: name, Done: ev.Done, Total: ev.Total})
+	case files.Saved:
+		room, name := e.fileLabel(ev.ID)
+		e.emit(&FileSaved{ID: ev.ID.String(), Room: room, Name: name, Path: ev.Path, SHA256: hex.EncodeToString(ev.SHA256[:])})
+	case files.Failed:
+		room, name := e.fileLabel(ev.ID)
+		e.emit(&FileFailed{ID: ev.ID.String(), Room: room, Name: name, Err: failWith(ErrFile, ev.Err, "%s could not be fetched: %v", name, ev.Err)})
+	}
+}
+
+func (e *Engine) fileLabel(id files.ID) (room, name string) {
+	f, err := e.st.GetFile(id.String())
+	if err != nil {
+		return "", id.Short()
+	}
+	if o, err := files.ParseOffer(f.Offer); err == nil {
+		name = o.Name
+	}
+	return f.Room, name
+}
+
+// offerPrepared sends the offer of a file read and sealed: the file's
+// record first (we serve it from its path from now on), then the
+// message, stored in the outbox like a text.
+func (e *Engine) offerPrepared(p files.Prepared) {
+	name := files.SafeName(filepath.Base(p.Path))
+	failed := func(err error, format string, args ...any) {
+		e.emit(&FileFailed{Room: p.Room, Name: name, Err: failWith(ErrFile, err, format, args...)})
+	}
+	if p.Err != nil {
+		failed(p.Err, "%s could not be sent: %v", name, p.Err)
+		return
+	}
+	r := e.rooms[p.Room]
+	if r == nil {
+		failed(nil, "%s was not sent: you left %s", name, p.Room)
+		return
+	}
+	o := p.Offer
+	body, err := o.Marshal()
+	if err != nil {
+		failed(err, "%s could not be sent: %v", name, err)
+		return
+	}
+	absent, err := e.absentMembers(r)
+	if err != nil {
+		e.fail(err)
+		return
+	}
+	env, err := r.s.NewFileEnvelope(body, absent...)
+	if err != nil {
+		failed(err, "%s could not be sent: %v", name, err)
+		return
+	}
+	rec := store.File{ID: o.ID.String(), Room: r.name, MsgID: hex.EncodeToString(env.ID[:]), FromID: e.me.String(),
+		FromNick: e.id.Nick(), Mine: true, Offer: body, At: e.now().UTC(), State: store.FileSent, Source: p.Path}
+	for _, fp := range env.To {
+		rec.To = append(rec.To, fp.String())
+	}
+	if err := e.st.PutFile(rec); err != nil {
+		failed(err, "%s could not be sent: %v", name, storageErr(err))
+		return
+	}
+	out, err := e.protectStored(r, env, store.Outgoing{Kind: store.KindFile, Text: o.Name, Body: body, File: fileRef(o)})
+	if err != nil {
+		e.emit(&FileFailed{Room: p.Room, Name: name, Err: err})
+		return
+	}
+	e.files.Hold(rec)
+	e.emit(&FileOffered{Room: r.name, MsgID: rec.MsgID, From: e.id.Nick(), FromID: e.me, Mine: true,
+		File: viewOf(rec, o), Recipients: len(env.To)})
+	e.apply(r, out, nil)
+}
+
+func fileRef(o *files.Offer) *store.FileRef {
+	return &store.FileRef{ID: o.ID.String(), Name: o.Name, Size: o.Size, Mime: o.Mime, SHA256: hex.EncodeToString(o.SHA256[:])}
+}
+
+func viewOf(f store.File, o *files.Offer) FileView {
+	from, _ := ParseID(f.FromID)
+	return FileView{ID: f.ID, Name: o.Name, Size: o.Size, Mime: o.Mime, SHA256: hex.EncodeToString(o.SHA256[:]),
+		From: f.FromNick, FromID: from, State: f.State, Path: f.Source}
+}
+
+// absentMembers are the members we had before a restart that are not
+// back yet: what we send now reaches them when they rejoin.
+func (e *Engine) absentMembers(r *room) ([]ID, error) {
+	stored, err := e.st.Members(r.name)
+	if err != nil {
+		return nil, storageErr(err)
+	}
+	var absent []ID
+	for _, s := range stored {
+		if fp, ok := ParseID(s); ok {
+			absent = append(absent, fp)
+		}
+	}
+	return absent, nil
+}
+
+// fileOffered takes a file offer from a member: kept (once per id; a
+// second offer reusing an id is someone else's squat and is dropped) and
+// shown. It reports whether it was new.
+func (e *Engine) fileOffered(r *room, ev dmls.Event, m store.Message) (Event, error) {
+	o, err := files.ParseOffer(ev.Envelope.Body)
+	if err != nil {
+		e.cfg.Logf("mmls: room %s: a file offer from %s: %v", r.name, ev.Peer.Short(), err)
+		return nil, nil // taken (a receipt follows): it will never parse
+	}
+	rec := store.File{ID: o.ID.String(), Room: r.name, MsgID: m.ID, FromID: ev.Peer.String(), FromNick: m.FromNick,
+		Offer: ev.Envelope.Body, At: m.ReceivedAt, State: store.FileOffered}
+	for _, fp := range ev.Envelope.To {
+		rec.To = append(rec.To, fp.String())
+	}
+	if prev, err := e.st.GetFile(rec.ID); err == nil {
+		if prev.FromID != rec.FromID || prev.Room != r.name {
+			e.cfg.Logf("mmls: room %s: %s offered a file with the id of another: dropped", r.name, ev.Peer.Short())
+		}
+		return nil, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	m.Text, m.File = o.Name, fileRef(o)
+	added, err := e.st.AddMessage(m)
+	if err != nil || !added {
+		return nil, err
+	}
+	if _, err := e.st.AddFile(rec); err != nil {
+		return nil, err
+	}
+	return &FileOffered{Room: r.name, MsgID: m.ID, From: m.FromNick, FromID: ev.Peer, File: viewOf(rec, o)}, nil
+}
+
+// findFile is the file of room whose id starts with prefix ("": the
+// latest offered to us and not saved).
+func (e *Engine) findFile(room, prefix string) (store.File, error) {
+	all, err := e.st.Files()
+	if err != nil {
+		return store.File{}, storageErr(err)
+	}
+	var found []store.File
+	for _, f := range all {
+		switch {
+		case f.Room != room:
+		case prefix == "" && !f.Mine && (f.State == store.FileOffered || f.State == store.FileFailed):
+			found = []store.File{f} // the latest wins
+		case prefix != "" && strings.HasPrefix(f.ID, prefix):
+			found = append(found, f)
+		}
+	}
+	switch {
+	case len(found) == 0 && prefix == "":
+		return store.File{}, failf(ErrUnknownFile, "no file waits to be saved in %s (/files lists them)", room)
+	case len(found) == 0:
+		return store.File{}, failf(ErrUnknownFile, "no file %s in %s (/files lists them)", prefix, room)
+	case len(found) > 1:
+		return store.File{}, failf(ErrUnknownFile, "%d files in %s start with %s: give more of the id", len(found), room, prefix)
+	}
+	return found[0], nil
+}
+
+// saveFile starts fetching a file offered to us.
+func (e *Engine) saveFile(c SaveFile) (Event, error) {
+	if _, err := e.room(c.Room); err != nil {
+		return nil, err
+	}
+	f, err := e.findFile(c.Room, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	o, err := files.ParseOffer(f.Offer)
+	if err != nil {
+		return nil, failWith(ErrFile, err, "that file's offer is damaged")
+	}
+	switch {
+	case f.Mine:
+		return nil, failf(ErrFile, "%s is your own file (at %s)", o.Name, f.Source)
+	case f.State == store.FileSaved:
+		return nil, failf(ErrFile, "%s is saved already, at %s", o.Name, f.Source)
+	case f.State == store.FileFetching:
+		return nil, failf(ErrFile, "%s is being fetched already", o.Name)
+	case o.Size > e.files.MaxSize():
+		return nil, failf(ErrFile, "%s is %s; files up to %s are saved (--max-file)", o.Name, Bytes(o.Size), Bytes(e.files.MaxSize()))
+	}
+	dir, name := files.DownloadDir(), o.Name
+	if p := expandHome(c.Path); p != "" {
+		if st, err := os.Stat(p); err == nil && st.IsDir() || strings.HasSuffix(p, "/") {
+			dir = p
+		} else {
+			dir, name = filepath.Dir(p), files.SafeName(filepath.Base(p))
+		}
+	}
+	if dir, err = filepath.Abs(dir); err != nil {
+		return nil, failWith(ErrFile, err, "cannot save into %s", c.Path)
+	}
+	f.State, f.DestDir, f.DestName, f.Have, f.Err = store.FileFetching, dir, name, nil, ""
+	if err := e.st.PutFile(f); err != nil {
+		return nil, storageErr(err)
+	}
+	e.files.Fetch(f)
+	return &FileSaving{Room: c.Room, ID: f.ID, Name: o.Name, Size: o.Size, Dir: dir}, nil
+}
+
+// listFiles answers the files of a room.
+func (e *Engine) listFiles(room string) (Event, error) {
+	if _, err := e.room(room); err != nil {
+		return nil, err
+	}
+	all, err := e.st.Files()
+	if err != nil {
+		return nil, storageErr(err)
+	}
+	out := &Files{Room: room}
+	for _, f := range all {
+		if o, err := files.ParseOffer(f.Offer); err == nil && f.Room == room {
+			out.Files = append(out.Files, viewOf(f, o))
+		}
+	}
+	return out, nil
+}
+
+// lineFile is the file view of a history line that is a file offer.
+func (e *Engine) lineFile(ref *store.FileRef) *FileView {
+	if ref == nil {
+		return nil
+	}
+	v := &FileView{ID: ref.ID, Name: ref.Name, Size: ref.Size, Mime: ref.Mime, SHA256: ref.SHA256}
+	if f, err := e.st.GetFile(ref.ID); err == nil {
+		v.State, v.Path, v.From = f.State, f.Source, f.FromNick
+		v.FromID, _ = ParseID(f.FromID)
+	}
+	return v
+}
