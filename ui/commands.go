@@ -246,6 +246,25 @@ func (m *Model) onAnswer(ev mmls.Event, user bool) []tea.Cmd {
 		return []tea.Cmd{m.refresh(e.Room)}
 	case *mmls.KeysUpdated:
 		m.system(e.Room, "keys refreshed")
+	case *mmls.FilePreparing:
+		m.system(e.Room, "sealing %s (%s) before it is offered…", e.Name, mmls.Bytes(e.Size))
+	case *mmls.FileSaving:
+		m.transfers[e.ID] = &transfer{name: e.Name, total: e.Size}
+		m.system(e.Room, "fetching %s (%s) into %s", e.Name, mmls.Bytes(e.Size), e.Dir)
+	case *mmls.Files:
+		if len(e.Files) == 0 {
+			m.system(e.Room, "no files in %s yet (/send PATH offers one)", m.roomTitle(e.Room))
+		}
+		for _, f := range e.Files {
+			state := f.State
+			switch f.State {
+			case "offered":
+				state = "/save " + f.ID[:8]
+			case "saved", "sent":
+				state += " (" + f.Path + ")"
+			}
+			m.system(e.Room, "  %s  %s, %s, from %s: %s", f.ID[:8], f.Name, mmls.Bytes(f.Size), f.From, state)
+		}
 	}
 	return nil
 }

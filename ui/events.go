@@ -124,7 +124,11 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 			for len(notes) > 0 && notes[0].at.Before(h.SentAt) {
 				old, notes = append(old, notes[0]), notes[1:]
 			}
-			old = append(old, line{at: h.SentAt, id: h.MsgID, fromID: h.FromID, from: h.From, text: h.Text, mine: h.Mine})
+			text := h.Text
+			if h.File != nil {
+				text = fileText(*h.File, h.Mine, 0)
+			}
+			old = append(old, line{at: h.SentAt, id: h.MsgID, fromID: h.FromID, from: h.From, text: text, mine: h.Mine})
 			if h.Mine && h.Recipients > 0 && m.sent[h.MsgID] == nil { // 0: not tracked (older stores) or nobody left
 				d := &delivery{total: h.Recipients, acked: map[mmls.ID]bool{}}
 				for _, id := range h.StoredBy {
@@ -198,6 +202,43 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 		cmds = append(cmds, bellCmd)
 	case *mmls.Failure:
 		m.system(m.current, "error: %s", mmls.Describe(e.Err))
+	case *mmls.FileOffered:
+		v := m.view(e.Room)
+		v.lines = append(v.lines, line{at: e.Time, id: e.MsgID, fromID: e.FromID, from: e.From, text: fileText(e.File, e.Mine, e.Recipients), mine: e.Mine})
+		if e.Mine {
+			m.sent[e.MsgID] = &delivery{total: e.Recipients, acked: map[mmls.ID]bool{}}
+		} else if e.Room != m.current {
+			v.unread++
+		} else if v.scroll > 0 {
+			v.scroll++
+		}
+	case *mmls.FileProgress:
+		t := m.transfers[e.ID]
+		if t == nil {
+			t = &transfer{name: e.Name}
+			m.transfers[e.ID] = t
+		}
+		t.done, t.total = e.Done, e.Total
+	case *mmls.FileSaved:
+		delete(m.transfers, e.ID)
+		m.system(e.Room, "saved %s to %s (its SHA-256 checked)", e.Name, e.Path)
+	case *mmls.FileFailed:
+		delete(m.transfers, e.ID)
+		m.system(e.Room, "error: %s", mmls.Describe(e.Err))
 	}
 	return cmds
+}
+
+// fileText is how a file offer reads in the room.
+func fileText(f mmls.FileView, mine bool, recipients int) string {
+	text := fmt.Sprintf("[file] %s, %s", f.Name, mmls.Bytes(f.Size))
+	switch {
+	case mine && recipients > 0:
+		return text + fmt.Sprintf(" — offered to %s", plural(recipients, "member"))
+	case mine:
+		return text + " — offered"
+	case f.State == "saved":
+		return text + " — saved at " + f.Path
+	}
+	return text + " — /save " + f.ID[:min(8, len(f.ID))]
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/progress"
 	"github.com/charmbracelet/bubbles/textarea"
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -76,9 +77,19 @@ type Model struct {
 	// panelToggled flips the side panel from its default for the width
 	// (shown from 80 columns, hidden below).
 	panelToggled bool
+	// transfers: files being fetched, by id, shown as progress bars
+	// above the input.
+	transfers map[string]*transfer
+	bar       progress.Model
 	ringing      bool   // a bell is due: the next frame carries a BEL
 	notify       bool   // desktop notifications are on
 	notice       string // what the next ring notifies (OSC 777 and OSC 9)
+}
+
+// transfer is a file being fetched.
+type transfer struct {
+	name        string
+	done, total int64
 }
 
 type roomView struct {
@@ -134,6 +145,7 @@ func New(eng Engine, opts Options) Model {
 	return Model{
 		eng: eng, opts: opts, keys: DefaultKeyMap(), st: DefaultStyles(), help: help.New(), input: in,
 		views: map[string]*roomView{}, peers: map[mmls.ID]*peer{}, sent: map[string]*delivery{}, private: map[string]bool{}, partner: map[string]string{}, removedMe: map[string]bool{},
+		transfers: map[string]*transfer{}, bar: progress.New(progress.WithSolidFill("#5fafd7"), progress.WithoutPercentage()),
 	}
 }
 

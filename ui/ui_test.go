@@ -257,6 +257,16 @@ func TestScreens(t *testing.T) {
 				{ID: carolID, Nick: "carol", WeReach: true, Stale: true, Refreshed: at(60).Add(-9 * 24 * time.Hour)},
 			}}},
 		), nil, []string{"keys in #lobby: your group rekeyed 3m ago; your key in bob's 8m ago", "stale: their keys unchanged for 9 days"}},
+		{"files", append(started(),
+			eventMsg{&mmls.FileOffered{At: stamped(at(1)), Room: "lobby", MsgID: "f1", From: "bob", FromID: bobID,
+				File: mmls.FileView{ID: "0123456789abcdef0123456789abcdef", Name: "site-map.pdf", Size: 2_400_000, Mime: "application/pdf"}}},
+			eventMsg{&mmls.FileOffered{At: stamped(at(2)), Room: "lobby", MsgID: "f2", From: "alice", FromID: aliceID, Mine: true, Recipients: 2,
+				File: mmls.FileView{ID: "fedcba9876543210fedcba9876543210", Name: "photo\x1b[2J.jpg", Size: 512}}},
+			doneMsg{job: job{cmd: mmls.SaveFile{Room: "lobby", ID: "01234567"}, user: true}, ev: &mmls.FileSaving{At: stamped(at(3)), Room: "lobby",
+				ID: "0123456789abcdef0123456789abcdef", Name: "site-map.pdf", Size: 2_400_000, Dir: "/home/alice/Downloads/mmls-chat"}},
+			eventMsg{&mmls.FileProgress{At: stamped(at(3)), ID: "0123456789abcdef0123456789abcdef", Room: "lobby", Name: "site-map.pdf", Done: 1_200_000, Total: 2_400_000}},
+		), nil, []string{"[file] site-map.pdf, 2.4 MB — /save 01234567", "[2J.jpg, 512 B — offered to 2 members",
+			"fetching site-map.pdf (2.4 MB) into /home/alice/Downloads/mmls-chat", "⇩ site-map.pdf", "50% 1.2 MB of 2.4 MB"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

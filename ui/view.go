@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 	"unicode"
@@ -43,6 +44,7 @@ func (m Model) bodyHeight() int {
 	if m.fullHelp {
 		h -= 4
 	}
+	h -= len(m.transferLines())
 	return max(1, h)
 }
 
@@ -82,6 +84,10 @@ func (m Model) View() string {
 	b.WriteByte('\n')
 	if m.tip != "" {
 		b.WriteString(m.st.System.Render(truncate(m.tip, m.width-1)))
+		b.WriteByte('\n')
+	}
+	for _, l := range m.transferLines() {
+		b.WriteString(l)
 		b.WriteByte('\n')
 	}
 	b.WriteString(m.input.View())
@@ -462,4 +468,38 @@ func (m Model) unreadElsewhere() int {
 		}
 	}
 	return n
+}
+
+// maxTransferLines bounds the progress bars shown; more transfers are
+// summed up in the last line.
+const maxTransferLines = 2
+
+// transferLines are the progress bars of the files being fetched, by name.
+func (m Model) transferLines() []string {
+	if len(m.transfers) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(m.transfers))
+	for id := range m.transfers {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return m.transfers[ids[i]].name < m.transfers[ids[j]].name || m.transfers[ids[i]].name == m.transfers[ids[j]].name && ids[i] < ids[j] })
+	var out []string
+	for i, id := range ids {
+		if i == maxTransferLines-1 && len(ids) > maxTransferLines {
+			out = append(out, m.st.System.Render(fmt.Sprintf("… and %d more files coming (/files)", len(ids)-i)))
+			break
+		}
+		t := m.transfers[id]
+		pct := 0.0
+		if t.total > 0 {
+			pct = float64(t.done) / float64(t.total)
+		}
+		label := fmt.Sprintf(" %3.0f%% %s of %s", pct*100, mmls.Bytes(t.done), mmls.Bytes(t.total))
+		name := truncate(clean(t.name), 24)
+		bar := m.bar
+		bar.Width = max(5, min(40, m.width-lipgloss.Width(name)-lipgloss.Width(label)-4))
+		out = append(out, truncate("⇩ "+name+" "+bar.ViewAs(pct)+label, m.width-1))
+	}
+	return out
 }
