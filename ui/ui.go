@@ -81,9 +81,9 @@ type Model struct {
 	// above the input.
 	transfers map[string]*transfer
 	bar       progress.Model
-	ringing      bool   // a bell is due: the next frame carries a BEL
-	notify       bool   // desktop notifications are on
-	notice       string // what the next ring notifies (OSC 777 and OSC 9)
+	ringing   bool   // a bell is due: the next frame carries a BEL
+	notify    bool   // desktop notifications are on
+	notice    string // what the next ring notifies (OSC 777 and OSC 9)
 }
 
 // transfer is a file being fetched.

@@ -483,7 +483,9 @@ func (m Model) transferLines() []string {
 	for id := range m.transfers {
 		ids = append(ids, id)
 	}
-	sort.Slice(ids, func(i, j int) bool { return m.transfers[ids[i]].name < m.transfers[ids[j]].name || m.transfers[ids[i]].name == m.transfers[ids[j]].name && ids[i] < ids[j] })
+	sort.Slice(ids, func(i, j int) bool {
+		return m.transfers[ids[i]].name < m.transfers[ids[j]].name || m.transfers[ids[i]].name == m.transfers[ids[j]].name && ids[i] < ids[j]
+	})
 	var out []string
 	for i, id := range ids {
 		if i == maxTransferLines-1 && len(ids) > maxTransferLines {
