@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -201,4 +205,137 @@ func TestE2ENonMemberSeesNoOffer(t *testing.T) {
 	dave.waitFor("a refusal", 10*time.Second, func(e headless.Record) bool {
 		return e.Type == "error" && strings.Contains(e.Error, "no file "+id[:8])
 	})
+}
+
+// BenchmarkFileTransfer sends a 100 MiB file between two processes on
+// loopback and, in the same run, 100 MiB over a plain loopback TCP
+// connection in this process, and reports:
+//
+//   - MB/s: from /save to the file saved and verified at the receiver;
+//   - raw-MB/s, of-raw: plain TCP's rate (memory to memory), and the
+//     transfer's share of it;
+//   - raw-file-MB/s, of-raw-file: plain TCP copying the same file from
+//     disk to a new file synced to disk, as a transfer must, and the
+//     share of it;
+//   - chat-p50-ms, chat-max-ms: the latency of chat lines the sender
+//     writes (every 20 ms) while it serves the file, on the same
+//     connection as the chunks.
+//
+// Run: go test -run='^$' -bench=FileTransfer -benchtime=1x .
+func BenchmarkFileTransfer(b *testing.B) {
+	const size = 100 << 20
+	for i := 0; i < b.N; i++ {
+		nodes := room(b, "alice", "bob")
+		alice, bob := nodes[0], nodes[1]
+		path, _ := writeRandom(b, b.TempDir(), "payload.bin", size)
+		id := alice.sendFile(path)
+		bob.waitFor("the offer", time.Minute, func(e headless.Record) bool { return e.Type == "file" && e.ID == id })
+		done := make(chan struct{})
+		chatted := make(chan int)
+		go func() {
+			n := 0
+			tick := time.NewTicker(20 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-done:
+					chatted <- n
+					return
+				case <-tick.C:
+					fmt.Fprintf(alice.stdin, "chat %d\n", n)
+					n++
+				}
+			}
+		}()
+		begin := time.Now()
+		bob.say("/save " + id[:8] + " " + b.TempDir() + "/")
+		bob.waitSaved(id, 5*time.Minute)
+		elapsed := time.Since(begin)
+		close(done)
+		n := <-chatted
+		var texts []string
+		for k := range n {
+			texts = append(texts, fmt.Sprintf("chat %d", k))
+		}
+		bob.waitMessages(time.Minute, texts...)
+		lat := latencies(nodes, func(text string) bool { return strings.HasPrefix(text, "chat ") })
+		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+		alice.quit() // a clean exit writes the CPU profiles (MMLS_CPUPROFILE)
+		bob.quit()
+		raw := rawTCP(b, size, "", "")
+		rawFile := rawTCP(b, size, path, filepath.Join(b.TempDir(), "copy"))
+		rate := float64(size) / 1e6 / elapsed.Seconds()
+		b.ReportMetric(rate, "MB/s")
+		b.ReportMetric(raw, "raw-MB/s")
+		b.ReportMetric(rate/raw, "of-raw")
+		b.ReportMetric(rawFile, "raw-file-MB/s")
+		b.ReportMetric(rate/rawFile, "of-raw-file")
+		if len(lat) > 0 {
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "chat-p50-ms")
+			b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "chat-max-ms")
+		}
+	}
+}
+
+// rawTCP is plain TCP's rate on loopback, in MB/s, for size bytes: from
+// memory to memory, or (src and dst given) from the file src to the new
+// file dst, synced.
+func rawTCP(b *testing.B, size int, src, dst string) float64 {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan int64, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			got <- 0
+			return
+		}
+		defer c.Close()
+		var w io.Writer = io.Discard
+		var f *os.File
+		if dst != "" {
+			if f, err = os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+				got <- 0
+				return
+			}
+			defer f.Close()
+			w = f
+		}
+		n, _ := io.Copy(w, c)
+		if f != nil && f.Sync() != nil {
+			n = 0
+		}
+		got <- n
+	}()
+	begin := time.Now()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if src != "" {
+		f, err := os.Open(src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, err = io.Copy(struct{ io.Writer }{c}, f) // no sendfile: a read and a write, as a transfer does
+		f.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		buf := make([]byte, 256<<10)
+		for sent := 0; sent < size; sent += len(buf) {
+			if _, err := c.Write(buf); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	c.Close()
+	if n := <-got; n != int64(size) {
+		b.Fatalf("raw TCP moved %d of %d bytes", n, size)
+	}
+	return float64(size) / 1e6 / time.Since(begin).Seconds()
 }

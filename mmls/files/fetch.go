@@ -20,8 +20,7 @@ func (b bitset) set(i int)      { b[i/8] |= 1 << (i % 8) }
 
 // fetch is one download: the chunks verified so far are in the partial
 // file (and marked in have, written to the store with each progress
-// report, after the file is synced), and served to others like a
-// holding.
+// report), and served to others like a holding.
 type fetch struct {
 	holding
 	partPath string
@@ -98,15 +97,6 @@ func (m *Manager) startFetch(rec store.File) {
 		return
 	}
 	f.have = newBitset(o.Chunks())
-	if len(rec.Have) == len(f.have) {
-		copy(f.have, rec.Have)
-	}
-	for i := range o.Chunks() {
-		if f.have.get(i) {
-			f.count++
-			f.done += int64(o.ChunkLen(i))
-		}
-	}
 	if man, err := m.cfg.Store.Manifest(rec.ID); err == nil && len(man) == 32*o.Chunks() && ManifestHash(man) == o.Manifest {
 		f.man = man
 	} else if o.Chunks() == 0 {
@@ -115,6 +105,22 @@ func (m *Manager) startFetch(rec store.File) {
 			return
 		}
 		f.man = Manifest{}
+	}
+	if len(rec.Have) == len(f.have) && f.man != nil {
+		// What the store says we had is checked against the manifest:
+		// the partial file is not synced as chunks arrive, so after a
+		// power cut a chunk marked may not be there.
+		for i := range o.Chunks() {
+			if rec.Have[i/8]&(1<<(i%8)) == 0 {
+				continue
+			}
+			if _, err := f.holding.readFrom(f.part, i); err != nil {
+				continue
+			}
+			f.have.set(i)
+			f.count++
+			f.done += int64(o.ChunkLen(i))
+		}
 	}
 	if f.count == o.Chunks() && f.man != nil {
 		m.finish(f)
@@ -239,7 +245,7 @@ func (m *Manager) onData(f *fetch, from PeerID, d Data) {
 	case StatusRefused:
 		src.refused = true
 	case StatusBusy:
-		src.busyUntil = time.Now().Add(500 * time.Millisecond)
+		src.busyUntil = time.Now().Add(100 * time.Millisecond)
 	}
 	if d.What == WhatPage {
 		m.onPage(f, from, d)
@@ -328,8 +334,9 @@ func (f *fetch) expire(timeout time.Duration) {
 	}
 }
 
-// report makes the progress durable (the partial file synced, then the
-// chunks it holds written down) and says it, at most once a tick.
+// report writes down the chunks we hold and says it, at most once a
+// tick. The partial file is not synced for it (that would stall the
+// fetch): a resume checks each chunk marked against the manifest.
 func (m *Manager) report(f *fetch, force bool) {
 	if !force && (!f.dirty || time.Since(f.lastReport) < m.cfg.Tick) {
 		return
@@ -341,10 +348,6 @@ func (m *Manager) report(f *fetch, force bool) {
 
 func (m *Manager) persist(f *fetch) {
 	if !f.dirty || f.part == nil {
-		return
-	}
-	if err := f.part.Sync(); err != nil {
-		m.cfg.Logf("files: sync: %v", err)
 		return
 	}
 	if err := m.cfg.Store.SetFileHave(f.o.ID.String(), bytes.Clone(f.have)); err != nil {

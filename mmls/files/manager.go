@@ -53,7 +53,7 @@ type Config struct {
 
 // QueueShare bounds the bytes waiting for one peer before a holder
 // answers Busy: chunks never stand more than this ahead of a chat line.
-const QueueShare = 2 << 20
+const QueueShare = 8 << 20
 
 // Events the manager reports (to the engine's goroutine).
 type (
@@ -136,7 +136,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.MaxActive = 4
 	}
 	if cfg.Window <= 0 {
-		cfg.Window = 4
+		cfg.Window = 16
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 8 * time.Second
@@ -393,6 +393,11 @@ func (h *holding) read(i int) ([]byte, error) {
 		return nil, err
 	}
 	defer fd.Close()
+	return h.readFrom(fd, i)
+}
+
+// readFrom is read from an open file.
+func (h *holding) readFrom(fd *os.File, i int) ([]byte, error) {
 	plain := make([]byte, h.o.ChunkLen(i))
 	if _, err := fd.ReadAt(plain, int64(i)*int64(h.o.Chunk)); err != nil && !(errors.Is(err, io.EOF) && len(plain) == 0) {
 		return nil, err
