@@ -252,3 +252,28 @@ func TestStrangerCannotFetch(t *testing.T) {
 		}
 	}
 }
+
+// TestKickedMemberCannotFetch: once we removed a member from the room,
+// we refuse it the chunks of files offered there, though the offer
+// reached it.
+func TestKickedMemberCannotFetch(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob")
+	alice, bob := nodes[0], nodes[1]
+	path, _ := randomFile(t, t.TempDir(), "plan.txt", 100_000)
+	off := offer(t, alice, "lobby", path)
+	offeredTo(bob, off.File.ID)
+	if _, err := alice.Try(mmls.Kick{Room: "lobby", Who: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	bob.WaitFor("removed", func(e mmls.Event) bool { _, ok := e.(*mmls.Removed); return ok })
+	dir := t.TempDir()
+	if _, err := bob.Try(mmls.SaveFile{Room: "lobby", ID: off.File.ID[:8], Path: dir}); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, alice, "removed from lobby, asked for file")
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("bob saved %s after his removal", left[0].Name())
+	}
+}

@@ -167,6 +167,9 @@ func (e *Engine) onFrame(from ID, payload []byte) {
 			e.emit(&Delivered{Room: r.name, MsgID: id, To: from})
 		}
 	case files.FrameRequest, files.FrameData:
+		if payload[0] == files.FrameRequest && e.kickedAsker(from, body) {
+			return
+		}
 		if !e.files.Frame(from, payload) {
 			e.cfg.Logf("mmls: from %s: file frame dropped (busy); it is asked again", from.Short())
 		}

@@ -320,3 +320,24 @@ func (e *Engine) lineFile(ref *store.FileRef) *FileView {
 	}
 	return v
 }
+
+// kickedAsker refuses a request for a file of a room from which we
+// removed the asker: the offer reached them, but what we serve follows
+// who we send to now. It reports whether it answered.
+func (e *Engine) kickedAsker(from ID, body []byte) bool {
+	req, err := files.ParseRequest(body)
+	if err != nil {
+		return false // the manager logs it
+	}
+	f, err := e.st.GetFile(req.ID.String())
+	if err != nil {
+		return false
+	}
+	r := e.rooms[f.Room]
+	if r == nil || !r.s.Kicked(from) {
+		return false
+	}
+	e.cfg.Logf("mmls: %s, removed from %s, asked for file %s: refused", from.Short(), f.Room, req.ID.Short())
+	e.send(from, files.Data{Request: req, Status: files.StatusRefused}.Frame())
+	return true
+}
