@@ -38,7 +38,7 @@ var mutations = []mutation{
 		edits: []edit{{"case !h.allowed[from]:", "case !h.allowed[from] && false:"}},
 		pkg:   "./mmls", run: "TestStrangerCannotFetch"},
 	{name: "files: a member removed from the room still served", file: "mmls/sharing.go",
-		edits: []edit{{"if r == nil || !r.s.Kicked(from) {", "if true {"}},
+		edits: []edit{{"if r == nil || !r.s.Kicked(from) {", "if r == nil || !r.s.Kicked(from) || true {"}},
 		pkg:   "./mmls", run: "TestKickedMemberCannotFetch"},
 	{name: "files: chunks taken without the manifest's check", file: "mmls/files/fetch.go",
 		edits: []edit{{"case !f.man.Matches(i, d.Bytes):", "case false:"}},
