@@ -828,6 +828,15 @@ func TestE2EDemo(t *testing.T) {
 	p.waitFor("bob's answer", 30*time.Second, func(e headless.Record) bool {
 		return e.Type == "message" && e.From == "bob" && strings.Contains(e.Text, "hello bots")
 	})
+	// Asked for a file, bob offers one; it is saved in the demo's
+	// temporary folder, never the user's downloads.
+	p.say("bob, could you send me the site survey?")
+	p.waitFor("bob's file", time.Minute, func(e headless.Record) bool { return e.Type == "file" && e.From == "bob" })
+	p.say("/save")
+	saved := p.waitFor("the file saved", time.Minute, func(e headless.Record) bool { return e.Type == "saved" })
+	if !strings.Contains(saved.Path, "mmls-chat-demo") {
+		t.Errorf("the demo saved its file at %s, outside its temporary folder", saved.Path)
+	}
 	p.quit()
 }
 

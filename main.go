@@ -192,6 +192,7 @@ func runChat(o options, stdin io.Reader, stdout, stderr io.Writer) (int, error) 
 		}
 		defer os.RemoveAll(dir)
 		cfg.Data, cfg.Listen, cfg.MDNS, cfg.Peers = filepath.Join(dir, "you"), "127.0.0.1:0", false, nil
+		cfg.DownloadDir = filepath.Join(dir, "downloads") // a demo's files go with it
 		if o.logFile == "" {
 			o.logFile = filepath.Join(dir, "mmls-chat.log")
 		}

@@ -40,6 +40,10 @@ type Config struct {
 	// "files" beside the store).
 	MaxFileSize int64
 	FilesDir    string
+	// DownloadDir is where /save puts files by default (default
+	// files.DownloadDir(): $XDG_DOWNLOAD_DIR or ~/Downloads, then
+	// mmls-chat).
+	DownloadDir string
 	// CorruptChunks makes this node serve damaged file chunks: fault
 	// injection for tests that play a hostile holder.
 	CorruptChunks bool
@@ -112,6 +116,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
+	}
+	if cfg.DownloadDir == "" {
+		cfg.DownloadDir = files.DownloadDir()
 	}
 	if cfg.FilesDir == "" {
 		cfg.FilesDir = filepath.Join(filepath.Dir(cfg.Store.Path()), "files")

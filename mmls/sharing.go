@@ -271,7 +271,7 @@ func (e *Engine) saveFile(c SaveFile) (Event, error) {
 	case o.Size > e.files.MaxSize():
 		return nil, failf(ErrFile, "%s is %s; files up to %s are saved (--max-file)", o.Name, Bytes(o.Size), Bytes(e.files.MaxSize()))
 	}
-	dir, name := files.DownloadDir(), o.Name
+	dir, name := e.cfg.DownloadDir, o.Name
 	if p := expandHome(c.Path); p != "" {
 		if st, err := os.Stat(p); err == nil && st.IsDir() || strings.HasSuffix(p, "/") {
 			dir = p

@@ -7,6 +7,7 @@ package demo
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,7 +22,14 @@ type bot struct {
 	nick   string
 	greet  string // %s is the user's nick
 	answer func(from, text string, direct bool) string
+	// file, when a message asks for one: its name, and what to say.
+	file func(text string) (name, say string)
 }
+
+// fileSize is the size of the file a bot offers: big enough that its
+// progress bar shows for a moment. It is sparse where it is made (no disk
+// used); the user's copy goes to the demo's temporary folder.
+const fileSize = 160 << 20
 
 var bots = []bot{
 	{
@@ -32,6 +40,12 @@ var bots = []bot{
 				return "got your direct message; only the two of us can read this room."
 			}
 			return fmt.Sprintf("%s, \"%s\" reached me encrypted, and you can see my receipt as a check.", from, text)
+		},
+		file: func(text string) (string, string) {
+			if !strings.Contains(strings.ToLower(text), "send") {
+				return "", ""
+			}
+			return "site-survey.tar", "here it is: sealed once, its key sent inside MLS. /save fetches it."
 		},
 	},
 	{
@@ -76,7 +90,7 @@ func Start(ctx context.Context, dir, peer string, logf func(string, ...any)) (wa
 		})
 		wg.Go(func() {
 			defer close(replies)
-			play(n.Engine, b, replies)
+			play(n.Engine, b, filepath.Join(dir, b.nick), replies)
 		})
 		wg.Go(func() { answer(ctx, n.Engine, replies) })
 	}
@@ -84,7 +98,7 @@ func Start(ctx context.Context, dir, peer string, logf func(string, ...any)) (wa
 }
 
 // play reads a bot's events until they end and queues its replies.
-func play(eng *mmls.Engine, b bot, replies chan<- mmls.Command) {
+func play(eng *mmls.Engine, b bot, dir string, replies chan<- mmls.Command) {
 	greeted := map[mmls.ID]bool{}
 	queue := func(c mmls.Command) {
 		select {
@@ -105,6 +119,15 @@ func play(eng *mmls.Engine, b bot, replies chan<- mmls.Command) {
 				continue // bots do not answer each other
 			}
 			direct := mmls.IsDirect(e.Room)
+			if b.file != nil {
+				if name, say := b.file(e.Text); name != "" {
+					if path, err := sparseFile(filepath.Join(dir, name)); err == nil {
+						queue(mmls.Say{Room: e.Room, Text: say})
+						queue(mmls.SendFile{Room: e.Room, Path: path})
+						continue
+					}
+				}
+			}
 			if reply := b.answer(e.From, e.Text, direct); reply != "" {
 				// The answer goes to the room the message came from.
 				queue(mmls.Say{Room: e.Room, Text: reply})
@@ -130,4 +153,14 @@ func isBot(nick string) bool {
 		}
 	}
 	return false
+}
+
+// sparseFile makes (once) a file of fileSize at path that takes no disk.
+func sparseFile(path string) (string, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	return path, f.Truncate(fileSize)
 }

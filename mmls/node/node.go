@@ -42,6 +42,9 @@ type Config struct {
 	Room string
 	// MaxFileSize bounds the files sent and saved (0: the default, 4 GiB).
 	MaxFileSize int64
+	// DownloadDir is where /save puts files by default ("": the user's
+	// download folder, then mmls-chat).
+	DownloadDir string
 	// CorruptChunks serves damaged file chunks: fault injection for the
 	// tests that play a hostile holder.
 	CorruptChunks bool
@@ -169,7 +172,7 @@ func Start(cfg Config) (_ *Node, err error) {
 	}
 	ecfg := mmls.Config{Identity: id, Store: n.st, Net: n.net, Room: cfg.Room, Listen: n.Listen, MDNS: n.MDNS,
 		Addrs: reachable(n.l.Addr().(*net.TCPAddr)), Notes: said, Env: env, Logf: cfg.Logf,
-		MaxFileSize: cfg.MaxFileSize, CorruptChunks: cfg.CorruptChunks}
+		MaxFileSize: cfg.MaxFileSize, DownloadDir: cfg.DownloadDir, CorruptChunks: cfg.CorruptChunks}
 	if n.seen != nil {
 		ecfg.Discovery = n.seen
 	}
