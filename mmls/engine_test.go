@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
+	"github.com/mmls-chat/mmls-chat/mmls/files"
 	"github.com/mmls-chat/mmls-chat/mmls/store"
 )
 
@@ -388,5 +389,43 @@ func TestStrangersAreNotRemembered(t *testing.T) {
 	known, err := e.st.KnownPeers()
 	if err != nil || len(known) != 0 {
 		t.Fatalf("%d strangers remembered (%v)", len(known), err)
+	}
+}
+
+// TestFileIDSquat: a member who copies another's file id into an offer
+// of its own names another file: both offers are kept and shown, and the
+// first is not suppressed.
+func TestFileIDSquat(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t)
+	r := e.rooms["lobby"]
+	alice, mallory := ID{0xa1}, ID{0x66}
+	o := &files.Offer{Size: 10, Chunk: files.DefaultChunk, Name: "minutes.txt"}
+	o.ID[0], o.Key[0] = 7, 1
+	honest, _ := o.Marshal()
+	o.Name, o.Key[0] = "minutes-final.txt", 2
+	squat, _ := o.Marshal()
+	// mallory's copy arrives first (the victim was offline when alice's
+	// came), then alice's.
+	for i, x := range []struct {
+		from ID
+		body []byte
+	}{{mallory, squat}, {alice, honest}} {
+		env := &dmls.Envelope{ID: dmls.MessageID{byte(i + 1)}, SentAt: time.Now(), Kind: dmls.EnvelopeFile, Body: x.body, To: []ID{e.me}}
+		e.received(r, dmls.Event{Type: dmls.EventMessage, Peer: x.from, Nick: "n", Envelope: env})
+	}
+	seen := map[string]ID{}
+	for _, ev := range e.drainEvents() {
+		if f, ok := ev.(*FileOffered); ok {
+			seen[f.File.Name] = f.FromID
+		}
+	}
+	if seen["minutes.txt"] != alice || seen["minutes-final.txt"] != mallory {
+		t.Fatalf("offers shown: %v", seen)
+	}
+	for _, who := range []ID{alice, mallory} {
+		if _, err := e.st.GetFile(files.Key(who, o.ID).String()); err != nil {
+			t.Fatalf("%s's offer not kept: %v", who.Short(), err)
+		}
 	}
 }

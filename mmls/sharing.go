@@ -141,7 +141,8 @@ func (e *Engine) offerPrepared(p files.Prepared) {
 		failed(err, "%s could not be sent: %v", name, err)
 		return
 	}
-	rec := store.File{ID: o.ID.String(), Room: r.name, MsgID: hex.EncodeToString(env.ID[:]), FromID: e.me.String(),
+	key := files.Key(e.me, o.ID)
+	rec := store.File{ID: key.String(), Room: r.name, MsgID: hex.EncodeToString(env.ID[:]), FromID: e.me.String(),
 		FromNick: e.id.Nick(), Mine: true, Offer: body, At: e.now().UTC(), State: store.FileSent, Source: p.Path}
 	for _, fp := range env.To {
 		rec.To = append(rec.To, fp.String())
@@ -150,7 +151,7 @@ func (e *Engine) offerPrepared(p files.Prepared) {
 		failed(err, "%s could not be sent: %v", name, storageErr(err))
 		return
 	}
-	out, err := e.protectStored(r, env, store.Outgoing{Kind: store.KindFile, Text: o.Name, Body: body, File: fileRef(o)})
+	out, err := e.protectStored(r, env, store.Outgoing{Kind: store.KindFile, Text: o.Name, Body: body, File: fileRef(key, o)})
 	if err != nil {
 		e.emit(&FileFailed{Room: p.Room, Name: name, Err: err})
 		return
@@ -161,8 +162,8 @@ func (e *Engine) offerPrepared(p files.Prepared) {
 	e.apply(r, out, nil)
 }
 
-func fileRef(o *files.Offer) *store.FileRef {
-	return &store.FileRef{ID: o.ID.String(), Name: o.Name, Size: o.Size, Mime: o.Mime, SHA256: hex.EncodeToString(o.SHA256[:])}
+func fileRef(key files.ID, o *files.Offer) *store.FileRef {
+	return &store.FileRef{ID: key.String(), Name: o.Name, Size: o.Size, Mime: o.Mime, SHA256: hex.EncodeToString(o.SHA256[:])}
 }
 
 func viewOf(f store.File, o *files.Offer) FileView {
@@ -187,29 +188,27 @@ func (e *Engine) absentMembers(r *room) ([]ID, error) {
 	return absent, nil
 }
 
-// fileOffered takes a file offer from a member: kept (once per id; a
-// second offer reusing an id is someone else's squat and is dropped) and
-// shown. It reports whether it was new.
+// fileOffered takes a file offer from a member: kept once (under
+// files.Key: the sender's own id for it, so another member reusing the id
+// names another file) and shown. It returns the event to show, if new.
 func (e *Engine) fileOffered(r *room, ev dmls.Event, m store.Message) (Event, error) {
 	o, err := files.ParseOffer(ev.Envelope.Body)
 	if err != nil {
 		e.cfg.Logf("mmls: room %s: a file offer from %s: %v", r.name, ev.Peer.Short(), err)
 		return nil, nil // taken (a receipt follows): it will never parse
 	}
-	rec := store.File{ID: o.ID.String(), Room: r.name, MsgID: m.ID, FromID: ev.Peer.String(), FromNick: m.FromNick,
+	key := files.Key(ev.Peer, o.ID)
+	rec := store.File{ID: key.String(), Room: r.name, MsgID: m.ID, FromID: ev.Peer.String(), FromNick: m.FromNick,
 		Offer: ev.Envelope.Body, At: m.ReceivedAt, State: store.FileOffered}
 	for _, fp := range ev.Envelope.To {
 		rec.To = append(rec.To, fp.String())
 	}
-	if prev, err := e.st.GetFile(rec.ID); err == nil {
-		if prev.FromID != rec.FromID || prev.Room != r.name {
-			e.cfg.Logf("mmls: room %s: %s offered a file with the id of another: dropped", r.name, ev.Peer.Short())
-		}
-		return nil, nil
+	if _, err := e.st.GetFile(rec.ID); err == nil {
+		return nil, nil // a re-send of an offer we have (its key binds its sender)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
-	m.Text, m.File = o.Name, fileRef(o)
+	m.Text, m.File = o.Name, fileRef(key, o)
 	added, err := e.st.AddMessage(m)
 	if err != nil || !added {
 		return nil, err

@@ -59,21 +59,21 @@ type source struct {
 const maxBad = 3
 
 func (m *Manager) startFetch(rec store.File) {
-	o, allowed, err := offerOf(rec)
+	o, allowed, key, err := offerOf(rec)
 	if err != nil {
 		m.cfg.Logf("files: kept file %s: %v", rec.ID, err)
 		return
 	}
-	if m.fetches[o.ID] != nil {
+	if m.fetches[key] != nil {
 		return
 	}
 	if len(m.fetches) >= m.cfg.MaxActive {
 		for _, id := range m.waiting {
-			if id == o.ID {
+			if id == key {
 				return
 			}
 		}
-		m.waiting = append(m.waiting, o.ID)
+		m.waiting = append(m.waiting, key)
 		return
 	}
 	s, err := NewSealer(o)
@@ -81,9 +81,9 @@ func (m *Manager) startFetch(rec store.File) {
 		return
 	}
 	delete(allowed, m.cfg.Me)
-	f := &fetch{holding: holding{o: o, s: s, allowed: allowed, path: m.PartPath(o.ID)}, partPath: m.PartPath(o.ID),
+	f := &fetch{holding: holding{id: key, o: o, s: s, allowed: allowed, path: m.PartPath(key)}, partPath: m.PartPath(key),
 		inflight: map[int]ask{}, sources: map[PeerID]*source{}, tried: map[PeerID]bool{}, lastClear: time.Now()}
-	m.fetches[o.ID] = f
+	m.fetches[key] = f
 	if o.Size > m.cfg.MaxSize {
 		m.fail(f, fmt.Errorf("%w: %d bytes (at most %d)", ErrTooBig, o.Size, m.cfg.MaxSize))
 		return
@@ -169,7 +169,7 @@ func (m *Manager) pump(f *fetch) {
 			f.tried[id], f.pageFrom, f.pageAt = true, id, now
 			f.pages = make([][]byte, f.o.Pages())
 			for p := range f.pages {
-				m.ask(id, Request{ID: f.o.ID, What: WhatPage, Index: uint32(p)})
+				m.ask(id, Request{ID: f.id, What: WhatPage, Index: uint32(p)})
 			}
 			return
 		}
@@ -188,7 +188,7 @@ func (m *Manager) pump(f *fetch) {
 			if i < 0 {
 				break
 			}
-			if !m.ask(id, Request{ID: f.o.ID, What: WhatChunk, Index: uint32(i)}) {
+			if !m.ask(id, Request{ID: f.id, What: WhatChunk, Index: uint32(i)}) {
 				src.busyUntil = now.Add(time.Second)
 				break
 			}
@@ -262,7 +262,7 @@ func (m *Manager) onData(f *fetch, from PeerID, d Data) {
 	case d.Status != StatusData || f.have.get(i) || f.man == nil:
 	case !f.man.Matches(i, d.Bytes):
 		src.bad++
-		m.cfg.Logf("files: %s served chunk %d of %s that its sender did not seal: discarded", from.Short(), i, f.o.ID.Short())
+		m.cfg.Logf("files: %s served chunk %d of %s that its sender did not seal: discarded", from.Short(), i, f.id.Short())
 	default:
 		plain, err := f.s.Open(nil, i, d.Bytes)
 		if err != nil {
@@ -306,12 +306,12 @@ func (m *Manager) onPage(f *fetch, from PeerID, d Data) {
 	f.pages, f.pageFrom = nil, PeerID{}
 	if ManifestHash(man) != f.o.Manifest {
 		f.source(from).bad = maxBad
-		m.cfg.Logf("files: %s served a manifest of %s its sender did not make: discarded", from.Short(), f.o.ID.Short())
+		m.cfg.Logf("files: %s served a manifest of %s its sender did not make: discarded", from.Short(), f.id.Short())
 		m.pump(f)
 		return
 	}
 	f.man = man
-	if err := m.cfg.Store.PutManifest(f.o.ID.String(), man); err != nil {
+	if err := m.cfg.Store.PutManifest(f.id.String(), man); err != nil {
 		m.cfg.Logf("files: %v", err)
 	}
 	m.pump(f)
@@ -343,14 +343,14 @@ func (m *Manager) report(f *fetch, force bool) {
 	}
 	m.persist(f)
 	f.lastReport = time.Now()
-	m.emit(Progress{ID: f.o.ID, Done: f.done, Total: f.o.Size})
+	m.emit(Progress{ID: f.id, Done: f.done, Total: f.o.Size})
 }
 
 func (m *Manager) persist(f *fetch) {
 	if !f.dirty || f.part == nil {
 		return
 	}
-	if err := m.cfg.Store.SetFileHave(f.o.ID.String(), bytes.Clone(f.have)); err != nil {
+	if err := m.cfg.Store.SetFileHave(f.id.String(), bytes.Clone(f.have)); err != nil {
 		m.cfg.Logf("files: %v", err)
 		return
 	}
@@ -359,7 +359,7 @@ func (m *Manager) persist(f *fetch) {
 
 // finish checks the whole file's hash and puts it in place.
 func (m *Manager) finish(f *fetch) {
-	id := f.o.ID.String()
+	id := f.id.String()
 	if err := f.part.Sync(); err != nil {
 		m.fail(f, fmt.Errorf("files: sync: %w", err))
 		return
@@ -380,13 +380,13 @@ func (m *Manager) finish(f *fetch) {
 	}
 	f.part.Close()
 	os.Remove(f.partPath)
-	delete(m.fetches, f.o.ID)
+	delete(m.fetches, f.id)
 	rec.State, rec.Source, rec.Have, rec.Err = store.FileSaved, path, nil, ""
 	if err := m.cfg.Store.PutFile(rec); err != nil {
 		m.cfg.Logf("files: %v", err)
 	}
-	m.emit(Progress{ID: f.o.ID, Done: f.o.Size, Total: f.o.Size})
-	m.emit(Saved{ID: f.o.ID, Path: path, SHA256: f.o.SHA256})
+	m.emit(Progress{ID: f.id, Done: f.o.Size, Total: f.o.Size})
+	m.emit(Saved{ID: f.id, Path: path, SHA256: f.o.SHA256})
 	m.hold(rec)
 	m.next()
 }

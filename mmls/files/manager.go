@@ -116,6 +116,7 @@ type frameIn struct {
 // holding is a file we can serve chunks of: whole at path, or the chunks
 // marked in have of a partial file.
 type holding struct {
+	id      ID // Key(sender, o.ID)
 	o       *Offer
 	s       *Sealer
 	man     Manifest
@@ -195,7 +196,7 @@ func (m *Manager) Prepare(room, path string) {
 	go func() {
 		o, man, err := Prepare(path, limit)
 		if err == nil {
-			err = m.cfg.Store.PutManifest(o.ID.String(), man)
+			err = m.cfg.Store.PutManifest(Key(m.cfg.Me, o.ID).String(), man)
 		}
 		m.emit(Prepared{Room: room, Path: path, Offer: o, Err: err})
 	}()
@@ -279,11 +280,15 @@ func (m *Manager) closeAll() {
 }
 
 // offerOf parses a stored file's offer and the peers allowed to fetch it:
-// its recipients and its sender.
-func offerOf(f store.File) (*Offer, map[PeerID]bool, error) {
+// its recipients and its sender; and its key.
+func offerOf(f store.File) (*Offer, map[PeerID]bool, ID, error) {
 	o, err := ParseOffer(f.Offer)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, ID{}, err
+	}
+	from, ok := dmls.ParseFingerprint(f.FromID)
+	if !ok || Key(from, o.ID).String() != f.ID {
+		return nil, nil, ID{}, fmt.Errorf("files: record %s is not its sender's offer", f.ID)
 	}
 	allowed := map[PeerID]bool{}
 	for _, s := range append(slices.Clone(f.To), f.FromID) {
@@ -291,11 +296,11 @@ func offerOf(f store.File) (*Offer, map[PeerID]bool, error) {
 			allowed[id] = true
 		}
 	}
-	return o, allowed, nil
+	return o, allowed, Key(from, o.ID), nil
 }
 
 func (m *Manager) hold(f store.File) {
-	o, allowed, err := offerOf(f)
+	o, allowed, key, err := offerOf(f)
 	if err != nil {
 		m.cfg.Logf("files: kept file %s: %v", f.ID, err)
 		return
@@ -310,7 +315,7 @@ func (m *Manager) hold(f store.File) {
 		return
 	}
 	delete(allowed, m.cfg.Me)
-	m.held[o.ID] = &holding{o: o, s: s, man: man, allowed: allowed, path: f.Source}
+	m.held[key] = &holding{id: key, o: o, s: s, man: man, allowed: allowed, path: f.Source}
 }
 
 func (m *Manager) onFrame(from PeerID, payload []byte) {
@@ -431,15 +436,15 @@ func (m *Manager) sortedFetches() []ID {
 func (m *Manager) fail(f *fetch, err error) {
 	f.part.Close()
 	os.Remove(f.partPath)
-	delete(m.fetches, f.o.ID)
-	rec, gerr := m.cfg.Store.GetFile(f.o.ID.String())
+	delete(m.fetches, f.id)
+	rec, gerr := m.cfg.Store.GetFile(f.id.String())
 	if gerr == nil {
 		rec.State, rec.Err, rec.Have = store.FileFailed, err.Error(), nil
 		if perr := m.cfg.Store.PutFile(rec); perr != nil {
 			m.cfg.Logf("files: %v", perr)
 		}
 	}
-	m.emit(Failed{ID: f.o.ID, Err: err})
+	m.emit(Failed{ID: f.id, Err: err})
 	m.next()
 }
 

@@ -71,7 +71,7 @@ func pair(t *testing.T, path string, tamper func(*Offer)) (fetcher *Manager, flo
 	holder, _ = New(Config{Store: hst, Net: pipe{holderID, func() *Manager { return fetcher }}, Me: holderID, Dir: t.TempDir()})
 	fetcher, _ = New(Config{Store: fst, Net: pipe{fetcherID, func() *Manager { return holder }}, Me: fetcherID, Dir: t.TempDir(), Logf: flog.logf, Tick: 10 * time.Millisecond})
 	body, _ := o.Marshal()
-	rec := store.File{ID: o.ID.String(), Room: "lobby", FromID: holderID.String(), Offer: body, To: []string{fetcherID.String()}, State: store.FileSent, Source: path}
+	rec := store.File{ID: Key(holderID, o.ID).String(), Room: "lobby", FromID: holderID.String(), Offer: body, To: []string{fetcherID.String()}, State: store.FileSent, Source: path}
 	if err := hst.PutManifest(rec.ID, man); err != nil {
 		t.Fatal(err)
 	}

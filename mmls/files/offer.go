@@ -54,6 +54,20 @@ type ID [16]byte
 
 func (id ID) String() string { return hex.EncodeToString(id[:]) }
 
+// Key is how a file is named everywhere but in its sealing (requests,
+// the store, events, what people type): its offer's id bound to its
+// sender, so a member who copies another's id in an offer of its own
+// names another file, and suppresses nothing.
+func Key(sender PeerID, id ID) ID {
+	h := sha256.New()
+	h.Write([]byte("mmls-chat file key v1"))
+	h.Write(sender[:])
+	h.Write(id[:])
+	var k ID
+	copy(k[:], h.Sum(nil))
+	return k
+}
+
 // Short is the id's first 8 hex digits, how people name a file.
 func (id ID) Short() string { return id.String()[:8] }
 
