@@ -69,6 +69,9 @@ type (
 	// "": the download folder). FileSaving answers; FileProgress and
 	// FileSaved follow.
 	SaveFile struct{ Room, ID, Path string }
+	// CancelFile stops fetching the file of Room whose id starts with ID
+	// ("": the latest being fetched); FileCancelled follows.
+	CancelFile struct{ Room, ID string }
 	// ListFiles answers the files offered in Room.
 	ListFiles struct{ Room string }
 	// Help answers the list of commands.
@@ -100,6 +103,7 @@ func (Update) command()     {}
 func (SendFile) command()   {}
 func (SaveFile) command()   {}
 func (ListFiles) command()  {}
+func (CancelFile) command() {}
 func (Help) command()       {}
 func (Quit) command()       {}
 

@@ -123,6 +123,8 @@ func (e *Engine) do(c Command) (Event, error) {
 		return e.saveFile(c)
 	case ListFiles:
 		return e.listFiles(c.Room)
+	case CancelFile:
+		return nil, e.cancelFile(c)
 	case Help:
 		return &HelpText{Commands: HelpLines()}, nil
 	case Quit:

@@ -220,6 +220,13 @@ type (
 		Path   string
 		SHA256 string
 	}
+	// FileCancelled: fetching file ID stopped at our word (CancelFile).
+	FileCancelled struct {
+		At
+		ID   string
+		Room string
+		Name string
+	}
 	// FileFailed: sending or fetching a file stopped (ID "" when it
 	// failed before it was offered); [Describe] says why.
 	FileFailed struct {

@@ -277,3 +277,34 @@ func TestKickedMemberCannotFetch(t *testing.T) {
 		t.Fatalf("bob saved %s after his removal", left[0].Name())
 	}
 }
+
+// TestCancelFetch: a fetch stopped by its user deletes what it fetched,
+// says so, and the file can be saved again afterwards.
+func TestCancelFetch(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob")
+	alice, bob := nodes[0], nodes[1]
+	path, data := randomFile(t, t.TempDir(), "video.mkv", 6*files.DefaultChunk)
+	off := offer(t, alice, "lobby", path)
+	offeredTo(bob, off.File.ID)
+	alice.Stop() // nobody serves it: the fetch waits
+	dir := t.TempDir()
+	if _, err := bob.Try(mmls.SaveFile{Room: "lobby", ID: off.File.ID[:8], Path: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Try(mmls.CancelFile{Room: "lobby"}); err != nil {
+		t.Fatal(err)
+	}
+	bob.WaitFor("cancelled", func(e mmls.Event) bool { c, ok := e.(*mmls.FileCancelled); return ok && c.ID == off.File.ID })
+	part := filepath.Join(l.Dir("bob"), "files", off.File.ID+".part")
+	if _, err := os.Stat(part); !os.IsNotExist(err) {
+		t.Fatalf("the partial file is still there: %v", err)
+	}
+	if _, err := bob.Try(mmls.CancelFile{Room: "lobby"}); err == nil {
+		t.Fatal("cancelled twice")
+	}
+	l.Start("alice")
+	saved := save(t, bob, "lobby", off.File.ID, dir)
+	sameFile(t, saved.Path, data)
+}

@@ -83,6 +83,11 @@ var specs = []Spec{
 		id, path := fileArgs(arg)
 		return SaveFile{Room: room, ID: id, Path: path}, err
 	}},
+	{Name: "cancel", Args: "[ID]", Help: "stop fetching a file (default: the latest being fetched)", parse: func(arg, cur string) (Command, error) {
+		room, err := roomOr("", cur)
+		id, _ := fileArgs(arg)
+		return CancelFile{Room: room, ID: id}, err
+	}},
 	{Name: "files", Help: "list the files offered in the room shown", parse: func(_, cur string) (Command, error) {
 		room, err := roomOr("", cur)
 		return ListFiles{Room: room}, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
@@ -91,6 +92,9 @@ func (e *Engine) onFileEvent(ev files.Event) {
 	case files.Saved:
 		room, name := e.fileLabel(ev.ID)
 		e.emit(&FileSaved{ID: ev.ID.String(), Room: room, Name: name, Path: ev.Path, SHA256: hex.EncodeToString(ev.SHA256[:])})
+	case files.Cancelled:
+		room, name := e.fileLabel(ev.ID)
+		e.emit(&FileCancelled{ID: ev.ID.String(), Room: room, Name: name})
 	case files.Failed:
 		room, name := e.fileLabel(ev.ID)
 		e.emit(&FileFailed{ID: ev.ID.String(), Room: room, Name: name, Err: failWith(ErrFile, ev.Err, "%s could not be fetched: %v", name, ev.Err)})
@@ -222,6 +226,11 @@ func (e *Engine) fileOffered(r *room, ev dmls.Event, m store.Message) (Event, er
 // findFile is the file of room whose id starts with prefix ("": the
 // latest offered to us and not saved).
 func (e *Engine) findFile(room, prefix string) (store.File, error) {
+	return e.findFileIn(room, prefix, store.FileOffered, store.FileFailed)
+}
+
+// findFileIn is findFile, where "" means the latest in one of states.
+func (e *Engine) findFileIn(room, prefix string, states ...string) (store.File, error) {
 	all, err := e.st.Files()
 	if err != nil {
 		return store.File{}, storageErr(err)
@@ -230,13 +239,15 @@ func (e *Engine) findFile(room, prefix string) (store.File, error) {
 	for _, f := range all {
 		switch {
 		case f.Room != room:
-		case prefix == "" && !f.Mine && (f.State == store.FileOffered || f.State == store.FileFailed):
+		case prefix == "" && !f.Mine && slices.Contains(states, f.State):
 			found = []store.File{f} // the latest wins
 		case prefix != "" && strings.HasPrefix(f.ID, prefix):
 			found = append(found, f)
 		}
 	}
 	switch {
+	case len(found) == 0 && prefix == "" && slices.Contains(states, store.FileFetching):
+		return store.File{}, failf(ErrUnknownFile, "no file is being fetched in %s", room)
 	case len(found) == 0 && prefix == "":
 		return store.File{}, failf(ErrUnknownFile, "no file waits to be saved in %s (/files lists them)", room)
 	case len(found) == 0:
@@ -339,4 +350,21 @@ func (e *Engine) kickedAsker(from ID, body []byte) bool {
 	e.cfg.Logf("mmls: %s, removed from %s, asked for file %s: refused", from.Short(), f.Room, req.ID.Short())
 	e.send(from, files.Data{Request: req, Status: files.StatusRefused}.Frame())
 	return true
+}
+
+// cancelFile stops fetching a file; the manager says when it stopped.
+func (e *Engine) cancelFile(c CancelFile) error {
+	if _, err := e.room(c.Room); err != nil {
+		return err
+	}
+	f, err := e.findFileIn(c.Room, c.ID, store.FileFetching)
+	if err != nil {
+		return err
+	}
+	if f.State != store.FileFetching {
+		return failf(ErrFile, "%s is not being fetched", f.ID[:8])
+	}
+	key, _ := files.ParseID(f.ID)
+	e.files.Cancel(key)
+	return nil
 }

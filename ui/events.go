@@ -222,6 +222,9 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 	case *mmls.FileSaved:
 		delete(m.transfers, e.ID)
 		m.system(e.Room, "saved %s to %s (its SHA-256 checked)", e.Name, e.Path)
+	case *mmls.FileCancelled:
+		delete(m.transfers, e.ID)
+		m.system(e.Room, "stopped fetching %s (/save fetches it again)", e.Name)
 	case *mmls.FileFailed:
 		delete(m.transfers, e.ID)
 		m.system(e.Room, "error: %s", mmls.Describe(e.Err))

@@ -80,12 +80,16 @@ type (
 		ID  ID
 		Err error
 	}
+	// Cancelled: fetching file ID stopped at the user's word; what was
+	// fetched is deleted, and the file can be saved again.
+	Cancelled struct{ ID ID }
 )
 
-func (Prepared) fileEvent() {}
-func (Progress) fileEvent() {}
-func (Saved) fileEvent()    {}
-func (Failed) fileEvent()   {}
+func (Prepared) fileEvent()  {}
+func (Progress) fileEvent()  {}
+func (Saved) fileEvent()     {}
+func (Failed) fileEvent()    {}
+func (Cancelled) fileEvent() {}
 
 // Manager fetches and serves files. One goroutine (Run) owns its state;
 // others talk to it through its methods, which only queue.
@@ -207,6 +211,28 @@ func (m *Manager) Hold(f store.File) { m.call(func() { m.hold(f) }) }
 
 // Fetch starts (or resumes) fetching f into f.DestDir.
 func (m *Manager) Fetch(f store.File) { m.call(func() { m.startFetch(f) }) }
+
+// Cancel stops fetching file key (running or waiting its turn).
+func (m *Manager) Cancel(key ID) { m.call(func() { m.cancel(key) }) }
+
+func (m *Manager) cancel(key ID) {
+	if f := m.fetches[key]; f != nil {
+		f.part.Close()
+		delete(m.fetches, key)
+	}
+	m.waiting = slices.DeleteFunc(m.waiting, func(id ID) bool { return id == key })
+	os.Remove(m.PartPath(key))
+	rec, err := m.cfg.Store.GetFile(key.String())
+	if err != nil || rec.State != store.FileFetching {
+		return // saved (or failed) before the word came
+	}
+	rec.State, rec.Have, rec.Err = store.FileOffered, nil, ""
+	if err := m.cfg.Store.PutFile(rec); err != nil {
+		m.cfg.Logf("files: %v", err)
+	}
+	m.emit(Cancelled{ID: key})
+	m.next()
+}
 
 // SetOnline says whether a peer is connected.
 func (m *Manager) SetOnline(peer PeerID, up bool) {
