@@ -71,7 +71,7 @@ var mutations = []mutation{
 		edits: []edit{{"	if e.held != nil {\n		// In a batch", "	if e.held != nil && false {\n		// In a batch"}},
 		pkg:   "./mmls", run: "TestFailedBatch"},
 	{name: "batch: a receipt though the commit failed", file: "mmls/receive.go",
-		edits: []edit{{"e.sendLater(ev.Peer, receiptFrame(r.id, env.ID), true,", "e.sendLater(ev.Peer, receiptFrame(r.id, env.ID), false,"}},
+		edits: []edit{{"e.sendLater(ev.Peer, receiptFrame(r.id, env.ID), true, \"mmls: message \"", "e.sendLater(ev.Peer, receiptFrame(r.id, env.ID), false, \"mmls: message \""}},
 		pkg:   "./mmls", run: "TestFailedBatch"},
 	{name: "notifications: a peer's text not cleaned", file: "ui/view.go",
 		edits: []edit{{"body := truncate(strings.ReplaceAll(clean(text), \";\", \",\"), 120)", "body := text"}},
