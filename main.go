@@ -23,7 +23,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"syscall"
 
@@ -68,16 +67,11 @@ type size int64
 
 func (s *size) String() string { return mmls.Bytes(int64(*s)) }
 func (s *size) Set(v string) error {
-	v = strings.TrimSpace(v)
-	num := strings.TrimRightFunc(v, func(r rune) bool { return r < '0' || r > '9' })
-	unit := strings.ToUpper(strings.TrimSpace(v[len(num):]))
-	mult, ok := map[string]int64{"": 1, "B": 1, "K": 1 << 10, "KB": 1000, "KIB": 1 << 10, "M": 1 << 20, "MB": 1000 * 1000,
-		"MIB": 1 << 20, "G": 1 << 30, "GB": 1000 * 1000 * 1000, "GIB": 1 << 30}[unit]
-	n, err := strconv.ParseInt(num, 10, 64)
-	if !ok || err != nil || n <= 0 || n > files.MaxSize/mult {
-		return fmt.Errorf("a size like 500MB or 4GiB (at most 1 TiB)")
+	n, err := mmls.ParseBytes(v)
+	if err != nil {
+		return err
 	}
-	*s = size(n * mult)
+	*s = size(n)
 	return nil
 }
 

@@ -17,7 +17,8 @@ const MaxBatch = 256
 // deferred is an action held until the batch is durable; durable ones
 // (acknowledgements, receipts) are dropped when the batch fails.
 type deferred struct {
-	event   Event // an event to emit, or:
+	run     func() // something to do once the batch is durable, or:
+	event   Event  // an event to emit, or:
 	to      ID
 	payload []byte // a frame to send, or nil for an Ack of seq
 	seq     uint64
@@ -62,6 +63,8 @@ func (e *Engine) netBatch(first NetEvent, more <-chan NetEvent) (closed bool) {
 		case d.durable && err != nil:
 			// Not stored: not shown, no receipt, no acknowledgement;
 			// the peer sends it again.
+		case d.run != nil:
+			d.run()
 		case d.event != nil:
 			e.keep(d.event)
 			e.events <- d.event
@@ -88,6 +91,15 @@ func (e *Engine) sendLater(to ID, payload []byte, durable bool, note string) {
 		return
 	}
 	e.held = append(e.held, deferred{to: to, payload: payload, durable: durable, note: note})
+}
+
+// afterCommit runs f now, or once the batch's commit succeeded.
+func (e *Engine) afterCommit(f func()) {
+	if e.held == nil {
+		f()
+		return
+	}
+	e.held = append(e.held, deferred{run: f, durable: true})
 }
 
 // ack acknowledges a frame now, or after the batch's commit.

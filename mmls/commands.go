@@ -72,6 +72,10 @@ type (
 	// CancelFile stops fetching the file of Room whose id starts with ID
 	// ("": the latest being fetched); FileCancelled follows.
 	CancelFile struct{ Room, ID string }
+	// SetAutoSave saves, as they are offered, files up to Limit bytes
+	// (0: off) from people we trust with it: in direct and private rooms,
+	// and verified people anywhere.
+	SetAutoSave struct{ Limit int64 }
 	// ListFiles answers the files offered in Room.
 	ListFiles struct{ Room string }
 	// Help answers the list of commands.
@@ -80,32 +84,33 @@ type (
 	Quit struct{}
 )
 
-func (Join) command()       {}
-func (Create) command()     {}
-func (Leave) command()      {}
-func (Switch) command()     {}
-func (Say) command()        {}
-func (Direct) command()     {}
-func (Invite) command()     {}
-func (Kick) command()       {}
-func (Unkick) command()     {}
-func (Verify) command()     {}
-func (Who) command()        {}
-func (ListPeers) command()  {}
-func (ListRooms) command()  {}
-func (ShowInfo) command()   {}
-func (ListAlerts) command() {}
-func (SetNick) command()    {}
-func (Connect) command()    {}
-func (Search) command()     {}
-func (SetNotify) command()  {}
-func (Update) command()     {}
-func (SendFile) command()   {}
-func (SaveFile) command()   {}
-func (ListFiles) command()  {}
-func (CancelFile) command() {}
-func (Help) command()       {}
-func (Quit) command()       {}
+func (Join) command()        {}
+func (Create) command()      {}
+func (Leave) command()       {}
+func (Switch) command()      {}
+func (Say) command()         {}
+func (Direct) command()      {}
+func (Invite) command()      {}
+func (Kick) command()        {}
+func (Unkick) command()      {}
+func (Verify) command()      {}
+func (Who) command()         {}
+func (ListPeers) command()   {}
+func (ListRooms) command()   {}
+func (ShowInfo) command()    {}
+func (ListAlerts) command()  {}
+func (SetNick) command()     {}
+func (Connect) command()     {}
+func (Search) command()      {}
+func (SetNotify) command()   {}
+func (Update) command()      {}
+func (SendFile) command()    {}
+func (SaveFile) command()    {}
+func (ListFiles) command()   {}
+func (CancelFile) command()  {}
+func (SetAutoSave) command() {}
+func (Help) command()        {}
+func (Quit) command()        {}
 
 // MaxTextSize bounds one message's text in bytes; interfaces split longer
 // texts (a paste) into several messages.

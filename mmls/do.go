@@ -2,6 +2,7 @@ package mmls
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
@@ -125,6 +126,12 @@ func (e *Engine) do(c Command) (Event, error) {
 		return e.listFiles(c.Room)
 	case CancelFile:
 		return nil, e.cancelFile(c)
+	case SetAutoSave:
+		if err := e.st.SetSetting(store.SettingAutoSave, strconv.FormatInt(max(0, c.Limit), 10)); err != nil {
+			return nil, storageErr(err)
+		}
+		e.autoSave = max(0, c.Limit)
+		return &AutoSaveChanged{Limit: e.autoSave}, nil
 	case Help:
 		return &HelpText{Commands: HelpLines()}, nil
 	case Quit:

@@ -63,6 +63,7 @@ type Engine struct {
 	release      <-chan time.Time  // armed while newcomers' Adds are held (AddHold)
 	held         []deferred        // sends and acks waiting for the batch's commit (nil: no batch)
 	files        *files.Manager
+	autoSave     int64 // files up to it are saved as offered (SetAutoSave)
 	id           *dmls.Identity
 	me           ID
 	st           *store.Store

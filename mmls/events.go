@@ -339,6 +339,11 @@ type (
 		Size int64
 		Dir  string
 	}
+	// AutoSaveChanged answers SetAutoSave (Limit 0: off).
+	AutoSaveChanged struct {
+		At
+		Limit int64
+	}
 	// Files answers ListFiles: Room's files, oldest first.
 	Files struct {
 		At

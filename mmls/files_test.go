@@ -308,3 +308,39 @@ func TestCancelFetch(t *testing.T) {
 	saved := save(t, bob, "lobby", off.File.ID, dir)
 	sameFile(t, saved.Path, data)
 }
+
+// TestAutoSave: with /autosave, a small file from the other person of a
+// direct room is saved as it comes; one from an unverified member of an
+// open room waits for /save (a stranger cannot fill the disk), and so
+// does one over the size.
+func TestAutoSave(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	downloads := t.TempDir()
+	l.Configure = func(nick string, c *mmls.Config) { c.DownloadDir = downloads }
+	nodes := l.Room("alice", "bob")
+	alice, bob := nodes[0], nodes[1]
+	if ev := bob.Do(mmls.SetAutoSave{Limit: 1 << 20}); ev.(*mmls.AutoSaveChanged).Limit != 1<<20 {
+		t.Fatalf("answer %#v", ev)
+	}
+	small, data := randomFile(t, t.TempDir(), "small.txt", 1000)
+	big, _ := randomFile(t, t.TempDir(), "big.bin", 2<<20)
+	open := offer(t, alice, "lobby", small)
+	alice.Do(mmls.Direct{To: "bob", Text: "files coming"})
+	dm := alice.DirectRoom(bob)
+	bob.WaitText(dm, "files coming")
+	over := offer(t, alice, dm, big)
+	direct := offer(t, alice, dm, small)
+	saved := waitSaved(bob, direct.File.ID)
+	sameFile(t, saved.Path, data)
+	if filepath.Dir(saved.Path) != downloads {
+		t.Fatalf("auto-saved at %s", saved.Path)
+	}
+	offeredTo(bob, open.File.ID)
+	offeredTo(bob, over.File.ID)
+	for _, e := range bob.Seen() {
+		if s, ok := e.(*mmls.FileSaving); ok && (s.ID == open.File.ID || s.ID == over.File.ID) {
+			t.Fatalf("auto-saved %s", s.Name)
+		}
+	}
+}

@@ -88,6 +88,16 @@ var specs = []Spec{
 		id, _ := fileArgs(arg)
 		return CancelFile{Room: room, ID: id}, err
 	}},
+	{Name: "autosave", Args: "SIZE|off", Help: "save files up to SIZE (e.g. 20MB) as they come, from direct and private rooms and verified people", parse: func(arg, _ string) (Command, error) {
+		if strings.EqualFold(strings.TrimSpace(arg), "off") {
+			return SetAutoSave{}, nil
+		}
+		n, err := ParseBytes(arg)
+		if err != nil {
+			return nil, errUsage
+		}
+		return SetAutoSave{Limit: n}, nil
+	}},
 	{Name: "files", Help: "list the files offered in the room shown", parse: func(_, cur string) (Command, error) {
 		room, err := roomOr("", cur)
 		return ListFiles{Room: room}, err

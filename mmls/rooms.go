@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -71,6 +72,9 @@ func (e *Engine) open() error {
 	}
 	sort.SliceStable(rooms, func(i, j int) bool { return rooms[i].Name == want && rooms[j].Name != want })
 	e.start = rooms[0].Name
+	if v, err := e.st.Setting(store.SettingAutoSave); err == nil && v != "" {
+		e.autoSave, _ = strconv.ParseInt(v, 10, 64)
+	}
 	notify, err := e.st.Setting(store.SettingNotify)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
@@ -67,6 +68,21 @@ func expandHome(p string) string {
 		}
 	}
 	return p
+}
+
+// ParseBytes reads a size as people write it: 1048576, 500MB, 4GiB
+// (at most 1 TiB).
+func ParseBytes(v string) (int64, error) {
+	v = strings.TrimSpace(v)
+	num := strings.TrimRightFunc(v, func(r rune) bool { return r < '0' || r > '9' })
+	unit := strings.ToUpper(strings.TrimSpace(v[len(num):]))
+	mult, ok := map[string]int64{"": 1, "B": 1, "K": 1 << 10, "KB": 1000, "KIB": 1 << 10, "M": 1 << 20, "MB": 1000 * 1000,
+		"MIB": 1 << 20, "G": 1 << 30, "GB": 1000 * 1000 * 1000, "GIB": 1 << 30}[unit]
+	n, err := strconv.ParseInt(num, 10, 64)
+	if !ok || err != nil || n <= 0 || n > files.MaxSize/mult {
+		return 0, fmt.Errorf("a size like 500MB or 4GiB (at most 1 TiB)")
+	}
+	return n * mult, nil
 }
 
 // Bytes says a size the way people read it: 512 B, 2.4 MB, 1.1 GB.
@@ -220,6 +236,9 @@ func (e *Engine) fileOffered(r *room, ev dmls.Event, m store.Message) (Event, er
 	if _, err := e.st.AddFile(rec); err != nil {
 		return nil, err
 	}
+	if e.autoSave > 0 && o.Size <= min(e.autoSave, e.files.MaxSize()) && e.trustsFiles(r, ev.Peer) {
+		e.afterCommit(func() { e.autoFetch(rec.ID, r.name) })
+	}
 	return &FileOffered{Room: r.name, MsgID: m.ID, From: m.FromNick, FromID: ev.Peer, File: viewOf(rec, o)}, nil
 }
 
@@ -367,4 +386,34 @@ func (e *Engine) cancelFile(c CancelFile) error {
 	key, _ := files.ParseID(f.ID)
 	e.files.Cancel(key)
 	return nil
+}
+
+// trustsFiles: files from peer in r are saved without asking (within the
+// auto-save size): r is a direct or private room, or peer is verified. A
+// stranger in an open room cannot fill our disk.
+func (e *Engine) trustsFiles(r *room, peer ID) bool {
+	if r.direct || r.private() {
+		return true
+	}
+	verified, err := e.st.Verified(peer.String())
+	return err == nil && verified
+}
+
+// autoFetch starts saving an offered file into the download folder.
+func (e *Engine) autoFetch(id, room string) {
+	f, err := e.st.GetFile(id)
+	if err != nil || f.State != store.FileOffered {
+		return
+	}
+	o, err := files.ParseOffer(f.Offer)
+	if err != nil {
+		return
+	}
+	f.State, f.DestDir, f.DestName = store.FileFetching, e.cfg.DownloadDir, o.Name
+	if err := e.st.PutFile(f); err != nil {
+		e.fail(storageErr(err))
+		return
+	}
+	e.files.Fetch(f)
+	e.emit(&FileSaving{Room: room, ID: f.ID, Name: o.Name, Size: o.Size, Dir: f.DestDir})
 }

@@ -246,6 +246,12 @@ func (m *Model) onAnswer(ev mmls.Event, user bool) []tea.Cmd {
 		return []tea.Cmd{m.refresh(e.Room)}
 	case *mmls.KeysUpdated:
 		m.system(e.Room, "keys refreshed")
+	case *mmls.AutoSaveChanged:
+		if e.Limit == 0 {
+			m.system(m.current, "auto-save: off (/save fetches each file)")
+		} else {
+			m.system(m.current, "auto-save: files up to %s from direct and private rooms and verified people", mmls.Bytes(e.Limit))
+		}
 	case *mmls.FilePreparing:
 		m.system(e.Room, "sealing %s (%s) before it is offered…", e.Name, mmls.Bytes(e.Size))
 	case *mmls.FileSaving:

@@ -222,6 +222,8 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 	case *mmls.FileSaved:
 		delete(m.transfers, e.ID)
 		m.system(e.Room, "saved %s to %s (its SHA-256 checked)", e.Name, e.Path)
+	case *mmls.FileSaving:
+		cmds = append(cmds, m.onAnswer(e, false)...) // auto-save started it
 	case *mmls.FileCancelled:
 		delete(m.transfers, e.ID)
 		m.system(e.Room, "stopped fetching %s (/save fetches it again)", e.Name)

@@ -119,6 +119,7 @@ func (s *Store) Rooms() ([]Room, error) {
 const (
 	SettingLastRoom = "last-room" // the room on screen when we stopped
 	SettingNotify   = "notify"    // "off" turns desktop notifications off
+	SettingAutoSave = "autosave"  // bytes: files up to it are saved as offered ("" or "0": off)
 )
 
 // SetSetting records a setting.

@@ -305,6 +305,11 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 		r.Type, r.Room, r.ID, r.Name, r.Done, r.Total = "progress", e.Room, e.ID, e.Name, &done, e.Total
 	case *mmls.FileSaved:
 		r.Type, r.Room, r.ID, r.Name, r.Path, r.SHA256 = "saved", e.Room, e.ID, e.Name, e.Path, e.SHA256
+	case *mmls.AutoSaveChanged:
+		r.Type, r.Size, r.Status = "autosave", e.Limit, "on"
+		if e.Limit == 0 {
+			r.Status = "off"
+		}
 	case *mmls.FileCancelled:
 		r.Type, r.Room, r.ID, r.Name = "cancelled", e.Room, e.ID, e.Name
 	case *mmls.FileFailed:
