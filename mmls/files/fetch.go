@@ -28,6 +28,7 @@ type fetch struct {
 	count    int   // chunks verified
 	done     int64 // their bytes
 	inflight map[int]ask
+	dup      map[int]ask // chunks asked a second time, of a faster holder (endgame)
 	sources  map[PeerID]*source
 	cursor   int // chunks below it are held or asked for
 
@@ -48,9 +49,10 @@ type ask struct {
 
 // source is what we know of one holder for one fetch.
 type source struct {
-	out       int          // chunks asked and not answered
-	lacks     map[int]bool // chunks it said it lacks (cleared now and then)
-	bad       int          // chunks or manifests it served that did not match
+	out       int           // chunks asked and not answered
+	rtt       time.Duration // how long it takes to answer a chunk (moving average; 0: not known yet)
+	lacks     map[int]bool  // chunks it said it lacks (cleared now and then)
+	bad       int           // chunks or manifests it served that did not match
 	busyUntil time.Time
 	refused   bool
 }
@@ -82,7 +84,7 @@ func (m *Manager) startFetch(rec store.File) {
 	}
 	delete(allowed, m.cfg.Me)
 	f := &fetch{holding: holding{id: key, o: o, s: s, allowed: allowed, path: m.PartPath(key)}, partPath: m.PartPath(key),
-		inflight: map[int]ask{}, sources: map[PeerID]*source{}, tried: map[PeerID]bool{}, lastClear: time.Now()}
+		inflight: map[int]ask{}, dup: map[int]ask{}, sources: map[PeerID]*source{}, tried: map[PeerID]bool{}, lastClear: time.Now()}
 	m.fetches[key] = f
 	if o.Size > m.cfg.MaxSize {
 		m.fail(f, fmt.Errorf("%w: %d bytes (at most %d)", ErrTooBig, o.Size, m.cfg.MaxSize))
@@ -178,24 +180,67 @@ func (m *Manager) pump(f *fetch) {
 		}
 		return
 	}
+	best := time.Duration(0)
+	for _, id := range cands {
+		if r := f.source(id).rtt; r > 0 && (best == 0 || r < best) {
+			best = r
+		}
+	}
 	for _, id := range cands {
 		src := f.source(id)
 		if now.Before(src.busyUntil) {
 			continue
 		}
-		for src.out < m.cfg.Window {
-			i := f.nextFor(src)
+		for src.out < m.window(src, best) {
+			i, again := f.nextFor(src), false
 			if i < 0 {
-				break
+				// Nothing left to ask: ask this holder too for a
+				// chunk another one is slow to send (endgame).
+				if i = f.overdue(id, src, now); i < 0 {
+					break
+				}
+				again = true
 			}
 			if !m.ask(id, Request{ID: f.id, What: WhatChunk, Index: uint32(i)}) {
 				src.busyUntil = now.Add(time.Second)
 				break
 			}
-			f.inflight[i] = ask{from: id, at: now}
+			if again {
+				f.dup[i] = ask{from: id, at: now}
+			} else {
+				f.inflight[i] = ask{from: id, at: now}
+			}
 			src.out++
 		}
 	}
+}
+
+// window is how many chunks src may have in flight: the whole window for
+// the fastest holder (or one not measured yet, up to 4 to start), less
+// for slower ones in proportion, so a slow holder never holds many
+// chunks back at the end.
+func (m *Manager) window(src *source, best time.Duration) int {
+	switch {
+	case src.rtt == 0:
+		return min(4, m.cfg.Window)
+	case best == 0 || src.rtt <= best:
+		return m.cfg.Window
+	}
+	return max(1, int(int64(m.cfg.Window)*int64(best)/int64(src.rtt)))
+}
+
+// overdue is a chunk asked of another holder that src, were it asked
+// now, would likely send sooner, not asked twice yet; or -1.
+func (f *fetch) overdue(id PeerID, src *source, now time.Time) int {
+	if src.rtt == 0 {
+		return -1
+	}
+	for i, a := range f.inflight {
+		if _, twice := f.dup[i]; !twice && a.from != id && !src.lacks[i] && now.Sub(a.at) > 2*src.rtt {
+			return i
+		}
+	}
+	return -1
 }
 
 func (m *Manager) ask(to PeerID, r Request) bool {
@@ -216,6 +261,7 @@ func (f *fetch) nextFor(src *source) int {
 		}
 		f.cursor++
 	}
+	// (A chunk asked twice is in inflight too: its first ask.)
 	for i := f.cursor; i < n; i++ {
 		if _, asked := f.inflight[i]; asked || f.have.get(i) || src.lacks[i] {
 			continue
@@ -225,15 +271,27 @@ func (f *fetch) nextFor(src *source) int {
 	return -1
 }
 
-// release forgets that chunk i was asked of from.
-func (f *fetch) release(i int, from PeerID) {
+// release forgets that chunk i was asked of from. It returns when it was
+// asked (zero if it was not).
+func (f *fetch) release(i int, from PeerID) time.Time {
+	if d, ok := f.dup[i]; ok && d.from == from {
+		delete(f.dup, i)
+		f.source(from).out--
+		return d.at
+	}
 	a, ok := f.inflight[i]
 	if !ok || a.from != from {
-		return
+		return time.Time{}
+	}
+	f.source(from).out--
+	if d, ok := f.dup[i]; ok {
+		f.inflight[i] = d // the second ask stands
+		delete(f.dup, i)
+		return a.at
 	}
 	delete(f.inflight, i)
-	f.source(from).out--
 	f.cursor = min(f.cursor, i)
+	return a.at
 }
 
 func (m *Manager) onData(f *fetch, from PeerID, d Data) {
@@ -255,7 +313,15 @@ func (m *Manager) onData(f *fetch, from PeerID, d Data) {
 	if i >= f.o.Chunks() {
 		return
 	}
-	f.release(i, from)
+	at := f.release(i, from)
+	if !at.IsZero() && d.Status == StatusData {
+		rtt := time.Since(at)
+		if src.rtt == 0 {
+			src.rtt = rtt
+		} else {
+			src.rtt = (3*src.rtt + rtt) / 4
+		}
+	}
 	switch {
 	case d.Status == StatusMissing:
 		src.lacks[i] = true
@@ -321,6 +387,11 @@ func (m *Manager) onPage(f *fetch, from PeerID, d Data) {
 // forgets which chunks holders lacked (they fetch too).
 func (f *fetch) expire(timeout time.Duration) {
 	now := time.Now()
+	for i, a := range f.dup {
+		if now.Sub(a.at) > timeout {
+			f.release(i, a.from)
+		}
+	}
 	for i, a := range f.inflight {
 		if now.Sub(a.at) > timeout {
 			f.release(i, a.from)

@@ -183,3 +183,124 @@ func TestFetchRefusesWrongHash(t *testing.T) {
 		t.Fatalf("%s holds %s", dest, left[0].Name())
 	}
 }
+
+// holderLink is a holder's way to the fetcher: it counts the chunks it
+// carried and, for a slow holder, carries one chunk per perChunk, in
+// order, as a slow link would (fault injection).
+type holderLink struct {
+	from     PeerID
+	to       func() *Manager
+	perChunk time.Duration
+	queue    chan []byte
+	mu       sync.Mutex
+	chunks   int
+}
+
+func (l *holderLink) Send(_ PeerID, payload []byte) error {
+	if d, err := ParseData(payload[1:]); err == nil && d.What == WhatChunk && d.Status == StatusData {
+		l.mu.Lock()
+		l.chunks++
+		l.mu.Unlock()
+	}
+	if l.queue == nil {
+		l.to().Frame(l.from, payload)
+		return nil
+	}
+	l.queue <- payload
+	return nil
+}
+func (*holderLink) QueuedBytes(PeerID) int { return 0 }
+
+// carry delivers a slow link's frames until ctx ends.
+func (l *holderLink) carry(ctx context.Context) {
+	for {
+		select {
+		case p := <-l.queue:
+			select {
+			case <-time.After(l.perChunk):
+			case <-ctx.Done():
+				return
+			}
+			l.to().Frame(l.from, p)
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// router is the fetcher's way to several holders.
+type router struct {
+	from PeerID
+	to   map[PeerID]*Manager
+}
+
+func (r router) Send(to PeerID, payload []byte) error {
+	r.to[to].Frame(r.from, payload)
+	return nil
+}
+func (router) QueuedBytes(PeerID) int { return 0 }
+
+// TestFetchPrefersFastHolder: a fetch asks every holder at once; the one
+// that answers sooner gets the larger window, and at the end the chunks
+// a slow holder still owes are asked of the fast one too: most chunks
+// come from the fast one (a chunk both sent counts for both).
+func TestFetchPrefersFastHolder(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "data.bin")
+	if err := os.WriteFile(path, make([]byte, 80*DefaultChunk), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o, man, err := Prepare(path, DefaultMaxSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, slow, me := PeerID{1}, PeerID{2}, PeerID{3}
+	open := func() *store.Store {
+		st, err := store.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	var fetcher *Manager
+	toFetcher := func() *Manager { return fetcher }
+	links := map[PeerID]*holderLink{fast: {from: fast, to: toFetcher},
+		slow: {from: slow, to: toFetcher, perChunk: 100 * time.Millisecond, queue: make(chan []byte, 1024)}}
+	body, _ := o.Marshal()
+	rec := store.File{ID: Key(fast, o.ID).String(), Room: "lobby", FromID: fast.String(), Offer: body,
+		To: []string{slow.String(), me.String()}, State: store.FileSaved, Source: path}
+	holders := map[PeerID]*Manager{}
+	for _, id := range []PeerID{fast, slow} {
+		st := open()
+		if err := st.PutManifest(rec.ID, man); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.PutFile(rec); err != nil {
+			t.Fatal(err)
+		}
+		holders[id], _ = New(Config{Store: st, Net: links[id], Me: id, Dir: t.TempDir()})
+	}
+	fst := open()
+	rec.State, rec.Source, rec.DestDir, rec.DestName = store.FileFetching, "", t.TempDir(), o.Name
+	if err := fst.PutFile(rec); err != nil {
+		t.Fatal(err)
+	}
+	fetcher, _ = New(Config{Store: fst, Net: router{from: me, to: holders}, Me: me, Dir: t.TempDir()})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, m := range []*Manager{holders[fast], holders[slow], fetcher} {
+		wg.Go(func() { m.Run(ctx) })
+	}
+	wg.Go(func() { links[slow].carry(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+	fetcher.SetOnline(fast, true)
+	fetcher.SetOnline(slow, true)
+	waitEvent(t, fetcher, func(e Event) bool { _, ok := e.(Saved); return ok })
+	count := func(l *holderLink) int { l.mu.Lock(); defer l.mu.Unlock(); return l.chunks }
+	f, s := count(links[fast]), count(links[slow])
+	t.Logf("fast holder served %d chunks, slow %d", f, s)
+	if s == 0 || f < 3*s {
+		t.Fatalf("fast holder served %d chunks, slow %d: want both asked, the fast one three times as much at least", f, s)
+	}
+}
