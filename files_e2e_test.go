@@ -140,6 +140,27 @@ func TestE2EFileResumesAfterKill(t *testing.T) {
 	sameBytes(t, bob2.waitSaved(id, 2*time.Minute).Path, data)
 }
 
+// TestE2EFileSenderRestarts: the sender killed half-way through a
+// transfer, then started again, serves the rest; what its old connection
+// owed is asked again at once.
+func TestE2EFileSenderRestarts(t *testing.T) {
+	t.Parallel()
+	nodes := room(t, "alice", "bob")
+	alice, bob := nodes[0], nodes[1]
+	path, data := writeRandom(t, t.TempDir(), "survey.tar", 96<<20)
+	id := alice.sendFile(path)
+	bob.saveFile(id, t.TempDir())
+	mid := bob.waitFor("progress half-way", time.Minute, func(e headless.Record) bool {
+		return e.Type == "progress" && e.ID == id && e.Done != nil && *e.Done > 0 || e.Type == "saved"
+	})
+	alice.kill()
+	if mid.Type == "saved" {
+		t.Fatal("the whole file came before a progress report (the machine is faster than this test assumes)")
+	}
+	start(t, "alice", alice.data, alice.listen, "--peer", bob.listen)
+	sameBytes(t, bob.waitSaved(id, 2*time.Minute).Path, data)
+}
+
 // TestE2EHostileHolder: a member that serves damaged chunks (fault
 // injection) cannot corrupt what another member saves: nothing appears
 // until an honest holder serves the file, which is then whole.

@@ -383,6 +383,24 @@ func (m *Manager) onPage(f *fetch, from PeerID, d Data) {
 	m.pump(f)
 }
 
+// forget releases what peer owed us: it went away, and what it was sending
+// is lost with its connection.
+func (f *fetch) forget(peer PeerID) {
+	for i, a := range f.dup {
+		if a.from == peer {
+			f.release(i, peer)
+		}
+	}
+	for i, a := range f.inflight {
+		if a.from == peer {
+			f.release(i, peer)
+		}
+	}
+	if f.pageFrom == peer {
+		f.pageFrom = PeerID{}
+	}
+}
+
 // expire asks elsewhere what was not answered in time, and now and then
 // forgets which chunks holders lacked (they fetch too).
 func (f *fetch) expire(timeout time.Duration) {

@@ -238,10 +238,12 @@ func (m *Manager) cancel(key ID) {
 func (m *Manager) SetOnline(peer PeerID, up bool) {
 	m.call(func() {
 		m.online[peer] = up
-		if up {
-			for _, id := range m.sortedFetches() {
-				m.pump(m.fetches[id])
+		for _, id := range m.sortedFetches() {
+			f := m.fetches[id]
+			if !up {
+				f.forget(peer) // what it owed is asked elsewhere, or again
 			}
+			m.pump(f)
 		}
 	})
 }
