@@ -65,7 +65,16 @@ func (l *list) Set(s string) error { *l = append(*l, s); return nil }
 // size is a byte count flag: 1048576, 500MB, 4GiB.
 type size int64
 
-func (s *size) String() string { return mmls.Bytes(int64(*s)) }
+func (s *size) String() string {
+	n := int64(*s)
+	switch {
+	case n > 0 && n%(1<<30) == 0:
+		return fmt.Sprintf("%dGiB", n>>30)
+	case n > 0 && n%(1<<20) == 0:
+		return fmt.Sprintf("%dMiB", n>>20)
+	}
+	return mmls.Bytes(n)
+}
 func (s *size) Set(v string) error {
 	n, err := mmls.ParseBytes(v)
 	if err != nil {
