@@ -59,7 +59,7 @@ var mutations = []mutation{
 		edits: []edit{{"o.Name, o.Mime = SafeName(string(name)), CleanMime(string(mime))", "o.Name, o.Mime = string(name), CleanMime(string(mime))"}},
 		pkg:   "./mmls/files", run: "TestHostileNames"},
 	{name: "files: the whole file's hash not checked", file: "mmls/files/fetch.go",
-		edits: []edit{{"if err := verifyWhole(f.partPath, f.o.SHA256); err != nil {", "if err := verifyWhole(f.partPath, f.o.SHA256); err != nil && false {"}},
+		edits: []edit{{"if err := verifyWhole(f.path, f.o.SHA256); err != nil {", "if err := verifyWhole(f.path, f.o.SHA256); err != nil && false {"}},
 		pkg:   "./mmls/files", run: "TestFetchRefusesWrongHash"},
 	{name: "files: progress said before it is durable", file: "mmls/files/fetch.go",
 		edits: []edit{{"	m.persist(f)\n	f.lastReport = time.Now()", "	f.lastReport = time.Now()"}},

@@ -23,7 +23,6 @@ func (b bitset) set(i int)      { b[i/8] |= 1 << (i % 8) }
 // report), and served to others like a holding.
 type fetch struct {
 	holding
-	partPath string
 	part     *os.File
 	count    int   // chunks verified
 	done     int64 // their bytes
@@ -83,14 +82,14 @@ func (m *Manager) startFetch(rec store.File) {
 		return
 	}
 	delete(allowed, m.cfg.Me)
-	f := &fetch{holding: holding{id: key, o: o, s: s, allowed: allowed, path: m.PartPath(key)}, partPath: m.PartPath(key),
+	f := &fetch{holding: holding{id: key, o: o, s: s, allowed: allowed, path: m.PartPath(key)},
 		inflight: map[int]ask{}, dup: map[int]ask{}, sources: map[PeerID]*source{}, tried: map[PeerID]bool{}, lastClear: time.Now()}
 	m.fetches[key] = f
 	if o.Size > m.cfg.MaxSize {
 		m.fail(f, fmt.Errorf("%w: %d bytes (at most %d)", ErrTooBig, o.Size, m.cfg.MaxSize))
 		return
 	}
-	f.part, err = os.OpenFile(f.partPath, os.O_RDWR|os.O_CREATE, 0o600)
+	f.part, err = os.OpenFile(f.path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err == nil {
 		err = f.part.Truncate(o.Size)
 	}
@@ -453,7 +452,7 @@ func (m *Manager) finish(f *fetch) {
 		m.fail(f, fmt.Errorf("files: sync: %w", err))
 		return
 	}
-	if err := verifyWhole(f.partPath, f.o.SHA256); err != nil {
+	if err := verifyWhole(f.path, f.o.SHA256); err != nil {
 		m.fail(f, err)
 		return
 	}
@@ -462,13 +461,13 @@ func (m *Manager) finish(f *fetch) {
 		m.fail(f, err)
 		return
 	}
-	path, err := Place(f.partPath, rec.DestDir, rec.DestName)
+	path, err := Place(f.path, rec.DestDir, rec.DestName)
 	if err != nil {
 		m.fail(f, fmt.Errorf("could not save it in %s: %w", rec.DestDir, err))
 		return
 	}
 	f.part.Close()
-	os.Remove(f.partPath)
+	os.Remove(f.path)
 	delete(m.fetches, f.id)
 	rec.State, rec.Source, rec.Have, rec.Err = store.FileSaved, path, nil, ""
 	if err := m.cfg.Store.PutFile(rec); err != nil {

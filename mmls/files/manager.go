@@ -125,7 +125,7 @@ type holding struct {
 	s       *Sealer
 	man     Manifest
 	allowed map[PeerID]bool
-	path    string
+	path    string // the whole file, or a fetch's partial file
 	have    bitset // nil: whole
 }
 
@@ -463,7 +463,7 @@ func (m *Manager) sortedFetches() []ID {
 // fail ends a fetch for good.
 func (m *Manager) fail(f *fetch, err error) {
 	f.part.Close()
-	os.Remove(f.partPath)
+	os.Remove(f.path)
 	delete(m.fetches, f.id)
 	rec, gerr := m.cfg.Store.GetFile(f.id.String())
 	if gerr == nil {
