@@ -71,6 +71,19 @@ func startNode(t testing.TB, cfg Config) *node {
 	return &node{t: tr, addr: l.Addr().String()}
 }
 
+// shaking counts the inbound connections still handshaking.
+func (n *node) shaking() int {
+	n.t.mu.Lock()
+	defer n.t.mu.Unlock()
+	c := 0
+	for conn := range n.t.conns {
+		if !conn.evicted && !conn.dialer && conn.peer == nil {
+			c++
+		}
+	}
+	return c
+}
+
 // waitFor reads events until ok returns true, failing after the deadline.
 func waitFor(t testing.TB, n *node, d time.Duration, ok func(Event) bool) {
 	t.Helper()
@@ -954,6 +967,17 @@ func TestFriendConnectsDuringSilentFlood(t *testing.T) {
 				}()
 			}
 			defer func() { close(stop); wg.Wait() }()
+			if tc.addrs*srv.t.cfg.MaxHandshakesPerIP >= srv.t.cfg.MaxHandshakes {
+				// The flood can fill every handshake slot: the friend
+				// comes once it has.
+				deadline := time.Now().Add(10 * time.Second)
+				for srv.shaking() < srv.t.cfg.MaxHandshakes {
+					if time.Now().After(deadline) {
+						t.Fatalf("the flood holds %d handshakes, never %d", srv.shaking(), srv.t.cfg.MaxHandshakes)
+					}
+					time.Sleep(time.Millisecond) // polling the server's state, with a deadline
+				}
+			}
 			friend := startNode(t, testConfig("friend"))
 			if err := friend.t.Connect(srv.addr); err != nil {
 				t.Fatal(err)
