@@ -31,6 +31,10 @@ type Group struct {
 	// updating: the leaves with an Update in pending (one per member per
 	// epoch; the rest are refused before any work).
 	updating map[uint32]bool
+	// ctx is the encoded group context of epoch ctxEpoch, what every
+	// signature in that epoch covers first.
+	ctx      []byte
+	ctxEpoch mls.Epoch
 }
 
 // CommitBundle is what an owner sends to members for one commit: the

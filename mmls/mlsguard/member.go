@@ -51,22 +51,23 @@ func (g *Group) ApplyCommit(b CommitBundle) (*Group, CommitInfo, error) {
 			return nil, CommitInfo{}, fmt.Errorf("%w: add or remove from leaf %d", ErrNotOwner, props[i].Sender.Sender)
 		}
 	}
-	info, err := describeProposals(g.st, b.Proposals)
+	info, err := describePlaintexts(g.st, props)
 	if err != nil {
 		return nil, CommitInfo{}, err
 	}
 	info.FromEpoch, info.Epoch, info.Hash = uint64(g.st.Epoch), uint64(g.st.Epoch)+1, b.Hash()
 	// The commit must commit exactly the proposals it comes with (else
-	// info would describe what did not happen). Before reporting a
-	// removal, verify the commit and every proposal: a forged or stray
-	// "you are removed" cannot make us drop the group. Any other commit
-	// is verified, signature by signature, by go-mls as it applies it,
-	// and nothing of info counts unless that succeeds: verifying twice
-	// cost a fifth of an UPDATE round.
-	if info.RemovedMe && !g.verifySignature(&commit) {
-		return nil, CommitInfo{}, fmt.Errorf("%w: commit signature", ErrAuth)
+	// info would describe what did not happen), each signed by its sender,
+	// the commit by the owner: all verified before anything is acted on,
+	// so a forged or stray "you are removed" cannot make us drop the group.
+	enc, err := encodeProposals(props)
+	if err != nil {
+		return nil, CommitInfo{}, err
 	}
-	if err := g.checkCovered(&commit.Content.Commit.Commit, props, info.RemovedMe); err != nil {
+	if err := checkCovered(&commit.Content.Commit.Commit, enc); err != nil {
+		return nil, CommitInfo{}, err
+	}
+	if err := g.verifyAll(&commit, enc); err != nil {
 		return nil, CommitInfo{}, err
 	}
 	if info.RemovedMe {
@@ -75,21 +76,11 @@ func (g *Group) ApplyCommit(b CommitBundle) (*Group, CommitInfo, error) {
 	if len(info.Added) > 0 && int(g.st.Tree.Size())+len(info.Added)-blankLeaves(g.st) > MaxLeaves {
 		return nil, CommitInfo{}, fmt.Errorf("%w: commit grows tree past %d", ErrRoomFull, MaxLeaves)
 	}
-	keep := len(g.st.PendingProposals)
 	var next *mls.State
-	err = safely("apply commit", func() error {
-		for i := range props {
-			if _, err := g.st.Handle(&props[i]); err != nil {
-				return err
-			}
-		}
-		var err error
-		next, err = g.st.Handle(&commit)
+	err = safely("apply commit", func() (err error) {
+		next, err = applyCommit(g.st, &commit, enc)
 		return err
 	})
-	// Proposals are bound to this epoch: whatever happened, drop the ones
-	// queued for this commit from the old state.
-	g.st.PendingProposals = g.st.PendingProposals[:keep]
 	if err != nil {
 		return nil, CommitInfo{}, fmt.Errorf("%w: apply commit: %w", ErrAuth, err)
 	}
@@ -122,8 +113,8 @@ func (g *Group) UpdateSecrets() int {
 }
 
 // checkCovered checks that the commit lists exactly these proposals, each
-// under its kind, and (verify) that each is signed by its sender.
-func (g *Group) checkCovered(c *mls.Commit, props []mls.MLSPlaintext, verify bool) error {
+// under its kind.
+func checkCovered(c *mls.Commit, props []encodedProposal) error {
 	listed := map[string]string{}
 	for kind, ids := range map[string][]mls.ProposalID{"add": c.Adds, "remove": c.Removes, "update": c.Updates} {
 		for _, id := range ids {
@@ -136,16 +127,27 @@ func (g *Group) checkCovered(c *mls.Commit, props []mls.MLSPlaintext, verify boo
 	if len(listed) != len(props) {
 		return fmt.Errorf("%w: the commit lists %d proposals, the bundle holds %d", ErrAuth, len(listed), len(props))
 	}
-	for i := range props {
-		if verify && !g.verifySignature(&props[i]) {
-			return fmt.Errorf("%w: proposal signature", ErrAuth)
-		}
-		raw, err := encode(&props[i])
-		if err != nil {
-			return err
-		}
-		if listed[string(Suite.Digest(raw))] != proposalKind(props[i].Content.Proposal) {
+	for _, p := range props {
+		if listed[string(p.id)] != proposalKind(p.pt.Content.Proposal) {
 			return fmt.Errorf("%w: a proposal the commit does not cover", ErrAuth)
+		}
+	}
+	return nil
+}
+
+// verifyAll checks the commit's signature and every proposal's, each
+// against this epoch's group context and its sender's key.
+func (g *Group) verifyAll(commit *mls.MLSPlaintext, props []encodedProposal) error {
+	ctx, err := g.context()
+	if err != nil {
+		return err
+	}
+	if !g.verifyWith(ctx, commit) {
+		return fmt.Errorf("%w: commit signature", ErrAuth)
+	}
+	for _, p := range props {
+		if !verifyEncoded(g.st, ctx, p.pt, p.enc) {
+			return fmt.Errorf("%w: proposal signature", ErrAuth)
 		}
 	}
 	return nil
@@ -166,13 +168,19 @@ func proposalKind(p *mls.Proposal) string {
 // verifySignature checks a plaintext's signature against the group context
 // of the current epoch and the sender's credential.
 func (g *Group) verifySignature(pt *mls.MLSPlaintext) bool {
+	ctx, err := g.context()
+	return err == nil && g.verifyWith(ctx, pt)
+}
+
+// verifyWith checks pt's signature against an encoded group context.
+func (g *Group) verifyWith(ctx []byte, pt *mls.MLSPlaintext) bool {
 	ok := false
 	_ = safely("verify", func() error {
 		kp, found := g.st.Tree.KeyPackage(mls.LeafIndex(pt.Sender.Sender))
 		if !found {
 			return nil
 		}
-		tbs, err := toBeSigned(g.st, pt)
+		tbs, err := signedContent(ctx, pt)
 		if err != nil {
 			return err
 		}
@@ -182,14 +190,22 @@ func (g *Group) verifySignature(pt *mls.MLSPlaintext) bool {
 	return ok
 }
 
-// toBeSigned rebuilds go-mls's MLSPlaintext signature input from exported
-// pieces: the group context of st, then the plaintext's signed content.
-func toBeSigned(st *mls.State, pt *mls.MLSPlaintext) ([]byte, error) {
-	ctx, err := groupContext(st)
+// context returns the encoded group context of the current epoch, encoded
+// once per epoch (it hashes nothing new: the tree hash is cached too).
+func (g *Group) context() ([]byte, error) {
+	if g.ctx != nil && g.ctxEpoch == g.st.Epoch {
+		return g.ctx, nil
+	}
+	var ctx []byte
+	err := safely("group context", func() (err error) {
+		ctx, err = groupContext(g.st)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	return signedContent(ctx, pt)
+	g.ctx, g.ctxEpoch = ctx, g.st.Epoch
+	return ctx, nil
 }
 
 // groupContext encodes st's GroupContext, what a member's signature in its

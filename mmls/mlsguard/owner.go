@@ -222,12 +222,19 @@ func addedMembers(next *mls.State, added []Member) []Member {
 
 // describeProposals lists what the queued proposals do, against st.
 func describeProposals(st *mls.State, raws [][]byte) (CommitInfo, error) {
-	var info CommitInfo
-	for _, raw := range raws {
-		var pt mls.MLSPlaintext
-		if err := decodeStrict(raw, &pt); err != nil {
-			return info, err
+	pts := make([]mls.MLSPlaintext, len(raws))
+	for i, raw := range raws {
+		if err := decodeStrict(raw, &pts[i]); err != nil {
+			return CommitInfo{}, err
 		}
+	}
+	return describePlaintexts(st, pts)
+}
+
+// describePlaintexts lists what decoded proposals do, against st.
+func describePlaintexts(st *mls.State, pts []mls.MLSPlaintext) (CommitInfo, error) {
+	var info CommitInfo
+	for _, pt := range pts {
 		p := pt.Content.Proposal
 		if p == nil {
 			return info, fmt.Errorf("%w: bundle holds a non-proposal", ErrMalformed)
