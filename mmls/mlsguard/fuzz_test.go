@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	mls "github.com/cisco/go-mls"
+	syntax "github.com/cisco/go-tls-syntax"
 )
 
 // fuzzFixture is one room (alice owns, bob and carol joined) and sample
@@ -22,6 +25,10 @@ type fuzzFixture struct {
 	app, app2    []byte
 	proposal     []byte
 	welcomeOwner Fingerprint
+	// groupInfo is the plaintext GroupInfo of welcome, and seal encrypts
+	// another in its place (as its owner could).
+	groupInfo []byte
+	seal      func(groupInfo []byte) []byte
 }
 
 var (
@@ -45,6 +52,9 @@ func getFixture(t testing.TB) *fuzzFixture {
 			t.Fatal(err)
 		}
 		if _, fx.welcome, _, err = g2.Commit(a.rnd.next()); err != nil {
+			t.Fatal(err)
+		}
+		if fx.groupInfo, fx.seal, err = groupInfoSealer(fx.joiner, fx.welcome, fx.welcomeOwner); err != nil {
 			t.Fatal(err)
 		}
 		if fx.proposal, err = gs[1].ProposeUpdate(c.id, c.rnd.next()); err != nil {
@@ -84,6 +94,57 @@ func FuzzJoin(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = WelcomeTarget(data)
 		_, _ = Join(fx.joiner, data, fx.welcomeOwner, nil)
+	})
+}
+
+// groupInfoSealer joins j with welcome (to learn the epoch secret), and
+// returns the GroupInfo the Welcome carries and a function that puts
+// another GroupInfo in its place, encrypted as its owner would.
+func groupInfoSealer(j Joiner, welcome []byte, owner Fingerprint) ([]byte, func([]byte) []byte, error) {
+	g, err := Join(j, welcome, owner, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sealerFor(welcome, g.st.Keys.EpochSecret)
+}
+
+// sealerFor is groupInfoSealer for a Welcome whose epoch secret is known.
+func sealerFor(welcome, epochSecret []byte) ([]byte, func([]byte) []byte, error) {
+	var w mls.Welcome
+	if err := decodeStrict(welcome, &w); err != nil {
+		return nil, nil, err
+	}
+	cc := Suite.Constants()
+	giSecret := expandLabel(epochSecret, "group info", cc.SecretSize)
+	aead, err := Suite.NewAEAD(expandLabel(giSecret, "key", cc.KeySize))
+	if err != nil {
+		return nil, nil, err
+	}
+	nonce := expandLabel(giSecret, "nonce", cc.NonceSize)
+	plain, err := aead.Open(nil, nonce, w.EncryptedGroupInfo, []byte{})
+	if err != nil {
+		return nil, nil, err
+	}
+	seal := func(gi []byte) []byte {
+		w2 := w
+		w2.EncryptedGroupInfo = aead.Seal(nil, nonce, gi, []byte{})
+		raw, _ := syntax.Marshal(w2)
+		return raw
+	}
+	return plain, seal, nil
+}
+
+// FuzzJoinGroupInfo: a hostile GroupInfo inside a Welcome that opens (its
+// owner's, or anyone's who knows the epoch secret) never panics, and a
+// join that succeeds gives a group at the epoch it says.
+func FuzzJoinGroupInfo(f *testing.F) {
+	fx := getFixture(f)
+	f.Add(fx.groupInfo)
+	f.Fuzz(func(t *testing.T, gi []byte) {
+		g, err := Join(fx.joiner, fx.seal(gi), fx.welcomeOwner, nil)
+		if err == nil && (g == nil || g.LeafCount() == 0) {
+			t.Fatal("joined an empty group")
+		}
 	})
 }
 
@@ -153,6 +214,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	}
 	write("FuzzParseKeyPackage", fx.keyPackage)
 	write("FuzzJoin", fx.welcome)
+	write("FuzzJoinGroupInfo", fx.groupInfo)
 	write("FuzzUnprotect", fx.app)
 	write("FuzzUnprotect", fx.app2)
 	var first []byte

@@ -14,6 +14,16 @@ type infoShape struct {
 	nodes   int    // tree nodes, blank ones included (counted up to a bound)
 	leaf0   []byte // leaf 0's signature public key (nil: blank)
 	signer  uint32
+
+	// The pieces of a complete walk (nodes within the bound), sub-slices
+	// of the encoding, for the join to decode one at a time.
+	epoch     uint64
+	tree      [][]byte // each node's encoding: the optional byte, then the node
+	cth, ith  []byte   // confirmed and interim transcript hashes
+	ext       []byte   // the extensions' encoding (with its length)
+	confirm   []byte
+	signature []byte
+	tbs       []byte // what the signature covers: every field but extensions and the signature
 }
 
 var errShape = errors.New("group info")
@@ -58,7 +68,7 @@ func shapeOf(data []byte, maxNodes int) (infoShape, error) {
 	var s infoShape
 	r := &reader{b: data}
 	s.groupID = r.vec(1)
-	r.take(8) // epoch
+	s.epoch = uint64(r.uint(4))<<32 | uint64(r.uint(4))
 	tree := &reader{b: r.vec(4)}
 	if r.err != nil {
 		return s, r.err
@@ -68,8 +78,10 @@ func shapeOf(data []byte, maxNodes int) (infoShape, error) {
 		if s.nodes > maxNodes {
 			return s, nil // too big: the caller refuses it, no need to read on
 		}
+		node := tree.b
 		switch tree.uint(1) { // optional
 		case 0:
+			s.tree = append(s.tree, node[:1])
 			continue
 		case 1:
 		default:
@@ -97,18 +109,28 @@ func shapeOf(data []byte, maxNodes int) (infoShape, error) {
 		default:
 			return s, fmt.Errorf("%w: bad node type", errShape)
 		}
+		s.tree = append(s.tree, node[:len(node)-len(tree.b)])
 	}
 	if tree.err != nil {
 		return s, tree.err
 	}
-	r.vec(1) // confirmed transcript hash
-	r.vec(1) // interim transcript hash
-	r.vec(2) // extensions
-	r.vec(1) // confirmation
+	at := func() int { return len(data) - len(r.b) }
+	s.cth = r.vec(1)
+	s.ith = r.vec(1)
+	signedHead := at()
+	ext := r.b
+	r.vec(2)
+	s.ext = ext[:len(ext)-len(r.b)]
+	signedTail := at()
+	s.confirm = r.vec(1)
 	s.signer = r.uint(4)
-	r.vec(2) // signature
+	signedEnd := at()
+	s.signature = r.vec(2)
 	if r.err == nil && len(r.b) != 0 {
 		r.err = fmt.Errorf("%w: %d trailing bytes", errShape, len(r.b))
+	}
+	if r.err == nil {
+		s.tbs = append(append(make([]byte, 0, signedHead+signedEnd-signedTail), data[:signedHead]...), data[signedTail:signedEnd]...)
 	}
 	return s, r.err
 }

@@ -2,7 +2,6 @@ package mlsguard
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 
 	"github.com/cisco/go-hpke"
@@ -65,14 +64,12 @@ func Join(j Joiner, raw []byte, owner Fingerprint, groupID []byte) (*Group, erro
 	if mine == nil {
 		return nil, ErrNoKeyPackage
 	}
-	// Open the GroupInfo ourselves and judge it before go-mls hashes its
-	// tree, verifies its signatures and derives our path: a Welcome for
-	// too big a tree, or from someone other than the owner, costs us an
-	// HPKE open, one AEAD open and a walk of its encoding (groupinfo.go).
-	// NewJoinedState then opens
-	// the same bytes (AEAD is deterministic), so what we checked here is
-	// what it verifies and joins.
-	gi, err := openGroupInfo(j, w, mine)
+	// Open the GroupInfo ourselves and judge it before anything is hashed,
+	// verified or derived: a Welcome for too big a tree, or from someone
+	// other than the owner, costs us an HPKE open, one AEAD open and a
+	// walk of its encoding (groupinfo.go). joinState then builds the
+	// group from the very bytes walked (joinstate.go).
+	gi, secrets, err := openGroupInfo(j, w, mine)
 	if err != nil {
 		return nil, fmt.Errorf("%w: join: %w", ErrAuth, err)
 	}
@@ -91,7 +88,7 @@ func Join(j Joiner, raw []byte, owner Fingerprint, groupID []byte) (*Group, erro
 	var st *mls.State
 	err = safely("join", func() error {
 		var err error
-		st, err = mls.NewJoinedState(j.InitSecret, []mls.SignaturePrivateKey{j.Identity.priv}, []mls.KeyPackage{j.KeyPackage.kp}, w)
+		st, err = joinState(j, secrets, &gi)
 		return err
 	})
 	if err != nil {
@@ -110,11 +107,11 @@ func compactState(st *mls.State) {
 
 // openGroupInfo decrypts a Welcome's GroupInfo as go-mls's NewJoinedState
 // does (HPKE-open our group secrets, derive the GroupInfo key and nonce
-// from the epoch secret, AEAD-open) and reads its shape, without
-// verifying anything: the caller only reads it to refuse early, and
-// NewJoinedState verifies.
-func openGroupInfo(j Joiner, w mls.Welcome, mine *mls.EncryptedGroupSecrets) (infoShape, error) {
+// from the epoch secret, AEAD-open) and walks it, without verifying
+// anything: the caller judges the shape, then joinState verifies.
+func openGroupInfo(j Joiner, w mls.Welcome, mine *mls.EncryptedGroupSecrets) (infoShape, *mls.GroupSecrets, error) {
 	var gi infoShape
+	var secrets mls.GroupSecrets
 	err := safely("open welcome", func() error {
 		cc := Suite.Constants()
 		hs, err := hpke.AssembleCipherSuite(cc.HPKEKEM, cc.HPKEKDF, cc.HPKEAEAD)
@@ -130,7 +127,6 @@ func openGroupInfo(j Joiner, w mls.Welcome, mine *mls.EncryptedGroupSecrets) (in
 		if err != nil {
 			return fmt.Errorf("group secrets: %w", err)
 		}
-		var secrets mls.GroupSecrets
 		if err := decodeStrict(pt, &secrets); err != nil {
 			return err
 		}
@@ -146,25 +142,10 @@ func openGroupInfo(j Joiner, w mls.Welcome, mine *mls.EncryptedGroupSecrets) (in
 		gi, err = shapeOf(data, 2*MaxLeaves-1)
 		return err
 	})
-	return gi, err
+	return gi, &secrets, err
 }
 
-// expandLabel is MLS's HKDF-Expand-Label with an empty context, as go-mls
-// (draft 09) computes it: the label is prefixed with "mls10 ".
+// expandLabel is MLS's HKDF-Expand-Label with an empty context.
 func expandLabel(secret []byte, label string, length int) []byte {
-	var info []byte
-	info = binary.BigEndian.AppendUint16(info, uint16(length))
-	info = append(info, byte(len("mls10 "+label)))
-	info = append(info, "mls10 "+label...)
-	info = binary.BigEndian.AppendUint32(info, 0) // context: empty, 4-byte length
-	var out, last []byte
-	for counter := byte(1); len(out) < length; counter++ {
-		mac := Suite.NewHMAC(secret)
-		mac.Write(last)
-		mac.Write(info)
-		mac.Write([]byte{counter})
-		last = mac.Sum(nil)
-		out = append(out, last...)
-	}
-	return out[:length]
+	return expandLabelWith(secret, label, nil, length)
 }
