@@ -3,6 +3,7 @@ package mlsguard
 import (
 	"bytes"
 	"crypto/hmac"
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -110,6 +111,7 @@ func applyCommit(st *mls.State, commit *mls.MLSPlaintext, props []encodedProposa
 	next := st.Clone()
 	// The leaves whose hashes (and their ancestors') this commit changes.
 	touched := []mls.LeafIndex{mls.LeafIndex(commit.Sender.Sender)}
+	fresh := map[mls.LeafIndex][]byte{} // updated leaves' hashes, from their bytes
 	// go-mls applies updates, then removes, then adds, each list in order.
 	for _, ids := range [][]mls.ProposalID{c.Updates, c.Removes, c.Adds} {
 		for _, id := range ids {
@@ -122,7 +124,19 @@ func applyCommit(st *mls.State, commit *mls.MLSPlaintext, props []encodedProposa
 				return nil, err
 			}
 			touched = append(touched, leaf)
+			delete(fresh, leaf) // a removal or an add after an update
+			if p.pt.Content.Proposal.Update != nil {
+				if h := updatedLeafHash(p, leaf); h != nil {
+					fresh[leaf] = h
+				}
+			}
 		}
+	}
+	// Before the path's context is hashed, as go-mls would have them (it
+	// hashes the tree as the proposals left it, stale hashes of removed
+	// leaves included: see clearHashes below).
+	for leaf, h := range fresh {
+		next.Tree.Nodes[2*leaf].Hash = h
 	}
 	next.PendingProposals = next.PendingProposals[:0]
 
@@ -149,9 +163,10 @@ func applyCommit(st *mls.State, commit *mls.MLSPlaintext, props []encodedProposa
 		}
 	}
 	// go-mls's Merge rehashes the whole tree (every leaf's KeyPackage
-	// encoded again); only what this commit changed needs it.
+	// encoded again); only what this commit changed needs it (a removed
+	// leaf's hash went stale above, as in go-mls, and is recomputed now).
 	for _, leaf := range touched {
-		clearHashes(&next.Tree, leaf)
+		clearHashes(&next.Tree, leaf, fresh[leaf] == nil)
 	}
 
 	content, err := syntax.Marshal(struct {
@@ -246,6 +261,23 @@ func applyProposal(st *mls.State, p *encodedProposal) (mls.LeafIndex, error) {
 	return 0, fmt.Errorf("invalid proposal type")
 }
 
+// updatedLeafHash is the tree hash of a leaf an Update proposal sets (go-mls
+// encodes the KeyPackage again by reflection for it, a sixth of an UPDATE
+// round): its index, the optional byte, and the KeyPackage's encoding, cut
+// from the proposal's own (canonical) encoding, which holds the group id,
+// epoch, sender, authenticated data, content type and proposal type
+// before it and the signature after. nil leaves it to go-mls.
+func updatedLeafHash(p *encodedProposal, leaf mls.LeafIndex) []byte {
+	pt := p.pt
+	head := 1 + len(pt.GroupID) + 8 + 1 + 4 + 4 + len(pt.AuthenticatedData) + 1 + 1
+	tail := 2 + len(pt.Signature.Data)
+	if head+tail >= len(p.enc) {
+		return nil
+	}
+	in := binary.BigEndian.AppendUint32(make([]byte, 0, 5+len(p.enc)-head-tail), uint32(leaf))
+	return Suite.Digest(append(append(in, 1), p.enc[head:len(p.enc)-tail]...))
+}
+
 // mergePath is go-mls's TreeKEMPublicKey.Merge without its rehash of the
 // whole tree: the committer's new leaf and the public keys of its direct
 // path.
@@ -271,14 +303,16 @@ func mergePath(pub *mls.TreeKEMPublicKey, from mls.LeafIndex, path *mls.DirectPa
 	return nil
 }
 
-// clearHashes forgets the cached hashes of a leaf and its ancestors, so the
-// next RootHash computes them (and only them) again.
-func clearHashes(pub *mls.TreeKEMPublicKey, leaf mls.LeafIndex) {
+// clearHashes forgets the cached hashes of a leaf's ancestors (and, with
+// self, its own), so the next RootHash computes them (and only them) again.
+func clearHashes(pub *mls.TreeKEMPublicKey, leaf mls.LeafIndex, self bool) {
 	x := 2 * uint64(leaf)
 	if x >= uint64(len(pub.Nodes)) {
 		return
 	}
-	pub.Nodes[x].Hash = nil
+	if self {
+		pub.Nodes[x].Hash = nil
+	}
 	for _, p := range dirpath(x, uint64(pub.Size())) {
 		pub.Nodes[p].Hash = nil
 	}

@@ -98,6 +98,19 @@ func TestApplyCommitMatchesGoMLS(t *testing.T) {
 			}
 			return nil
 		}},
+		{"update and removal of the same member", func(t *testing.T, owner *Group, ps []*party, gs []*Group) []*party {
+			prop, err := gs[2].ProposeUpdate(ps[2].id, ps[2].rnd.next())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := owner.HandleProposal(prop, ps[2].id.Fingerprint()); err != nil {
+				t.Fatal(err)
+			}
+			if err := owner.ProposeRemove(3); err != nil {
+				t.Fatal(err)
+			}
+			return nil
+		}},
 		{"update, remove and add", func(t *testing.T, owner *Group, ps []*party, gs []*Group) []*party {
 			prop, err := gs[1].ProposeUpdate(ps[1].id, ps[1].rnd.next())
 			if err != nil {
