@@ -543,3 +543,33 @@ func TestAttackWelcomeTreeTooBig(t *testing.T) {
 		t.Fatalf("want ErrRoomFull, got %v", err)
 	}
 }
+
+// TestAttackInsiderForgesOwnerMessage: bob, a member, knows the epoch's
+// application secrets, so he can encrypt as leaf 0 (the owner) with keys
+// carol accepts; only the owner's signature tells them apart. Carol
+// refuses it, and alice's genuine message of the same generation still
+// opens afterwards.
+func TestAttackInsiderForgesOwnerMessage(t *testing.T) {
+	t.Parallel()
+	a, b, c := newParty(t, "alice"), newParty(t, "bob"), newParty(t, "carol")
+	ga, gs := room(t, a, b, c)
+	forger := gs[0].st.Clone()
+	forger.ConfirmedTranscriptHash = gs[0].st.ConfirmedTranscriptHash
+	forger.Keys = gs[0].st.Keys
+	forger.Index = 0 // sender data and ratchet of leaf 0; bob's signing key
+	ct, err := forger.Protect([]byte("I am alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := syntax.Marshal(ct)
+	if _, err := gs[1].Unprotect(raw); !errors.Is(err, ErrAuth) {
+		t.Fatalf("want ErrAuth, got %v", err)
+	}
+	genuine, err := ga.Protect([]byte("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := gs[1].Unprotect(genuine); err != nil || string(pt) != "alice" {
+		t.Fatalf("the genuine message after the forgery: %q %v", pt, err)
+	}
+}

@@ -148,15 +148,10 @@ func (g *Group) unprotect(ct *mls.MLSCiphertext) ([]byte, error) {
 	if body.Type() != mls.ContentTypeApplication || body.Application == nil {
 		return nil, fmt.Errorf("%w: not application data", ErrMalformed)
 	}
-	pt := &mls.MLSPlaintext{
-		GroupID:           st.GroupID,
-		Epoch:             st.Epoch,
-		Sender:            mls.Sender{Type: mls.SenderTypeMember, Sender: 0},
-		AuthenticatedData: ct.AuthenticatedData,
-		Content:           body,
-		Signature:         sig,
-	}
-	if !g.verifySignature(pt) {
+	// The signature covers the group context, the plaintext's header and
+	// its content: the content as it was decrypted (go-mls encodes the
+	// decoded content again, the message byte by byte by reflection).
+	if !g.verifyApplication(ct, content[:n1], sig) {
 		return nil, fmt.Errorf("%w: message signature", ErrAuth)
 	}
 	// Authenticated: commit the ratchet copy, then forget this key.
@@ -180,4 +175,35 @@ func senderDataAAD(ct *mls.MLSCiphertext) ([]byte, error) {
 		ContentType     mls.ContentType
 		SenderDataNonce []byte `tls:"head=1"`
 	}{ct.GroupID, ct.Epoch, ct.ContentType, ct.SenderDataNonce})
+}
+
+// verifyApplication checks the owner's signature of an application
+// message: this epoch's group context, the header (group, epoch, sender
+// leaf 0, authenticated data) and the encoded content.
+func (g *Group) verifyApplication(ct *mls.MLSCiphertext, content []byte, sig mls.Signature) bool {
+	ctx, err := g.context()
+	if err != nil {
+		return false
+	}
+	head, err := syntax.Marshal(struct {
+		GroupID           []byte `tls:"head=1"`
+		Epoch             mls.Epoch
+		Sender            mls.Sender
+		AuthenticatedData []byte `tls:"head=4"`
+	}{g.st.GroupID, g.st.Epoch, mls.Sender{Type: mls.SenderTypeMember, Sender: 0}, ct.AuthenticatedData})
+	if err != nil {
+		return false
+	}
+	ok := false
+	_ = safely("verify", func() error {
+		kp, found := g.st.Tree.KeyPackage(0)
+		if !found {
+			return nil
+		}
+		tbs := make([]byte, 0, len(ctx)+len(head)+len(content))
+		tbs = append(append(append(tbs, ctx...), head...), content...)
+		ok = g.st.Scheme.Verify(kp.Credential.PublicKey(), tbs, sig.Data)
+		return nil
+	})
+	return ok
 }

@@ -119,7 +119,8 @@ type Store struct {
 	// batch is the write transaction of a Batch: every read and write
 	// goes through it, and nothing is durable until Commit.
 	batch  *bolt.Tx
-	failed error // the first failed write of the batch
+	failed error        // the first failed write of the batch
+	oc     *outboxCache // the batch's receipts, written at Commit
 }
 
 // Begin starts a batch: a Store whose reads and writes all go through one
@@ -135,7 +136,7 @@ func (s *Store) Begin() (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: begin: %w", err)
 	}
-	return &Store{db: s.db, path: s.path, writeFault: s.writeFault, batch: tx}, nil
+	return &Store{db: s.db, path: s.path, writeFault: s.writeFault, batch: tx, oc: newOutboxCache()}, nil
 }
 
 // Commit ends a batch: everything it wrote is durable when it returns nil.
@@ -143,8 +144,11 @@ func (s *Store) Commit() error {
 	if s.batch == nil {
 		return errors.New("store: commit outside a batch")
 	}
+	if err := s.flushOutbox(); err != nil && s.failed == nil {
+		s.failed = err
+	}
 	tx := s.batch
-	s.batch = nil
+	s.batch, s.oc = nil, nil
 	if s.failed != nil {
 		_ = tx.Rollback()
 		return s.failed

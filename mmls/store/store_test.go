@@ -151,9 +151,37 @@ func TestHistoryLimitKeepsNewest(t *testing.T) {
 	}
 }
 
+// TestOutboxAcknowledgements runs on the store and inside a batch (where
+// receipts go through the batch's cache): the same answers, and the same
+// store once the batch is committed.
 func TestOutboxAcknowledgements(t *testing.T) {
 	t.Parallel()
-	s := open(t, t.TempDir())
+	for _, batch := range []bool{false, true} {
+		t.Run(fmt.Sprint("batch=", batch), func(t *testing.T) {
+			t.Parallel()
+			base := open(t, t.TempDir())
+			s := base
+			if batch {
+				var err error
+				if s, err = base.Begin(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			outboxAcknowledgements(t, s)
+			if batch {
+				must(t, s.Commit())
+			}
+			if out, _ := base.Outbox(); len(out) != 0 {
+				t.Fatalf("outbox after all: %+v", out)
+			}
+			if d, err := base.Deliveries([]string{"m", "n"}); err != nil || fmt.Sprint(d) != "map[m:{3 [b c] 1} n:{1 [b] 0}]" {
+				t.Fatalf("deliveries kept: %v, %v", d, err)
+			}
+		})
+	}
+}
+
+func outboxAcknowledgements(t *testing.T, s *Store) {
 	must(t, s.AddOutgoing(Outgoing{ID: "m", Room: "lobby", To: []string{"b", "c", "d"}, SentAt: t0}, "a", "alice"))
 	tests := []struct {
 		peer    string
