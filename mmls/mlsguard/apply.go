@@ -143,14 +143,9 @@ func applyCommit(st *mls.State, commit *mls.MLSPlaintext, props []encodedProposa
 	sender := mls.LeafIndex(commit.Sender.Sender)
 	commitSecret := make([]byte, len(Suite.Digest(nil)))
 	if path := c.Path; path != nil {
-		// go-mls's context here has no extensions and the transcript hash
-		// of the clone (which Clone leaves empty); match it byte for byte.
-		ctx, err := syntax.Marshal(mls.GroupContext{
-			GroupID:                 next.GroupID,
-			Epoch:                   next.Epoch,
-			TreeHash:                next.Tree.RootHash(),
-			ConfirmedTranscriptHash: next.ConfirmedTranscriptHash,
-		})
+		// go-mls's context here has the transcript hash of the clone
+		// (which Clone leaves empty); match it byte for byte.
+		ctx, err := contextNoExtensions(next)
 		if err != nil {
 			return nil, fmt.Errorf("path context: %w", err)
 		}
@@ -182,12 +177,7 @@ func applyCommit(st *mls.State, commit *mls.MLSPlaintext, props []encodedProposa
 	next.ConfirmedTranscriptHash = Suite.Digest(append(append([]byte{}, next.InterimTranscriptHash...), content...))
 
 	next.Epoch++
-	ctx, err := syntax.Marshal(mls.GroupContext{
-		GroupID:                 next.GroupID,
-		Epoch:                   next.Epoch,
-		TreeHash:                next.Tree.RootHash(),
-		ConfirmedTranscriptHash: next.ConfirmedTranscriptHash,
-	})
+	ctx, err := contextNoExtensions(next)
 	if err != nil {
 		return nil, fmt.Errorf("epoch context: %w", err)
 	}
@@ -205,6 +195,18 @@ func applyCommit(st *mls.State, commit *mls.MLSPlaintext, props []encodedProposa
 	}
 	next.InterimTranscriptHash = Suite.Digest(append(append([]byte{}, next.ConfirmedTranscriptHash...), w.Data()...))
 	return next, nil
+}
+
+// contextNoExtensions is the group context go-mls uses for the path and
+// the key schedule of a commit it applies: without the extensions (unlike
+// the one signatures cover).
+func contextNoExtensions(st *mls.State) ([]byte, error) {
+	return syntax.Marshal(mls.GroupContext{
+		GroupID:                 st.GroupID,
+		Epoch:                   st.Epoch,
+		TreeHash:                st.Tree.RootHash(),
+		ConfirmedTranscriptHash: st.ConfirmedTranscriptHash,
+	})
 }
 
 // applyProposal is go-mls's applyProposals for one proposal; it returns

@@ -165,14 +165,8 @@ func proposalKind(p *mls.Proposal) string {
 	return ""
 }
 
-// verifySignature checks a plaintext's signature against the group context
-// of the current epoch and the sender's credential.
-func (g *Group) verifySignature(pt *mls.MLSPlaintext) bool {
-	ctx, err := g.context()
-	return err == nil && g.verifyWith(ctx, pt)
-}
-
-// verifyWith checks pt's signature against an encoded group context.
+// verifyWith checks pt's signature against an encoded group context (of
+// this epoch) and the sender's credential.
 func (g *Group) verifyWith(ctx []byte, pt *mls.MLSPlaintext) bool {
 	ok := false
 	_ = safely("verify", func() error {
