@@ -175,12 +175,18 @@ func TestFailedBatchShowsAndAcknowledgesNothing(t *testing.T) {
 	if n := bob.Texts("lobby")["held back"]; n != 0 {
 		t.Fatalf("a message whose batch failed was shown %d times", n)
 	}
+	// A receipt bob sent after the failed commit would reach alice before
+	// anything bob sends later (one ordered link), and she shows what a
+	// batch did only once it is done: once bob's next message is on her
+	// screen, any such receipt has been handled.
+	bob.Store().FailWrites(nil)
+	bob.Say("lobby", "after the failure")
+	alice.WaitText("lobby", "after the failure")
 	for _, e := range alice.Seen() {
 		if d, ok := e.(*mmls.Delivered); ok && d.MsgID == id {
 			t.Fatal("a receipt for a message whose batch failed")
 		}
 	}
-	bob.Store().FailWrites(nil)
 	l.Clock.Advance(31 * time.Second) // alice's re-send is due
 	bob.WaitText("lobby", "held back")
 	alice.WaitDelivered(id, bob)
