@@ -13,8 +13,14 @@
 //     transactional copy of the sender's ratchet, erases a key only after the
 //     message has been authenticated, and so tolerates corrupted copies and
 //     out-of-order generations (the library's own Unprotect does neither);
+//   - a member applies a commit (apply.go) and joins from a Welcome
+//     (joinstate.go) by paths rebuilt from the library's exported pieces:
+//     go-mls's own look each committed proposal up by re-encoding every
+//     pending one (quadratic) and decode a tree by copying the rest of it at
+//     every node; tests run the same inputs through go-mls's and require the
+//     same state;
 //   - decoded trees are compacted (every byte slice deep-copied) so a joined
-//     state does not pin the O(N²) buffers go-tls-syntax leaves behind.
+//     state does not pin the decoder's buffers.
 //
 // Only the suite X25519_AES128GCM_SHA256_Ed25519 is used: the P-256 suites
 // panic on current Go.

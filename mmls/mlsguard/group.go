@@ -31,6 +31,9 @@ type Group struct {
 	// updating: the leaves with an Update in pending (one per member per
 	// epoch; the rest are refused before any work).
 	updating map[uint32]bool
+	// adds counts the Adds in pending (counting them by decoding pending
+	// made queueing N Adds quadratic).
+	adds int
 	// ctx is the encoded group context of epoch ctxEpoch, what every
 	// signature in that epoch covers first.
 	ctx      []byte

@@ -23,17 +23,15 @@ func (g *Group) ProposeAdd(kp *KeyPackage) error {
 	if err := g.requireOwner(); err != nil {
 		return err
 	}
-	adds := 1
-	for _, raw := range g.pending {
-		var pt mls.MLSPlaintext
-		if decodeStrict(raw, &pt) == nil && pt.Content.Proposal != nil && pt.Content.Proposal.Add != nil {
-			adds++
-		}
-	}
+	adds := g.adds + 1
 	if blank := blankLeaves(g.st); int(g.st.Tree.Size())+max(0, adds-blank) > MaxLeaves {
 		return fmt.Errorf("%w: %d leaves", ErrRoomFull, MaxLeaves)
 	}
-	return g.queueOwn(func() (*mls.MLSPlaintext, error) { return g.st.Add(kp.kp) })
+	if err := g.queueOwn(func() (*mls.MLSPlaintext, error) { return g.st.Add(kp.kp) }); err != nil {
+		return err
+	}
+	g.adds = adds
+	return nil
 }
 
 func blankLeaves(st *mls.State) int {
@@ -204,7 +202,7 @@ func (g *Group) Commit(leafSecret []byte) (CommitBundle, []byte, CommitInfo, err
 	bundle := CommitBundle{Proposals: g.pending, Commit: commitRaw}
 	info.FromEpoch, info.Epoch, info.Hash = uint64(g.st.Epoch), uint64(next.Epoch), bundle.Hash()
 	info.Added = addedMembers(next, info.Added)
-	g.st, g.pending, g.updating = next, nil, nil
+	g.st, g.pending, g.updating, g.adds = next, nil, nil, 0
 	return bundle, welcomeRaw, info, nil
 }
 
