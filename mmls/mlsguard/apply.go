@@ -15,10 +15,12 @@ import (
 // pieces (the tree, the private tree, the key schedule's exported Next).
 // go-mls finds each committed proposal by re-encoding and hashing every
 // pending one (State.findProposal), so a commit of P proposals costs P²/2
-// reflection encodings, and it verifies each proposal's signature again
-// when the proposal is queued: at N = 100 that lookup alone is most of an
-// UPDATE round. Here each proposal is encoded and hashed once, and its
-// signature is checked against bytes already encoded. The steps, their
+// reflection encodings (at N = 100 that lookup alone was most of an UPDATE
+// round); it checks each Update's KeyPackage signature, made by the key
+// that signed the proposal over the same bytes; and it re-hashes every
+// leaf of the tree at each commit. Here each proposal is encoded and
+// hashed once, its signature is checked against bytes already encoded,
+// and only the hashes the commit changes are computed again. The steps, their
 // order and every input to the key schedule are go-mls's own
 // (state.go: Handle, apply, applyProposals, updateEpochSecrets,
 // verifyConfirmation); TestApplyCommitMatchesGoMLS applies the same
