@@ -147,17 +147,6 @@ func joinState(j Joiner, secrets *mls.GroupSecrets, gi *infoShape) (*mls.State, 
 	return st, nil
 }
 
-// ancestor is go-mls's: the lowest common ancestor of two distinct leaves.
-func ancestor(l, r uint64) uint64 {
-	ln, rn := 2*l, 2*r
-	k := uint(0)
-	for ln != rn {
-		ln, rn = ln>>1, rn>>1
-		k++
-	}
-	return (ln << k) + (1 << (k - 1)) - 1
-}
-
 // expandLabelWith is MLS's HKDF-Expand-Label as go-mls (draft 09)
 // computes it: the label is prefixed with "mls10 ", the context has a
 // 4-byte length.

@@ -205,12 +205,17 @@ func (g *Group) context() ([]byte, error) {
 // groupContext encodes st's GroupContext, what a member's signature in its
 // epoch covers first.
 func groupContext(st *mls.State) ([]byte, error) {
+	return encodeContext(st, st.Extensions)
+}
+
+// encodeContext encodes st's GroupContext with the given extensions.
+func encodeContext(st *mls.State, ext mls.ExtensionList) ([]byte, error) {
 	return syntax.Marshal(mls.GroupContext{
 		GroupID:                 st.GroupID,
 		Epoch:                   st.Epoch,
 		TreeHash:                st.Tree.RootHash(),
 		ConfirmedTranscriptHash: st.ConfirmedTranscriptHash,
-		Extensions:              st.Extensions,
+		Extensions:              ext,
 	})
 }
 
