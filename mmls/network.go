@@ -22,8 +22,9 @@ type Network interface {
 	// Connect dials an address the user gave (--peer, /connect): failures
 	// are reported (DialFailed) and it is dialled again until it answers.
 	Connect(addr string) error
-	// Reach dials addr, where peer id was announced (mDNS) or last seen:
-	// with backoff, quietly, and only id may answer there.
+	// Reach dials addr, where peer id was announced (mDNS): with backoff,
+	// quietly, and only id may answer there. The peer sees our
+	// announcement too; of the two, one dial may wait for the other's.
 	Reach(addr string, id ID) error
 	// Events reports peers and frames; it closes when the network stops.
 	Events() <-chan NetEvent

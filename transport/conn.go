@@ -277,7 +277,7 @@ func (c *conn) readLoop() error {
 			t.mu.Lock()
 			for _, e := range list {
 				if _, _, err := net.SplitHostPort(e.addr); err == nil {
-					t.addTarget(e.addr, e.id)
+					t.addTarget(e.addr, e.id, true)
 				}
 			}
 			t.mu.Unlock()

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"crypto/rand"
 	"errors"
 	"math/big"
@@ -114,9 +115,12 @@ func jitter(max time.Duration) time.Duration {
 	return time.Duration(n.Int64())
 }
 
-// addTarget records a dial address learned from a peer (peer exchange or
-// an accepted connection). Call with t.mu held.
-func (t *Transport) addTarget(addr string, id ID) {
+// addTarget records a dial address of peer id (from peer exchange, an
+// accepted connection, mDNS or a restart's memory). mutual says the peer
+// learned of us at the same time (peer exchange tells both sides, mDNS
+// shows both): then the larger id yields, and dials only if the smaller's
+// dial has not connected within DialYield. Call with t.mu held.
+func (t *Transport) addTarget(addr string, id ID, mutual bool) {
 	if id == t.me {
 		return
 	}
@@ -132,7 +136,11 @@ func (t *Transport) addTarget(addr string, id ID) {
 	if !t.roomForTarget() {
 		return
 	}
-	t.targets[addr] = &target{addr: addr, id: id, hasID: true}
+	tg := &target{addr: addr, id: id, hasID: true}
+	if mutual && bytes.Compare(id[:], t.me[:]) < 0 {
+		tg.next = time.Now().Add(t.cfg.DialYield)
+	}
+	t.targets[addr] = tg
 	t.wakeMaintenance()
 }
 

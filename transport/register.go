@@ -45,7 +45,7 @@ func (t *Transport) register(c *conn, h *hello, tg *target) (*peer, bool, string
 		p.addr = tg.addr
 	} else if host, _, err := net.SplitHostPort(c.nc.RemoteAddr().String()); err == nil && h.listenPort != 0 {
 		p.addr = net.JoinHostPort(host, strconv.Itoa(int(h.listenPort)))
-		t.addTarget(p.addr, p.id)
+		t.addTarget(p.addr, p.id, false)
 	}
 	// Peer exchange: tell the new peer whom we know, and the others about it.
 	var known []peerAddr

@@ -78,6 +78,12 @@ type Config struct {
 	// BackoffMin and BackoffMax bound the re-dial backoff (defaults 250 ms
 	// and 30 s); each wait gets up to 50% random jitter.
 	BackoffMin, BackoffMax time.Duration
+	// DialYield is how long we wait before dialling a peer that learned of
+	// us when we learned of it (peer exchange, mDNS) and whose id is the
+	// smaller: both sides keep the connection the smaller id dialled, so
+	// it dials at once and we only if it has not connected by then
+	// (default 1 s). One handshake per pair instead of two.
+	DialYield time.Duration
 	// Logf receives diagnostics (default: discarded). The transport never
 	// writes to the terminal.
 	Logf func(format string, args ...any)
@@ -115,6 +121,7 @@ func (c Config) withDefaults() Config {
 	def(&c.DeadAfter, 4*time.Second)
 	def(&c.BackoffMin, 250*time.Millisecond)
 	def(&c.BackoffMax, 30*time.Second)
+	def(&c.DialYield, time.Second)
 	if c.Logf == nil {
 		c.Logf = func(string, ...any) {}
 	}
@@ -311,12 +318,21 @@ func (t *Transport) Connect(addr string) error {
 }
 
 // Recall adds an address where peer id was reached before (a restart's
-// memory) or was announced (mDNS): dialled like the addresses peers tell
-// us, with backoff, and never reported Unreachable; a connection must
-// prove it is id.
+// memory): dialled like the addresses peers tell us, with backoff, and
+// never reported Unreachable; a connection must prove it is id.
 func (t *Transport) Recall(addr string, id ID) error {
 	return t.withTargets(addr, func() error {
-		t.addTarget(addr, id)
+		t.addTarget(addr, id, false)
+		return nil
+	})
+}
+
+// Sighted adds an address peer id announced (mDNS): like Recall, but the
+// peer sees our announcement too, so when its id is the smaller the first
+// dial waits Config.DialYield for the peer's own.
+func (t *Transport) Sighted(addr string, id ID) error {
+	return t.withTargets(addr, func() error {
+		t.addTarget(addr, id, true)
 		return nil
 	})
 }

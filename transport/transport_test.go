@@ -906,7 +906,7 @@ func TestDialRefusesAnotherKey(t *testing.T) {
 	a, b := startNode(t, cfg), startNode(t, testConfig("b"))
 	expected := IDOf(newEdIdentity("someone else").PublicKey())
 	a.t.mu.Lock()
-	a.t.addTarget(b.addr, expected)
+	a.t.addTarget(b.addr, expected, false)
 	a.t.mu.Unlock()
 	a.t.wakeMaintenance()
 	book.waitCount(t, "expected peer "+expected.Short()+", got "+b.t.ID().Short(), 1, 10*time.Second)
