@@ -255,9 +255,13 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 			e.onSighting(s)
 		case <-tick.C:
-			e.onTick()
+			if e.batch(e.onTick, netEvents) {
+				return errors.New("mmls: network stopped")
+			}
 		case <-e.release:
-			e.releaseHeld()
+			if e.batch(e.releaseHeld, netEvents) {
+				return errors.New("mmls: network stopped")
+			}
 		}
 	}
 }

@@ -121,6 +121,7 @@ type Store struct {
 	batch  *bolt.Tx
 	failed error        // the first failed write of the batch
 	oc     *outboxCache // the batch's receipts, written at Commit
+	wrote  bool         // the batch has written: Commit has something to make durable
 }
 
 // Begin starts a batch: a Store whose reads and writes all go through one
@@ -140,6 +141,8 @@ func (s *Store) Begin() (*Store, error) {
 }
 
 // Commit ends a batch: everything it wrote is durable when it returns nil.
+// A batch that wrote nothing ends without touching the disk (bbolt's
+// commit of an empty transaction still writes and fsyncs twice).
 func (s *Store) Commit() error {
 	if s.batch == nil {
 		return errors.New("store: commit outside a batch")
@@ -149,6 +152,9 @@ func (s *Store) Commit() error {
 	}
 	tx := s.batch
 	s.batch, s.oc = nil, nil
+	if !s.wrote {
+		return tx.Rollback()
+	}
 	if s.failed != nil {
 		_ = tx.Rollback()
 		return s.failed
@@ -276,6 +282,9 @@ func (s *Store) update(f func(*bolt.Tx) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %v", ErrCorrupt, r)
+			if s.batch != nil && s.failed == nil {
+				s.failed = err // it may have written half: roll back it all
+			}
 		}
 	}()
 	if s.batch != nil {
@@ -291,6 +300,7 @@ func (s *Store) update(f func(*bolt.Tx) error) (err error) {
 			}
 			return err
 		}
+		s.wrote = true
 		return nil
 	}
 	return s.db.Update(f)

@@ -598,3 +598,84 @@ func TestBatch(t *testing.T) {
 	}
 	must(t, b.Commit())
 }
+
+// TestEmptyBatchLeavesTheDiskAlone: a batch that only read (frames that
+// changed nothing stored, a timer with nothing to write) ends without a
+// transaction reaching the file; bbolt would write a new meta page and
+// fsync twice for it. One that wrote commits as before.
+func TestEmptyBatchLeavesTheDiskAlone(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	must(t, s.JoinRoom(Room{Name: "lobby", JoinedAt: t0}))
+	txid := func() (id int) {
+		must(t, s.view(func(tx *bolt.Tx) error { id = tx.ID(); return nil }))
+		return id
+	}
+	for _, tc := range []struct {
+		name   string
+		batch  func(b *Store) error
+		commit bool
+	}{
+		{"reads only", func(b *Store) error { _, err := b.History("lobby", 0); return err }, false},
+		{"a receipt for nothing pending", func(b *Store) error {
+			if _, _, err := b.Acknowledge("gone", "bob"); !errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("ack of an unknown message: %v", err)
+			}
+			return nil
+		}, false},
+		{"nothing at all", func(*Store) error { return nil }, false},
+		{"a message", func(b *Store) error {
+			_, err := b.AddMessage(Message{ID: "m1", Room: "lobby", FromID: "bob", Text: "hi", SentAt: t0})
+			return err
+		}, true},
+	} {
+		before := txid()
+		b, err := s.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tc.batch(b); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		must(t, b.Commit())
+		if committed := txid() != before; committed != tc.commit {
+			t.Errorf("%s: a transaction reached the file: %v, want %v", tc.name, committed, tc.commit)
+		}
+	}
+}
+
+// TestPanicInBatchRollsBack: a write that panics halfway (bbolt panics on
+// a damaged page) fails the whole batch, like a write that returns an
+// error: what it wrote before the panic never reaches the file.
+func TestPanicInBatchRollsBack(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	b, err := s.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.AddMessage(Message{ID: "m1", Room: "lobby", FromID: "bob", Text: "before", SentAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	err = b.update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bMeta).Put([]byte("half"), []byte("written")); err != nil {
+			return err
+		}
+		panic("a damaged page")
+	})
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a panicking write: %v", err)
+	}
+	if err := b.Commit(); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("the batch committed after a panic: %v", err)
+	}
+	if h, _ := s.History("lobby", 0); len(h) != 0 {
+		t.Fatalf("the failed batch left %+v", h)
+	}
+	must(t, s.view(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bMeta).Get([]byte("half")); v != nil {
+			t.Errorf("half a write reached the file: %q", v)
+		}
+		return nil
+	}))
+}
