@@ -238,6 +238,17 @@ func TestAttackMisbehavingOwnerCommits(t *testing.T) {
 			}
 			return bundle
 		}},
+		// The owner's own proposals are signed through the commit, which
+		// lists their digests: a byte changed after the commit, even in
+		// the proposal's own signature (no longer checked by itself), is
+		// a proposal the commit does not cover.
+		{"the owner's Add with its signature changed after the commit", func(t *testing.T, owner *Group, ctx, prop []byte, a *party) CommitBundle {
+			return alterOwnAdd(t, owner, a, func(pt *mls.MLSPlaintext) { pt.Signature.Data[0] ^= 1 })
+		}},
+		{"the owner's Add swapped for another newcomer's after the commit", func(t *testing.T, owner *Group, ctx, prop []byte, a *party) CommitBundle {
+			other := newParty(t, "mallory").joiner(t).KeyPackage
+			return alterOwnAdd(t, owner, a, func(pt *mls.MLSPlaintext) { pt.Content.Proposal.Add.KeyPackage = other.kp })
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -264,4 +275,30 @@ func TestAttackMisbehavingOwnerCommits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// alterOwnAdd has the owner add a newcomer and commit it, then changes
+// the Add proposal in the bundle (after the commit listed its digest).
+func alterOwnAdd(t *testing.T, owner *Group, a *party, change func(*mls.MLSPlaintext)) CommitBundle {
+	t.Helper()
+	if err := owner.ProposeAdd(newParty(t, "dave").joiner(t).KeyPackage); err != nil {
+		t.Fatal(err)
+	}
+	bundle, _, _, err := owner.Commit(a.rnd.next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bundle.Proposals) != 1 {
+		t.Fatalf("%d proposals in the bundle", len(bundle.Proposals))
+	}
+	var pt mls.MLSPlaintext
+	if err := decodeStrict(bundle.Proposals[0], &pt); err != nil {
+		t.Fatal(err)
+	}
+	change(&pt)
+	raw, err := encode(&pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return CommitBundle{Proposals: [][]byte{raw}, Commit: bundle.Commit}
 }
