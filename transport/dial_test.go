@@ -26,18 +26,12 @@ func (l *countingListener) Accept() (net.Conn, error) {
 // startCounted is startNode with a listener that counts what it accepts.
 func startCounted(t testing.TB, cfg Config) (*node, *countingListener) {
 	t.Helper()
-	tr, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	raw, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	l := &countingListener{Listener: raw}
-	go func(tr *Transport, l net.Listener) { tr.Serve(l) }(tr, l)
-	t.Cleanup(func() { tr.Close() })
-	return &node{t: tr, addr: raw.Addr().String()}, l
+	return serveOn(t, cfg, l), l
 }
 
 // smallerFirst orders two configs by their identities' ids.

@@ -56,12 +56,19 @@ type node struct {
 
 func startNode(t testing.TB, cfg Config) *node {
 	t.Helper()
-	tr, err := New(cfg)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return serveOn(t, cfg, l)
+}
+
+// serveOn starts a transport serving on l.
+func serveOn(t testing.TB, cfg Config, l net.Listener) *node {
+	t.Helper()
+	tr, err := New(cfg)
 	if err != nil {
+		l.Close()
 		t.Fatal(err)
 	}
 	// Arguments, not captured variables: the cleanup below runs on another
