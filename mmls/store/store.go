@@ -152,12 +152,12 @@ func (s *Store) Commit() error {
 	}
 	tx := s.batch
 	s.batch, s.oc = nil, nil
-	if !s.wrote {
-		return tx.Rollback()
-	}
 	if s.failed != nil {
 		_ = tx.Rollback()
 		return s.failed
+	}
+	if !s.wrote {
+		return tx.Rollback()
 	}
 	if fault := s.writeFault.Load(); fault != nil {
 		_ = tx.Rollback()

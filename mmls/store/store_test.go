@@ -646,18 +646,30 @@ func TestEmptyBatchLeavesTheDiskAlone(t *testing.T) {
 
 // TestPanicInBatchRollsBack: a write that panics halfway (bbolt panics on
 // a damaged page) fails the whole batch, like a write that returns an
-// error: what it wrote before the panic never reaches the file.
+// error: what it wrote before the panic never reaches the file, and the
+// commit says so even when that write was the batch's only one (a batch
+// that wrote nothing else must not pass for an empty one, whose commit
+// succeeds without touching the disk).
 func TestPanicInBatchRollsBack(t *testing.T) {
 	t.Parallel()
-	s := open(t, t.TempDir())
-	b, err := s.Begin()
-	if err != nil {
-		t.Fatal(err)
+	for _, before := range []bool{true, false} {
+		s := open(t, t.TempDir())
+		b, err := s.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if before {
+			if _, err := b.AddMessage(Message{ID: "m1", Room: "lobby", FromID: "bob", Text: "before", SentAt: t0}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		panicInBatch(t, s, b)
 	}
-	if _, err := b.AddMessage(Message{ID: "m1", Room: "lobby", FromID: "bob", Text: "before", SentAt: t0}); err != nil {
-		t.Fatal(err)
-	}
-	err = b.update(func(tx *bolt.Tx) error {
+}
+
+func panicInBatch(t *testing.T, s, b *Store) {
+	t.Helper()
+	err := b.update(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bMeta).Put([]byte("half"), []byte("written")); err != nil {
 			return err
 		}
