@@ -138,8 +138,8 @@ func latencies(nodes []*proc, keep func(text string) bool) []time.Duration {
 	return lat
 }
 
-// waitReceipts waits until every message p has sent so far has a
-// receipt from each of members others.
+// waitReceipts waits until every message p has sent so far has its
+// receipts, one from each of the room's other members (members of them).
 func (p *proc) waitReceipts(timeout time.Duration, members int) {
 	p.t.Helper()
 	p.mu.Lock()

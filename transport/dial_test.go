@@ -34,6 +34,15 @@ func startCounted(t testing.TB, cfg Config) (*node, *countingListener) {
 	return serveOn(t, cfg, l), l
 }
 
+// calmConfig is testConfig with timeouts no busy machine reaches: these
+// tests count connections, and a handshake timed out or a connection
+// declared dead would be dialled again.
+func calmConfig(name string) Config {
+	c := testConfig(name)
+	c.HandshakeTimeout, c.Heartbeat, c.DeadAfter = 30*time.Second, time.Second, time.Minute
+	return c
+}
+
 // smallerFirst orders two configs by their identities' ids.
 func smallerFirst(x, y Config) (Config, Config) {
 	ix, iy := IDOf(x.Identity.PublicKey()), IDOf(y.Identity.PublicKey())
@@ -50,8 +59,8 @@ func smallerFirst(x, y Config) (Config, Config) {
 // forming on one machine opened about 50 connections too many.)
 func TestExchangeOneHandshakePerPair(t *testing.T) {
 	t.Parallel()
-	a := startNode(t, testConfig("a"))
-	small, large := smallerFirst(testConfig("b"), testConfig("c"))
+	a := startNode(t, calmConfig("a"))
+	small, large := smallerFirst(calmConfig("b"), calmConfig("c"))
 	bookS, bookL := &logBook{}, &logBook{}
 	small.Logf, large.Logf = bookS.logf, bookL.logf
 	small.DialYield, large.DialYield = time.Minute, time.Minute // never over in this test
@@ -135,7 +144,7 @@ func TestSightedDialYield(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			small, large := smallerFirst(testConfig(tc.name+" x"), testConfig(tc.name+" y"))
+			small, large := smallerFirst(calmConfig(tc.name+" x"), calmConfig(tc.name+" y"))
 			small.DialYield, large.DialYield = tc.yield, tc.yield
 			s, ls := startCounted(t, small)
 			l, ll := startCounted(t, large)
