@@ -82,13 +82,7 @@ func TestApplyCommitMatchesGoMLS(t *testing.T) {
 		}},
 		{"updates by every member", func(t *testing.T, owner *Group, ps []*party, gs []*Group) []*party {
 			for i, g := range gs {
-				prop, err := g.ProposeUpdate(ps[i].id, ps[i].rnd.next())
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := owner.HandleProposal(prop, ps[i].id.Fingerprint()); err != nil {
-					t.Fatal(err)
-				}
+				updateTo(t, owner, g, ps[i])
 			}
 			return nil
 		}},
@@ -99,26 +93,14 @@ func TestApplyCommitMatchesGoMLS(t *testing.T) {
 			return nil
 		}},
 		{"update and removal of the same member", func(t *testing.T, owner *Group, ps []*party, gs []*Group) []*party {
-			prop, err := gs[2].ProposeUpdate(ps[2].id, ps[2].rnd.next())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := owner.HandleProposal(prop, ps[2].id.Fingerprint()); err != nil {
-				t.Fatal(err)
-			}
+			updateTo(t, owner, gs[2], ps[2])
 			if err := owner.ProposeRemove(3); err != nil {
 				t.Fatal(err)
 			}
 			return nil
 		}},
 		{"update, remove and add", func(t *testing.T, owner *Group, ps []*party, gs []*Group) []*party {
-			prop, err := gs[1].ProposeUpdate(ps[1].id, ps[1].rnd.next())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := owner.HandleProposal(prop, ps[1].id.Fingerprint()); err != nil {
-				t.Fatal(err)
-			}
+			updateTo(t, owner, gs[1], ps[1])
 			if err := owner.ProposeRemove(3); err != nil {
 				t.Fatal(err)
 			}
@@ -301,4 +283,16 @@ func alterOwnAdd(t *testing.T, owner *Group, a *party, change func(*mls.MLSPlain
 		t.Fatal(err)
 	}
 	return CommitBundle{Proposals: [][]byte{raw}, Commit: bundle.Commit}
+}
+
+// updateTo has member (p's group) propose an Update, and owner take it.
+func updateTo(t *testing.T, owner, member *Group, p *party) {
+	t.Helper()
+	prop, err := member.ProposeUpdate(p.id, p.rnd.next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := owner.HandleProposal(prop, p.id.Fingerprint()); err != nil {
+		t.Fatal(err)
+	}
 }

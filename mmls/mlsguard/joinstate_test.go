@@ -87,13 +87,7 @@ func TestJoinMatchesGoMLS(t *testing.T) {
 			if pt, err := joined.Unprotect(ct); err != nil || string(pt) != "welcome" {
 				t.Fatalf("first message: %q %v", pt, err)
 			}
-			prop, err := joined.ProposeUpdate(p.id, p.rnd.next())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := g.HandleProposal(prop, p.id.Fingerprint()); err != nil {
-				t.Fatal(err)
-			}
+			updateTo(t, g, joined, p)
 			bundle, _, _, err := g.Commit(owner.rnd.next())
 			if err != nil {
 				t.Fatal(err)
