@@ -23,6 +23,27 @@ func open(t *testing.T, dir string) *Store {
 	return s
 }
 
+// begin starts a batch on s that the test's end rolls back if the test
+// did not end it. A test that fails with a batch open (t.Fatal inside
+// it) would otherwise leave open's Close waiting for the batch's write
+// transaction until the package's -timeout, its message lost in the
+// panic's dump. Cleanups run last first, so this one runs before
+// open's Close.
+func begin(t *testing.T, s *Store) *Store {
+	t.Helper()
+	b, err := s.Begin()
+	if err != nil {
+		t.Fatalf("begin: %v", err)
+	}
+	t.Cleanup(func() {
+		if b.batch != nil {
+			_ = b.batch.Rollback()
+			b.batch = nil
+		}
+	})
+	return b
+}
+
 var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
 func TestPersistsAcrossReopen(t *testing.T) {
@@ -162,10 +183,7 @@ func TestOutboxAcknowledgements(t *testing.T) {
 			base := open(t, t.TempDir())
 			s := base
 			if batch {
-				var err error
-				if s, err = base.Begin(); err != nil {
-					t.Fatal(err)
-				}
+				s = begin(t, base)
 			}
 			outboxAcknowledgements(t, s)
 			if batch {
@@ -548,10 +566,7 @@ func TestNotesBounded(t *testing.T) {
 func TestBatch(t *testing.T) {
 	t.Parallel()
 	s := open(t, t.TempDir())
-	b, err := s.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := begin(t, s)
 	m := Message{ID: "m1", Room: "lobby", FromID: "bob", Text: "in a batch", SentAt: t0}
 	if added, err := b.AddMessage(m); !added || err != nil {
 		t.Fatalf("add: %v %v", added, err)
@@ -577,10 +592,7 @@ func TestBatch(t *testing.T) {
 		t.Fatalf("after the commit: %+v", h)
 	}
 
-	b, err = s.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b = begin(t, s)
 	s.FailWrites(errors.New("disk full"))
 	if _, err := b.AddMessage(Message{ID: "m2", Room: "lobby", FromID: "bob", Text: "lost", SentAt: t0}); err != nil {
 		t.Fatalf("a batch's write fails at its commit, not before: %v", err)
@@ -592,10 +604,7 @@ func TestBatch(t *testing.T) {
 	if h, _ := s.History("lobby", 0); len(h) != 1 {
 		t.Fatalf("a failed batch left %d messages", len(h))
 	}
-	b, err = s.Begin()
-	if err != nil {
-		t.Fatalf("a batch after a failed one: %v", err)
-	}
+	b = begin(t, s) // a batch after a failed one
 	must(t, b.Commit())
 }
 
@@ -630,10 +639,7 @@ func TestEmptyBatchLeavesTheDiskAlone(t *testing.T) {
 		}, true},
 	} {
 		before := txid()
-		b, err := s.Begin()
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := begin(t, s)
 		if err := tc.batch(b); err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
@@ -654,10 +660,7 @@ func TestPanicInBatchRollsBack(t *testing.T) {
 	t.Parallel()
 	for _, before := range []bool{true, false} {
 		s := open(t, t.TempDir())
-		b, err := s.Begin()
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := begin(t, s)
 		if before {
 			if _, err := b.AddMessage(Message{ID: "m1", Room: "lobby", FromID: "bob", Text: "before", SentAt: t0}); err != nil {
 				t.Fatal(err)
