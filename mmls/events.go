@@ -134,13 +134,17 @@ type (
 		SentAt time.Time
 	}
 	// Sent: our message is stored and protected, addressed to Recipients
-	// members.
+	// members. Waiting of them are not in our send group yet (the room
+	// is still forming with them, they were away since our restart, or
+	// the other person of a direct room closed it): it goes to each once
+	// it is.
 	Sent struct {
 		At
 		Room       string
 		MsgID      string
 		Text       string
 		Recipients int
+		Waiting    int
 	}
 	// Delivered: To has stored our message MsgID.
 	Delivered struct {

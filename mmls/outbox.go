@@ -18,13 +18,11 @@ func (e *Engine) say(r *room, text string) error {
 	if strings.TrimSpace(text) == "" {
 		return nil
 	}
-	// Members we had before a restart that are not back yet get it when
-	// they rejoin.
-	absent, err := e.absentMembers(r)
+	later, err := e.laterRecipients(r)
 	if err != nil {
 		return err
 	}
-	env, err := r.s.NewEnvelope(text, absent...)
+	env, err := r.s.NewEnvelope(text, later...)
 	switch {
 	case errors.Is(err, dmls.ErrTooLarge):
 		return failWith(ErrNotSent, err, "that message is too long (at most %d KiB)", dmls.MaxTextSize>>10)
@@ -35,8 +33,17 @@ func (e *Engine) say(r *room, text string) error {
 	if err != nil {
 		return err
 	}
-	e.emit(&Sent{Room: r.name, MsgID: hex.EncodeToString(env.ID[:]), Text: text, Recipients: len(env.To)})
+	e.emit(&Sent{Room: r.name, MsgID: hex.EncodeToString(env.ID[:]), Text: text, Recipients: len(env.To), Waiting: waiting(r, env)})
 	e.apply(r, out, nil)
+	if r.direct && !r.s.InSendGroup(r.with) {
+		// The other person closed our conversation (or never opened
+		// it): our announcement opens it again on their side, as a
+		// query does, and the link forms; the line waits till then.
+		if p := e.peers[r.with]; p != nil && p.online {
+			e.announceTo(r.with)
+			e.in(r)(r.s.Hello(r.with))
+		}
+	}
 	return nil
 }
 

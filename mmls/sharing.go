@@ -151,12 +151,12 @@ func (e *Engine) offerPrepared(p files.Prepared) {
 		failed(err, "%s could not be sent: %v", name, err)
 		return
 	}
-	absent, err := e.absentMembers(r)
+	later, err := e.laterRecipients(r)
 	if err != nil {
 		e.fail(err)
 		return
 	}
-	env, err := r.s.NewFileEnvelope(body, absent...)
+	env, err := r.s.NewFileEnvelope(body, later...)
 	if err != nil {
 		failed(err, "%s could not be sent: %v", name, err)
 		return
@@ -192,20 +192,44 @@ func viewOf(f store.File, o *files.Offer) FileView {
 		From: f.FromNick, FromID: from, State: f.State, Path: f.Source}
 }
 
-// absentMembers are the members we had before a restart that are not
-// back yet: what we send now reaches them when they rejoin.
-func (e *Engine) absentMembers(r *room) ([]ID, error) {
+// laterRecipients are who a message of r is addressed to beyond our send
+// group as it is: the members we had before a restart that are not back
+// yet, the people a room still forming with us has not added yet (online
+// and announcing r, whom r expects to link with), and the other person of a direct
+// room, linked or not. What we send now reaches them once they are in our
+// group (resendTo): a line typed while the room forms is never sent to
+// nobody.
+func (e *Engine) laterRecipients(r *room) ([]ID, error) {
 	stored, err := e.st.Members(r.name)
 	if err != nil {
 		return nil, storageErr(err)
 	}
-	var absent []ID
+	var later []ID
 	for _, s := range stored {
 		if fp, ok := ParseID(s); ok {
-			absent = append(absent, fp)
+			later = append(later, fp)
 		}
 	}
-	return absent, nil
+	if r.direct {
+		later = append(later, r.with)
+	}
+	for _, p := range e.peers {
+		if p.online && p.rooms[r.id] && r.s.Expects(p.id) {
+			later = append(later, p.id)
+		}
+	}
+	return later, nil
+}
+
+// waiting counts the recipients of env not in r's send group yet.
+func waiting(r *room, env *dmls.Envelope) int {
+	n := 0
+	for _, fp := range env.To {
+		if !r.s.InSendGroup(fp) {
+			n++
+		}
+	}
+	return n
 }
 
 // fileOffered takes a file offer from a member: kept once (under

@@ -176,7 +176,7 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 	case *mmls.Sent:
 		v := m.view(e.Room)
 		v.lines = append(v.lines, line{at: e.Time, id: e.MsgID, fromID: m.myID, from: m.me, text: e.Text, mine: true})
-		m.sent[e.MsgID] = &delivery{total: e.Recipients, acked: map[mmls.ID]bool{}}
+		m.sent[e.MsgID] = &delivery{total: e.Recipients, waiting: e.Waiting, acked: map[mmls.ID]bool{}}
 	case *mmls.Delivered:
 		if d := m.sent[e.MsgID]; d != nil {
 			d.acked[e.To] = true

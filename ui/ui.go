@@ -115,8 +115,9 @@ type peer struct {
 }
 
 type delivery struct {
-	total int
-	acked map[mmls.ID]bool
+	total   int
+	waiting int // of total, not linked with us when it was sent
+	acked   map[mmls.ID]bool
 }
 
 // Messages of the model.

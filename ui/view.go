@@ -377,6 +377,11 @@ func (m Model) deliveryMark(id string) string {
 	if len(d.acked) >= d.total {
 		return m.st.Check.Render("✓")
 	}
+	if d.waiting > 0 && len(d.acked) == 0 {
+		// Addressed to people not linked with us yet: it goes to them
+		// as they are.
+		return m.st.Pending.Render(fmt.Sprintf("%d/%d · waiting for them to connect", len(d.acked), d.total))
+	}
 	return m.st.Pending.Render(fmt.Sprintf("%d/%d", len(d.acked), d.total))
 }
 

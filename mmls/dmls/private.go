@@ -64,6 +64,14 @@ func (s *Session) Vouch(peers ...Fingerprint) Output {
 	return s.admitWaiting()
 }
 
+// Expects reports whether a link with peer, who announces this room, is
+// to be expected: it is not us, not kicked, part of the conversation (a
+// direct room's other person), vouched for in a private room, and it has
+// not left us (a departed peer is not asked to re-add us).
+func (s *Session) Expects(peer Fingerprint) bool {
+	return peer != s.id.Fingerprint() && !s.Kicked(peer) && !s.refuses(peer) && !s.departed[peer] && s.vouched(peer)
+}
+
 // vouched reports whether peer may join our private room.
 func (s *Session) vouched(peer Fingerprint) bool {
 	if !s.private || s.vouches[peer] || s.InSendGroup(peer) {

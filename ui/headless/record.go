@@ -31,8 +31,14 @@ type Record struct {
 	SentAt *time.Time `json:"sent_at,omitempty"`
 	ToID   string     `json:"to_id,omitempty"`
 	// Recipients is how many members a sent message is addressed to.
-	Recipients int    `json:"recipients,omitempty"`
-	Kind       string `json:"kind,omitempty"`
+	Recipients int `json:"recipients,omitempty"`
+	// Waiting: of those, how many are not linked with us yet (the room
+	// is forming, or they are away): it goes to each once they are.
+	Waiting int `json:"waiting,omitempty"`
+	// Via: a message handed on by another member (its id), not received
+	// from its author.
+	Via  string `json:"via,omitempty"`
+	Kind string `json:"kind,omitempty"`
 	// Private marks a private room (joined, invite, who).
 	Private bool `json:"private,omitempty"`
 	// Departure marks a member removal that only reflects the member
@@ -225,7 +231,7 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 		sent := e.SentAt
 		r.Type, r.Room, r.ID, r.From, r.FromID, r.Text, r.SentAt = "message", e.Room, e.MsgID, e.From, e.FromID.String(), e.Text, &sent
 	case *mmls.Sent:
-		r.Type, r.Room, r.ID, r.Text, r.Recipients = "sent", e.Room, e.MsgID, e.Text, e.Recipients
+		r.Type, r.Room, r.ID, r.Text, r.Recipients, r.Waiting = "sent", e.Room, e.MsgID, e.Text, e.Recipients, e.Waiting
 	case *mmls.Delivered:
 		r.Type, r.Room, r.ID, r.ToID = "delivered", e.Room, e.MsgID, e.To.String()
 	case *mmls.Removed:
