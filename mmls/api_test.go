@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/mmls-chat/mmls-chat/mmls"
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
 	"github.com/mmls-chat/mmls-chat/mmls/enginetest"
+	"github.com/mmls-chat/mmls-chat/mmls/memnet"
 )
 
 func TestParse(t *testing.T) {
@@ -163,15 +165,31 @@ func TestFailedStoreStillSendsTheCommit(t *testing.T) {
 func TestFailedBatchShowsAndAcknowledgesNothing(t *testing.T) {
 	t.Parallel()
 	l := enginetest.NewLAN(t)
+	taken := newTakenCounter(t, l)
 	nodes := l.Room("alice", "bob")
 	alice, bob := nodes[0], nodes[1]
 	mark := bob.Mark()
 	bob.Store().FailWrites(errors.New("disk full"))
+	// bob's timers fail their batches too (they write what they kept), so
+	// a storage failure alone does not say that alice's message was in
+	// the batch that failed. Her frames come 50 ms late, after such
+	// failures; bob's store refuses writes until his engine has taken
+	// them and ended the batch that held them.
+	taken.slow(alice.ID, bob.ID, 50*time.Millisecond)
 	id := alice.Say("lobby", "held back")
+	taken.wait(t, alice.ID, bob.ID)
+	bob.Do(mmls.ListRooms{}) // answered between batches: the one that held the frame has ended
+	taken.slow(alice.ID, bob.ID, 0)
 	bob.WaitAfter(mark, "the failed commit", func(e mmls.Event) bool {
 		f, ok := e.(*mmls.Failure)
 		return ok && errors.Is(f.Err, mmls.ErrStorage)
 	})
+	bob.Store().FailWrites(nil)
+	// Whatever bob showed of alice's frames is on record before his Sent
+	// (had one come after his store healed, it would be shown now), and
+	// her re-send is not due before her clock moves.
+	taken.wait(t, alice.ID, bob.ID)
+	bob.Say("lobby", "after the failure")
 	if n := bob.Texts("lobby")["held back"]; n != 0 {
 		t.Fatalf("a message whose batch failed was shown %d times", n)
 	}
@@ -179,8 +197,6 @@ func TestFailedBatchShowsAndAcknowledgesNothing(t *testing.T) {
 	// anything bob sends later (one ordered link), and she shows what a
 	// batch did only once it is done: once bob's next message is on her
 	// screen, any such receipt has been handled.
-	bob.Store().FailWrites(nil)
-	bob.Say("lobby", "after the failure")
 	alice.WaitText("lobby", "after the failure")
 	for _, e := range alice.Seen() {
 		if d, ok := e.(*mmls.Delivered); ok && d.MsgID == id {
@@ -193,4 +209,117 @@ func TestFailedBatchShowsAndAcknowledgesNothing(t *testing.T) {
 	if n := bob.Texts("lobby")["held back"]; n != 1 {
 		t.Fatalf("shown %d times", n)
 	}
+}
+
+// takenCounter counts, for every participant, the frames it sent each
+// peer and the frames its engine took from each, so that a test can wait
+// until a frame sent is in the receiving engine's hands (in the batch
+// running, or in one that ended). It can also hold a pair's frames back
+// on the hub for a while. No pair of its tests goes down, so no frame
+// is delivered twice.
+type takenCounter struct {
+	mu    sync.Mutex
+	cond  *sync.Cond
+	sent  map[[2]mmls.ID]int // from, to
+	taken map[[2]mmls.ID]int // from, to
+	delay map[[2]mmls.ID]time.Duration
+}
+
+// newTakenCounter watches the participants of l (install it before
+// starting them).
+func newTakenCounter(t *testing.T, l *enginetest.LAN) *takenCounter {
+	c := &takenCounter{sent: map[[2]mmls.ID]int{}, taken: map[[2]mmls.ID]int{}, delay: map[[2]mmls.ID]time.Duration{}}
+	c.cond = sync.NewCond(&c.mu)
+	l.Hub.SetFault(func(f memnet.Frame) memnet.Verdict {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return memnet.Verdict{Delay: c.delay[[2]mmls.ID{f.From, f.To}]}
+	})
+	configure := l.Configure
+	quit := make(chan struct{})
+	l.Configure = func(nick string, cfg *mmls.Config) {
+		if configure != nil {
+			configure(nick, cfg)
+		}
+		cfg.Net = &tappedNet{Network: cfg.Net, me: cfg.Net.(interface{ ID() mmls.ID }).ID(), c: c, quit: quit}
+	}
+	// Cleanups run last first: this one once the participants stopped.
+	t.Cleanup(func() { close(quit) })
+	return c
+}
+
+// slow holds each frame from one participant to another d on the hub
+// (0: no longer).
+func (c *takenCounter) slow(from, to mmls.ID, d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.delay[[2]mmls.ID{from, to}] = d
+}
+
+// wait waits until the engine of to has taken every frame from has sent
+// it so far.
+func (c *takenCounter) wait(t *testing.T, from, to mmls.ID) {
+	t.Helper()
+	timer := time.AfterFunc(10*time.Second, func() {
+		c.mu.Lock()
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	})
+	defer timer.Stop()
+	deadline := time.Now().Add(10 * time.Second)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := [2]mmls.ID{from, to}
+	want := c.sent[k]
+	for c.taken[k] < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of the %d frames from %s taken within 10s", c.taken[k], want, from.Short())
+		}
+		c.cond.Wait()
+	}
+}
+
+// tappedNet is a participant's network, counting the frames it sends and
+// the frames its engine takes (through an unbuffered channel: a frame
+// handed over is taken).
+type tappedNet struct {
+	mmls.Network
+	me     mmls.ID
+	c      *takenCounter
+	quit   chan struct{}
+	events chan mmls.NetEvent
+	once   sync.Once
+}
+
+func (n *tappedNet) Send(to mmls.ID, payload []byte) error {
+	err := n.Network.Send(to, payload)
+	if err == nil {
+		n.c.mu.Lock()
+		n.c.sent[[2]mmls.ID{n.me, to}]++
+		n.c.mu.Unlock()
+	}
+	return err
+}
+
+func (n *tappedNet) Events() <-chan mmls.NetEvent {
+	n.once.Do(func() {
+		n.events = make(chan mmls.NetEvent)
+		go func() {
+			defer close(n.events)
+			for ev := range n.Network.Events() {
+				select {
+				case n.events <- ev:
+				case <-n.quit:
+					return
+				}
+				if ev.Kind == mmls.Frame {
+					n.c.mu.Lock()
+					n.c.taken[[2]mmls.ID{ev.Peer, n.me}]++
+					n.c.cond.Broadcast()
+					n.c.mu.Unlock()
+				}
+			}
+		}()
+	})
+	return n.events
 }
