@@ -215,26 +215,51 @@ func TestFutureEpochIsBuffered(t *testing.T) {
 	// Late messages from the previous epoch: TestPreviousEpochGrace.
 }
 
+// TestPreviousEpochGrace: after a commit, messages of the epoch before it
+// still decrypt for EpochGrace, and not from then on: by their age alone,
+// before any tick drops the epoch kept for them (a tick first would hide
+// a kept epoch that still decrypts past its time).
 func TestPreviousEpochGrace(t *testing.T) {
 	t.Parallel()
 	n := newSimNet(t, 7, Config{EpochGrace: time.Minute}, "alice", "bob")
 	n.flush()
 	alice, bob := n.node("alice"), n.node("bob")
 	a := alice.id.Fingerprint()
-	early, env1, _ := alice.s.Protect("early")
-	n.recordSent(alice, env1, nil)
-	late, env2, _ := alice.s.Protect("late")
-	n.recordSent(alice, env2, nil)
+	var sends [3]Output
+	for i, text := range []string{"early", "edge", "late"} {
+		out, env, err := alice.s.Protect(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.recordSent(alice, env, nil)
+		sends[i] = out
+	}
+	early, edge, late := sends[0], sends[1], sends[2]
 	commit, _ := alice.s.Update()
 	n.on(bob)(bob.s.Handle(a, commit.Sends[0].Data))
 	n.on(bob)(bob.s.Handle(a, early.Sends[0].Data))
 	if len(bob.read) != 1 {
 		t.Fatal("previous-epoch message lost within grace")
 	}
-	n.clk.t = n.clk.t.Add(2 * time.Minute)
+	n.clk.t = n.clk.t.Add(time.Minute - time.Second)
 	n.on(bob)(bob.s.Tick())
+	n.on(bob)(bob.s.Handle(a, edge.Sends[0].Data))
+	if len(bob.read) != 2 {
+		t.Fatal("previous-epoch message lost a second before the grace ends")
+	}
+	n.clk.t = n.clk.t.Add(time.Second) // the grace is over
 	if _, err := bob.s.Handle(a, late.Sends[0].Data); !errors.Is(err, ErrEpochOld) {
-		t.Fatalf("after grace: want ErrEpochOld, got %v", err)
+		t.Fatalf("after grace, before a tick: want ErrEpochOld, got %v", err)
+	}
+	n.on(bob)(bob.s.Tick())
+	if bob.s.byOwner[a].prev != nil {
+		t.Fatal("a tick after the grace kept the previous epoch")
+	}
+	if _, err := bob.s.Handle(a, late.Sends[0].Data); !errors.Is(err, ErrEpochOld) {
+		t.Fatalf("after grace and a tick: want ErrEpochOld, got %v", err)
+	}
+	if len(bob.read) != 2 {
+		t.Fatalf("bob read %d messages", len(bob.read))
 	}
 }
 
