@@ -3,12 +3,15 @@ package discovery
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/grandcat/zeroconf"
+
+	"github.com/mmls-chat/mmls-chat/discovery/netnstest"
 )
 
 func fakeID(s string) string {
@@ -45,7 +48,9 @@ func TestLoopbackFoundAndLost(t *testing.T) {
 	}
 	a, err := Start(cfg("alice", 7001))
 	if err != nil {
-		t.Skipf("mDNS on the loopback interface is not available on this machine: %v", err)
+		// Under CI a regression in Start must fail here, not read as
+		// a machine without mDNS.
+		netnstest.Unavailable(t, fmt.Sprintf("mDNS on the loopback interface is not available on this machine: %v", err))
 	}
 	defer a.Close()
 	b, err := Start(cfg("bob", 7002))
