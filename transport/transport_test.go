@@ -16,10 +16,12 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"net"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -767,12 +769,7 @@ func TestSlowPeerDoesNotStarveOthers(t *testing.T) {
 // dialled again, with backoff, until it is; then the pair comes up.
 func TestDialRetriesUntilThePeerListens(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close() // nobody listens there for now
+	addr, listen := reservePort(t) // nobody listens there for now
 	cfg := testConfig("a")
 	book := &logBook{}
 	cfg.Logf = book.logf
@@ -781,10 +778,7 @@ func TestDialRetriesUntilThePeerListens(t *testing.T) {
 		t.Fatal(err)
 	}
 	book.waitCount(t, "dial "+addr, 3, 10*time.Second)
-	bl, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Skipf("the port was taken meanwhile: %v", err)
-	}
+	bl := listen()
 	b, err := New(testConfig("b"))
 	if err != nil {
 		t.Fatal(err)
@@ -792,6 +786,41 @@ func TestDialRetriesUntilThePeerListens(t *testing.T) {
 	go func(tr *Transport, l net.Listener) { tr.Serve(l) }(b, bl)
 	t.Cleanup(func() { b.Close() })
 	waitUp(t, a, b.ID())
+}
+
+// reservePort binds a socket to a free loopback port without listening
+// on it: dials there are refused, as where nobody listens, and yet no
+// other socket can take the port before listen makes it a listener. (A
+// port found free and closed could be taken by another test's socket
+// meanwhile.)
+func reservePort(t *testing.T) (addr string, listen func() net.Listener) {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syscall.CloseOnExec(fd)
+	f := os.NewFile(uintptr(fd), "reserved port")
+	t.Cleanup(func() { f.Close() })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr = fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
+	return addr, func() net.Listener {
+		t.Helper()
+		if err := syscall.Listen(fd, syscall.SOMAXCONN); err != nil {
+			t.Fatal(err)
+		}
+		l, err := net.FileListener(f) // a copy of the socket
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
 }
 
 // mitm relays TCP connections to target and, on command, tampers once with
