@@ -89,6 +89,8 @@ func plainReason(err error) string {
 		return "no answer"
 	case errors.Is(err, ErrSelf):
 		return "that is this node"
+	case errors.Is(err, ErrVersion):
+		return "it runs another version of mmls-chat (both need this one or later)"
 	}
 	var dns *net.DNSError
 	if errors.As(err, &dns) {

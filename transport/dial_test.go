@@ -2,9 +2,12 @@ package transport
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -189,4 +192,25 @@ func TestRecallDoesNotYield(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUp(t, l, s.t.ID())
+}
+
+// TestPlainReason: why a dial failed, in the words the interface shows.
+func TestPlainReason(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("dial: %w", syscall.ECONNREFUSED), "nobody is listening there"},
+		{fmt.Errorf("dial: %w", syscall.EHOSTUNREACH), "no route to that address"},
+		{ErrSelf, "that is this node"},
+		{fmt.Errorf("handshake: %w: 2", ErrVersion), "another version of mmls-chat"},
+		{&net.DNSError{Name: "nowhere.lan"}, "unknown host nowhere.lan"},
+		{errors.New("something else"), "the handshake failed"},
+	}
+	for _, tt := range tests {
+		if got := plainReason(tt.err); !strings.Contains(got, tt.want) {
+			t.Errorf("plainReason(%v) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
 }

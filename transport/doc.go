@@ -35,7 +35,11 @@
 //
 // Inside the channel, every frame is
 //
-//	version u8 = 2 | type u8 | length u32 (big-endian, <= Config.MaxFrame) | payload
+//	version u8 = 3 | type u8 | length u32 (big-endian, <= Config.MaxFrame) | payload
+//
+// (Version 2 carried the same frames; 3 marks the release whose payloads,
+// above this package, a version-2 peer cannot read: the two refuse each
+// other's hello, and a dial to such a peer is reported in those words.)
 //
 // A frame with another version, an unknown type, a length over the bound or
 // a payload that does not parse closes that connection (logged with the

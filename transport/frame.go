@@ -9,8 +9,12 @@ import (
 	"github.com/mmls-chat/mmls-chat/transport/wire"
 )
 
-// Version is the frame version byte (2: frames travel inside TLS 1.3).
-const Version = 2
+// Version is the frame version byte (2: frames travel inside TLS 1.3; 3:
+// the same frames, raised with the payloads' format above (signed,
+// numbered envelopes and cumulative acknowledgements replaced receipts),
+// so that releases that cannot read each other's messages do not connect
+// and each says why).
+const Version = 3
 
 // DefaultMaxFrame bounds a frame's payload unless Config says otherwise.
 const DefaultMaxFrame = 1 << 20
