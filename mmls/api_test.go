@@ -198,9 +198,15 @@ func TestFailedBatchShowsAndAcknowledgesNothing(t *testing.T) {
 	// batch did only once it is done: once bob's next message is on her
 	// screen, any such receipt has been handled.
 	alice.WaitText("lobby", "after the failure")
+	// bob's next acknowledgement (for alice's next line) goes before his
+	// next line: it must not claim what the failed batch stored either.
+	alice.Say("lobby", "once more")
+	bob.WaitText("lobby", "once more")
+	bob.Say("lobby", "and a marker")
+	alice.WaitText("lobby", "and a marker")
 	for _, e := range alice.Seen() {
 		if d, ok := e.(*mmls.Delivered); ok && d.MsgID == id {
-			t.Fatal("a receipt for a message whose batch failed")
+			t.Fatal("an acknowledgement for a message whose batch failed")
 		}
 	}
 	l.Clock.Advance(31 * time.Second) // alice's re-send is due

@@ -45,6 +45,7 @@ func (e *Engine) batch(first func(), more <-chan NetEvent) (closed bool) {
 	if err != nil {
 		e.cfg.Logf("mmls: no batch (%v): one frame at a time", err)
 		first()
+		e.flushAcks()
 		return false
 	}
 	e.st, e.held = b, []deferred{}
@@ -62,10 +63,12 @@ func (e *Engine) batch(first func(), more <-chan NetEvent) (closed bool) {
 		}
 	}
 	e.holdAdds()
+	e.flushAcks()
 	err = b.Commit()
 	e.st = base
 	held := e.held
 	e.held = nil
+	e.endAcks(err != nil)
 	if err != nil {
 		e.fail(storageErr(err))
 	}

@@ -78,6 +78,9 @@ type (
 	SetAutoSave struct{ Limit int64 }
 	// ListFiles answers the files offered in Room.
 	ListFiles struct{ Room string }
+	// SetHold turns holding others' messages, to hand them on to members
+	// their authors never met, on or off (off forgets what is held).
+	SetHold struct{ On bool }
 	// Help answers the list of commands.
 	Help struct{}
 	// Quit stops the engine.
@@ -109,6 +112,7 @@ func (SaveFile) command()    {}
 func (ListFiles) command()   {}
 func (CancelFile) command()  {}
 func (SetAutoSave) command() {}
+func (SetHold) command()     {}
 func (Help) command()        {}
 func (Quit) command()        {}
 

@@ -107,7 +107,7 @@ func (e *Engine) invited(r *room, ev dmls.Event) {
 	added, err := e.st.AddMessage(m)
 	if err != nil {
 		e.fail(storageErr(err))
-		return // not stored: no receipt, so the inviter tries again
+		return // not stored: not acknowledged, so the inviter tries again
 	}
 	if ev.Secret != nil {
 		// Kept until accepted: /join NAME then joins this private room.
@@ -120,5 +120,5 @@ func (e *Engine) invited(r *room, ev dmls.Event) {
 	if added {
 		e.emit(&InviteReceived{Room: ev.Detail, From: nick, FromID: ev.Peer, Private: ev.Secret != nil})
 	}
-	e.sendLater(ev.Peer, receiptFrame(r.id, env.ID), true, "")
+	e.stored(r, ev.Peer, env)
 }

@@ -132,6 +132,8 @@ func (e *Engine) do(c Command) (Event, error) {
 		}
 		e.autoSave = max(0, c.Limit)
 		return &AutoSaveChanged{Limit: e.autoSave}, nil
+	case SetHold:
+		return e.setHold(c.On)
 	case Help:
 		return &HelpText{Commands: HelpLines()}, nil
 	case Quit:

@@ -14,7 +14,10 @@
 //
 //	1 dmls      a DMLS message (mmls/dmls wire format)
 //	2 rooms     direct u8 (0, 1) | nonce [16] | tags u16 (<= 256) x tag [32]
-//	3 receipt   room id [32] | message id [16]: "I have stored this message"
+//	3           retired (a receipt per message, before acknowledgements)
+//	4, 5        a file chunk request, a chunk (mmls/files)
+//	6 acks      a member's signed acknowledgement record for a room (dmls.Acks)
+//	7 held      a message a member hands on: room id | the author's signed envelope (dmls.Held)
 //
 // A rooms frame goes to each peer on its own: whether the sender holds the
 // direct room with this peer (never anything of its direct rooms with
@@ -37,9 +40,20 @@
 //
 // A message is stored (history and outbox) before it is reported sent; a
 // received message is stored before the transport frame carrying it is
-// acknowledged, and before a receipt goes back. The outbox keeps, for each
-// message we sent, who has not yet sent a receipt; those messages are
-// protected again (same id, so receivers deduplicate) when the recipient
-// rejoins our group after losing its state, when we restart, and
-// periodically while a receipt is missing.
+// acknowledged, and before its author hears that we hold it. The outbox
+// keeps, for each message we sent, who has not yet acknowledged it; those
+// messages are protected again (same id, so receivers deduplicate) when
+// the recipient rejoins our group after losing its state, when we
+// restart, and periodically while an acknowledgement is missing.
+//
+// Every message is signed by its author and numbered per recipient (1, 2,
+// 3, ...), so acknowledgements are cumulative: one record per member and
+// room (up to where it holds each author's messages, and which gaps
+// remain), signed by the member, sent at most once per batch to each
+// author it concerns (and, while an author is away, to the members
+// online, who hand it on). Members keep the others' signed messages and
+// hand them on to the recipients who lack them when they meet (handon.go):
+// a line reaches its room even when its author has gone, and its author
+// learns who stored it while it was away. Direct rooms are held by nobody
+// else.
 package mmls

@@ -64,6 +64,7 @@ type Engine struct {
 	held         []deferred        // sends and acks waiting for the batch's commit (nil: no batch)
 	files        *files.Manager
 	autoSave     int64 // files up to it are saved as offered (SetAutoSave)
+	holding      bool  // we keep others' messages to hand on (SetHold)
 	id           *dmls.Identity
 	me           ID
 	st           *store.Store
@@ -82,8 +83,10 @@ type Engine struct {
 	selfSkel string
 	// resent: when each outbox message was last protected.
 	resent map[string]time.Time
-	// lastScan: when the outbox was last scanned for overdue receipts.
-	lastScan time.Time
+	// lastScan: when the outbox was last scanned for overdue receipts;
+	// lastPrune: when held messages were last pruned.
+	lastScan  time.Time
+	lastPrune time.Time
 }
 
 type request struct {
@@ -134,7 +137,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg:   cfg, roomGiven: roomGiven, id: cfg.Identity, me: cfg.Identity.Fingerprint(), st: cfg.Store, net: cfg.Net,
 		requests: make(chan request), events: make(chan Event, 1024), done: make(chan struct{}),
 		rooms: map[string]*room{}, byID: map[dmls.RoomID]*room{}, peers: map[ID]*peerState{}, warned: map[ID]bool{},
-		selfSkel: skeleton(cfg.Identity.Nick()), resent: map[string]time.Time{},
+		selfSkel: skeleton(cfg.Identity.Nick()), resent: map[string]time.Time{}, holding: true,
 	}, nil
 }
 

@@ -132,6 +132,9 @@ type (
 		FromID ID
 		Text   string
 		SentAt time.Time
+		// Via is the member that handed the message on (its author was
+		// away), zero when the author sent it.
+		Via ID
 	}
 	// Sent: our message is stored and protected, addressed to Recipients
 	// members. Waiting of them are not in our send group yet (the room
@@ -347,6 +350,11 @@ type (
 	AutoSaveChanged struct {
 		At
 		Limit int64
+	}
+	// HoldChanged answers SetHold.
+	HoldChanged struct {
+		At
+		On bool
 	}
 	// Files answers ListFiles: Room's files, oldest first.
 	Files struct {

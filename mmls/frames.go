@@ -3,25 +3,22 @@ package mmls
 import (
 	"encoding/binary"
 	"fmt"
-
-	"github.com/mmls-chat/mmls-chat/mmls/dmls"
 )
 
+// Engine frames: the first byte of a transport payload says what it
+// carries (4 and 5 are mmls/files' chunk requests and data; 3, a receipt
+// per message, was replaced by cumulative acknowledgements).
 const (
-	frameDMLS    = 1
-	frameRooms   = 2
-	frameReceipt = 3
+	frameDMLS  = 1 // a DMLS message (dmls.Message)
+	frameRooms = 2 // which rooms we are in (announcement)
+	frameAcks  = 6 // what a member holds of a room's messages (dmls.Acks)
+	frameHeld  = 7 // a member's message another member hands on (dmls.Held)
 
 	maxAnnouncedRooms = 256
 )
 
 // ErrMalformed wraps every engine frame that does not parse.
 var ErrMalformed = fmt.Errorf("mmls: malformed frame")
-
-func receiptFrame(room dmls.RoomID, id dmls.MessageID) []byte {
-	b := append([]byte{frameReceipt}, room[:]...)
-	return append(b, id[:]...)
-}
 
 func dmlsFrame(msg []byte) []byte { return append([]byte{frameDMLS}, msg...) }
 
@@ -74,16 +71,4 @@ func parseRooms(b []byte) (*announcement, error) {
 		copy(a.tags[i][:], b[32*i:])
 	}
 	return a, nil
-}
-
-// parseReceipt decodes the body of a receipt frame.
-func parseReceipt(b []byte) (dmls.RoomID, dmls.MessageID, error) {
-	var room dmls.RoomID
-	var id dmls.MessageID
-	if len(b) != 32+16 {
-		return room, id, fmt.Errorf("%w: receipt of %d bytes", ErrMalformed, len(b))
-	}
-	copy(room[:], b)
-	copy(id[:], b[32:])
-	return room, id, nil
 }

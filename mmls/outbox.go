@@ -53,17 +53,29 @@ func (e *Engine) say(r *room, text string) error {
 // the protection made does: our group has moved on, and members must
 // follow.
 func (e *Engine) protectStored(r *room, env *dmls.Envelope, o store.Outgoing) (dmls.Output, error) {
+	seqs, undo, err := e.numberFor(r, env)
+	if err != nil {
+		return dmls.Output{}, err
+	}
 	out, err := r.s.ProtectEnvelope(env)
 	if err != nil {
+		undo()
 		e.apply(r, out, nil)
 		return dmls.Output{}, failWith(ErrNotSent, err, "the message could not be encrypted, so it was not sent")
 	}
+	sealed, err := env.Marshal()
+	if err != nil {
+		undo()
+		e.apply(r, withoutApp(out), nil)
+		return dmls.Output{}, failWith(ErrNotSent, err, "the message could not be encoded, so it was not sent")
+	}
 	id := hex.EncodeToString(env.ID[:])
-	o.ID, o.Room, o.SentAt, o.To = id, r.name, env.SentAt, nil
+	o.ID, o.Room, o.SentAt, o.To, o.Seqs, o.Sealed = id, r.name, env.SentAt, nil, seqs, sealed
 	for _, fp := range env.To {
 		o.To = append(o.To, fp.String())
 	}
 	if err := e.st.AddOutgoing(o, e.me.String(), e.id.Nick()); err != nil {
+		undo()
 		e.apply(r, withoutApp(out), nil)
 		return dmls.Output{}, failWith(ErrStorage, err, "the message could not be saved, so it was not sent")
 	}
@@ -96,6 +108,10 @@ func (e *Engine) onTick() {
 	if now := e.now(); now.Sub(e.lastScan) >= e.cfg.ResendAfter/6 {
 		e.lastScan = now
 		e.resendDue()
+	}
+	if now := e.now(); now.Sub(e.lastPrune) >= HandOnEvery {
+		e.lastPrune = now
+		e.pruneHeld()
 	}
 }
 
@@ -186,6 +202,29 @@ func (e *Engine) reprotect(r *room, o store.Outgoing, to []ID) {
 		return
 	}
 	e.resent[o.ID] = e.now()
+	if o.Sealed == nil {
+		// Stored before messages were numbered and signed: number it
+		// now, once, and keep it so.
+		seqs, undo, err := e.numberFor(r, env)
+		if err != nil {
+			e.cfg.Logf("mmls: outbox entry %s: %v", o.ID, err)
+			return
+		}
+		if err := env.Sign(e.id, r.id); err != nil {
+			undo()
+			e.cfg.Logf("mmls: outbox entry %s: %v", o.ID, err)
+			return
+		}
+		if o.Sealed, err = env.Marshal(); err == nil {
+			o.Seqs = seqs
+			err = e.st.Renumber(o)
+		}
+		if err != nil {
+			undo()
+			e.cfg.Logf("mmls: outbox entry %s: %v", o.ID, err)
+			return
+		}
+	}
 	if r.direct || subset(r.s.Recipients(), env.To) {
 		e.in(r)(r.s.ProtectEnvelope(env))
 		return
@@ -215,9 +254,14 @@ func subset(a, b []ID) bool {
 	return true
 }
 
-// envelopeOf rebuilds the envelope of a stored outgoing message (same id,
-// time and recipients, so receivers deduplicate it).
+// envelopeOf is the envelope of a stored outgoing message as it first
+// went (signed, numbered), or for one stored before messages were (no
+// Sealed), rebuilt with the same id, time and recipients, so receivers
+// deduplicate it; reprotect numbers and signs that one.
 func envelopeOf(o store.Outgoing) (*dmls.Envelope, error) {
+	if o.Sealed != nil {
+		return dmls.UnmarshalEnvelope(o.Sealed)
+	}
 	env := &dmls.Envelope{SentAt: o.SentAt, Kind: dmls.EnvelopeText, Body: []byte(o.Text), To: []ID{}}
 	if o.Kind == store.KindInvite {
 		body, err := dmls.InviteBody(o.Text, o.Secret)

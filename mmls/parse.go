@@ -115,6 +115,15 @@ var specs = []Spec{
 		}
 		return nil, errUsage
 	}},
+	{Name: "hold", Args: "on|off", Help: "keep others' messages to hand on to members who missed them (on by default)", parse: func(arg, _ string) (Command, error) {
+		switch strings.ToLower(strings.TrimSpace(arg)) {
+		case "on":
+			return SetHold{On: true}, nil
+		case "off":
+			return SetHold{On: false}, nil
+		}
+		return nil, errUsage
+	}},
 	{Name: "info", Help: "show your id, address and status", parse: func(string, string) (Command, error) { return ShowInfo{}, nil }},
 	{Name: "alerts", Help: "list security alerts, each with its evidence", parse: func(string, string) (Command, error) { return ListAlerts{}, nil }},
 	{Name: "help", Help: "this list", parse: func(string, string) (Command, error) { return Help{}, nil }},

@@ -1,8 +1,6 @@
 package mmls
 
 import (
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -22,6 +20,9 @@ type peerState struct {
 	// announced is its last rooms frame, to recognise the private rooms
 	// we join later.
 	announced *announcement
+	// badHeld counts what it handed on that did not check, since it
+	// connected (maxBadHeld).
+	badHeld int
 }
 
 func (e *Engine) peer(id ID) *peerState {
@@ -72,6 +73,10 @@ func (e *Engine) onNet(ev NetEvent) {
 		p := e.peer(ev.Peer)
 		if p.online {
 			p.online = false
+			p.badHeld = 0
+			for _, r := range e.rooms {
+				delete(r.acks.met, p.id) // the next time it comes, we meet again
+			}
 			e.emit(&PeerChanged{ID: p.id, Nick: e.nickOf(p.id, ""), Addr: p.addr, Online: false})
 			e.files.SetOnline(p.id, false)
 		}
@@ -151,21 +156,10 @@ func (e *Engine) onFrame(from ID, payload []byte) {
 			return
 		}
 		e.onRooms(from, a)
-	case frameReceipt:
-		roomID, msgID, err := parseReceipt(body)
-		if err != nil {
-			e.cfg.Logf("mmls: from %s: %v", from.Short(), err)
-			return
-		}
-		id := hex.EncodeToString(msgID[:])
-		news, _, err := e.st.Acknowledge(id, from.String())
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			e.fail(storageErr(err))
-			return
-		}
-		if r := e.byID[roomID]; news && r != nil {
-			e.emit(&Delivered{Room: r.name, MsgID: id, To: from})
-		}
+	case frameAcks:
+		e.onAcks(from, body)
+	case frameHeld:
+		e.onHeld(from, body)
 	case files.FrameRequest, files.FrameData:
 		if payload[0] == files.FrameRequest && e.kickedAsker(from, body) {
 			return
@@ -203,6 +197,7 @@ func (e *Engine) onRooms(from ID, a *announcement) {
 		shared := p.rooms[r.id] || r.direct && r.with == from && a.direct
 		if shared && !r.s.Kicked(from) {
 			e.in(r)(r.s.Hello(from))
+			e.meet(r, from)
 		}
 	}
 }

@@ -38,7 +38,7 @@ var changes = map[dmls.EventType]Change{
 func (e *Engine) onSessionEvent(r *room, ev dmls.Event) {
 	switch ev.Type {
 	case dmls.EventMessage:
-		e.received(r, ev)
+		e.received(r, ev, ID{})
 	case dmls.EventMemberAdded, dmls.EventMemberRemoved, dmls.EventRejoined:
 		restored := false
 		if ev.By == e.me {
@@ -143,16 +143,20 @@ func (e *Engine) resentToUs(r *room, ev dmls.Event) {
 		e.cfg.Logf("mmls: a re-send outside a direct room, from %s: ignored", ev.Peer.Short())
 	case orig == nil || orig.direct:
 		e.cfg.Logf("mmls: a re-send for a room we are not in, from %s: ignored", ev.Peer.Short())
+	case ev.Envelope.Author() != ev.Peer:
+		e.cfg.Logf("mmls: a re-send from %s of a message by %s: ignored", ev.Peer.Short(), ev.Envelope.Author().Short())
 	case orig.s.Kicked(ev.Peer) || !orig.s.HasGroupOf(ev.Peer) && !orig.s.InSendGroup(ev.Peer):
 		e.cfg.Logf("mmls: a re-send from %s, not a member of %s: ignored", ev.Peer.Short(), orig.name)
 	default:
-		e.received(orig, dmls.Event{Type: dmls.EventMessage, Peer: ev.Peer, Nick: ev.Nick, Envelope: ev.Envelope})
+		e.received(orig, dmls.Event{Type: dmls.EventMessage, Peer: ev.Peer, Nick: ev.Nick, Envelope: ev.Envelope}, ID{})
 	}
 }
 
 // received stores a message (once per id for the life of the store),
-// reports it, and sends a receipt.
-func (e *Engine) received(r *room, ev dmls.Event) {
+// reports it, keeps it to hand on to its other recipients, and notes that
+// we hold it (its author learns it after the batch). via is the member
+// that handed it on, or zero when its author sent it.
+func (e *Engine) received(r *room, ev dmls.Event, via ID) {
 	env := ev.Envelope
 	id := hex.EncodeToString(env.ID[:])
 	m := store.Message{ID: id, Room: r.name, FromID: ev.Peer.String(), FromNick: e.nickOf(ev.Peer, ev.Nick),
@@ -161,23 +165,23 @@ func (e *Engine) received(r *room, ev dmls.Event) {
 		offered, err := e.fileOffered(r, ev, m)
 		if err != nil {
 			e.fail(storageErr(err))
-			return // not stored: no receipt, so the sender tries again
+			return // not stored: not acknowledged, so it comes again
 		}
 		if offered != nil {
 			e.emit(offered)
 		}
-		e.sendLater(ev.Peer, receiptFrame(r.id, env.ID), true, "mmls: file offer "+id+" from "+ev.Peer.Short()+" stored; receipt follows")
-		return
+	} else {
+		added, err := e.st.AddMessage(m)
+		if err != nil {
+			e.fail(storageErr(err))
+			return // not stored: not acknowledged, so it comes again
+		}
+		if added {
+			e.emit(&Message{Room: r.name, MsgID: id, From: m.FromNick, FromID: ev.Peer, Text: m.Text, SentAt: env.SentAt.UTC(), Via: via})
+		}
 	}
-	added, err := e.st.AddMessage(m)
-	if err != nil {
-		e.fail(storageErr(err))
-		return // not stored: no receipt, so the sender tries again
-	}
-	if added {
-		e.emit(&Message{Room: r.name, MsgID: id, From: m.FromNick, FromID: ev.Peer, Text: m.Text, SentAt: env.SentAt.UTC()})
-	}
-	e.sendLater(ev.Peer, receiptFrame(r.id, env.ID), true, "mmls: message "+id+" from "+ev.Peer.Short()+" stored; receipt follows")
+	e.hold(r, ev.Peer, env)
+	e.stored(r, ev.Peer, env)
 }
 
 // equivocation keeps the evidence of an owner's two commits for one epoch

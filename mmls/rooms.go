@@ -23,6 +23,11 @@ type room struct {
 	direct bool
 	// secret is a private room's (nil for an open or direct room).
 	secret []byte
+	// seqs: the last sequence number we gave our messages to each
+	// recipient (read when first needed); acks: what we and the others
+	// hold of the room's messages (handon.go).
+	seqs map[string]uint64
+	acks *acks
 }
 
 func (r *room) private() bool { return r.secret != nil }
@@ -72,6 +77,9 @@ func (e *Engine) open() error {
 	}
 	sort.SliceStable(rooms, func(i, j int) bool { return rooms[i].Name == want && rooms[j].Name != want })
 	e.start = rooms[0].Name
+	if v, err := e.st.Setting(store.SettingHold); err == nil {
+		e.holding = v != "off"
+	}
 	if v, err := e.st.Setting(store.SettingAutoSave); err == nil && v != "" {
 		e.autoSave, _ = strconv.ParseInt(v, 10, 64)
 	}
@@ -153,6 +161,9 @@ func (e *Engine) openRoom(sr store.Room) (*room, error) {
 		}
 	}
 	s.FollowRemovals(e.removalPolicy(r))
+	if err := e.loadAcks(r); err != nil {
+		return nil, err
+	}
 	e.rooms[name], e.byID[r.id] = r, r
 	joined := &Joined{Room: name, Private: r.private()}
 	if r.direct {
@@ -198,6 +209,7 @@ func (e *Engine) openRoom(sr store.Room) (*room, error) {
 		if p.online && (p.rooms[r.id] || p.announced != nil && e.recognises(r, p.id, p.announced)) {
 			p.rooms[r.id] = true
 			e.in(r)(r.s.Hello(p.id))
+			e.meet(r, p.id)
 		}
 	}
 	return r, nil
@@ -325,6 +337,9 @@ func (e *Engine) leave(name string) error {
 		return storageErr(err)
 	}
 	if err := e.st.ClearMembers(name); err != nil {
+		return storageErr(err)
+	}
+	if err := e.st.DropHeld(name); err != nil {
 		return storageErr(err)
 	}
 	return nil

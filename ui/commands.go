@@ -252,6 +252,12 @@ func (m *Model) onAnswer(ev mmls.Event, user bool) []tea.Cmd {
 		} else {
 			m.system(m.current, "auto-save: files up to %s from direct and private rooms and verified people", mmls.Bytes(e.Limit))
 		}
+	case *mmls.HoldChanged:
+		if e.On {
+			m.system(m.current, "holding: on (others' messages are kept for members who missed them, and handed on)")
+		} else {
+			m.system(m.current, "holding: off (nothing of others' messages is kept to hand on)")
+		}
 	case *mmls.FilePreparing:
 		m.system(e.Room, "sealing %s (%s) before it is offered…", e.Name, mmls.Bytes(e.Size))
 	case *mmls.FileSaving:

@@ -159,7 +159,11 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 		m.system(e.Room, "%s took back the removal of %s, and so do you", m.nick(e.By), e.Nick)
 	case *mmls.Message:
 		v := m.view(e.Room)
-		v.lines = append(v.lines, line{at: e.SentAt, id: e.MsgID, fromID: e.FromID, from: e.From, text: e.Text})
+		l := line{at: e.SentAt, id: e.MsgID, fromID: e.FromID, from: e.From, text: e.Text}
+		if e.Via != (mmls.ID{}) {
+			l.via = m.nick(e.Via)
+		}
+		v.lines = append(v.lines, l)
 		if e.Room != m.current {
 			v.unread++
 		} else if v.scroll > 0 {

@@ -107,6 +107,7 @@ type line struct {
 	text   string
 	system bool
 	mine   bool
+	via    string // who handed it on (its author was away), if someone did
 }
 
 type peer struct {

@@ -279,6 +279,9 @@ func (m Model) renderLine(l line, w int) []string {
 	default:
 		body = m.st.Nick(l.fromID.String(), clean(l.from)) + " " + m.st.Text.Render(cleanText(l.text))
 	}
+	if l.via != "" {
+		body += " " + m.st.Pending.Render("· via "+clean(l.via))
+	}
 	lines := strings.Split(lipgloss.NewStyle().Width(max(4, w-stampWidth)).Render(body), "\n")
 	for i := range lines {
 		if i == 0 {

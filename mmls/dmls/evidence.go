@@ -121,7 +121,7 @@ func (s *Session) control(body []byte, peer Fingerprint, out *Output) error {
 	if err != nil {
 		return err
 	}
-	o, err := s.ProtectEnvelope(&Envelope{ID: id, SentAt: s.env.Now().UTC(), Kind: EnvelopeControl, To: []Fingerprint{peer}, Body: body})
+	o, err := s.ProtectEnvelope(&Envelope{From: s.id.PublicKey(), ID: id, SentAt: s.env.Now().UTC(), Kind: EnvelopeControl, To: []Fingerprint{peer}, Body: body})
 	out.add(o)
 	return err
 }

@@ -169,7 +169,7 @@ func (s *Session) PublishDigest() (Output, error) {
 		return Output{}, err
 	}
 	s.lastDigest, s.digestDirty = s.env.Now(), false
-	return s.ProtectEnvelope(&Envelope{ID: id, SentAt: s.env.Now().UTC(), Kind: EnvelopeControl, Body: body})
+	return s.ProtectEnvelope(&Envelope{From: s.id.PublicKey(), ID: id, SentAt: s.env.Now().UTC(), Kind: EnvelopeControl, Body: body})
 }
 
 func (s *Session) handleControl(rg *recvGroup, e *Envelope, out *Output) error {

@@ -31,13 +31,18 @@ func FuzzUnmarshalMessage(f *testing.F) {
 }
 
 func FuzzUnmarshalEnvelope(f *testing.F) {
-	e := &Envelope{ID: MessageID{1, 2}, SentAt: time.Unix(1700000000, 5).UTC(), Kind: EnvelopeText,
-		To: []Fingerprint{{9}}, Body: []byte("hello ✓")}
-	b, err := e.Marshal()
-	if err != nil {
-		f.Fatal(err)
+	for _, e := range []*Envelope{
+		{From: bytes.Repeat([]byte{3}, keySize), ID: MessageID{1, 2}, SentAt: time.Unix(1700000000, 5).UTC(), Kind: EnvelopeText,
+			To: []Fingerprint{{9}}, Seq: []uint64{4}, Body: []byte("hello ✓"), Sig: bytes.Repeat([]byte{5}, sigSize)},
+		{From: bytes.Repeat([]byte{3}, keySize), ID: MessageID{3}, SentAt: time.Unix(0, 0).UTC(), Kind: EnvelopeControl,
+			To: []Fingerprint{}, Body: []byte{ctlInvite, 1, 'x'}, Sig: bytes.Repeat([]byte{6}, sigSize)},
+	} {
+		b, err := e.Marshal()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
 	}
-	f.Add(b)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		e, err := UnmarshalEnvelope(data)
 		if err != nil {
@@ -171,9 +176,12 @@ func resendSeeds(t testing.TB) [][]byte {
 	s := getResendSession(t)
 	var out [][]byte
 	for _, e := range []*Envelope{
-		{ID: MessageID{7}, SentAt: time.Unix(1800000000, 0).UTC(), Kind: EnvelopeText, To: []Fingerprint{{1}, {2}}, Body: []byte("missed")},
+		{ID: MessageID{7}, SentAt: time.Unix(1800000000, 0).UTC(), Kind: EnvelopeText, To: []Fingerprint{{1}, {2}}, Seq: []uint64{1, 9}, Body: []byte("missed")},
 		{ID: MessageID{8}, SentAt: time.Unix(0, 0).UTC(), Kind: EnvelopeText, To: []Fingerprint{}, Body: nil},
 	} {
+		if err := e.Sign(s.id, RoomIDOf("lobby")); err != nil {
+			t.Fatal(err)
+		}
 		r, err := s.NewResend(RoomIDOf("lobby"), e, Fingerprint{1})
 		if err != nil {
 			t.Fatal(err)

@@ -440,6 +440,10 @@ func (s *Session) unprotect(rg *recvGroup, g *mlsguard.Group, m *Message) (Outpu
 	if err != nil {
 		return Output{}, err
 	}
+	if e.Author() != rg.owner {
+		// An owner may not pass another's signed message for its own.
+		return Output{}, fmt.Errorf("%w: a message of %s in the group of %s", ErrAuth, e.Author().Short(), rg.owner.Short())
+	}
 	if !e.AddressedTo(s.id.Fingerprint()) {
 		return Output{}, fmt.Errorf("%w: %v", ErrNotForUs, e.ID)
 	}

@@ -65,7 +65,7 @@ func (s *Session) envelope(kind EnvelopeKind, body []byte, to []Fingerprint) (*E
 	}
 	sort.Slice(to, func(i, j int) bool { return bytes.Compare(to[i][:], to[j][:]) < 0 })
 	to = dedupe(to)
-	e := &Envelope{ID: id, SentAt: s.env.Now().UTC(), Kind: kind, Body: body, To: to}
+	e := &Envelope{From: s.id.PublicKey(), ID: id, SentAt: s.env.Now().UTC(), Kind: kind, Body: body, To: to}
 	if err := e.check(); err != nil {
 		return nil, err
 	}
@@ -107,6 +107,13 @@ func (s *Session) ProtectEnvelope(e *Envelope) (Output, error) {
 	}
 	if e.To == nil {
 		e.To = s.sendRecipients()
+	}
+	if e.Sig == nil {
+		// Signed once: a re-protection keeps the signature, so every
+		// copy of the message, however it travels, is the same.
+		if err := e.Sign(s.id, s.room); err != nil {
+			return out, err
+		}
 	}
 	plain, err := e.Marshal()
 	if err != nil {

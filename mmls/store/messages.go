@@ -46,6 +46,16 @@ func (s *Store) AddMessage(m Message) (bool, error) {
 	return added, err
 }
 
+// HasMessage reports whether sender's message id is stored in room.
+func (s *Store) HasMessage(room, sender, id string) (bool, error) {
+	has := false
+	err := s.view(func(tx *bolt.Tx) error {
+		has = tx.Bucket(bMsgKeys).Get(messageKey(Message{Room: room, FromID: sender, ID: id})) != nil
+		return nil
+	})
+	return has, err
+}
+
 // messageKey is a message's dedupe key: room, sender and id.
 func messageKey(m Message) []byte { return []byte(m.Room + "\x00" + m.FromID + "\x00" + m.ID) }
 

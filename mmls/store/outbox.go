@@ -14,17 +14,22 @@ import (
 // Outgoing is a message we sent and the recipients that have not yet
 // acknowledged it.
 type Outgoing struct {
-	ID      string          `json:"id"`
-	Room    string          `json:"room"`
-	Kind    string          `json:"kind,omitempty"`   // KindText, KindInvite (Text is the room) or KindFile (Text is its name)
-	Secret  []byte          `json:"secret,omitempty"` // an invitation's private room secret
-	Body    []byte          `json:"body,omitempty"`   // a file offer as it travels
-	File    *FileRef        `json:"file,omitempty"`
-	Text    string          `json:"text"`
-	SentAt  time.Time       `json:"sent_at"`
-	To      []string        `json:"to"`
-	Acked   map[string]bool `json:"acked,omitempty"`
-	Dropped map[string]bool `json:"dropped,omitempty"` // removed since: delivery cancelled
+	ID     string    `json:"id"`
+	Room   string    `json:"room"`
+	Kind   string    `json:"kind,omitempty"`   // KindText, KindInvite (Text is the room) or KindFile (Text is its name)
+	Secret []byte    `json:"secret,omitempty"` // an invitation's private room secret
+	Body   []byte    `json:"body,omitempty"`   // a file offer as it travels
+	File   *FileRef  `json:"file,omitempty"`
+	Text   string    `json:"text"`
+	SentAt time.Time `json:"sent_at"`
+	To     []string  `json:"to"`
+	// Seqs: the sequence number the message has for each recipient;
+	// Sealed: the signed envelope as it first went (version 7; a
+	// message stored before has neither and is numbered when re-sent).
+	Seqs    map[string]uint64 `json:"seqs,omitempty"`
+	Sealed  []byte            `json:"sealed,omitempty"`
+	Acked   map[string]bool   `json:"acked,omitempty"`
+	Dropped map[string]bool   `json:"dropped,omitempty"` // removed since: delivery cancelled
 }
 
 // Kinds of outgoing messages.
@@ -56,6 +61,9 @@ func (s *Store) AddOutgoing(o Outgoing, fromID, fromNick string) error {
 		if err := putOutgoing(tx.Bucket(bOutbox), []byte(o.ID), o); err != nil {
 			return err
 		}
+		if err := numbered(tx, o); err != nil {
+			return err
+		}
 		if o.Kind != KindText && o.Kind != KindFile {
 			return nil // only text and files go into the history
 		}
@@ -64,6 +72,20 @@ func (s *Store) AddOutgoing(o Outgoing, fromID, fromNick string) error {
 			return err
 		}
 		return putJSON(tx.Bucket(bDelivery), []byte(o.ID), Delivery{To: len(o.To)})
+	})
+}
+
+// Renumber keeps o again with the sequence numbers and signed envelope it
+// was given when first re-sent (a message stored before version 7).
+func (s *Store) Renumber(o Outgoing) error {
+	return s.update(func(tx *bolt.Tx) error {
+		if err := s.syncOutbox(tx, true); err != nil {
+			return err
+		}
+		if err := putOutgoing(tx.Bucket(bOutbox), []byte(o.ID), o); err != nil {
+			return err
+		}
+		return numbered(tx, o)
 	})
 }
 
@@ -186,7 +208,7 @@ func (s *Store) DropRecipient(room, peer string) ([]string, error) {
 			}
 			ids = append(ids, o.ID)
 		}
-		return nil
+		return dropSeqs(tx, room, peer)
 	})
 	return ids, err
 }

@@ -120,6 +120,7 @@ const (
 	SettingLastRoom = "last-room" // the room on screen when we stopped
 	SettingNotify   = "notify"    // "off" turns desktop notifications off
 	SettingAutoSave = "autosave"  // bytes: files up to it are saved as offered ("" or "0": off)
+	SettingHold     = "hold"      // "off": we keep nothing of others' messages to hand on
 )
 
 // SetSetting records a setting.

@@ -6,6 +6,8 @@
 // MLS group state is not stored: after a restart the engine creates fresh
 // send groups and asks owners to re-add it (REJOIN), and re-protects what
 // the outbox says was not acknowledged. So no epoch secret is ever on disk.
+// What other members need of others' messages travels as the authors'
+// signed envelopes (held.go), handed on by whoever holds them.
 // The identity seed is, in a file only its owner can read (0600, in a 0700
 // folder).
 //
@@ -32,7 +34,7 @@ const FileName = "mmls-chat.db"
 
 const (
 	magic   = "mmls-chat store"
-	version = 6 // 2: private rooms (vouches, invites); 3: messages keyed by sender, room and id; 4: alerts; 5: delivery, known peers, settings; 6: files
+	version = 7 // 2: private rooms (vouches, invites); 3: messages keyed by sender, room and id; 4: alerts; 5: delivery, known peers, settings; 6: files; 7: delivery through members (seqs, acknowledgements, held messages)
 )
 
 // Errors callers match with errors.Is.
@@ -64,7 +66,8 @@ var (
 	bNotes    = []byte("notes")    // sub-bucket per room: seq -> Note (version 5)
 	bFiles    = []byte("files")    // file id -> File: offered, sent, fetched, saved (version 6)
 	bManifest = []byte("manifest") // file id -> the SHA-256s of its sealed chunks (version 6)
-	buckets   = [][]byte{bMeta, bIdentity, bRooms, bMessages, bMsgKeys, bOutbox, bKicks, bPins, bMembers, bVerified, bVouches, bInvites, bAlerts, bDelivery, bKnown, bSettings, bNotes, bFiles, bManifest}
+	buckets   = [][]byte{bMeta, bIdentity, bRooms, bMessages, bMsgKeys, bOutbox, bKicks, bPins, bMembers, bVerified, bVouches, bInvites, bAlerts, bDelivery, bKnown, bSettings, bNotes, bFiles, bManifest,
+		bSeqs, bOutSeq, bAcked, bPeerAcks, bHeld}
 	// upgrades bring a store of the version before each up to it.
 	upgrades = map[uint32]func(*bolt.Tx) error{
 		2: func(tx *bolt.Tx) error { return createBuckets(tx, bVouches, bInvites) },
@@ -72,6 +75,7 @@ var (
 		4: func(tx *bolt.Tx) error { return createBuckets(tx, bAlerts) },
 		5: func(tx *bolt.Tx) error { return createBuckets(tx, bDelivery, bKnown, bSettings, bNotes) },
 		6: func(tx *bolt.Tx) error { return createBuckets(tx, bFiles, bManifest) },
+		7: func(tx *bolt.Tx) error { return createBuckets(tx, bSeqs, bOutSeq, bAcked, bPeerAcks, bHeld) },
 	}
 )
 

@@ -230,6 +230,9 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 	case *mmls.Message:
 		sent := e.SentAt
 		r.Type, r.Room, r.ID, r.From, r.FromID, r.Text, r.SentAt = "message", e.Room, e.MsgID, e.From, e.FromID.String(), e.Text, &sent
+		if e.Via != (mmls.ID{}) {
+			r.Via = e.Via.String()
+		}
 	case *mmls.Sent:
 		r.Type, r.Room, r.ID, r.Text, r.Recipients, r.Waiting = "sent", e.Room, e.MsgID, e.Text, e.Recipients, e.Waiting
 	case *mmls.Delivered:
@@ -314,6 +317,11 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 	case *mmls.AutoSaveChanged:
 		r.Type, r.Size, r.Status = "autosave", e.Limit, "on"
 		if e.Limit == 0 {
+			r.Status = "off"
+		}
+	case *mmls.HoldChanged:
+		r.Type, r.Status = "hold", "on"
+		if !e.On {
 			r.Status = "off"
 		}
 	case *mmls.FileCancelled:

@@ -1,0 +1,674 @@
+package mmls
+
+import (
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mmls-chat/mmls-chat/mmls/dmls"
+	"github.com/mmls-chat/mmls-chat/mmls/store"
+)
+
+// Delivery through members. Every message of ours is numbered per
+// recipient (dmls.Envelope.Seq) and signed; recipients say what they hold
+// with one cumulative record per room (dmls.Acks: per author, up to where
+// and which gaps), sent at most once per batch to each author it concerns
+// and to every member they meet; and members keep others' signed messages
+// (store.HeldMessage) to hand them on to the recipients who have not
+// acknowledged them, when they meet: a line reaches every member of its
+// room even when its author has gone. The recipient checks a handed-on
+// message as if its author had sent it (the author's signature over the
+// room and the whole envelope, its place among the recipients, the
+// author's membership); a holder can withhold, never alter, forge, or
+// get a message taken twice. Direct rooms are not held by anyone else:
+// their other person is the only recipient, and only the author re-sends.
+
+// Bounds of what we hold for others (README, "Delivery through members").
+var holdLimits = store.HoldLimits{PerAuthor: 500, PerAuthorBytes: 8 << 20, PerRoom: 4000, PerRoomBytes: 32 << 20}
+
+const (
+	// HoldFor is how long a held message is kept at most.
+	HoldFor = 7 * 24 * time.Hour
+	// HandOnEvery: while a member stays online, what it still misses is
+	// looked for again this often (at a meeting, at once).
+	HandOnEvery = 30 * time.Second
+	// handOnBatch bounds the messages one pass hands to one member; the
+	// next pass goes on.
+	handOnBatch = 1000
+	// maxBadHeld: a member that hands on this many messages that do not
+	// check is not listened to again until it reconnects.
+	maxBadHeld = 4
+)
+
+// acks is a room's acknowledgement state: what we hold of each author's
+// messages, and the latest record of each other member.
+type acks struct {
+	mine    map[ID]*dmls.AckEntry
+	dirty   map[ID]bool           // entries to write
+	undo    map[ID]*dmls.AckEntry // entries as the open batch found them (nil: new in it)
+	due     map[ID][]string       // authors to tell after the batch, and of which messages
+	version uint64                // of our last record
+	signed  []byte                // our record as last signed (nil: changed since)
+	told    uint64                // the version of ours the members last had from us (broadcast)
+	// theirs: each member's latest record; news: kept on the next tick.
+	theirs map[ID]*peerAcks
+	news   map[ID]bool
+	// met: members we exchanged records with since they came online;
+	// passed: when we last handed on to each.
+	met    map[ID]bool
+	passed map[ID]time.Time
+}
+
+type peerAcks struct {
+	rec *dmls.Acks
+	raw []byte
+}
+
+// loadAcks reads r's acknowledgement state.
+func (e *Engine) loadAcks(r *room) error {
+	a := &acks{mine: map[ID]*dmls.AckEntry{}, dirty: map[ID]bool{}, undo: map[ID]*dmls.AckEntry{}, due: map[ID][]string{}, theirs: map[ID]*peerAcks{},
+		news: map[ID]bool{}, met: map[ID]bool{}, passed: map[ID]time.Time{}}
+	mine, err := e.st.AckEntries(r.name)
+	if err != nil {
+		return err
+	}
+	for k, raw := range mine {
+		author, ok := ParseID(k)
+		entry, err := dmls.UnmarshalEntry(raw)
+		if !ok || err != nil || entry.Author != author {
+			e.cfg.Logf("mmls: room %s: a damaged acknowledgement entry for %q: dropped", r.name, k)
+			continue
+		}
+		a.mine[author] = &entry
+	}
+	if a.version, err = e.st.AckVersion(r.name); err != nil {
+		return err
+	}
+	theirs, err := e.st.PeerAcks(r.name)
+	if err != nil {
+		return err
+	}
+	for k, raw := range theirs {
+		member, ok := ParseID(k)
+		rec, err := dmls.UnmarshalAcks(raw)
+		if !ok || err != nil || rec.Member() != member || rec.Room != r.id {
+			continue
+		}
+		a.theirs[member] = &peerAcks{rec: rec, raw: raw}
+	}
+	r.acks = a
+	return nil
+}
+
+// numberFor gives env its sequence number for each recipient (the next
+// after the last we gave each in r) and returns them, and a way to take
+// them back if the message is not sent after all.
+func (e *Engine) numberFor(r *room, env *dmls.Envelope) (map[string]uint64, func(), error) {
+	if r.seqs == nil {
+		last, err := e.st.LastSeqs(r.name)
+		if err != nil {
+			return nil, nil, storageErr(err)
+		}
+		r.seqs = last
+	}
+	before := make(map[string]uint64, len(env.To))
+	seqs := make(map[string]uint64, len(env.To))
+	env.Seq = make([]uint64, len(env.To))
+	for i, fp := range env.To {
+		k := fp.String()
+		before[k] = r.seqs[k]
+		r.seqs[k]++
+		env.Seq[i], seqs[k] = r.seqs[k], r.seqs[k]
+	}
+	undo := func() {
+		for k, v := range before {
+			r.seqs[k] = v
+		}
+	}
+	return seqs, undo, nil
+}
+
+// stored notes that we hold author's message env in r (stored for good
+// once the batch is): our record changes, and the author is told after
+// the batch.
+func (e *Engine) stored(r *room, author ID, env *dmls.Envelope) {
+	seq, ok := env.SeqFor(e.me)
+	if !ok || seq == 0 {
+		return
+	}
+	a := r.acks
+	entry := a.mine[author]
+	if _, saved := a.undo[author]; !saved && e.held != nil {
+		// What the batch found, in case it fails: then we hold none of
+		// what it stored.
+		var was *dmls.AckEntry
+		if entry != nil {
+			c := *entry
+			c.Gaps = slices.Clone(entry.Gaps)
+			was = &c
+		}
+		a.undo[author] = was
+	}
+	if entry == nil {
+		entry = &dmls.AckEntry{Author: author}
+		a.mine[author] = entry
+	}
+	if entry.Add(seq) {
+		a.dirty[author], a.signed = true, nil
+	}
+	// Told even when it is not news: a message that comes again means
+	// its author did not hear that we hold it.
+	a.due[author] = append(a.due[author], hex.EncodeToString(env.ID[:]))
+	if e.held == nil {
+		e.flushAcks()
+	}
+}
+
+// endAcks ends a batch for the acknowledgement state: when its commit
+// failed, the entries are as they were before it (what it stored is not
+// held, and nobody was told).
+func (e *Engine) endAcks(failed bool) {
+	for _, r := range e.rooms {
+		a := r.acks
+		if failed && len(a.undo) > 0 {
+			for author, was := range a.undo {
+				if was == nil {
+					delete(a.mine, author)
+				} else {
+					a.mine[author] = was
+				}
+			}
+			a.signed = nil
+		}
+		clear(a.undo)
+	}
+}
+
+// flushAcks writes the entries that changed and tells their authors what
+// we hold, once the batch is durable: one record per room and author, at
+// most once per batch.
+func (e *Engine) flushAcks() {
+	for _, name := range e.roomNames() {
+		r := e.rooms[name]
+		a := r.acks
+		for author := range a.dirty {
+			raw, err := dmls.MarshalEntry(*a.mine[author])
+			if err == nil {
+				err = e.st.PutAckEntry(r.name, author.String(), raw)
+			}
+			if err != nil {
+				e.fail(storageErr(err))
+			}
+		}
+		clear(a.dirty)
+		if len(a.due) == 0 {
+			continue
+		}
+		// Each author that is online hears what we hold of its
+		// messages; when one is not, the members online do, to hand it
+		// on when it is back.
+		var to []ID
+		away := false
+		for author := range a.due {
+			if p := e.peers[author]; p != nil && p.online {
+				to = append(to, author)
+			} else {
+				away = true
+			}
+		}
+		due := a.due
+		a.due = map[ID][]string{}
+		rec := e.ackRecord(r)
+		if rec == nil {
+			continue
+		}
+		slices.SortFunc(to, func(x, y ID) int { return compareIDs(x, y) })
+		for _, author := range to {
+			e.sendLater(author, append([]byte{frameAcks}, rec...), true, storedNote(author, due[author]))
+		}
+		if away && !r.direct {
+			e.tellMembers(r, to)
+		}
+	}
+}
+
+// storedNote is the log line written just before an acknowledgement
+// leaves (after the batch that stored what it acknowledges is durable).
+func storedNote(author ID, ids []string) string {
+	var b strings.Builder
+	b.WriteString("mmls:")
+	for i, id := range ids {
+		if i == 8 {
+			fmt.Fprintf(&b, " and %d more;", len(ids)-i)
+			break
+		}
+		fmt.Fprintf(&b, " message %s from %s stored;", id, author.Short())
+	}
+	b.WriteString(" acknowledgement follows")
+	return b.String()
+}
+
+func compareIDs(x, y ID) int {
+	for i := range x {
+		if x[i] != y[i] {
+			return int(x[i]) - int(y[i])
+		}
+	}
+	return 0
+}
+
+// tellMembers sends our record of r to every online member but those in
+// told already (after the batch, if one is open).
+func (e *Engine) tellMembers(r *room, told []ID) {
+	rec := e.ackRecord(r)
+	if rec == nil {
+		return
+	}
+	r.acks.told = r.acks.version
+	for _, p := range e.sortedPeers() {
+		if p.online && !slices.Contains(told, p.id) && e.shares(r, p.id) {
+			e.sendLater(p.id, append([]byte{frameAcks}, rec...), true, "")
+		}
+	}
+}
+
+// sortedPeers lists the peers in a stable order.
+func (e *Engine) sortedPeers() []*peerState {
+	out := make([]*peerState, 0, len(e.peers))
+	for _, p := range e.peers {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(x, y *peerState) int { return compareIDs(x.id, y.id) })
+	return out
+}
+
+// ackRecord is our signed record for r (signed again only when it
+// changed).
+func (e *Engine) ackRecord(r *room) []byte {
+	a := r.acks
+	if a.signed != nil {
+		return a.signed
+	}
+	rec := &dmls.Acks{Room: r.id, Version: max(a.version+1, uint64(e.now().UnixNano()))}
+	authors := make([]ID, 0, len(a.mine))
+	for author := range a.mine {
+		authors = append(authors, author)
+	}
+	// Past the bound, the members we are linked with first.
+	slices.SortFunc(authors, func(x, y ID) int {
+		lx, ly := r.s.HasGroupOf(x), r.s.HasGroupOf(y)
+		switch {
+		case lx && !ly:
+			return -1
+		case ly && !lx:
+			return 1
+		}
+		return compareIDs(x, y)
+	})
+	if len(authors) > dmls.MaxAckAuthors {
+		authors = authors[:dmls.MaxAckAuthors]
+	}
+	for _, author := range authors {
+		rec.Entries = append(rec.Entries, *a.mine[author])
+	}
+	if err := e.st.PutAckVersion(r.name, rec.Version); err != nil {
+		e.fail(storageErr(err))
+		return nil
+	}
+	if err := rec.Sign(e.id); err != nil {
+		e.cfg.Logf("mmls: room %s: acknowledgements: %v", r.name, err)
+		return nil
+	}
+	raw, err := rec.Marshal()
+	if err != nil {
+		e.cfg.Logf("mmls: room %s: acknowledgements: %v", r.name, err)
+		return nil
+	}
+	a.version, a.signed = rec.Version, raw
+	return raw
+}
+
+// meet starts the exchange with a member that came online in r: our
+// record goes to it, its record comes back, and each hands on what the
+// other misses.
+func (e *Engine) meet(r *room, peer ID) {
+	if rec := e.ackRecord(r); rec != nil {
+		e.send(peer, append([]byte{frameAcks}, rec...))
+	}
+}
+
+// onAcks takes an acknowledgement record from peer: the member's own, or
+// one a member hands on (then its signature is checked).
+func (e *Engine) onAcks(from ID, body []byte) {
+	rec, err := dmls.UnmarshalAcks(body)
+	if err != nil {
+		e.cfg.Logf("mmls: from %s: %v", from.Short(), err)
+		return
+	}
+	r := e.byID[rec.Room]
+	member := rec.Member()
+	switch {
+	case r == nil:
+		e.cfg.Logf("mmls: from %s: acknowledgements for a room we are not in", from.Short())
+		return
+	case member == e.me:
+		return // ours, handed back
+	case !e.shares(r, from):
+		e.cfg.Logf("mmls: from %s: acknowledgements of %s, which it is not a member of", from.Short(), r.name)
+		return
+	case member != from && e.distrusted(from):
+		return
+	case member != from:
+		if err := rec.Verify(); err != nil {
+			e.badHeld(from, "acknowledgements", err)
+			return
+		}
+		if !e.isMember(r, member) {
+			return
+		}
+	}
+	a := r.acks
+	if old := a.theirs[member]; old == nil || old.rec.Version < rec.Version {
+		a.theirs[member] = &peerAcks{rec: rec, raw: append([]byte(nil), body...)}
+		a.news[member] = true
+		e.delivered(r, member, rec.Entry(e.me))
+	}
+	if member != from {
+		return
+	}
+	first := !a.met[member]
+	if first || e.now().Sub(a.passed[member]) >= HandOnEvery {
+		a.met[member] = true
+		e.handOn(r, member, first)
+	}
+}
+
+// delivered turns what member holds of our messages into Delivered
+// events.
+func (e *Engine) delivered(r *room, member ID, entry dmls.AckEntry) {
+	if entry.Upto == 0 {
+		return
+	}
+	ids, err := e.st.AckSeqs(r.name, member.String(), entry.Upto, entry.Has)
+	if err != nil {
+		e.fail(storageErr(err))
+	}
+	for _, id := range ids {
+		e.emit(&Delivered{Room: r.name, MsgID: id, To: member})
+	}
+}
+
+// handOn gives member what we hold of r that it misses (its record says
+// what it holds), in each author's order; at a meeting, the others'
+// records too, so that it learns who stored its messages while it was
+// away.
+func (e *Engine) handOn(r *room, member ID, meeting bool) {
+	a := r.acks
+	a.passed[member] = e.now()
+	if meeting {
+		for other, pa := range a.theirs {
+			if other != member {
+				e.send(member, append([]byte{frameAcks}, pa.raw...))
+			}
+		}
+	}
+	if r.direct || !r.s.Expects(member) && !r.s.InSendGroup(member) {
+		return
+	}
+	held, err := e.st.HeldIn(r.name)
+	if err != nil {
+		e.fail(storageErr(err))
+		return
+	}
+	theirs := a.theirs[member]
+	sent := 0
+	for _, h := range held {
+		env, err := dmls.UnmarshalEnvelope(h.Envelope)
+		if err != nil || env.Author() == member {
+			continue
+		}
+		seq, ok := env.SeqFor(member)
+		if !ok || seq == 0 {
+			continue
+		}
+		if theirs != nil {
+			if entry := theirs.rec.Entry(env.Author()); entry.Has(seq) {
+				continue
+			}
+		}
+		raw, err := (&dmls.Held{Room: r.id, Envelope: h.Envelope}).Marshal()
+		if err != nil {
+			continue
+		}
+		e.send(member, append([]byte{frameHeld}, raw...))
+		if sent++; sent >= handOnBatch {
+			break
+		}
+	}
+	if sent > 0 {
+		e.cfg.Logf("mmls: room %s: handed %d held messages to %s", r.name, sent, member.Short())
+	}
+}
+
+// onHeld takes a message a member hands on: checked as if its author had
+// sent it, kept once, shown as the author's.
+func (e *Engine) onHeld(from ID, body []byte) {
+	h, err := dmls.UnmarshalHeld(body)
+	if err != nil {
+		e.badHeld(from, "a held message", err)
+		return
+	}
+	r := e.byID[h.Room]
+	switch {
+	case r == nil:
+		e.cfg.Logf("mmls: from %s: a held message for a room we are not in", from.Short())
+		return
+	case r.direct:
+		e.cfg.Logf("mmls: from %s: a held message of a direct room: refused", from.Short())
+		return
+	case !e.shares(r, from):
+		e.cfg.Logf("mmls: from %s: a held message of %s, which it is not a member of: refused", from.Short(), r.name)
+		return
+	case e.distrusted(from):
+		return
+	}
+	env, err := dmls.UnmarshalEnvelope(h.Envelope)
+	if err != nil {
+		e.badHeld(from, "a held message", err)
+		return
+	}
+	author := env.Author()
+	seq, addressed := env.SeqFor(e.me)
+	switch {
+	case author == e.me:
+		return
+	case env.Kind != dmls.EnvelopeText && env.Kind != dmls.EnvelopeFile:
+		e.badHeld(from, "a held message", errNotHeld)
+		return
+	case !addressed || seq == 0:
+		e.cfg.Logf("mmls: from %s: a held message not addressed to us: refused", from.Short())
+		return
+	case r.s.Kicked(author) || !e.isMember(r, author):
+		e.cfg.Logf("mmls: from %s: a held message of %s, not a member of %s: refused", from.Short(), author.Short(), r.name)
+		return
+	}
+	had, err := e.st.HasMessage(r.name, author.String(), hex.EncodeToString(env.ID[:]))
+	if err != nil {
+		e.fail(storageErr(err))
+		return
+	}
+	if had {
+		e.stored(r, author, env) // we hold it: say so
+		return
+	}
+	if err := env.Verify(r.id); err != nil {
+		e.badHeld(from, "a held message", err)
+		return
+	}
+	e.received(r, dmls.Event{Type: dmls.EventMessage, Peer: author, Envelope: env}, from)
+}
+
+var errNotHeld = failf(ErrUsage, "only texts and file offers are handed on")
+
+// shares reports whether peer is in r with us: the other person of a
+// direct room; in another room, not kicked and linked either way, or
+// announcing it.
+func (e *Engine) shares(r *room, peer ID) bool {
+	if r.direct {
+		return peer == r.with
+	}
+	if r.s.Kicked(peer) {
+		return false
+	}
+	if r.s.InSendGroup(peer) || r.s.HasGroupOf(peer) {
+		return true
+	}
+	p := e.peers[peer]
+	return p != nil && p.rooms[r.id]
+}
+
+// isMember reports whether id is a member of r as we see it: linked
+// either way, or in our send group before our restart.
+func (e *Engine) isMember(r *room, id ID) bool {
+	if r.s.Kicked(id) {
+		return false
+	}
+	if r.s.InSendGroup(id) || r.s.HasGroupOf(id) {
+		return true
+	}
+	members, err := e.st.Members(r.name)
+	return err == nil && slices.Contains(members, id.String())
+}
+
+func (e *Engine) distrusted(peer ID) bool {
+	p := e.peers[peer]
+	return p != nil && p.badHeld >= maxBadHeld
+}
+
+// badHeld counts what a member handed on that did not check; past
+// maxBadHeld nothing more of it is looked at until it reconnects.
+func (e *Engine) badHeld(from ID, what string, err error) {
+	p := e.peer(from)
+	p.badHeld++
+	e.cfg.Logf("mmls: from %s: %s that does not check (%d): %v", from.Short(), what, p.badHeld, err)
+	if p.badHeld == maxBadHeld {
+		e.cfg.Logf("mmls: %s: what it hands on is ignored until it reconnects", from.Short())
+	}
+}
+
+// hold keeps author's message env of r to hand on to its other
+// recipients, unless the user turned holding off.
+func (e *Engine) hold(r *room, author ID, env *dmls.Envelope) {
+	if r.direct || !e.holding {
+		return
+	}
+	others := false
+	for _, to := range env.To {
+		if to != e.me && to != author {
+			others = true
+			break
+		}
+	}
+	if !others {
+		return
+	}
+	raw, err := env.Marshal()
+	if err != nil {
+		return
+	}
+	m := store.HeldMessage{Room: r.name, Author: author.String(), ID: hex.EncodeToString(env.ID[:]), SentAt: env.SentAt,
+		HeldAt: e.now(), Envelope: raw}
+	if _, err := e.st.Hold(m, holdLimits); err != nil {
+		e.fail(storageErr(err))
+	}
+}
+
+// setHold turns holding for others on or off; off forgets what we hold.
+func (e *Engine) setHold(on bool) (Event, error) {
+	value := "on"
+	if !on {
+		value = "off"
+	}
+	if err := e.st.SetSetting(store.SettingHold, value); err != nil {
+		return nil, storageErr(err)
+	}
+	e.holding = on
+	if !on {
+		rooms, err := e.st.HeldRooms()
+		if err != nil {
+			return nil, storageErr(err)
+		}
+		for _, room := range rooms {
+			if err := e.st.DropHeld(room); err != nil {
+				return nil, storageErr(err)
+			}
+		}
+	}
+	return &HoldChanged{On: on}, nil
+}
+
+// pruneHeld forgets what every recipient holds now, and what is older
+// than HoldFor; and keeps the members' records that came since the last
+// tick.
+func (e *Engine) pruneHeld() {
+	now := e.now()
+	for _, name := range e.roomNames() {
+		r := e.rooms[name]
+		a := r.acks
+		for member := range a.news {
+			if pa := a.theirs[member]; pa != nil {
+				if err := e.st.PutPeerAcks(r.name, member.String(), pa.raw); err != nil {
+					e.fail(storageErr(err))
+				}
+			}
+		}
+		clear(a.news)
+		if r.direct {
+			continue
+		}
+		if len(a.mine) > 0 && (a.signed == nil || a.version > a.told) {
+			// What we hold changed since the members last heard:
+			// holders forget what everyone has.
+			e.tellMembers(r, nil)
+		}
+		held, err := e.st.HeldIn(r.name)
+		if err != nil {
+			e.fail(storageErr(err))
+			continue
+		}
+		var done []store.HeldMessage
+		for _, h := range held {
+			if now.Sub(h.HeldAt) >= HoldFor || e.everyoneHolds(r, h) {
+				done = append(done, h)
+			}
+		}
+		if err := e.st.Unhold(r.name, done); err != nil {
+			e.fail(storageErr(err))
+		}
+	}
+}
+
+// everyoneHolds reports whether every recipient of h but us and its
+// author has said it holds it (or is no longer a member).
+func (e *Engine) everyoneHolds(r *room, h store.HeldMessage) bool {
+	env, err := dmls.UnmarshalEnvelope(h.Envelope)
+	if err != nil {
+		return true
+	}
+	author := env.Author()
+	for i, to := range env.To {
+		if to == e.me || to == author || r.s.Kicked(to) {
+			continue
+		}
+		pa := r.acks.theirs[to]
+		if pa == nil {
+			return false
+		}
+		if entry := pa.rec.Entry(author); !entry.Has(env.SeqOf(i)) {
+			return false
+		}
+	}
+	return true
+}
