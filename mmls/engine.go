@@ -44,6 +44,9 @@ type Config struct {
 	// files.DownloadDir(): $XDG_DOWNLOAD_DIR or ~/Downloads, then
 	// mmls-chat).
 	DownloadDir string
+	// HoldLimits bound what we keep of others' messages to hand on, per
+	// author and room (zero: DefaultHoldLimits).
+	HoldLimits store.HoldLimits
 	// CorruptChunks makes this node serve damaged file chunks: fault
 	// injection for tests that play a hostile holder.
 	CorruptChunks bool
@@ -120,6 +123,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
+	}
+	if cfg.HoldLimits == (store.HoldLimits{}) {
+		cfg.HoldLimits = DefaultHoldLimits
 	}
 	if cfg.DownloadDir == "" {
 		cfg.DownloadDir = files.DownloadDir()

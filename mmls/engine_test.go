@@ -20,18 +20,33 @@ import (
 // recordingNet is a Network double for feeding the engine hostile frames
 // directly (the real transport is exercised by the end-to-end tests).
 type recordingNet struct {
-	mu    sync.Mutex
-	sends int
-	to    []ID // the recipient of each send
-	ev    chan NetEvent
+	mu       sync.Mutex
+	sends    int
+	to       []ID     // the recipient of each send
+	payloads [][]byte // and what went
+	ev       chan NetEvent
 }
 
-func (n *recordingNet) Send(to ID, _ []byte) error {
+func (n *recordingNet) Send(to ID, payload []byte) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.sends++
 	n.to = append(n.to, to)
+	n.payloads = append(n.payloads, bytes.Clone(payload))
 	return nil
+}
+
+// framesTo returns the frames of one kind sent to peer.
+func (n *recordingNet) framesTo(peer ID, kind byte) [][]byte {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out [][]byte
+	for i, to := range n.to {
+		if to == peer && len(n.payloads[i]) > 0 && n.payloads[i][0] == kind {
+			out = append(out, n.payloads[i][1:])
+		}
+	}
+	return out
 }
 
 // sentTo counts the frames sent to peer.

@@ -25,8 +25,10 @@ import (
 // get a message taken twice. Direct rooms are not held by anyone else:
 // their other person is the only recipient, and only the author re-sends.
 
-// Bounds of what we hold for others (README, "Delivery through members").
-var holdLimits = store.HoldLimits{PerAuthor: 500, PerAuthorBytes: 8 << 20, PerRoom: 4000, PerRoomBytes: 32 << 20}
+// DefaultHoldLimits bound what we hold for others in each room: 500
+// messages and 8 MiB per author, 4000 messages and 32 MiB in all (README,
+// "Delivery through members").
+var DefaultHoldLimits = store.HoldLimits{PerAuthor: 500, PerAuthorBytes: 8 << 20, PerRoom: 4000, PerRoomBytes: 32 << 20}
 
 const (
 	// HoldFor is how long a held message is kept at most.
@@ -580,7 +582,7 @@ func (e *Engine) hold(r *room, author ID, env *dmls.Envelope) {
 	}
 	m := store.HeldMessage{Room: r.name, Author: author.String(), ID: hex.EncodeToString(env.ID[:]), SentAt: env.SentAt,
 		HeldAt: e.now(), Envelope: raw}
-	if _, err := e.st.Hold(m, holdLimits); err != nil {
+	if _, err := e.st.Hold(m, e.cfg.HoldLimits); err != nil {
 		e.fail(storageErr(err))
 	}
 }

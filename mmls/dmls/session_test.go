@@ -684,3 +684,38 @@ func TestLeaveCountsOnlyForItsSender(t *testing.T) {
 	n.flush()
 	n.check()
 }
+
+// TestAttackOwnerPassesOnAnothersEnvelope: carol takes alice's signed
+// envelope (she is a recipient, she can read it) and protects it in her
+// own send group, as her own message to bob: bob refuses it, whatever the
+// signature, since its author is not the group's owner.
+func TestAttackOwnerPassesOnAnothersEnvelope(t *testing.T) {
+	t.Parallel()
+	n := newSimNet(t, 12, Config{}, "alice", "bob", "carol")
+	n.flush()
+	alice, bob, carol := n.node("alice"), n.node("bob"), n.node("carol")
+	_, env, err := alice.s.Protect("alice's words")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := carol.s.ProtectEnvelope(env) // signed by alice: kept as it is
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range out.Sends {
+		if o.To != bob.id.Fingerprint() || o.Kind != KindApp {
+			continue
+		}
+		res, err := bob.s.Handle(carol.id.Fingerprint(), o.Data)
+		if !errors.Is(err, ErrAuth) {
+			t.Fatalf("alice's envelope in carol's group: %v", err)
+		}
+		for _, ev := range res.Events {
+			if ev.Type == EventMessage {
+				t.Fatal("shown")
+			}
+		}
+		return
+	}
+	t.Fatal("carol sent bob nothing")
+}

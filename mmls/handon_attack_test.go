@@ -1,0 +1,415 @@
+package mmls
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/mmls-chat/mmls-chat/mmls/dmls"
+	"github.com/mmls-chat/mmls-chat/mmls/store"
+)
+
+// handOnFixture is us (a real engine, its store and rooms) in the lobby
+// with alice, the author of what others hand on, and two members who
+// hold: carol (honest) and mallory (hostile). alice is a member as we
+// see her (our send group had her before our restart); nobody is linked.
+type handOnFixture struct {
+	e                     *Engine
+	net                   *recordingNet
+	lobby                 *room
+	alice, carol, mallory *dmls.Identity
+	stranger              *dmls.Identity
+	aliceID, carol_, mal  ID
+}
+
+func newHandOnFixture(t *testing.T) *handOnFixture {
+	t.Helper()
+	e := newTestEngine(t)
+	env := dmls.Env{Rand: rand.Reader, Now: time.Now}
+	f := &handOnFixture{e: e, net: e.cfg.Net.(*recordingNet), lobby: e.rooms["lobby"]}
+	for _, x := range []struct {
+		id   **dmls.Identity
+		nick string
+	}{{&f.alice, "alice"}, {&f.carol, "carol"}, {&f.mallory, "mallory"}, {&f.stranger, "stranger"}} {
+		id, err := dmls.NewIdentity(env, x.nick)
+		if err != nil {
+			t.Fatal(err)
+		}
+		*x.id = id
+	}
+	f.aliceID, f.carol_, f.mal = f.alice.Fingerprint(), f.carol.Fingerprint(), f.mallory.Fingerprint()
+	if err := e.st.AddMember("lobby", f.aliceID.String()); err != nil {
+		t.Fatal(err)
+	}
+	for _, holder := range []ID{f.carol_, f.mal} {
+		p := e.peer(holder)
+		p.online, p.rooms[f.lobby.id] = true, true
+	}
+	return f
+}
+
+// line is alice's message number seq to us in room (addressed to us and
+// to carol), signed by alice.
+func (f *handOnFixture) line(t *testing.T, room dmls.RoomID, seq uint64, text string) *dmls.Envelope {
+	t.Helper()
+	to := []ID{f.e.me, f.carol_}
+	env := &dmls.Envelope{ID: msgID(text), SentAt: time.Unix(1800000000+int64(seq), 0).UTC(), Kind: dmls.EnvelopeText,
+		To: to, Seq: []uint64{seq, seq}, Body: []byte(text)}
+	if err := env.Sign(f.alice, room); err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+func msgID(text string) dmls.MessageID {
+	var id dmls.MessageID
+	copy(id[:], text)
+	return id
+}
+
+func heldFrame(t *testing.T, room dmls.RoomID, env *dmls.Envelope) []byte {
+	t.Helper()
+	raw, err := env.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return heldFrameRaw(t, room, raw)
+}
+
+func heldFrameRaw(t *testing.T, room dmls.RoomID, raw []byte) []byte {
+	t.Helper()
+	b, err := (&dmls.Held{Room: room, Envelope: raw}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]byte{frameHeld}, b...)
+}
+
+// shown returns the texts we showed from alice, with who handed each on.
+func (f *handOnFixture) shown() map[string][]ID {
+	out := map[string][]ID{}
+	for _, ev := range f.e.drainEvents() {
+		if m, ok := ev.(*Message); ok && m.FromID == f.aliceID {
+			out[m.Text] = append(out[m.Text], m.Via)
+		}
+	}
+	return out
+}
+
+func (f *handOnFixture) entry() dmls.AckEntry {
+	if a := f.lobby.acks.mine[f.aliceID]; a != nil {
+		return *a
+	}
+	return dmls.AckEntry{}
+}
+
+// TestAttackHostileHolder plays a member that hands on alice's lines: it
+// can withhold, but what it alters, forges, moves to another room or
+// replays is never taken, and a message is shown once, as alice's.
+func TestAttackHostileHolder(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		play  func(t *testing.T, f *handOnFixture)
+		shown []string // alice's lines we show, each once
+	}{
+		{"an honest holder", func(t *testing.T, f *handOnFixture) {
+			f.e.onFrame(f.carol_, heldFrame(t, f.lobby.id, f.line(t, f.lobby.id, 1, "one")))
+		}, []string{"one"}},
+		{"a byte of the text changed", func(t *testing.T, f *handOnFixture) {
+			raw, _ := f.line(t, f.lobby.id, 1, "pay alice 10").Marshal()
+			i := bytes.Index(raw, []byte("10"))
+			raw[i] = '9'
+			f.e.onFrame(f.mal, heldFrameRaw(t, f.lobby.id, raw))
+		}, nil},
+		{"its recipients changed", func(t *testing.T, f *handOnFixture) {
+			env := f.line(t, f.lobby.id, 1, "one")
+			env.Seq[0] = 7 // claims another place in alice's order to us
+			f.e.onFrame(f.mal, heldFrame(t, f.lobby.id, env))
+		}, nil},
+		{"signed by the holder, with alice's key in it", func(t *testing.T, f *handOnFixture) {
+			env := f.line(t, f.lobby.id, 1, "forged")
+			if err := env.Sign(f.mallory, f.lobby.id); err != nil {
+				t.Fatal(err)
+			}
+			env.From = f.alice.PublicKey()
+			f.e.onFrame(f.mal, heldFrame(t, f.lobby.id, env))
+		}, nil},
+		{"a line of another room", func(t *testing.T, f *handOnFixture) {
+			// alice wrote it in dev; mallory passes it off as the lobby's.
+			f.e.onFrame(f.mal, heldFrame(t, f.lobby.id, f.line(t, dmls.RoomIDOf("dev"), 1, "said in dev")))
+		}, nil},
+		{"replayed", func(t *testing.T, f *handOnFixture) {
+			frame := heldFrame(t, f.lobby.id, f.line(t, f.lobby.id, 1, "once"))
+			for range 5 {
+				f.e.onFrame(f.mal, frame)
+			}
+			f.e.onFrame(f.carol_, frame)
+		}, []string{"once"}},
+		{"out of order", func(t *testing.T, f *handOnFixture) {
+			for _, seq := range []uint64{3, 1, 2} {
+				f.e.onFrame(f.mal, heldFrame(t, f.lobby.id, f.line(t, f.lobby.id, seq, fmt.Sprint("line ", seq))))
+			}
+		}, []string{"line 1", "line 2", "line 3"}},
+		{"a strangers' holder", func(t *testing.T, f *handOnFixture) {
+			// The stranger shares no room with us: nothing it offers is
+			// looked at, genuine or not.
+			f.e.onFrame(f.stranger.Fingerprint(), heldFrame(t, f.lobby.id, f.line(t, f.lobby.id, 1, "via a stranger")))
+		}, nil},
+		{"not addressed to us", func(t *testing.T, f *handOnFixture) {
+			env := &dmls.Envelope{ID: msgID("for carol"), SentAt: time.Now().UTC(), Kind: dmls.EnvelopeText,
+				To: []ID{f.carol_}, Seq: []uint64{1}, Body: []byte("for carol")}
+			if err := env.Sign(f.alice, f.lobby.id); err != nil {
+				t.Fatal(err)
+			}
+			f.e.onFrame(f.mal, heldFrame(t, f.lobby.id, env))
+		}, nil},
+		{"by someone who is not a member", func(t *testing.T, f *handOnFixture) {
+			env := &dmls.Envelope{ID: msgID("hi from nowhere"), SentAt: time.Now().UTC(), Kind: dmls.EnvelopeText,
+				To: []ID{f.e.me}, Seq: []uint64{1}, Body: []byte("hi from nowhere")}
+			if err := env.Sign(f.stranger, f.lobby.id); err != nil {
+				t.Fatal(err)
+			}
+			f.e.onFrame(f.mal, heldFrame(t, f.lobby.id, env))
+		}, nil},
+		{"by a member we removed", func(t *testing.T, f *handOnFixture) {
+			f.lobby.s.MarkKicked(f.aliceID, f.e.me)
+			f.e.onFrame(f.carol_, heldFrame(t, f.lobby.id, f.line(t, f.lobby.id, 1, "after her removal")))
+		}, nil},
+		{"a control message", func(t *testing.T, f *handOnFixture) {
+			env := &dmls.Envelope{ID: msgID("ctl"), SentAt: time.Now().UTC(), Kind: dmls.EnvelopeControl,
+				To: []ID{f.e.me}, Seq: []uint64{1}, Body: []byte{1, 1, 'x'}}
+			if err := env.Sign(f.alice, f.lobby.id); err != nil {
+				t.Fatal(err)
+			}
+			f.e.onFrame(f.mal, heldFrame(t, f.lobby.id, env))
+		}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newHandOnFixture(t)
+			tt.play(t, f)
+			got := f.shown()
+			if len(got) != len(tt.shown) {
+				t.Fatalf("shown %v, want %v", got, tt.shown)
+			}
+			for _, text := range tt.shown {
+				if via := got[text]; len(via) != 1 {
+					t.Fatalf("%q shown %d times", text, len(via))
+				}
+			}
+			h, err := f.e.st.History("lobby", 0)
+			if err != nil || len(h) != len(tt.shown) {
+				t.Fatalf("history of %d messages (%v), want %d", len(h), err, len(tt.shown))
+			}
+			// What we say we hold is exactly what we took.
+			entry := f.entry()
+			for seq := uint64(1); seq <= 8; seq++ {
+				if entry.Has(seq) != (seq <= uint64(len(tt.shown))) {
+					t.Fatalf("our record of alice: %+v, after taking %v", entry, tt.shown)
+				}
+			}
+		})
+	}
+}
+
+// TestAttackHolderWithholds: a holder that hands on lines 1 and 3 and
+// keeps 2 leaves a gap our record says, which an honest holder fills.
+func TestAttackHolderWithholds(t *testing.T) {
+	t.Parallel()
+	f := newHandOnFixture(t)
+	for _, seq := range []uint64{1, 3} {
+		f.e.onFrame(f.mal, heldFrame(t, f.lobby.id, f.line(t, f.lobby.id, seq, fmt.Sprint("line ", seq))))
+	}
+	if e := f.entry(); e.Upto != 3 || len(e.Gaps) != 1 || e.Gaps[0] != (dmls.SeqRange{Lo: 2, Hi: 2}) {
+		t.Fatalf("our record after a withheld line: %+v", e)
+	}
+	// Meeting carol: our record tells her what we miss...
+	f.e.meet(f.lobby, f.carol_)
+	recs := f.net.framesTo(f.carol_, frameAcks)
+	if len(recs) == 0 {
+		t.Fatal("no record to carol")
+	}
+	rec, err := dmls.UnmarshalAcks(recs[len(recs)-1])
+	if err != nil || rec.Verify() != nil {
+		t.Fatalf("our record: %v", err)
+	}
+	if e := rec.Entry(f.aliceID); e.Has(2) || !e.Has(3) {
+		t.Fatalf("we tell carol %+v", e)
+	}
+	// ...and she hands it on.
+	f.e.onFrame(f.carol_, heldFrame(t, f.lobby.id, f.line(t, f.lobby.id, 2, "line 2")))
+	if e := f.entry(); e.Upto != 3 || len(e.Gaps) != 0 {
+		t.Fatalf("the gap is not filled: %+v", e)
+	}
+	if got := f.shown(); len(got) != 3 {
+		t.Fatalf("shown %v", got)
+	}
+}
+
+// TestAttackHolderFloods: a holder whose messages do not check is not
+// listened to after a few; what it costs us is bounded.
+func TestAttackHolderFloods(t *testing.T) {
+	t.Parallel()
+	f := newHandOnFixture(t)
+	garbage := f.line(t, f.lobby.id, 1, "garbage")
+	garbage.Sig = bytes.Repeat([]byte{0x55}, 64)
+	frame := heldFrame(t, f.lobby.id, garbage)
+	for range 1000 {
+		f.e.onFrame(f.mal, frame)
+	}
+	if n := f.e.peers[f.mal].badHeld; n != maxBadHeld {
+		t.Fatalf("%d bad messages looked at, want %d", n, maxBadHeld)
+	}
+	// Distrusted: even a genuine line from it is not looked at now...
+	f.e.onFrame(f.mal, heldFrame(t, f.lobby.id, f.line(t, f.lobby.id, 2, "genuine, from mallory")))
+	if got := f.shown(); len(got) != 0 {
+		t.Fatalf("shown %v", got)
+	}
+	// ...until it reconnects.
+	f.e.onNet(NetEvent{Kind: PeerDown, Peer: f.mal})
+	f.e.peers[f.mal].online = true
+	f.e.onFrame(f.mal, heldFrame(t, f.lobby.id, f.line(t, f.lobby.id, 2, "genuine, from mallory")))
+	if got := f.shown(); len(got["genuine, from mallory"]) != 1 {
+		t.Fatalf("shown %v", got)
+	}
+}
+
+// TestAttackForgedAcknowledgement: mallory hands us (alice's side: we
+// are the author) a record that says bob holds our message. Only bob's
+// own signature makes it so; a stale record of his changes nothing.
+func TestAttackForgedAcknowledgement(t *testing.T) {
+	t.Parallel()
+	f := newHandOnFixture(t)
+	e := f.e
+	bob := f.carol // bob, for this test: a member we sent to
+	bobID := bob.Fingerprint()
+	if err := e.st.AddMember("lobby", bobID.String()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.say(f.lobby, "did you get this, bob?"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.st.Outbox()
+	if err != nil || len(out) != 1 || out[0].Seqs[bobID.String()] != 1 || out[0].Acked[bobID.String()] {
+		t.Fatalf("outbox %+v %v", out, err)
+	}
+	id := out[0].ID
+	record := func(signer *dmls.Identity, version uint64, upto uint64) []byte {
+		rec := &dmls.Acks{Room: f.lobby.id, Version: version, Entries: []dmls.AckEntry{{Author: e.me, Upto: upto}}}
+		if err := rec.Sign(signer); err != nil {
+			t.Fatal(err)
+		}
+		rec.From = bob.PublicKey() // claimed: bob's
+		raw, err := rec.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append([]byte{frameAcks}, raw...)
+	}
+	delivered := func() bool {
+		for _, ev := range e.drainEvents() {
+			if d, ok := ev.(*Delivered); ok && d.MsgID == id && d.To == bobID {
+				return true
+			}
+		}
+		return false
+	}
+	e.onFrame(f.mal, record(f.mallory, 9, 1)) // forged: mallory signed it
+	if delivered() {
+		t.Fatal("a forged record marked our message stored")
+	}
+	e.onFrame(f.mal, record(bob, 5, 0)) // bob's, genuine, holding nothing
+	e.onFrame(f.mal, record(bob, 4, 1)) // bob's too, but older: stale
+	if delivered() {
+		t.Fatal("a stale record marked our message stored")
+	}
+	e.onFrame(f.mal, record(bob, 6, 1)) // bob's, newer, handed on
+	if !delivered() {
+		t.Fatal("bob's own record, handed on, did not mark it stored")
+	}
+	if o, err := e.st.Outbox(); err != nil || len(o) != 1 || !o[0].Acked[bobID.String()] {
+		t.Fatalf("outbox after bob's record: %+v %v", o, err)
+	}
+}
+
+// TestHoldIsBounded: an author that writes more than a member holds for
+// others cannot make it hold more: the oldest go first, per author.
+func TestHoldIsBounded(t *testing.T) {
+	t.Parallel()
+	f := newHandOnFixture(t)
+	f.e.cfg.HoldLimits = store.HoldLimits{PerAuthor: 10, PerAuthorBytes: 1 << 20, PerRoom: 15, PerRoomBytes: 1 << 20}
+	p := f.e.peer(f.aliceID)
+	p.online = false
+	for seq := uint64(1); seq <= 30; seq++ {
+		env := f.line(t, f.lobby.id, seq, fmt.Sprint("flood ", seq))
+		f.e.received(f.lobby, dmls.Event{Type: dmls.EventMessage, Peer: f.aliceID, Envelope: env}, ID{})
+	}
+	held, err := f.e.st.HeldIn("lobby")
+	if err != nil || len(held) != 10 {
+		t.Fatalf("holding %d of alice's messages (%v), want 10", len(held), err)
+	}
+	if want := msgID("flood 21"); held[0].ID != hex.EncodeToString(want[:]) {
+		t.Fatalf("kept from %q, want the newest ten", held[0].ID)
+	}
+}
+
+// TestPruneHeld: a held message is forgotten once every other recipient
+// said (in a record signed by it) that it holds it, or once it is older
+// than HoldFor; not before.
+func TestPruneHeld(t *testing.T) {
+	t.Parallel()
+	f := newHandOnFixture(t)
+	e := f.e
+	held := func() int {
+		n, _, err := e.st.HeldTotals("lobby")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for seq := uint64(1); seq <= 2; seq++ {
+		env := f.line(t, f.lobby.id, seq, fmt.Sprint("for carol too ", seq))
+		e.received(f.lobby, dmls.Event{Type: dmls.EventMessage, Peer: f.aliceID, Envelope: env}, ID{})
+	}
+	e.pruneHeld()
+	if n := held(); n != 2 {
+		t.Fatalf("holding %d before carol said anything, want 2", n)
+	}
+	carolHolds := func(version, upto uint64) {
+		rec := &dmls.Acks{Room: f.lobby.id, Version: version, Entries: []dmls.AckEntry{{Author: f.aliceID, Upto: upto}}}
+		if err := rec.Sign(f.carol); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := rec.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.onFrame(f.carol_, append([]byte{frameAcks}, raw...))
+		e.pruneHeld()
+	}
+	carolHolds(1, 1)
+	if n := held(); n != 1 {
+		t.Fatalf("holding %d once carol holds the first, want 1", n)
+	}
+	carolHolds(2, 2)
+	if n := held(); n != 0 {
+		t.Fatalf("holding %d once carol holds both, want 0", n)
+	}
+	// Nobody says anything of this one: it goes when it is too old.
+	env := f.line(t, f.lobby.id, 3, "nobody answers")
+	e.received(f.lobby, dmls.Event{Type: dmls.EventMessage, Peer: f.aliceID, Envelope: env}, ID{})
+	e.pruneHeld()
+	if n := held(); n != 1 {
+		t.Fatalf("holding %d, want 1", n)
+	}
+	e.cfg.Env.Now = func() time.Time { return time.Now().Add(HoldFor + time.Hour) }
+	e.pruneHeld()
+	if n := held(); n != 0 {
+		t.Fatalf("holding %d after %v, want 0", n, HoldFor)
+	}
+}
