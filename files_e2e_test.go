@@ -370,3 +370,37 @@ func rawTCP(b *testing.B, size int, src, dst string) float64 {
 	}
 	return float64(size) / 1e6 / time.Since(begin).Seconds()
 }
+
+// TestE2EFileWhoseSenderDeletedIt: alice deletes a file she offered. carol
+// gets it all the same from bob, who saved it; a file nobody saved says
+// plainly that nobody online has it (instead of staying at 0%), and is
+// fetched once it is back where its sender keeps it.
+func TestE2EFileWhoseSenderDeletedIt(t *testing.T) {
+	t.Parallel()
+	nodes := room(t, "alice", "bob", "carol")
+	alice, bob, carol := nodes[0], nodes[1], nodes[2]
+	dir := t.TempDir()
+	path, data := writeRandom(t, dir, "minutes.pdf", 3<<20)
+	id := alice.sendFile(path)
+	bob.saveFile(id, t.TempDir())
+	bob.waitSaved(id, time.Minute)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	carol.saveFile(id, t.TempDir())
+	sameBytes(t, carol.waitSaved(id, time.Minute).Path, data)
+
+	lost, lostData := writeRandom(t, dir, "nobody-saved.bin", 1<<20)
+	id2 := alice.sendFile(lost)
+	if err := os.Rename(lost, lost+".away"); err != nil {
+		t.Fatal(err)
+	}
+	bob.saveFile(id2, t.TempDir())
+	bob.waitFor("word that nobody online has it", 30*time.Second, func(e headless.Record) bool {
+		return e.Type == "file-waiting" && e.ID == id2 && e.Name == "nobody-saved.bin"
+	})
+	if err := os.Rename(lost+".away", lost); err != nil {
+		t.Fatal(err)
+	}
+	sameBytes(t, bob.waitSaved(id2, time.Minute).Path, lostData)
+}

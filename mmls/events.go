@@ -227,6 +227,15 @@ type (
 		Path   string
 		SHA256 string
 	}
+	// FileWaiting: nobody online holds what file ID still lacks (its
+	// sender is away or no longer has it, and nobody else saved it): the
+	// fetch goes on when someone who has it comes online.
+	FileWaiting struct {
+		At
+		ID   string
+		Room string
+		Name string
+	}
 	// FileCancelled: fetching file ID stopped at our word (CancelFile).
 	FileCancelled struct {
 		At

@@ -111,6 +111,9 @@ func (e *Engine) onFileEvent(ev files.Event) {
 	case files.Cancelled:
 		room, name := e.fileLabel(ev.ID)
 		e.emit(&FileCancelled{ID: ev.ID.String(), Room: room, Name: name})
+	case files.Stalled:
+		room, name := e.fileLabel(ev.ID)
+		e.emit(&FileWaiting{ID: ev.ID.String(), Room: room, Name: name})
 	case files.Failed:
 		room, name := e.fileLabel(ev.ID)
 		e.emit(&FileFailed{ID: ev.ID.String(), Room: room, Name: name, Err: failWith(ErrFile, ev.Err, "%s could not be fetched: %v", name, ev.Err)})

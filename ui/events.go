@@ -228,6 +228,8 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 		m.system(e.Room, "saved %s to %s (its SHA-256 checked)", e.Name, e.Path)
 	case *mmls.FileSaving:
 		cmds = append(cmds, m.onAnswer(e, false)...) // auto-save started it
+	case *mmls.FileWaiting:
+		m.system(e.Room, "nobody online has %s now (its sender is away or no longer has it, and nobody else saved it): it is fetched when someone who has it comes online; /cancel stops", e.Name)
 	case *mmls.FileCancelled:
 		delete(m.transfers, e.ID)
 		m.system(e.Room, "stopped fetching %s (/save fetches it again)", e.Name)

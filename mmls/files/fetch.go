@@ -35,6 +35,8 @@ type fetch struct {
 	pageFrom PeerID // who we asked for the manifest
 	pageAt   time.Time
 	tried    map[PeerID]bool // asked for the manifest already
+	noPages  map[PeerID]bool // said they lack the manifest (cleared now and then)
+	stalled  bool            // nobody online holds what is missing (said: Stalled)
 
 	dirty      bool
 	lastReport time.Time
@@ -159,6 +161,11 @@ func (f *fetch) source(id PeerID) *source {
 func (m *Manager) pump(f *fetch) {
 	cands := m.candidates(f)
 	now := time.Now()
+	if !f.stalled && f.nobodyHolds(cands) {
+		f.stalled = true
+		m.cfg.Logf("files: nobody online holds what %s lacks; it waits for someone who does", f.id.Short())
+		m.emit(Stalled{ID: f.id})
+	}
 	if f.man == nil {
 		if f.pageFrom != (PeerID{}) && now.Sub(f.pageAt) < m.cfg.Timeout {
 			return
@@ -212,6 +219,34 @@ func (m *Manager) pump(f *fetch) {
 			src.out++
 		}
 	}
+}
+
+// nobodyHolds reports whether none of the holders online can give what
+// the fetch lacks next: there are none, every one said it lacks the
+// manifest, or (with the manifest) every one said it lacks the first
+// chunk missing.
+func (f *fetch) nobodyHolds(cands []PeerID) bool {
+	first := -1
+	if f.man != nil {
+		for i := 0; i < f.o.Chunks(); i++ {
+			if !f.have.get(i) {
+				first = i
+				break
+			}
+		}
+		if first < 0 {
+			return false
+		}
+	}
+	for _, id := range cands {
+		if f.man == nil && !f.noPages[id] {
+			return false
+		}
+		if f.man != nil && !f.source(id).lacks[first] {
+			return false
+		}
+	}
+	return true
 }
 
 // window is how many chunks src may have in flight: the whole window for
@@ -342,7 +377,7 @@ func (m *Manager) onData(f *fetch, from PeerID, d Data) {
 		f.have.set(i)
 		f.count++
 		f.done += int64(len(plain))
-		f.dirty = true
+		f.dirty, f.stalled = true, false
 		if f.count == f.o.Chunks() {
 			m.finish(f)
 			return
@@ -358,9 +393,14 @@ func (m *Manager) onPage(f *fetch, from PeerID, d Data) {
 	}
 	if d.Status != StatusData || len(d.Bytes) != PageLen(f.o, p) {
 		f.pageFrom = PeerID{} // ask someone else
+		if f.noPages == nil {
+			f.noPages = map[PeerID]bool{}
+		}
+		f.noPages[from] = true
 		m.pump(f)
 		return
 	}
+	f.stalled = false
 	f.pages[p] = bytes.Clone(d.Bytes)
 	for _, pg := range f.pages {
 		if pg == nil {
@@ -419,6 +459,7 @@ func (f *fetch) expire(timeout time.Duration) {
 		for _, s := range f.sources {
 			clear(s.lacks)
 		}
+		clear(f.noPages)
 	}
 }
 

@@ -83,10 +83,16 @@ type (
 	// Cancelled: fetching file ID stopped at the user's word; what was
 	// fetched is deleted, and the file can be saved again.
 	Cancelled struct{ ID ID }
+	// Stalled: nobody online holds what file ID still lacks (its sender
+	// is away or no longer has it, and no other recipient saved it): the
+	// fetch goes on when someone who has it comes online. Said once
+	// until the fetch moves again.
+	Stalled struct{ ID ID }
 )
 
 func (Prepared) fileEvent()  {}
 func (Progress) fileEvent()  {}
+func (Stalled) fileEvent()   {}
 func (Saved) fileEvent()     {}
 func (Failed) fileEvent()    {}
 func (Cancelled) fileEvent() {}

@@ -324,6 +324,8 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 		if !e.On {
 			r.Status = "off"
 		}
+	case *mmls.FileWaiting:
+		r.Type, r.Room, r.ID, r.Name = "file-waiting", e.Room, e.ID, e.Name
 	case *mmls.FileCancelled:
 		r.Type, r.Room, r.ID, r.Name = "cancelled", e.Room, e.ID, e.Name
 	case *mmls.FileFailed:
