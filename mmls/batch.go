@@ -138,7 +138,7 @@ func (e *Engine) holdAdds() {
 	}
 	for _, r := range e.rooms {
 		if r.s.Held() {
-			e.release = time.After(AddHold)
+			e.release = time.After(e.cfg.AddHold)
 			return
 		}
 	}

@@ -81,6 +81,10 @@ type (
 	// SetHold turns holding others' messages, to hand them on to members
 	// their authors never met, on or off (off forgets what is held).
 	SetHold struct{ On bool }
+	// RunTimers does the timers' work now (re-sends, hand-on, key
+	// rotation): for a simulation that drives the engine's clock itself
+	// and sets Config.Tick beyond its run.
+	RunTimers struct{}
 	// Help answers the list of commands.
 	Help struct{}
 	// Quit stops the engine.
@@ -113,6 +117,7 @@ func (ListFiles) command()   {}
 func (CancelFile) command()  {}
 func (SetAutoSave) command() {}
 func (SetHold) command()     {}
+func (RunTimers) command()   {}
 func (Help) command()        {}
 func (Quit) command()        {}
 

@@ -134,6 +134,9 @@ func (e *Engine) do(c Command) (Event, error) {
 		return &AutoSaveChanged{Limit: e.autoSave}, nil
 	case SetHold:
 		return e.setHold(c.On)
+	case RunTimers:
+		e.batch(e.onTick, nil)
+		return nil, nil
 	case Help:
 		return &HelpText{Commands: HelpLines()}, nil
 	case Quit:

@@ -35,6 +35,10 @@ type Config struct {
 	// (default 30 s).
 	Tick        time.Duration
 	ResendAfter time.Duration
+	// AddHold is how long a newcomer's Add waits for others to share its
+	// commit (default AddHold; negative: none, each Add commits at once,
+	// as a simulation that drives time itself needs).
+	AddHold time.Duration
 	// MaxFileSize bounds the files we send and save (default
 	// files.DefaultMaxSize); FilesDir holds partial downloads (default:
 	// "files" beside the store).
@@ -120,6 +124,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.ResendAfter <= 0 {
 		cfg.ResendAfter = 30 * time.Second
+	}
+	if cfg.AddHold == 0 {
+		cfg.AddHold = AddHold
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}

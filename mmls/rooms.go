@@ -111,7 +111,7 @@ func (e *Engine) openRoom(sr store.Room) (*room, error) {
 		r.secret, r.id = sr.Secret, dmls.PrivateRoomID(sr.Secret)
 	}
 	policy := e.cfg.Policy
-	policy.HoldAdds = true // newcomers of a batch go in one commit (releaseHeld)
+	policy.HoldAdds = e.cfg.AddHold > 0 // newcomers of a batch go in one commit (releaseHeld)
 	s, err := dmls.NewSession(e.id, e.cfg.Env, r.id, policy)
 	if err != nil {
 		return nil, err

@@ -76,11 +76,18 @@ type LAN struct {
 	// Configure, when set, adjusts each participant's engine
 	// configuration before it starts (fault injection).
 	Configure func(nick string, c *mmls.Config)
-	dir       string
+	// NoSync: stores do not sync at commits (simulations of many days).
+	NoSync bool
+	dir    string
+
+	mu      sync.Mutex
+	running map[*Node]bool
+	ids     map[string]mmls.ID
 }
 
 func NewLAN(t *testing.T) *LAN {
-	return &LAN{t: t, Hub: memnet.New(), Clock: &Clock{t: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}, dir: t.TempDir()}
+	return &LAN{t: t, Hub: memnet.New(), Clock: &Clock{t: time.Date(2026, 11, 30, 9, 0, 0, 0, time.UTC)}, dir: t.TempDir(),
+		running: map[*Node]bool{}, ids: map[string]mmls.ID{}}
 }
 
 // Node is one participant: a real store, a real engine, a memnet endpoint.
@@ -118,6 +125,7 @@ func (l *LAN) start(nick string, tee bool) *Node {
 	if err != nil {
 		l.t.Fatal(err)
 	}
+	st.SetNoSync(l.NoSync)
 	env := dmls.Env{Rand: rand.Reader, Now: l.Clock.Now}
 	id, err := mmls.LoadIdentity(st, env, nick, nick)
 	if err != nil {
@@ -142,6 +150,10 @@ func (l *LAN) start(nick string, tee bool) *Node {
 	n.cancel = cancel
 	go func() { n.runErr <- n.Engine.Run(ctx) }()
 	go n.collect()
+	l.mu.Lock()
+	l.running[n] = true
+	l.ids[nick] = n.ID
+	l.mu.Unlock()
 	l.t.Cleanup(n.Stop)
 	n.WaitFor("ready", func(e mmls.Event) bool { _, ok := e.(*mmls.Ready); return ok })
 	return n
@@ -191,6 +203,9 @@ func (n *Node) Stop() {
 	}
 	n.cancel()
 	n.cancel = nil
+	n.l.mu.Lock()
+	delete(n.l.running, n)
+	n.l.mu.Unlock()
 	n.result = <-n.runErr
 	if n.result != nil && !errors.Is(n.result, context.Canceled) {
 		n.l.t.Errorf("%s: engine: %v", n.Nick, n.result)
@@ -406,6 +421,53 @@ func (n *Node) Seen() []mmls.Event {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return append([]mmls.Event(nil), n.events...)
+}
+
+// Settle waits until the network is quiet: nothing on its way between the
+// running participants, and each engine done with what it was doing (it
+// answers a question between steps). It fails after 30 s.
+func (l *LAN) Settle() {
+	l.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		before, idle := l.Hub.Handed(), l.Hub.Idle()
+		l.mu.Lock()
+		nodes := make([]*Node, 0, len(l.running))
+		for n := range l.running {
+			nodes = append(nodes, n)
+		}
+		l.mu.Unlock()
+		for _, n := range nodes {
+			n.Do(mmls.ListRooms{})
+		}
+		if idle && l.Hub.Idle() && l.Hub.Handed() == before {
+			return
+		}
+		if time.Now().After(deadline) {
+			l.t.Fatal("the network did not settle within 30s")
+		}
+	}
+}
+
+// ID is the id of the participant called nick (started at least once).
+func (l *LAN) ID(nick string) mmls.ID {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ids[nick]
+}
+
+// RunTimers has every running participant do its timers' work now.
+func (l *LAN) RunTimers() {
+	l.t.Helper()
+	l.mu.Lock()
+	nodes := make([]*Node, 0, len(l.running))
+	for n := range l.running {
+		nodes = append(nodes, n)
+	}
+	l.mu.Unlock()
+	for _, n := range nodes {
+		n.Do(mmls.RunTimers{})
+	}
 }
 
 // Dir is the data directory of the participant called nick.

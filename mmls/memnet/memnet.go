@@ -56,6 +56,7 @@ type Hub struct {
 	dialled map[pair]bool // pairs someone connected; they come back after a restart
 	cut     map[pair]bool
 	fault   func(Frame) Verdict
+	handed  uint64 // events handed to engines, ever
 	inc     uint64
 }
 
@@ -124,6 +125,35 @@ func (h *Hub) Join(id mmls.ID, nick string) *Endpoint {
 		}
 	}
 	return ep
+}
+
+// Idle reports whether nothing is on its way: every event pushed to a
+// running engine was handed to it, and every frame between two running
+// peers that are connected was taken and acknowledged. With it, Handed
+// (how many events engines were handed, ever) tells whether anything
+// happened between two looks: a simulation waits for quiet by both (and
+// by asking each engine something, which it answers between steps).
+func (h *Hub) Idle() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, ep := range h.eps {
+		if ep.pending > 0 {
+			return false
+		}
+	}
+	for l, ls := range h.links {
+		if len(ls.queue) > 0 && !ls.held && h.eps[l.to] != nil && h.up(pairOf(l.from, l.to)) {
+			return false
+		}
+	}
+	return true
+}
+
+// Handed is how many events the engines were handed so far.
+func (h *Hub) Handed() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.handed
 }
 
 // Partition cuts the pair a, b: both see the other go down; frames wait.
@@ -233,10 +263,11 @@ type Endpoint struct {
 	inc  uint64
 
 	// Under hub.mu:
-	marks  map[mmls.ID]mark // per sender: the last frame handed over
-	known  map[mmls.ID]bool // peers met; true while the pair is up
-	inbox  []mmls.NetEvent
-	closed bool
+	marks   map[mmls.ID]mark // per sender: the last frame handed over
+	known   map[mmls.ID]bool // peers met; true while the pair is up
+	inbox   []mmls.NetEvent
+	pending int // events pushed and not yet handed to the engine
+	closed  bool
 
 	events chan mmls.NetEvent
 	wake   chan struct{}
@@ -250,6 +281,7 @@ func (e *Endpoint) setOnline(peer mmls.ID, up bool) { e.known[peer] = up }
 // push queues an event for the engine. Called under hub.mu.
 func (e *Endpoint) push(ev mmls.NetEvent) {
 	e.inbox = append(e.inbox, ev)
+	e.pending++
 	select {
 	case e.wake <- struct{}{}:
 	default:
@@ -266,6 +298,10 @@ func (e *Endpoint) pump() {
 		for _, ev := range batch {
 			select {
 			case e.events <- ev:
+				e.hub.mu.Lock()
+				e.pending--
+				e.hub.handed++
+				e.hub.mu.Unlock()
 			case <-e.done:
 				return
 			}

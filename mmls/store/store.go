@@ -271,6 +271,11 @@ func (s *Store) init() error {
 	})
 }
 
+// SetNoSync turns off syncing to disk at each commit: for simulations
+// and benchmarks that run thousands of participants' days and do not
+// test durability. Never for a real participant.
+func (s *Store) SetNoSync(on bool) { s.db.NoSync = on }
+
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
