@@ -33,7 +33,10 @@ type conn struct {
 	once     sync.Once
 }
 
-// newConn registers a connection, or closes it when over a limit.
+// newConn registers a connection, or closes it when over a limit. An
+// inbound one's goroutine, which Serve starts next, is counted in t.wg
+// here, under the lock Close takes before it waits: counted after, a
+// Close in between would not wait for it.
 func (t *Transport) newConn(nc net.Conn, dialer bool) *conn {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -46,6 +49,9 @@ func (t *Transport) newConn(nc net.Conn, dialer bool) *conn {
 	sp := &spoke{Conn: nc}
 	c := &conn{t: t, raw: sp, spoke: sp, nc: sp, ip: ip, started: time.Now(), dialer: dialer, wake: make(chan struct{}, 1), closed: make(chan struct{})}
 	t.conns[c] = true
+	if !dialer {
+		t.wg.Add(1)
+	}
 	return c
 }
 

@@ -288,11 +288,10 @@ func (t *Transport) Serve(l net.Listener) error {
 			continue
 		}
 		delay = 5 * time.Millisecond
-		c := t.newConn(nc, false)
+		c := t.newConn(nc, false) // counted in t.wg
 		if c == nil {
 			continue
 		}
-		t.wg.Add(1)
 		go t.run(c, nil)
 	}
 }
