@@ -958,13 +958,10 @@ func TestDialRefusesAnotherKey(t *testing.T) {
 
 // TestFriendConnectsDuringSilentFlood: 140 sockets that connect and say
 // nothing (or one byte), re-opened as soon as they are closed, hammer the
-// port, from one address or from many. The server's handshake timeout
-// outlasts the test, so no silent socket times out: only the handshake
-// limits can let a friend in, and the friend connects while the flood
-// goes on. (It waited 10 s, "well under" a 30 s timeout, for a claim that
-// held only if the machine was fast: on a loaded one the friend could
-// need longer, its own 2 s handshake timeout giving up on a slow
-// handshake that would have succeeded.)
+// port, from one address or from many; the friend connects while the
+// flood goes on, before any silent socket could have timed out (the
+// server's handshake timeout counts from the flood's start), so only the
+// handshake limits let it in.
 func TestFriendConnectsDuringSilentFlood(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -979,8 +976,12 @@ func TestFriendConnectsDuringSilentFlood(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			cfg := testConfig("server")
-			cfg.HandshakeTimeout = time.Hour
+			cfg.HandshakeTimeout = 30 * time.Second
 			srv := startNode(t, cfg)
+			// No silent socket times out before this: the waits below end
+			// by then (a failing run's deadline; the friend takes up to
+			// 2 s on a loaded machine with -race).
+			noTimeout := time.Now().Add(cfg.HandshakeTimeout - time.Second)
 			stop := make(chan struct{})
 			var wg sync.WaitGroup
 			for i := 0; i < 140; i++ {
@@ -1013,29 +1014,26 @@ func TestFriendConnectsDuringSilentFlood(t *testing.T) {
 			if tc.addrs*srv.t.cfg.MaxHandshakesPerIP >= srv.t.cfg.MaxHandshakes {
 				// The flood can fill every handshake slot: the friend
 				// comes once it has.
-				deadline := time.Now().Add(floodWait)
 				for srv.shaking() < srv.t.cfg.MaxHandshakes {
-					if time.Now().After(deadline) {
+					if time.Now().After(noTimeout) {
 						t.Fatalf("the flood holds %d handshakes, never %d", srv.shaking(), srv.t.cfg.MaxHandshakes)
 					}
 					time.Sleep(time.Millisecond) // polling the server's state, with a deadline
 				}
 			}
+			// The friend's own handshakes are as patient as the server's:
+			// on a loaded machine one can take longer than testConfig's
+			// 2 s, and giving up on it starts the handshake over.
 			fcfg := testConfig("friend")
-			fcfg.HandshakeTimeout = time.Hour // slow under load is not refused
+			fcfg.HandshakeTimeout = cfg.HandshakeTimeout
 			friend := startNode(t, fcfg)
 			if err := friend.t.Connect(srv.addr); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, friend, floodWait, func(e Event) bool { return e.Type == PeerUp })
+			waitFor(t, friend, time.Until(noTimeout), func(e Event) bool { return e.Type == PeerUp })
 		})
 	}
 }
-
-// floodWait bounds the waits of TestFriendConnectsDuringSilentFlood: a
-// failing run's deadline (the friend takes about a second on a loaded
-// machine with -race), far under the handshake timeouts.
-const floodWait = 30 * time.Second
 
 // TestConnectionsPerAddress plays strangers who each make a fresh key and
 // connect from one address: past MaxConnsPerIP authenticated connections
