@@ -33,9 +33,10 @@ const (
 	// MaxAckAuthors: authors in one record (those acknowledged last are
 	// kept).
 	MaxAckAuthors = 256
-	// MaxGaps: gaps per author; past it the record claims less than is
-	// held (Upto falls below the gap after the last kept), never more.
-	MaxGaps = 16
+	// MaxGaps: gaps per author; past it the two gaps closest to each
+	// other become one: the record claims less than is held (the few
+	// messages between them), never more, and always what came last.
+	MaxGaps = 32
 )
 
 // SeqRange is the sequence numbers Lo to Hi, both included.
@@ -86,11 +87,20 @@ func (a *AckEntry) Add(seq uint64) bool {
 		}
 		a.Gaps = append(a.Gaps[:i], append(split, a.Gaps[i+1:]...)...)
 	}
-	if len(a.Gaps) > MaxGaps {
-		// Claim less than is held, never more: what is past the last
-		// kept gap is asked for again (and deduplicated).
-		a.Upto = a.Gaps[MaxGaps].Lo - 1
-		a.Gaps = a.Gaps[:MaxGaps]
+	for len(a.Gaps) > MaxGaps {
+		// Claim less than is held, never more, and never less than the
+		// newest: gaps that stay for good (a message cancelled for us
+		// when we were removed, say) must not stop us from saying what
+		// comes after. What falls between the merged gaps may be handed
+		// to us again (and is deduplicated).
+		best := 0
+		for i := 1; i+1 < len(a.Gaps); i++ {
+			if a.Gaps[i+1].Lo-a.Gaps[i].Hi < a.Gaps[best+1].Lo-a.Gaps[best].Hi {
+				best = i
+			}
+		}
+		a.Gaps[best].Hi = a.Gaps[best+1].Hi
+		a.Gaps = append(a.Gaps[:best+1], a.Gaps[best+2:]...)
 	}
 	return true
 }

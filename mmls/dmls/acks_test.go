@@ -56,16 +56,20 @@ func TestAckEntryAdd(t *testing.T) {
 func TestAckEntryNeverClaimsMore(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewSource(1))
-	for round := 0; round < 200; round++ {
+	for round := 0; round < 300; round++ {
 		var e AckEntry
 		held := map[uint64]bool{}
-		span := uint64(rng.Intn(200) + 2)
-		for i := 0; i < 150; i++ {
+		span := uint64(rng.Intn(400) + 2)
+		for i := 0; i < 250; i++ {
 			s := uint64(rng.Int63n(int64(span))) + 1
+			newest := s >= e.Upto
 			e.Add(s)
 			held[s] = true
 			if !e.valid() {
 				t.Fatalf("invalid after adding %d: %+v", s, e)
+			}
+			if newest && !e.Has(s) {
+				t.Fatalf("the newest, %d, is not claimed: %+v", s, e)
 			}
 			for x := uint64(0); x <= span+1; x++ {
 				if e.Has(x) && !held[x] {
@@ -236,4 +240,20 @@ func FuzzUnmarshalEntry(f *testing.F) {
 			t.Fatalf("round trip: %v", err)
 		}
 	})
+}
+
+// TestAckEntryGapsForGood: gaps that stay for good (messages cancelled
+// for us) never stop an entry from claiming what comes after them.
+func TestAckEntryGapsForGood(t *testing.T) {
+	t.Parallel()
+	var e AckEntry
+	for s := uint64(1); s <= 4*MaxGaps; s += 2 {
+		e.Add(s) // every other message missing, for good
+	}
+	for s := uint64(4*MaxGaps + 1); s <= 4*MaxGaps+10; s++ {
+		e.Add(s)
+		if !e.Has(s) || len(e.Gaps) > MaxGaps {
+			t.Fatalf("after %d: %+v", s, e)
+		}
+	}
 }
