@@ -515,7 +515,16 @@ func TestE2EKick(t *testing.T) {
 	if sent.Recipients != 0 {
 		t.Fatalf("the kicked member's message is addressed to %d members", sent.Recipients)
 	}
-	sentinels(t, alice, bob)
+	// What was sent carol before a direct message to her, on the same
+	// link, has reached her once she shows it; the same the other way.
+	// (The check ran after alice and bob had talked, which says nothing
+	// of what reached carol.)
+	for _, p := range []*proc{alice, bob} {
+		p.say("/msg carol still there, " + p.nick + " here")
+		carol.waitMessages(30*time.Second, "still there, "+p.nick+" here")
+		carol.say("/msg " + p.nick + " yes, carol here")
+		p.waitMessages(30*time.Second, "yes, carol here")
+	}
 	for text := range carol.messages() {
 		if strings.HasPrefix(text, "after the kick") {
 			t.Fatalf("carol read %q after being kicked", text)
