@@ -33,6 +33,10 @@ import (
 //     from /proc) during the burst per member delivery, receipts and
 //     stores included, and the cores they kept busy; with the floor they
 //     say where the gap is: work per delivery, or idle cores;
+//   - cpu-us/delivery-acked: the same CPU, counted until every member's
+//     acknowledgement of every message is in; unprotects/delivery: that
+//     in UNPROTECTs of 1 KiB on one core (from the floor), the unit the
+//     delivery-through-members issue set its target in (at most 4);
 //   - form-cpu-s: the nodes' CPU time to form the room;
 //   - rss-MB: resident memory per node at the end (from /proc).
 //
@@ -81,6 +85,9 @@ func benchNodes(b *testing.B, n int) {
 	for _, p := range nodes {
 		p.waitReceipts(time.Minute, n-1)
 	}
+	// Delivery's whole cost: the burst's CPU until every member's word
+	// that it stored each message is in (acknowledgements included).
+	ackedCPU := cpuSeconds(nodes) - cpu0
 
 	lat := latencies(nodes, func(text string) bool { return !strings.HasPrefix(text, "quiet ") })
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
@@ -105,6 +112,11 @@ func benchNodes(b *testing.B, n int) {
 	b.ReportMetric(float64(len(lat))/elapsed.Seconds()/floor, "of-floor")
 	b.ReportMetric(burstCPU/float64(len(lat))*1e6, "cpu-us/delivery")
 	b.ReportMetric(burstCPU/elapsed.Seconds(), "burst-cores")
+	perDelivery := ackedCPU / float64(len(lat)) * 1e6
+	b.ReportMetric(perDelivery, "cpu-us/delivery-acked")
+	// The same in UNPROTECTs of 1 KiB on one core (the floor is one per
+	// delivery on every core).
+	b.ReportMetric(perDelivery*floor/(float64(runtime.NumCPU())*1e6), "unprotects/delivery")
 	b.ReportMetric(formCPU, "form-cpu-s")
 	b.ReportMetric(rss/float64(n), "rss-MB")
 	for _, p := range nodes {
