@@ -307,6 +307,12 @@ var mutations = []mutation{
 	{name: "store: alerts with evidence dropped before the rest", file: "mmls/store/alerts.go",
 		edits: []edit{{"victims := append(plain, evidence...)", "victims := append(evidence, plain...)"}},
 		pkg:   "./mmls/store", run: "TestAlertsWithEvidence"},
+	{name: "dmls: the previous epoch decrypts past its grace", file: "mmls/dmls/handle.go",
+		edits: []edit{{"case m.Epoch+1 == cur && rg.prev != nil && s.env.Now().Before(rg.prevUntil):", "case m.Epoch+1 == cur && rg.prev != nil:"}},
+		pkg:   "./mmls/dmls", run: "TestPreviousEpochGrace"},
+	{name: "transport: an accepted connection's goroutine not counted for Close", file: "transport/conn.go",
+		edits: []edit{{"\tif !dialer {\n\t\tt.wg.Add(1)\n", "\tif false {\n\t\tt.wg.Add(1)\n"}},
+		pkg:   "./transport", run: "TestCloseWaitsForAcceptedConnections"},
 }
 
 func main() {
