@@ -49,8 +49,8 @@ func runChurn(t *testing.T, seed uint64, steps int) {
 		}
 	}
 	stop := func(i int) {
+		nodes[i].Stop() // then every event it reported is seen
 		collect(nodes[i])
-		nodes[i].Stop()
 		nodes[i] = nil
 	}
 	nodes[1].Stop() // bob starts away: alice is online

@@ -144,8 +144,8 @@ func runDays(t *testing.T, policy string, sch daySchedule) (float64, int) {
 		}
 	}
 	for p := range nodes {
-		collect(p)
 		nodes[p].Stop()
+		collect(p)
 		nodes[p] = nil
 	}
 	l.Settle()
@@ -158,8 +158,8 @@ func runDays(t *testing.T, policy string, sch daySchedule) (float64, int) {
 		case simStart:
 			nodes[ev.person] = l.Start(nicks[ev.person])
 		case simEnd:
+			nodes[ev.person].Stop() // then every event it reported is seen
 			collect(ev.person)
-			nodes[ev.person].Stop()
 			nodes[ev.person] = nil
 		case simLine:
 			text := fmt.Sprintf("day %d, %s's line %d", int(ev.at/(24*time.Hour)), nicks[ev.person], len(lines))
@@ -172,6 +172,7 @@ func runDays(t *testing.T, policy string, sch daySchedule) (float64, int) {
 	}
 	for p := range nodes {
 		if nodes[p] != nil {
+			nodes[p].Stop()
 			collect(p)
 		}
 	}

@@ -196,7 +196,8 @@ func (n *Node) collect() {
 	n.mu.Unlock()
 }
 
-// Stop stops the participant as a process would: engine, network, store.
+// Stop stops the participant as a process would: engine, network, store;
+// what the engine reported before is all in Seen when it returns.
 func (n *Node) Stop() {
 	if n.cancel == nil {
 		return
@@ -210,6 +211,12 @@ func (n *Node) Stop() {
 	if n.result != nil && !errors.Is(n.result, context.Canceled) {
 		n.l.t.Errorf("%s: engine: %v", n.Nick, n.result)
 	}
+	// Everything the engine said is seen once Stop returns.
+	n.mu.Lock()
+	for !n.closed {
+		n.cond.Wait()
+	}
+	n.mu.Unlock()
 	n.ep.Close()
 	n.st.Close()
 }
