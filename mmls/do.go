@@ -96,7 +96,11 @@ func (e *Engine) do(c Command) (Event, error) {
 	case SetNick:
 		return e.setNick(c.Nick)
 	case Connect:
-		if err := e.net.Connect(c.Addr); err != nil {
+		contact, err := ParseContact(c.Addr)
+		if err != nil {
+			return nil, failWith(ErrConnect, err, "cannot connect to %q: an address is HOST:PORT, or FINGERPRINT@HOST:PORT as /info shows it", c.Addr)
+		}
+		if err := e.net.Connect(contact.Addr, contact.ID); err != nil {
 			return nil, failWith(ErrConnect, err, "cannot connect to %q", c.Addr)
 		}
 		return nil, nil
@@ -274,7 +278,21 @@ func (e *Engine) info() Event {
 		keys = append(keys, k)
 	}
 	return &Info{ID: e.me, Nick: e.id.Nick(), Listen: e.cfg.Listen, MDNS: e.cfg.MDNS, Data: e.st.Path(),
-		Rooms: len(e.rooms), Online: online, Keys: keys}
+		Rooms: len(e.rooms), Online: online, Keys: keys, Contacts: e.contacts(), Version: e.cfg.Version}
+}
+
+// contacts are our contact strings: our id at each address others reach
+// us at (or, with none known, at the one we listen on).
+func (e *Engine) contacts() []string {
+	addrs := e.cfg.Addrs
+	if len(addrs) == 0 && e.cfg.Listen != "" {
+		addrs = []string{e.cfg.Listen}
+	}
+	var out []string
+	for _, a := range addrs {
+		out = append(out, Contact{Addr: a, ID: e.me}.String())
+	}
+	return out
 }
 
 // onScreen remembers the room an interface now shows (Join, Create,

@@ -28,8 +28,10 @@ type Config struct {
 	MDNS   string
 	Addrs  []string
 	Notes  []string
-	Env    dmls.Env
-	Policy dmls.Config
+	// Version is the release, for Info.
+	Version string
+	Env     dmls.Env
+	Policy  dmls.Config
 	// Tick drives session timers (default 1 s); ResendAfter is how long a
 	// missing receipt waits before the message is protected again
 	// (default 30 s).

@@ -61,11 +61,11 @@ func (n *recordingNet) sentTo(peer ID) int {
 	}
 	return c
 }
-func (n *recordingNet) Ack(ID, uint64)          {}
-func (n *recordingNet) Connect(string) error    { return nil }
-func (n *recordingNet) Reach(string, ID) error  { return nil }
-func (n *recordingNet) Events() <-chan NetEvent { return n.ev }
-func (n *recordingNet) Peers() []NetPeer        { return nil }
+func (n *recordingNet) Ack(ID, uint64)           {}
+func (n *recordingNet) Connect(string, ID) error { return nil }
+func (n *recordingNet) Reach(string, ID) error   { return nil }
+func (n *recordingNet) Events() <-chan NetEvent  { return n.ev }
+func (n *recordingNet) Peers() []NetPeer         { return nil }
 
 // newTestEngine is an engine that has started (rooms open) but whose loop
 // is not running: tests call its handlers directly, from one goroutine.

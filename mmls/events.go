@@ -29,11 +29,14 @@ type (
 		Nick   string
 		Listen string
 		// Addrs are where others on the LAN can reach us (one per usable
-		// interface), Notes what the user should know about the start (a
-		// port taken, mDNS unavailable).
-		Addrs []string
-		Notes []string
-		Room  string
+		// interface), Contacts the same as contact strings (our id @ each
+		// address: a friend who dials one knows it reached us), Notes what
+		// the user should know about the start (a port taken, mDNS
+		// unavailable).
+		Addrs    []string
+		Contacts []string
+		Notes    []string
+		Room     string
 		// Notify: desktop notifications are on (the user's /notify).
 		Notify bool
 	}
@@ -290,6 +293,8 @@ type (
 		Rooms   int
 		Online  int
 		Version string
+		// Contacts: our contact strings (id @ each address).
+		Contacts []string
 		// Keys: per room, when our keys last rotated.
 		Keys []RoomKeys
 	}

@@ -212,7 +212,7 @@ func TestStrangerCannotFetch(t *testing.T) {
 	// A stranger with a fresh key who knows the id asks alice directly.
 	ep := l.Hub.Join(mmls.ID{0xba, 0xd}, "mallory")
 	defer ep.Close()
-	if err := ep.Connect(memnet.Addr("alice")); err != nil {
+	if err := ep.Connect(memnet.Addr("alice"), mmls.ID{}); err != nil {
 		t.Fatal(err)
 	}
 	id, _ := files.ParseID(off.File.ID)

@@ -413,3 +413,34 @@ func TestPruneHeld(t *testing.T) {
 		t.Fatalf("holding %d after %v, want 0", n, HoldFor)
 	}
 }
+
+// TestAttackNickTakenFirst: a stranger who connects first under the nick
+// "alice" makes nobody raise a "different key" alert when the real alice
+// (a member of our room) comes; a third key under her nick then does,
+// since she is someone we share a room with.
+func TestAttackNickTakenFirst(t *testing.T) {
+	t.Parallel()
+	f := newHandOnFixture(t)
+	e := f.e
+	alerts := func() int {
+		n := 0
+		for _, ev := range e.drainEvents() {
+			if a, ok := ev.(*Alert); ok && a.Kind == KeyChanged {
+				n++
+			}
+		}
+		return n
+	}
+	e.onNet(NetEvent{Kind: PeerUp, Peer: f.stranger.Fingerprint(), Nick: "alice", Addr: "10.0.0.66:7420"})
+	e.onNet(NetEvent{Kind: PeerUp, Peer: f.aliceID, Nick: "alice", Addr: "10.0.0.1:7420"})
+	if n := alerts(); n != 0 {
+		t.Fatalf("%d key-changed alerts for a nick a stranger took first", n)
+	}
+	if pinned, err := e.st.PinnedTo("alice"); err != nil || pinned != f.aliceID.String() {
+		t.Fatalf("alice's nick is pinned to %.8s (%v), want the member's key", pinned, err)
+	}
+	e.onNet(NetEvent{Kind: PeerUp, Peer: f.mal, Nick: "alice", Addr: "10.0.0.67:7420"})
+	if n := alerts(); n != 1 {
+		t.Fatalf("%d key-changed alerts when another key takes a member's nick, want 1", n)
+	}
+}

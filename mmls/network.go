@@ -1,6 +1,12 @@
 package mmls
 
-import "github.com/mmls-chat/mmls-chat/mmls/dmls"
+import (
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/mmls-chat/mmls-chat/mmls/dmls"
+)
 
 // ID is a participant's id: the SHA-256 of its Ed25519 key. String gives
 // its hex form (how ids are written everywhere), Short its first 8 digits.
@@ -8,6 +14,44 @@ type ID = dmls.Fingerprint
 
 // ParseID reads the hex form of an id.
 func ParseID(s string) (ID, bool) { return dmls.ParseFingerprint(s) }
+
+// Contact is where a participant is reached, and, when its contact string
+// gives it, who must answer there: FINGERPRINT@HOST:PORT (the 64 hex
+// digits of its id), as /info and the status bar show it. A bare
+// HOST:PORT is first contact on trust: whoever answers is who it is.
+type Contact struct {
+	Addr string
+	ID   ID // zero for a bare address
+}
+
+// ParseContact reads FINGERPRINT@HOST:PORT or HOST:PORT.
+func ParseContact(s string) (Contact, error) {
+	s = strings.TrimSpace(s)
+	fp, addr, pinned := strings.Cut(s, "@")
+	if !pinned {
+		addr = s
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return Contact{}, fmt.Errorf("mmls: %q is not HOST:PORT or FINGERPRINT@HOST:PORT", s)
+	}
+	c := Contact{Addr: addr}
+	if pinned {
+		id, ok := ParseID(strings.ToLower(fp))
+		if !ok {
+			return Contact{}, fmt.Errorf("mmls: %q: a contact's fingerprint is its 64 hex digits", s)
+		}
+		c.ID = id
+	}
+	return c, nil
+}
+
+// String is the contact string.
+func (c Contact) String() string {
+	if c.ID == (ID{}) {
+		return c.Addr
+	}
+	return c.ID.String() + "@" + c.Addr
+}
 
 // Network is what the engine needs of the transport, in its own terms:
 // authenticated peers, reliable ordered delivery per peer, and
@@ -21,7 +65,8 @@ type Network interface {
 	Ack(from ID, seq uint64)
 	// Connect dials an address the user gave (--peer, /connect): failures
 	// are reported (DialFailed) and it is dialled again until it answers.
-	Connect(addr string) error
+	// With an id (a contact string), only that peer may answer there.
+	Connect(addr string, id ID) error
 	// Reach dials addr, where peer id was announced (mDNS): with backoff,
 	// quietly, and only id may answer there. The peer sees our
 	// announcement too; of the two, one dial may wait for the other's.

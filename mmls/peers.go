@@ -2,6 +2,7 @@ package mmls
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
@@ -113,21 +114,51 @@ func (e *Engine) remember(p *peerState) {
 	p.stored = stored
 }
 
-// pin records which key a nick arrived with, and raises an alert when a
-// known nick arrives with another key.
+// pin records which key a nick belongs to, and raises an alert when a
+// nick arrives with another key than the one of someone we verified or
+// share a room with. Nicks are labels: a stranger who took a nick first
+// (or a nick someone we never shared a room with used) is replaced
+// silently by the one we know, and never pins it.
 func (e *Engine) pin(p *peerState) {
-	prev, err := e.st.Pin(p.nick, p.id.String())
-	switch {
-	case err != nil:
+	prev, err := e.st.PinnedTo(p.nick)
+	if err != nil {
 		e.fail(storageErr(err))
-	case prev != "":
-		was := prev
-		if fp, ok := ParseID(prev); ok {
-			was = fp.Short()
-		}
-		e.raise(&Alert{Kind: KeyChanged, Nick: p.nick, ID: p.id,
-			Detail: fmt.Sprintf("%s arrived with a different key (%s, was %s); check with /verify %s", p.nick, p.id.Short(), was, p.id.Short())})
+		return
 	}
+	me := p.id.String()
+	if prev == me {
+		return
+	}
+	if old, ok := ParseID(prev); ok && e.trusted(old) {
+		e.raise(&Alert{Kind: KeyChanged, Nick: p.nick, ID: p.id,
+			Detail: fmt.Sprintf("%s arrived with a different key (%s, was %s); check with /verify %s", p.nick, p.id.Short(), old.Short(), p.id.Short())})
+		return
+	}
+	if e.trusted(p.id) {
+		if err := e.st.SetPin(p.nick, me); err != nil {
+			e.fail(storageErr(err))
+		}
+	}
+}
+
+// trusted reports whether we verified peer or share a room with it (now,
+// or in our send group before a restart).
+func (e *Engine) trusted(peer ID) bool {
+	if e.known(peer) {
+		return true
+	}
+	for _, r := range e.rooms {
+		if r.direct {
+			continue
+		}
+		if r.s.InSendGroup(peer) || r.s.HasGroupOf(peer) {
+			return true
+		}
+		if members, err := e.st.Members(r.name); err == nil && slices.Contains(members, peer.String()) {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Engine) onFrame(from ID, payload []byte) {

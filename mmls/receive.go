@@ -85,6 +85,9 @@ func (e *Engine) onSessionEvent(r *room, ev dmls.Event) {
 // r: an open or private room, or a direct room with someone verified.
 func (e *Engine) rememberMember(r *room, peer ID) {
 	p := e.peers[peer]
+	if p != nil && p.nick != "" && !r.direct {
+		e.pin(p) // a member now: its nick is pinned to it, if free
+	}
 	if p == nil || p.stored != "" && p.stored == p.nick+"\x00"+p.addr {
 		return
 	}

@@ -180,9 +180,16 @@ func (t *Transport) run(c *conn, tg *target) {
 		}
 		t.mu.Lock()
 		if tg != nil {
-			if errors.Is(err, ErrSelf) {
+			switch {
+			case errors.Is(err, ErrSelf):
 				delete(t.targets, tg.addr)
-			} else {
+			case errors.Is(err, ErrAuth) && !tg.proven && !tg.static:
+				// Someone else answers where a hint said this peer
+				// would: the hint was false. Forget it (the peer's
+				// other addresses are dialled on their own).
+				t.cfg.Logf("transport: %s is not where %s is: a false hint, dropped", tg.addr, tg.id.Short())
+				delete(t.targets, tg.addr)
+			default:
 				t.retryLater(tg)
 			}
 			tg.dialing = false

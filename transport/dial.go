@@ -91,6 +91,8 @@ func plainReason(err error) string {
 		return "that is this node"
 	case errors.Is(err, ErrVersion):
 		return "it runs another version of mmls-chat (both need this one or later)"
+	case errors.Is(err, ErrAuth):
+		return "someone else answered there (not the key you gave): check the contact string"
 	}
 	var dns *net.DNSError
 	if errors.As(err, &dns) {
@@ -122,18 +124,39 @@ func jitter(max time.Duration) time.Duration {
 // learned of us at the same time (peer exchange tells both sides, mDNS
 // shows both): then the larger id yields, and dials only if the smaller's
 // dial has not connected within DialYield. Call with t.mu held.
+//
+// What others say is a hint, never a binding: an address already bound to
+// an id (proven by a handshake there, pinned by the user, or hinted first)
+// keeps it, and a peer's hinted addresses are dialled side by side (up to
+// maxAddrsPerID), so a false hint can neither relabel a friend's address
+// nor hide the friend's true one. A hint that proves false (another key
+// answers) is dropped (run).
 func (t *Transport) addTarget(addr string, id ID, mutual bool) {
 	if id == t.me {
 		return
 	}
 	if tg := t.targets[addr]; tg != nil {
-		tg.id, tg.hasID = id, true
+		if !tg.hasID && !tg.static {
+			tg.id, tg.hasID = id, true
+		}
 		return
 	}
+	n := 0
+	var worst *target
 	for _, tg := range t.targets {
-		if tg.hasID && tg.id == id {
-			return // we know an address for that peer already
+		if !tg.hasID || tg.id != id {
+			continue
 		}
+		n++
+		if !tg.proven && !tg.static && !tg.dialing && (worst == nil || tg.backoff > worst.backoff) {
+			worst = tg
+		}
+	}
+	if n >= maxAddrsPerID {
+		if worst == nil || worst.backoff == 0 {
+			return // its addresses are all proven, given by the user, or not tried yet
+		}
+		delete(t.targets, worst.addr)
 	}
 	if !t.roomForTarget() {
 		return

@@ -17,7 +17,8 @@ func (t *Transport) register(c *conn, h *hello, tg *target) (*peer, bool, string
 		return nil, false, ""
 	}
 	if tg != nil {
-		tg.id, tg.hasID, tg.dialing, tg.backoff, tg.told = c.remote, true, false, 0, false
+		// Who answered here is who is here: a binding no hint replaces.
+		tg.id, tg.hasID, tg.proven, tg.dialing, tg.backoff, tg.told = c.remote, true, true, false, 0, false
 	}
 	p := t.peers[c.remote]
 	if p == nil {

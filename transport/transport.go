@@ -208,9 +208,13 @@ type outFrame struct {
 }
 
 type target struct {
-	addr    string
-	id      ID
-	hasID   bool
+	addr  string
+	id    ID
+	hasID bool
+	// proven: a handshake at addr authenticated id (a binding no hint
+	// replaces); otherwise id is a hint (peer exchange, mDNS, memory) or
+	// the user's pin (static with hasID).
+	proven  bool
 	static  bool
 	told    bool // Unreachable was emitted since the last connection
 	dialing bool
@@ -220,6 +224,12 @@ type target struct {
 
 // maxTargets bounds the addresses we dial (see Connect).
 const maxTargets = 512
+
+// maxAddrsPerID bounds the addresses hinted for one peer: several are
+// dialled side by side, so a false one (an mDNS announcement or a peer
+// exchange naming a dead address for a friend's id) cannot hide the true
+// one.
+const maxAddrsPerID = 4
 
 // New makes a transport. Call Serve to accept connections and Connect to
 // dial peers; Close stops everything.
@@ -300,7 +310,14 @@ func (t *Transport) Serve(l net.Listener) error {
 // backoff whenever no connection to that peer is open. Addresses to dial
 // (these, mDNS's and those peers tell us) are bounded (maxTargets, 512):
 // past it, a new one replaces the one failing longest, or is refused.
-func (t *Transport) Connect(addr string) error {
+func (t *Transport) Connect(addr string) error { return t.connect(addr, nil) }
+
+// ConnectPinned is Connect to an address where only peer id may answer
+// (the user gave its fingerprint with the address: a contact string):
+// another key there is refused, and reported.
+func (t *Transport) ConnectPinned(addr string, id ID) error { return t.connect(addr, &id) }
+
+func (t *Transport) connect(addr string, pin *ID) error {
 	return t.withTargets(addr, func() error {
 		tg := t.targets[addr]
 		if tg == nil {
@@ -309,6 +326,9 @@ func (t *Transport) Connect(addr string) error {
 			}
 			tg = &target{addr: addr}
 			t.targets[addr] = tg
+		}
+		if pin != nil && (!tg.hasID || tg.id != *pin) {
+			tg.id, tg.hasID, tg.proven = *pin, true, false
 		}
 		tg.static, tg.next, tg.backoff = true, time.Time{}, 0
 		t.wakeMaintenance()

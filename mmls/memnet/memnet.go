@@ -357,14 +357,18 @@ func (e *Endpoint) Ack(from mmls.ID, seq uint64) {
 	ls.queue = ls.queue[i:]
 }
 
-// Connect connects to the endpoint listening on addr.
-func (e *Endpoint) Connect(addr string) error {
+// Connect connects to the endpoint listening on addr (only when it is
+// pin, unless pin is zero).
+func (e *Endpoint) Connect(addr string, pin mmls.ID) error {
 	h := e.hub
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	id, ok := h.addrs[addr]
 	if !ok || h.eps[id] == nil {
 		return fmt.Errorf("%w: %s", ErrRefused, addr)
+	}
+	if pin != (mmls.ID{}) && pin != id {
+		return fmt.Errorf("%w: %s is not %s", ErrRefused, addr, pin.Short())
 	}
 	if id == e.id {
 		return nil
@@ -383,7 +387,7 @@ func (e *Endpoint) Reach(addr string, id mmls.ID) error {
 	if ok && there != id {
 		return fmt.Errorf("%w: %s is not %s", ErrRefused, addr, id.Short())
 	}
-	return e.Connect(addr)
+	return e.Connect(addr, mmls.ID{})
 }
 
 // Events reports peers and frames; it closes with Close.

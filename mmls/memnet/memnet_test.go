@@ -45,7 +45,7 @@ func quiet(t *testing.T, h *Hub, ep *Endpoint) {
 	t.Helper()
 	m := h.Join(id(byte(0x10+markers.Add(1))), "marker")
 	t.Cleanup(m.Close)
-	if err := m.Connect(ep.addr); err != nil {
+	if err := m.Connect(ep.addr, mmls.ID{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := m.Send(ep.ID(), []byte("marker")); err != nil {
@@ -130,7 +130,7 @@ func TestPromises(t *testing.T) {
 			if err := a.Send(id(9), []byte("x")); err == nil {
 				t.Fatal("sent to a stranger")
 			}
-			if err := a.Connect(Addr("nobody")); err == nil {
+			if err := a.Connect(Addr("nobody"), mmls.ID{}); err == nil {
 				t.Fatal("connected to nobody")
 			}
 		}},
@@ -142,7 +142,7 @@ func TestPromises(t *testing.T) {
 			a, b := h.Join(id(1), "a"), h.Join(id(2), "b")
 			defer a.Close()
 			defer b.Close()
-			if err := a.Connect(Addr("b")); err != nil {
+			if err := a.Connect(Addr("b"), mmls.ID{}); err != nil {
 				t.Fatal(err)
 			}
 			if ev := next(t, a); ev.Kind != mmls.PeerUp || ev.Peer != b.ID() {

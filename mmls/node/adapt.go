@@ -19,7 +19,12 @@ func (n *network) Send(to mmls.ID, payload []byte) error {
 }
 
 func (n *network) Ack(from mmls.ID, seq uint64) { n.tr.Ack(transport.ID(from), seq) }
-func (n *network) Connect(addr string) error    { return n.tr.Connect(addr) }
+func (n *network) Connect(addr string, id mmls.ID) error {
+	if id == (mmls.ID{}) {
+		return n.tr.Connect(addr)
+	}
+	return n.tr.ConnectPinned(addr, transport.ID(id))
+}
 func (n *network) Reach(addr string, id mmls.ID) error {
 	return n.tr.Sighted(addr, transport.ID(id))
 }

@@ -138,7 +138,11 @@ func Start(cfg Config) (_ *Node, err error) {
 	}
 	n.net = &network{tr: n.tr, events: make(chan mmls.NetEvent, mmls.MaxBatch)} // room for a batch to wait
 	for _, p := range cfg.Peers {
-		if err := n.tr.Connect(p); err != nil {
+		c, err := mmls.ParseContact(p)
+		if err == nil {
+			err = n.net.Connect(c.Addr, c.ID)
+		}
+		if err != nil {
 			return nil, &UsageError{fmt.Errorf("--peer: %w", err)}
 		}
 	}

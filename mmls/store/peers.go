@@ -118,6 +118,21 @@ func (s *Store) Verified(peer string) (bool, error) {
 	return found, err
 }
 
+// PinnedTo returns the id nick is pinned to ("" when none).
+func (s *Store) PinnedTo(nick string) (string, error) {
+	var id string
+	err := s.view(func(tx *bolt.Tx) error {
+		id = string(tx.Bucket(bPins).Get([]byte(nick)))
+		return nil
+	})
+	return id, err
+}
+
+// SetPin pins nick to peer id, replacing another.
+func (s *Store) SetPin(nick, id string) error {
+	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bPins).Put([]byte(nick), []byte(id)) })
+}
+
 // Pin records that nick belongs to peer id. When nick is already pinned
 // to another id it changes nothing and returns that id (the caller raises
 // a key-changed alert); otherwise it returns "".

@@ -17,19 +17,21 @@ type Record struct {
 	Nick   string    `json:"nick,omitempty"`
 	Listen string    `json:"listen,omitempty"`
 	// ready: where others reach us, and what to know about the start.
-	Addrs  []string   `json:"addrs,omitempty"`
-	Notes  []string   `json:"notes,omitempty"`
-	Addr   string     `json:"addr,omitempty"`
-	Status string     `json:"status,omitempty"`
-	Room   string     `json:"room,omitempty"`
-	Change string     `json:"change,omitempty"`
-	By     string     `json:"by,omitempty"`
-	ByID   string     `json:"by_id,omitempty"`
-	From   string     `json:"from,omitempty"`
-	FromID string     `json:"from_id,omitempty"`
-	Text   string     `json:"text,omitempty"`
-	SentAt *time.Time `json:"sent_at,omitempty"`
-	ToID   string     `json:"to_id,omitempty"`
+	Addrs []string `json:"addrs,omitempty"`
+	// Contacts: ready's contact strings (FINGERPRINT@HOST:PORT).
+	Contacts []string   `json:"contacts,omitempty"`
+	Notes    []string   `json:"notes,omitempty"`
+	Addr     string     `json:"addr,omitempty"`
+	Status   string     `json:"status,omitempty"`
+	Room     string     `json:"room,omitempty"`
+	Change   string     `json:"change,omitempty"`
+	By       string     `json:"by,omitempty"`
+	ByID     string     `json:"by_id,omitempty"`
+	From     string     `json:"from,omitempty"`
+	FromID   string     `json:"from_id,omitempty"`
+	Text     string     `json:"text,omitempty"`
+	SentAt   *time.Time `json:"sent_at,omitempty"`
+	ToID     string     `json:"to_id,omitempty"`
 	// Recipients is how many members a sent message is addressed to.
 	Recipients int `json:"recipients,omitempty"`
 	// Waiting: of those, how many are not linked with us yet (the room
@@ -160,7 +162,9 @@ type Info struct {
 	Rooms   int    `json:"rooms"`
 	Online  int    `json:"online"`
 	Version string `json:"version,omitempty"`
-	Keys    []Keys `json:"keys,omitempty"`
+	// Contacts: where a friend reaches us, fingerprint included.
+	Contacts []string `json:"contacts,omitempty"`
+	Keys     []Keys   `json:"keys,omitempty"`
 }
 
 // Keys says when our keys in one room last rotated: our send group, and
@@ -193,7 +197,7 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 	switch e := ev.(type) {
 	case *mmls.Ready:
 		r.Type, r.ID, r.Nick, r.Listen, r.Room = "ready", e.ID.String(), e.Nick, e.Listen, e.Room
-		r.Addrs, r.Notes = e.Addrs, e.Notes
+		r.Addrs, r.Contacts, r.Notes = e.Addrs, e.Contacts, e.Notes
 	case *mmls.Unreachable:
 		r.Type, r.Addr, r.Detail = "unreachable", e.Addr, e.Reason
 	case *mmls.Joined:
@@ -272,7 +276,7 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 	case *mmls.Info:
 		r.Type = "info"
 		r.Info = &Info{ID: e.ID.String(), Nick: e.Nick, Listen: e.Listen, MDNS: e.MDNS, Data: e.Data, Room: current,
-			Rooms: e.Rooms, Online: e.Online, Version: e.Version}
+			Rooms: e.Rooms, Online: e.Online, Version: e.Version, Contacts: e.Contacts}
 		for _, k := range e.Keys {
 			rk := Keys{Room: k.Room, Rekeyed: k.Rekeyed}
 			for _, l := range k.Leaves {
