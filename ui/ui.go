@@ -184,7 +184,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, nil
 	case tea.KeyMsg:
-		return m.onKey(msg)
+		return m.onKey(asText(msg))
 	case eventMsg:
 		cmds := append([]tea.Cmd{waitForEventCmd(m.eng.Events())}, m.onEvent(msg.ev)...)
 		return m, tea.Batch(cmds...)
@@ -204,6 +204,20 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	var cmd tea.Cmd
 	m.input, cmd = m.input.Update(msg)
 	return m, cmd
+}
+
+// asText marks a chunk of runes as text, whatever it spells. What arrives
+// in one read (a paste without bracketed paste, a script, a slow link)
+// comes as one KeyRunes message per word, and key bindings match by name:
+// the word "end" would move the cursor instead of being typed, "enter"
+// would send the line, "ctrl+c" quit. Marked as pasted, it is inserted
+// by the input and matches no binding (bubbletea shows a paste as
+// "[...]"). Only one rune with Alt (Alt+1, Alt+A, Alt+B) is a key.
+func asText(k tea.KeyMsg) tea.KeyMsg {
+	if k.Type == tea.KeyRunes && !(k.Alt && len(k.Runes) == 1) {
+		k.Paste = true
+	}
+	return k
 }
 
 func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mmls-chat/mmls-chat/discovery/netnstest"
+)
+
+// term is one terminal interface, run by a shell in a tmux session of
+// its own: when the interface ends, the shell says so on the screen.
+type term struct {
+	t      *testing.T
+	name   string // the tmux session
+	data   string
+	listen string
+}
+
+// exitedLine is what the shell shows once the interface has ended.
+const exitedLine = "mmls-chat exited: "
+
+// terminal starts the terminal interface of nick on loopback, without
+// mDNS, in a tmux session 110x30; extra are more flags (--peer ...).
+func terminal(t *testing.T, nick string, extra ...string) *term {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		netnstest.Unavailable(t, "needs tmux (CI installs it)")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tt := &term{t: t, name: fmt.Sprintf("mmls%d-%s", time.Now().UnixNano()%1e9, nick), data: filepath.Join(t.TempDir(), nick), listen: l.Addr().String()}
+	l.Close()
+	var quoted []string
+	for _, a := range append([]string{binary, "--nick", nick, "--data", tt.data, "--listen", tt.listen, "--no-mdns"}, extra...) {
+		quoted = append(quoted, "'"+strings.ReplaceAll(a, "'", `'\''`)+"'")
+	}
+	tmuxSession(t, tt.name, strings.Join(quoted, " ")+"; echo "+exitedLine+"$?; exec sleep 600")
+	tt.wait(nick+" (", 20*time.Second)
+	return tt
+}
+
+// keys sends tmux key names (Enter, C-c, M-1, M-Left).
+func (tt *term) keys(keys ...string) {
+	tt.t.Helper()
+	if out, err := exec.Command("tmux", append([]string{"send-keys", "-t", tt.name}, keys...)...).CombinedOutput(); err != nil {
+		tt.t.Fatalf("tmux send-keys: %v: %s", err, out)
+	}
+}
+
+// text sends text as it is, in one write: the interface reads it in one
+// go, as from a paste without bracketed paste, a script or a slow link.
+func (tt *term) text(s string) {
+	tt.t.Helper()
+	if out, err := exec.Command("tmux", "send-keys", "-l", "-t", tt.name, s).CombinedOutput(); err != nil {
+		tt.t.Fatalf("tmux send-keys: %v: %s", err, out)
+	}
+}
+
+// wait waits until the screen shows want, and returns the screen.
+func (tt *term) wait(want string, timeout time.Duration) string {
+	tt.t.Helper()
+	return waitScreen(tt.t, tt.name, want, timeout)
+}
+
+// screen is what the pane shows now.
+func (tt *term) screen() string {
+	out, _ := exec.Command("tmux", "capture-pane", "-p", "-t", tt.name).Output()
+	return string(out)
+}
+
+// format is a tmux format of the pane (#{alternate_on}...).
+func (tt *term) format(f string) string {
+	tt.t.Helper()
+	out, err := exec.Command("tmux", "display-message", "-p", "-t", tt.name, f).Output()
+	if err != nil {
+		tt.t.Fatalf("tmux display-message: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// pid is the interface's process id: the one child of the pane's shell.
+func (tt *term) pid() int {
+	tt.t.Helper()
+	shell := tt.format("#{pane_pid}")
+	b, err := os.ReadFile("/proc/" + shell + "/task/" + shell + "/children")
+	if err != nil {
+		tt.t.Fatalf("the children of the pane's shell: %v", err)
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 1 {
+		tt.t.Fatalf("the pane's shell has children %q, want one", f)
+	}
+	pid, err := strconv.Atoi(f[0])
+	if err != nil {
+		tt.t.Fatal(err)
+	}
+	return pid
+}
+
+// inputLine is the line of the screen with the input prompt.
+func inputLine(screen string) string {
+	for _, l := range strings.Split(screen, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "›") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
+}
+
+// TestE2ETextThatNamesKeys: words that are key names, typed in one read,
+// stay text: "see you at the end" is typed whole (the word "end" used to
+// move the cursor instead), a chunk "enter" is typed, not sent, and the
+// text "ctrl+c" on an empty line is typed, not a quit.
+func TestE2ETextThatNamesKeys(t *testing.T) {
+	t.Parallel()
+	alice := terminal(t, "alice")
+	alice.text("see you at the end")
+	alice.wait("› see you at the end", 10*time.Second)
+	alice.keys("Enter")
+	alice.wait("see you at the end · no one else here yet", 10*time.Second)
+	alice.text("enter")
+	alice.wait("› enter", 10*time.Second)
+	alice.keys("C-u") // clear the line
+	alice.text("ctrl+c")
+	alice.wait("› ctrl+c", 10*time.Second)
+	alice.keys("Enter")
+	screen := alice.wait("ctrl+c · no one else here yet", 10*time.Second)
+	if strings.Contains(screen, exitedLine) {
+		t.Fatalf("the interface ended:\n%s", screen)
+	}
+	if in := inputLine(screen); strings.Contains(in, "ctrl+c") {
+		t.Errorf("the input holds %q after Enter", in)
+	}
+}
