@@ -180,7 +180,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // headless mode. It returns the exit code (2 for bad flags or an unusable
 // data directory).
 func runChat(o options, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// SIGINT, SIGTERM and SIGHUP (the terminal went away) end the chat as
+	// /quit does. main alone handles them: bubbletea's own handler, racing
+	// with this one, could block on a program that had already stopped,
+	// leaving the terminal frozen in the alternate screen.
+	signalled, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	cfg := node.Config{Nick: o.nick, DefaultNick: defaultNick(), Data: o.data, Listen: o.listen, Peers: o.peers,
 		MDNS: !o.noMDNS, Ifaces: o.ifaces, Room: o.room, MaxFileSize: int64(o.maxFile),
@@ -226,7 +230,7 @@ func runChat(o options, stdin io.Reader, stdout, stderr io.Writer) (int, error) 
 
 	// Every goroutine main starts belongs to this group; all end when the
 	// node stops (a /quit, the end of input, or a signal).
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var g errgroup.Group
 	if o.demo {
@@ -243,13 +247,28 @@ func runChat(o options, stdin io.Reader, stdout, stderr io.Writer) (int, error) 
 		}
 		return nil
 	})
+	// A signal ends the chat as /quit does: the interface quits (and
+	// restores the terminal), then the node stops.
+	quit := cancel
+	var p *tea.Program
+	if !o.headless {
+		p = tea.NewProgram(ui.New(n.Engine, ui.Options{MDNS: n.MDNS, NoNotify: o.noNotify}), tea.WithAltScreen(), tea.WithMouseCellMotion(),
+			tea.WithInput(stdin), tea.WithOutput(stdout), tea.WithContext(ctx), tea.WithoutSignalHandler())
+		quit = p.Quit
+	}
+	g.Go(func() error {
+		select {
+		case <-signalled.Done():
+			quit()
+		case <-ctx.Done():
+		}
+		return nil
+	})
 	g.Go(func() error {
 		defer cancel() // the interface ended: stop the node
 		if o.headless {
 			return headless.Run(ctx, n.Engine, stdin, stdout)
 		}
-		p := tea.NewProgram(ui.New(n.Engine, ui.Options{MDNS: n.MDNS, NoNotify: o.noNotify}), tea.WithAltScreen(), tea.WithMouseCellMotion(),
-			tea.WithInput(stdin), tea.WithOutput(stdout), tea.WithContext(ctx))
 		_, err := p.Run()
 		cancel()
 		for range n.Engine.Events() { // let the engine stop

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -139,5 +140,31 @@ func TestE2ETextThatNamesKeys(t *testing.T) {
 	}
 	if in := inputLine(screen); strings.Contains(in, "ctrl+c") {
 		t.Errorf("the input holds %q after Enter", in)
+	}
+}
+
+// TestE2ESignalsRestoreTheTerminal: SIGTERM and SIGHUP end the terminal
+// interface as /quit does, within 2 s, and give the terminal back: the
+// shell's screen, not the alternate one, and no mouse reporting.
+func TestE2ESignalsRestoreTheTerminal(t *testing.T) {
+	t.Parallel()
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
+			alice := terminal(t, "alice")
+			if on := alice.format("#{alternate_on}"); on != "1" {
+				t.Fatalf("the interface is not in the alternate screen (alternate_on %q)", on)
+			}
+			if err := syscall.Kill(alice.pid(), sig); err != nil {
+				t.Fatal(err)
+			}
+			screen := alice.wait(exitedLine+"0", 2*time.Second)
+			if strings.Contains(screen, "alice (") {
+				t.Errorf("the screen still shows the interface:\n%s", screen)
+			}
+			if got := alice.format("#{alternate_on} #{mouse_any_flag} #{mouse_button_flag} #{mouse_sgr_flag}"); got != "0 0 0 0" {
+				t.Errorf("alternate screen, mouse any, button, SGR: %s, want 0 0 0 0", got)
+			}
+		})
 	}
 }
