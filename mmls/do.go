@@ -195,6 +195,7 @@ func (e *Engine) verify(who string, confirm bool) (Event, error) {
 		return nil, err
 	}
 	if confirm {
+		e.net.Befriend(peer)
 		if err := e.st.SetVerified(peer.String(), e.now()); err != nil {
 			return nil, storageErr(err)
 		}

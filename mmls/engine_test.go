@@ -65,6 +65,7 @@ func (n *recordingNet) Ack(ID, uint64)           {}
 func (n *recordingNet) Connect(string, ID) error { return nil }
 func (n *recordingNet) Reach(string, ID) error   { return nil }
 func (n *recordingNet) Events() <-chan NetEvent  { return n.ev }
+func (n *recordingNet) Befriend(ID)              {}
 func (n *recordingNet) Peers() []NetPeer         { return nil }
 
 // newTestEngine is an engine that has started (rooms open) but whose loop

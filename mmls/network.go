@@ -71,6 +71,9 @@ type Network interface {
 	// quietly, and only id may answer there. The peer sees our
 	// announcement too; of the two, one dial may wait for the other's.
 	Reach(addr string, id ID) error
+	// Befriend says peer is someone we know (we share a room with it, or
+	// verified it): strangers' connections never keep it out.
+	Befriend(peer ID)
 	// Events reports peers and frames; it closes when the network stops.
 	Events() <-chan NetEvent
 	// Peers lists the peers known to the network.

@@ -98,6 +98,7 @@ func (e *Engine) onNet(ev NetEvent) {
 // known peers. A new peer or a new address is written now (a restart
 // needs it); only the time it was seen waits for the tick.
 func (e *Engine) remember(p *peerState) {
+	e.net.Befriend(p.id)
 	if p.nick == "" {
 		return
 	}

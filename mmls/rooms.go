@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -55,6 +56,7 @@ func (e *Engine) open() error {
 	}
 	for _, k := range known {
 		if id, ok := ParseID(k.ID); ok && id != e.me && dmls.ValidNick(k.Nick) == nil {
+			e.net.Befriend(id)
 			p := e.peer(id)
 			p.nick, p.skel, p.addr, p.stored = k.Nick, skeleton(k.Nick), k.Addr, k.Nick+"\x00"+k.Addr
 		}
@@ -66,14 +68,20 @@ func (e *Engine) open() error {
 		}
 		rooms = []store.Room{first}
 	}
-	// The room to start in opens first; a stored room stands in for it
-	// when it is not one of ours.
+	// The room to start in opens first: one given (--room) always, joined
+	// if it is not one of ours; else the room on screen when we stopped,
+	// for which a stored room stands in when we left it.
 	want := e.cfg.Room
 	if !e.roomGiven {
-		// The room on screen when we stopped.
 		if last, err := e.st.Setting(store.SettingLastRoom); err == nil && last != "" {
 			want = last
 		}
+	} else if !slices.ContainsFunc(rooms, func(r store.Room) bool { return r.Name == want }) {
+		given := store.Room{Name: want, JoinedAt: e.now()}
+		if err := e.st.JoinRoom(given); err != nil {
+			return err
+		}
+		rooms = append(rooms, given)
 	}
 	sort.SliceStable(rooms, func(i, j int) bool { return rooms[i].Name == want && rooms[j].Name != want })
 	e.start = rooms[0].Name

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -138,4 +139,46 @@ func TestContactStringPinsFirstContact(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUp(t, alice, bob.t.ID())
+}
+
+// TestAttackStrangersHoldEverySlot: strangers with fresh keys hold every
+// authenticated connection the server allows. A friend (someone the
+// layer above knows) still connects, inbound, and the server can still
+// dial another friend: a stranger's connection makes room each time.
+func TestAttackStrangersHoldEverySlot(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig("server")
+	cfg.MaxConns = 6
+	srv := startNode(t, cfg)
+	for i := range cfg.MaxConns {
+		s := startNode(t, testConfig(fmt.Sprint("stranger", i)))
+		if err := s.t.Connect(srv.addr); err != nil {
+			t.Fatal(err)
+		}
+		waitUp(t, srv, s.t.ID())
+	}
+	friend, other := startNode(t, testConfig("friend")), startNode(t, testConfig("other friend"))
+	srv.t.Befriend(friend.t.ID())
+	srv.t.Befriend(other.t.ID())
+	if err := friend.t.Connect(srv.addr); err != nil {
+		t.Fatal(err)
+	}
+	waitUp(t, srv, friend.t.ID())
+	if err := srv.t.Connect(other.addr); err != nil {
+		t.Fatal(err)
+	}
+	waitUp(t, srv, other.t.ID())
+	// A stranger that comes now is refused once authenticated: the
+	// slots are full and it is nobody's friend.
+	late := startNode(t, testConfig("late stranger"))
+	if err := late.t.Connect(srv.addr); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, late, 10*time.Second, func(e Event) bool { return e.Type == PeerDown || e.Type == Unreachable })
+	srv.t.mu.Lock()
+	n := srv.t.authenticated()
+	srv.t.mu.Unlock()
+	if n > cfg.MaxConns {
+		t.Fatalf("%d authenticated connections, the bound is %d", n, cfg.MaxConns)
+	}
 }

@@ -18,8 +18,9 @@ type conn struct {
 	spoke    *spoke   // raw, counting whether the remote sent anything
 	ip       string   // the remote address, for per-address limits
 	started  time.Time
-	evicted  bool     // closed to make room for a newer handshake (under t.mu)
-	nc       net.Conn // the TLS channel over it, once the handshake began
+	evicted  bool         // closed to make room for a newer handshake (under t.mu)
+	lastData atomic.Int64 // when a data frame last went either way (Unix ns)
+	nc       net.Conn     // the TLS channel over it, once the handshake began
 	br       *bufio.Reader
 	dialer   bool
 	remote   ID
@@ -89,7 +90,13 @@ func (t *Transport) admit(ip string, dialer bool) string {
 		}
 	}
 	switch {
-	case live >= t.cfg.MaxConns:
+	case dialer && live >= t.cfg.MaxConns:
+		// We dial only whom we want: a stranger's connection makes room.
+		if !t.makeRoom("a dial out") {
+			return fmt.Sprintf("%d connections", live)
+		}
+		return ""
+	case live >= t.cfg.MaxConns+friendSlots:
 		return fmt.Sprintf("%d connections", live)
 	case dialer:
 		return ""
@@ -249,6 +256,7 @@ func (c *conn) readLoop() error {
 			if err != nil {
 				return err
 			}
+			c.lastData.Store(time.Now().UnixNano())
 			t.mu.Lock()
 			p := c.peer
 			fresh, nick := seq > p.delivered, p.nick
@@ -334,6 +342,7 @@ func (c *conn) writeLoop() {
 			binary.BigEndian.PutUint64(seq[:], f.seq)
 			buf = appendFrame(buf, frameData, seq[:], f.payload)
 			c.sentSeq = f.seq
+			c.lastData.Store(time.Now().UnixNano())
 		}
 		if p.acked > c.ackSent {
 			buf = appendFrame(buf, frameAck, seqPayload(p.acked, nil))

@@ -62,7 +62,11 @@
 //
 // # What a stranger can hold
 //
-// Connections are bounded in all (Config.MaxConns, 128). Inbound ones still
+// Connections are bounded in all (Config.MaxConns, 128), with a few more
+// (friendSlots) only to finish handshakes: when strangers hold every
+// connection, a friend the layer above named (Befriend) who proves its
+// key, or a friend we dial, takes the idlest stranger's; a stranger past
+// the bound is refused once it has authenticated. Inbound ones still
 // handshaking are bounded apart (MaxHandshakes, 16): past it, a newcomer
 // closes the oldest handshake that has not sent a byte (else the oldest),
 // so silent sockets hammering the port cannot keep a friend out; a friend's

@@ -16,6 +16,14 @@ func (t *Transport) register(c *conn, h *hello, tg *target) (*peer, bool, string
 	if t.closed {
 		return nil, false, ""
 	}
+	if authed := t.authenticated(); authed > t.cfg.MaxConns && !c.dialer {
+		// Past the bound, only while a stranger's connection makes room
+		// for a friend's (the handshake took one of friendSlots).
+		if !t.friends[c.remote] || !t.makeRoom("a friend, "+c.remote.Short()) {
+			t.cfg.Logf("transport: refusing %s: %d connections", c.remote.Short(), authed-1)
+			return nil, false, ""
+		}
+	}
 	if tg != nil {
 		// Who answered here is who is here: a binding no hint replaces.
 		tg.id, tg.hasID, tg.proven, tg.dialing, tg.backoff, tg.told = c.remote, true, true, false, 0, false
@@ -63,6 +71,18 @@ func (t *Transport) register(c *conn, h *hello, tg *target) (*peer, bool, string
 		c.peersOut = append(c.peersOut, marshalPeers(known))
 	}
 	return p, up, p.addr
+}
+
+// authenticated counts the live authenticated connections, c's own (it
+// has its remote id by now) included. Call with t.mu held.
+func (t *Transport) authenticated() int {
+	n := 0
+	for c := range t.conns {
+		if !c.evicted && (c.peer != nil || c.remote != ID{}) {
+			n++
+		}
+	}
+	return n
 }
 
 // keepNew decides between a new and an existing connection to one peer.

@@ -187,6 +187,10 @@ type Transport struct {
 	targets   map[string]*target
 	conns     map[*conn]bool
 	listeners []net.Listener
+	// friends: peers the layer above knows (it shares rooms with them, or
+	// verified them): connections to them are never left out for
+	// strangers' (Befriend).
+	friends map[ID]bool
 }
 
 type peer struct {
@@ -250,7 +254,7 @@ func New(cfg Config) (*Transport, error) {
 	t := &Transport{
 		cfg: cfg, pub: pub, cert: cert, me: IDOf(pub), incarnation: binary.BigEndian.Uint64(inc[:]),
 		events: make(chan Event, 256), done: make(chan struct{}), kick: make(chan struct{}, 1),
-		peers: map[ID]*peer{}, targets: map[string]*target{}, conns: map[*conn]bool{},
+		peers: map[ID]*peer{}, targets: map[string]*target{}, conns: map[*conn]bool{}, friends: map[ID]bool{},
 	}
 	if cfg.ListenPort > 0 && cfg.ListenPort < 65536 {
 		t.listenPort.Store(uint32(cfg.ListenPort))
@@ -368,6 +372,57 @@ func (t *Transport) withTargets(addr string, f func() error) error {
 		return ErrClosed
 	}
 	return f()
+}
+
+// maxFriends bounds the friends kept (the layer above knows a bounded
+// number of peers; past it the set starts again).
+const maxFriends = 4096
+
+// friendSlots: connections past MaxConns a handshake may take, so that a
+// friend can still prove who it is when strangers hold every slot; once
+// it has, a stranger's connection makes room for it.
+const friendSlots = 8
+
+// Befriend says that peer id is known to the layer above (a member of a
+// room, verified): when the connections are all taken, one of a
+// stranger's goes to make room for it, inbound or when we dial it.
+func (t *Transport) Befriend(id ID) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.friends) >= maxFriends {
+		clear(t.friends)
+	}
+	t.friends[id] = true
+}
+
+// makeRoom closes the idlest authenticated connection of a stranger (not
+// a friend), or, with none, the oldest inbound handshake, and reports
+// whether it closed one. Call with t.mu held.
+func (t *Transport) makeRoom(why string) bool {
+	var victim *conn
+	for c := range t.conns {
+		if c.evicted || c.peer != nil && t.friends[c.peer.id] {
+			continue
+		}
+		switch {
+		case victim == nil:
+			victim = c
+		case (c.peer != nil) != (victim.peer != nil):
+			if c.peer != nil { // authenticated strangers first
+				victim = c
+			}
+		case c.peer != nil && c.lastData.Load() < victim.lastData.Load(),
+			c.peer == nil && evictFirst(c, victim):
+			victim = c
+		}
+	}
+	if victim == nil || victim.dialer && victim.peer == nil {
+		return false
+	}
+	t.cfg.Logf("transport: closing a stranger's connection (%s) to make room for %s", victim.raw.RemoteAddr(), why)
+	victim.evicted = true
+	victim.close()
+	return true
 }
 
 // Send queues payload for peer and returns its sequence number. Frames

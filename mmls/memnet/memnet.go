@@ -390,6 +390,9 @@ func (e *Endpoint) Reach(addr string, id mmls.ID) error {
 	return e.Connect(addr, mmls.ID{})
 }
 
+// Befriend does nothing: the in-memory network has no connection limits.
+func (e *Endpoint) Befriend(mmls.ID) {}
+
 // Events reports peers and frames; it closes with Close.
 func (e *Endpoint) Events() <-chan mmls.NetEvent { return e.events }
 

@@ -29,6 +29,7 @@ func (n *network) Reach(addr string, id mmls.ID) error {
 	return n.tr.Sighted(addr, transport.ID(id))
 }
 func (n *network) Events() <-chan mmls.NetEvent { return n.events }
+func (n *network) Befriend(id mmls.ID)          { n.tr.Befriend(transport.ID(id)) }
 
 func (n *network) Peers() []mmls.NetPeer {
 	var out []mmls.NetPeer
