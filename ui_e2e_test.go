@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mmls-chat/mmls-chat/discovery/netnstest"
+	"github.com/mmls-chat/mmls-chat/ui/headless"
 )
 
 // term is one terminal interface, run by a shell in a tmux session of
@@ -166,5 +167,33 @@ func TestE2ESignalsRestoreTheTerminal(t *testing.T) {
 				t.Errorf("alternate screen, mouse any, button, SGR: %s, want 0 0 0 0", got)
 			}
 		})
+	}
+}
+
+// TestE2ERoomGivenWins: --room NAME wins over the room on screen when we
+// stopped, and is joined when we are not in it: ready names it, and a
+// typed line goes there (it went to the first stored room, a direct
+// room here).
+func TestE2ERoomGivenWins(t *testing.T) {
+	t.Parallel()
+	nodes := room(t, "alice", "bob")
+	alice, bob := nodes[0], nodes[1]
+	alice.say("/msg bob psst")
+	alice.waitFor("sent psst", 10*time.Second, func(e headless.Record) bool { return e.Type == "sent" && e.Text == "psst" })
+	alice.say("/switch lobby")
+	alice.say("/rooms") // answered once the switch is done
+	alice.waitFor("rooms", 10*time.Second, func(e headless.Record) bool { return e.Type == "rooms" })
+	alice.quit()
+
+	again := start(t, "alice", alice.data, "127.0.0.1:0", "--peer", bob.listen, "--room", "dev")
+	ready := again.waitFor("ready", 10*time.Second, func(e headless.Record) bool { return e.Type == "ready" })
+	if ready.Room != "dev" {
+		t.Errorf("ready's room is %q, want dev", ready.Room)
+	}
+	again.waitFor("joined dev", 10*time.Second, func(e headless.Record) bool { return e.Type == "joined" && e.Room == "dev" })
+	again.say("where does this go?")
+	sent := again.waitFor("sent", 10*time.Second, func(e headless.Record) bool { return e.Type == "sent" })
+	if sent.Room != "dev" {
+		t.Errorf("the line went to %q, want dev", sent.Room)
 	}
 }
