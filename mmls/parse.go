@@ -28,11 +28,11 @@ var specs = []Spec{
 	{Name: "create", Args: "ROOM", Help: "make a private room: only people its members invite get in", parse: func(arg, _ string) (Command, error) {
 		return Create{Room: roomName(arg)}, need(roomName(arg))
 	}},
-	{Name: "leave", Aliases: []string{"part"}, Args: "[ROOM]", Help: "leave a room (default: the one shown)", parse: func(arg, cur string) (Command, error) {
+	{Name: "leave", Aliases: []string{"part"}, Args: "[ROOM]", Help: "leave a room (default: the one shown; @NICK: a direct room)", parse: func(arg, cur string) (Command, error) {
 		room, err := roomOr(roomName(arg), cur)
 		return Leave{Room: room}, err
 	}},
-	{Name: "switch", Args: "ROOM", Help: "show another of your rooms (or Ctrl+N / Ctrl+P)", parse: func(arg, _ string) (Command, error) {
+	{Name: "switch", Args: "ROOM", Help: "show another of your rooms (@NICK: a direct room; or Ctrl+N / Ctrl+P)", parse: func(arg, _ string) (Command, error) {
 		return Switch{Room: roomName(arg)}, need(roomName(arg))
 	}},
 	{Name: "rooms", Help: "list your rooms", parse: func(string, string) (Command, error) { return ListRooms{}, nil }},
@@ -44,12 +44,17 @@ var specs = []Spec{
 	{Name: "connect", Args: "HOST:PORT", Help: "connect to a peer by address (where multicast is blocked)", parse: func(arg, _ string) (Command, error) {
 		return Connect{Addr: arg}, need(arg)
 	}},
-	{Name: "msg", Aliases: []string{"query"}, Args: "NICK TEXT", Help: "write to NICK alone (a direct, two-person room)", parse: func(arg, _ string) (Command, error) {
+	{Name: "msg", Args: "NICK TEXT", Help: "write to NICK alone (a direct, two-person room)", parse: func(arg, _ string) (Command, error) {
 		nick, text, _ := strings.Cut(arg, " ")
 		if strings.TrimSpace(text) == "" {
 			return nil, errUsage
 		}
 		return Direct{To: nick, Text: text}, nil
+	}},
+	{Name: "query", Args: "NICK [TEXT]", Help: "open the direct room with NICK (and write TEXT there)", parse: func(arg, _ string) (Command, error) {
+		nick, text, _ := strings.Cut(arg, " ")
+		nick = strings.TrimPrefix(nick, "@")
+		return Direct{To: nick, Text: strings.TrimSpace(text)}, need(nick)
 	}},
 	{Name: "invite", Args: "NICK", Help: "tell NICK the name of the room shown (sent encrypted)", parse: func(arg, cur string) (Command, error) {
 		room, err := shownAnd(arg, cur)
@@ -133,13 +138,50 @@ var specs = []Spec{
 // Specs returns the slash commands in /help order.
 func Specs() []Spec { return append([]Spec(nil), specs...) }
 
-// HelpLines is /help: one aligned line per command.
+// HelpLines is /help: one aligned line per command, with its other
+// names.
 func HelpLines() []string {
 	out := make([]string, len(specs))
 	for i, s := range specs {
 		out[i] = fmt.Sprintf("%-19s %s", s.Usage(), s.Help)
+		if len(s.Aliases) > 0 {
+			out[i] += "; also /" + strings.Join(s.Aliases, ", /")
+		}
 	}
 	return out
+}
+
+// ResolveRoom names the direct room meant by a room typed as the
+// interfaces show direct rooms, "@NICK" (/switch @carol, /leave @carol,
+// /who @carol): find returns the direct room with NICK, if we have one.
+// Any other command, or room, is returned as it is.
+func ResolveRoom(c Command, find func(nick string) (room string, ok bool)) (Command, error) {
+	resolve := func(room string) (string, error) {
+		nick, ok := strings.CutPrefix(room, "@")
+		if !ok {
+			return room, nil
+		}
+		if r, ok := find(nick); ok {
+			return r, nil
+		}
+		return "", failf(ErrNotInRoom, "you have no conversation with %s (/query %s opens one)", room, nick)
+	}
+	var err error
+	switch x := c.(type) {
+	case Switch:
+		x.Room, err = resolve(x.Room)
+		c = x
+	case Leave:
+		x.Room, err = resolve(x.Room)
+		c = x
+	case Who:
+		x.Room, err = resolve(x.Room)
+		c = x
+	}
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 // Parse turns a typed line into a command. A line starting with / is a

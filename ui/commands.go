@@ -38,6 +38,9 @@ func doCmd(eng Engine, j job) tea.Cmd {
 // submit turns a typed line into a command for the room on screen.
 func (m *Model) submit(text string) tea.Cmd {
 	cmd, err := mmls.Parse(text, m.current)
+	if err == nil {
+		cmd, err = mmls.ResolveRoom(cmd, m.directRoom)
+	}
 	switch {
 	case err != nil:
 		m.system(m.current, "%s", mmls.Describe(err))

@@ -17,7 +17,8 @@ type tabRound struct {
 }
 
 // complete completes the word being typed: a command name (from the
-// engine's command table), a room after a room command, else a nick.
+// engine's command table), a room after a room command (a direct room as
+// @nick), else a nick.
 // Pressing Tab again on the result cycles to the next candidate.
 func (m *Model) complete(text string) string {
 	if r := m.tab; r != nil && text == r.base+r.cands[r.i] {
@@ -55,15 +56,25 @@ func (m *Model) candidates(text string) (string, []string) {
 	base, word := text[:i], text[i:]
 	cmd, _, _ := strings.Cut(strings.TrimPrefix(text, "/"), " ")
 	if strings.HasPrefix(text, "/") && i == len(cmd)+2 && slices.Contains(roomCommands, strings.ToLower(cmd)) {
+		// Open and private rooms by name, then (but after /join) direct
+		// rooms as shown: @nick.
 		word = strings.TrimPrefix(strings.TrimPrefix(word, "#"), "◆")
-		var out []string
+		var out, direct []string
 		for _, r := range m.rooms {
-			if !mmls.IsDirect(r) && hasPrefixFold(r, word) {
-				out = append(out, r+" ")
+			switch {
+			case !mmls.IsDirect(r):
+				if hasPrefixFold(r, word) {
+					out = append(out, r+" ")
+				}
+			case !strings.EqualFold(cmd, "join"):
+				if title := m.roomTitle(r); hasPrefixFold(title, "@"+strings.TrimPrefix(word, "@")) {
+					direct = append(direct, title+" ")
+				}
 			}
 		}
 		sort.Strings(out)
-		return base, out
+		sort.Strings(direct)
+		return base, append(out, direct...)
 	}
 	word = strings.TrimPrefix(word, "@")
 	if word == "" && !(strings.HasPrefix(text, "/") && slices.Contains(nickCommands, strings.ToLower(cmd))) {

@@ -3,6 +3,7 @@ package ui
 import (
 	"slices"
 	"sort"
+	"strings"
 
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -97,4 +98,28 @@ func (m Model) roomTitle(room string) string {
 		return "@" + n
 	}
 	return "@" + other.Short()
+}
+
+// directRoom is our direct room with nick, as the rooms list shows it
+// ("@carol", or its short id when the nick is not known), or with the
+// peer whose id starts with nick (8 hex digits at least).
+func (m Model) directRoom(nick string) (string, bool) {
+	var folded []string
+	for _, r := range m.rooms {
+		if !mmls.IsDirect(r) {
+			continue
+		}
+		title := strings.TrimPrefix(m.roomTitle(r), "@")
+		other, _ := m.eng.DirectPeer(r)
+		switch {
+		case title == nick, len(nick) >= 8 && strings.HasPrefix(other.String(), strings.ToLower(nick)):
+			return r, true
+		case strings.EqualFold(title, nick):
+			folded = append(folded, r)
+		}
+	}
+	if len(folded) == 1 {
+		return folded[0], true
+	}
+	return "", false
 }

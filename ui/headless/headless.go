@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/muesli/cancelreader"
@@ -47,7 +48,8 @@ func Run(ctx context.Context, eng Engine, in io.Reader, out io.Writer) error {
 		return fmt.Errorf("headless: input: %w", err)
 	}
 	defer cr.Close()
-	h := &session{eng: eng, answers: make(chan Record), start: make(chan string, 1), stop: make(chan struct{})}
+	h := &session{eng: eng, answers: make(chan Record), start: make(chan string, 1), stop: make(chan struct{}),
+		settled: make(chan chan struct{}), direct: map[string]partner{}}
 	var wg sync.WaitGroup
 	wg.Go(func() { h.read(ctx, cr) })
 	werr := h.write(out)
@@ -65,6 +67,18 @@ type session struct {
 	answers chan Record   // command answers, to the writer
 	start   chan string   // the start room, from Ready
 	stop    chan struct{} // closed when the engine's events end
+	// settled: the writer closes each channel it is given once it has
+	// taken every event the engine reported before.
+	settled chan chan struct{}
+
+	mu     sync.Mutex
+	direct map[string]partner // our direct rooms (the writer keeps it)
+}
+
+// partner is the other person of a direct room.
+type partner struct {
+	id   mmls.ID
+	nick string
 }
 
 // read runs the commands of each input line, in order.
@@ -82,6 +96,9 @@ func (h *session) read(ctx context.Context, in io.Reader) {
 		if cmd == nil && err == nil {
 			continue
 		}
+		if err == nil {
+			cmd, err = mmls.ResolveRoom(cmd, h.directRoom)
+		}
 		var ev mmls.Event
 		if err == nil {
 			ev, err = h.eng.Do(ctx, cmd)
@@ -93,8 +110,10 @@ func (h *session) read(ctx context.Context, in io.Reader) {
 			h.answer(errorRecord(err, timeOf(ev)))
 			continue
 		}
-		current = h.follow(ctx, cmd, current)
-		if ev != nil {
+		current = h.follow(ctx, cmd, ev, current)
+		if d, ok := ev.(*mmls.DirectRoom); ok && opens(cmd) {
+			h.answer(Record{Type: "switched", Time: d.When(), Room: d.Room, ID: d.With.String()})
+		} else if ev != nil {
 			if rec, ok := recordOf(ev, current); ok {
 				h.answer(rec)
 			}
@@ -106,8 +125,18 @@ func (h *session) read(ctx context.Context, in io.Reader) {
 	_, _ = h.eng.Do(ctx, mmls.Quit{}) // end of input
 }
 
-// follow returns the current room after cmd succeeded.
-func (h *session) follow(ctx context.Context, cmd mmls.Command, current string) string {
+// opens reports whether cmd is a /query without text: it opens a direct
+// room, as /switch shows one.
+func opens(cmd mmls.Command) bool {
+	d, ok := cmd.(mmls.Direct)
+	return ok && d.Text == ""
+}
+
+// follow returns the current room after cmd succeeded with the answer ev.
+func (h *session) follow(ctx context.Context, cmd mmls.Command, ev mmls.Event, current string) string {
+	if d, ok := ev.(*mmls.DirectRoom); ok && opens(cmd) {
+		return d.Room
+	}
 	switch c := cmd.(type) {
 	case mmls.Join:
 		return c.Room
@@ -135,6 +164,57 @@ func (h *session) follow(ctx context.Context, cmd mmls.Command, current string) 
 	return current
 }
 
+// directRoom is our direct room with nick (as its joined and peer records
+// name the other person), or with the peer whose id starts with nick (8
+// hex digits at least), once the writer has taken what the engine
+// reported so far.
+func (h *session) directRoom(nick string) (string, bool) {
+	done := make(chan struct{})
+	select {
+	case h.settled <- done:
+		select {
+		case <-done:
+		case <-h.stop:
+		}
+	case <-h.stop:
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var folded []string
+	for room, p := range h.direct {
+		switch {
+		case p.nick == nick, len(nick) >= 8 && strings.HasPrefix(p.id.String(), strings.ToLower(nick)):
+			return room, true
+		case strings.EqualFold(p.nick, nick):
+			folded = append(folded, room)
+		}
+	}
+	if len(folded) == 1 {
+		return folded[0], true
+	}
+	return "", false
+}
+
+// track keeps the direct rooms and the nicks of their other persons.
+func (h *session) track(ev mmls.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch e := ev.(type) {
+	case *mmls.Joined:
+		if e.With != (mmls.ID{}) {
+			h.direct[e.Room] = partner{id: e.With, nick: e.Nick}
+		}
+	case *mmls.Left:
+		delete(h.direct, e.Room)
+	case *mmls.PeerChanged:
+		for room, p := range h.direct {
+			if p.id == e.ID && e.Nick != "" {
+				h.direct[room] = partner{id: p.id, nick: e.Nick}
+			}
+		}
+	}
+}
+
 func (h *session) answer(r Record) {
 	select {
 	case h.answers <- r:
@@ -158,11 +238,27 @@ func (h *session) write(out io.Writer) error {
 		if ready, ok := ev.(*mmls.Ready); ok {
 			h.start <- ready.Room
 		}
+		h.track(ev)
 		if r, ok := recordOf(ev, ""); ok {
 			put(r)
 		}
 	}
 	events := h.eng.Events()
+	// drain takes what the engine reported before it answered, queued
+	// already: it goes first. It reports false when the events ended.
+	drain := func() bool {
+		for {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					return false
+				}
+				event(ev)
+			default:
+				return true
+			}
+		}
+	}
 	for {
 		select {
 		case ev, ok := <-events:
@@ -171,21 +267,17 @@ func (h *session) write(out io.Writer) error {
 			}
 			event(ev)
 		case a := <-h.answers:
-			// What the engine reported before it answered is queued
-			// already: it goes first.
-			for drained := false; !drained; {
-				select {
-				case ev, ok := <-events:
-					if !ok {
-						put(a)
-						return werr
-					}
-					event(ev)
-				default:
-					drained = true
-				}
-			}
+			more := drain()
 			put(a)
+			if !more {
+				return werr
+			}
+		case done := <-h.settled:
+			more := drain()
+			close(done)
+			if !more {
+				return werr
+			}
 		}
 	}
 }

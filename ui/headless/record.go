@@ -287,6 +287,8 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 			}
 			r.Info.Keys = append(r.Info.Keys, rk)
 		}
+	case *mmls.Switched:
+		r.Type, r.Room = "switched", e.Room
 	case *mmls.SafetyNumber:
 		r.Type, r.Nick, r.ID, r.SafetyNumber, r.Verified = "verify", e.Nick, e.ID.String(), e.Number, e.Verified
 	case *mmls.Found:
