@@ -78,6 +78,10 @@ type (
 	SetAutoSave struct{ Limit int64 }
 	// ListFiles answers the files offered in Room.
 	ListFiles struct{ Room string }
+	// SetAdmin names Who an admin of private room Room: its removals and
+	// re-admissions are followed by everyone (only the room's creator
+	// can).
+	SetAdmin struct{ Room, Who string }
 	// SetHold turns holding others' messages, to hand them on to members
 	// their authors never met, on or off (off forgets what is held).
 	SetHold struct{ On bool }
@@ -117,6 +121,7 @@ func (ListFiles) command()   {}
 func (CancelFile) command()  {}
 func (SetAutoSave) command() {}
 func (SetHold) command()     {}
+func (SetAdmin) command()    {}
 func (RunTimers) command()   {}
 func (Help) command()        {}
 func (Quit) command()        {}

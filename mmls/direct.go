@@ -72,7 +72,11 @@ func (e *Engine) invite(r *room, who string) error {
 	if err != nil {
 		return err
 	}
-	env, err := dm.s.NewInvite(r.name, r.secret, peer)
+	inv := &dmls.Invitation{Room: r.name, Secret: r.secret}
+	if r.pw != nil {
+		inv.Roles, inv.Update = r.pw.rolesRaw, r.pw.updateRaw
+	}
+	env, err := dm.s.NewInvitation(inv, peer)
 	if err != nil {
 		return failWith(ErrNotSent, err, "the invitation could not be made")
 	}
@@ -112,6 +116,21 @@ func (e *Engine) invited(r *room, ev dmls.Event) {
 	if ev.Secret != nil {
 		// Kept until accepted: /join NAME then joins this private room.
 		inv := store.Invite{Room: ev.Detail, Secret: ev.Secret, From: ev.Peer.String(), At: e.now()}
+		if ev.Roles != nil {
+			id := dmls.PrivateRoomID(ev.Secret)
+			roles, err := checkRoles(id, ev.Roles)
+			if err == nil && ev.Update != nil {
+				_, err = checkUpdate(id, roles, ev.Update)
+			}
+			if err != nil {
+				// Not what its creator signed: an invitation to a room
+				// whose powers someone made up.
+				e.cfg.Logf("mmls: an invitation from %s with roles that do not check (%v): ignored", ev.Peer.Short(), err)
+				e.stored(r, ev.Peer, env) // taken: it would never check
+				return
+			}
+			inv.Roles, inv.Update = ev.Roles, ev.Update
+		}
 		if err := e.st.AddInvite(inv); err != nil {
 			e.fail(storageErr(err))
 			return

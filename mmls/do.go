@@ -138,6 +138,16 @@ func (e *Engine) do(c Command) (Event, error) {
 		return &AutoSaveChanged{Limit: e.autoSave}, nil
 	case SetHold:
 		return e.setHold(c.On)
+	case SetAdmin:
+		r, err := e.room(c.Room)
+		if err != nil {
+			return nil, err
+		}
+		peer, err := e.byNick(c.Who)
+		if err != nil {
+			return nil, err
+		}
+		return e.setAdmin(r, peer)
 	case RunTimers:
 		e.batch(e.onTick, nil)
 		return nil, nil
@@ -160,6 +170,9 @@ func (e *Engine) kick(room, who string) error {
 	if err != nil {
 		return err
 	}
+	if !r.admin(e.me) {
+		return failf(ErrNotAllowed, "only the admins of %s remove people from it (%s)", e.title(r.name), strings.Join(e.admins(r), ", "))
+	}
 	if err := e.st.Kick(r.name, store.Kick{Peer: peer.String(), At: e.now()}); err != nil {
 		return storageErr(err)
 	}
@@ -168,14 +181,19 @@ func (e *Engine) kick(room, who string) error {
 		// Not linked right now (offline, say): it stays out when it
 		// comes back.
 		r.s.MarkKicked(peer, e.me)
-		return nil
+		return e.rotateSecret(r)
 	}
 	e.apply(r, out, err)
-	return nil
+	// The members left get a fresh secret: the one removed no longer
+	// recognises the room.
+	return e.rotateSecret(r)
 }
 
 // unkick lifts a removal of peer from r: ours, or one we followed.
 func (e *Engine) unkick(r *room, peer ID) error {
+	if !r.admin(e.me) {
+		return failf(ErrNotAllowed, "only the admins of %s take removals back (%s)", e.title(r.name), strings.Join(e.admins(r), ", "))
+	}
 	out, err := r.s.Unkick(peer)
 	if errors.Is(err, dmls.ErrNotMember) {
 		return failf(ErrNoSuchPeer, "%s is not removed from %s", e.nickOf(peer, ""), e.title(r.name))

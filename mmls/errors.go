@@ -21,6 +21,7 @@ var (
 	ErrStopped        = errors.New("mmls: engine stopped")
 	ErrFile           = errors.New("mmls: file not sent or saved")
 	ErrUnknownFile    = errors.New("mmls: no such file")
+	ErrNotAllowed     = errors.New("mmls: not allowed")
 )
 
 // Error is a failed command or operation. Text says in plain words what

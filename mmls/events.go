@@ -365,6 +365,13 @@ type (
 		At
 		Limit int64
 	}
+	// AdminsChanged answers SetAdmin: who may remove people from Room
+	// for everyone, its creator first.
+	AdminsChanged struct {
+		At
+		Room   string
+		Admins []string
+	}
 	// HoldChanged answers SetHold.
 	HoldChanged struct {
 		At

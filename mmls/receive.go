@@ -74,6 +74,8 @@ func (e *Engine) onSessionEvent(r *room, ev dmls.Event) {
 		e.emit(&KickLifted{Room: r.name, ID: ev.Peer, Nick: e.nickOf(ev.Peer, ev.Nick), By: ev.By})
 	case dmls.EventResent:
 		e.resentToUs(r, ev)
+	case dmls.EventPowers:
+		e.onPowers(r, ev)
 	case dmls.EventRotated:
 		e.emit(&KeyRotated{Room: r.name, By: ev.By, ByNick: e.nickOf(ev.By, ev.Nick)})
 	case dmls.EventNeedRejoin:
@@ -109,6 +111,10 @@ func (e *Engine) ourGroupChanged(r *room, ev dmls.Event) {
 			e.fail(storageErr(err))
 		}
 		e.resendTo(r, ev.Peer)
+		if r.pw != nil {
+			// It may have missed a change of the room's powers.
+			e.givePowers(r, r.pw.rolesRaw, []ID{ev.Peer})
+		}
 		if r.direct {
 			// The direct room carries what other rooms could not re-send.
 			e.resendDirect(ev.Peer)

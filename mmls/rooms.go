@@ -29,15 +29,18 @@ type room struct {
 	// hold of the room's messages (handon.go).
 	seqs map[string]uint64
 	acks *acks
+	// pw: a private room's roles and tag secrets (nil: an open or direct
+	// room, or a private one made before roles were signed).
+	pw *powers
 }
 
 func (r *room) private() bool { return r.secret != nil }
 
-// tagKey keys the room's announcement tags: the secret of a private room,
-// the id (from the name) of an open one.
+// tagKey keys the room's announcement tags: the (current tag) secret of a
+// private room, the id (from the name) of an open one.
 func (r *room) tagKey() []byte {
 	if r.private() {
-		return r.secret
+		return r.tagSecret()
 	}
 	return r.id[:]
 }
@@ -117,6 +120,7 @@ func (e *Engine) openRoom(sr store.Room) (*room, error) {
 			return nil, fmt.Errorf("mmls: private room %q: a secret of %d bytes", name, len(sr.Secret))
 		}
 		r.secret, r.id = sr.Secret, dmls.PrivateRoomID(sr.Secret)
+		e.loadPowers(r, sr)
 	}
 	policy := e.cfg.Policy
 	policy.HoldAdds = e.cfg.AddHold > 0 // newcomers of a batch go in one commit (releaseHeld)
@@ -169,6 +173,10 @@ func (e *Engine) openRoom(sr store.Room) (*room, error) {
 		}
 	}
 	s.FollowRemovals(e.removalPolicy(r))
+	if r.pw != nil {
+		// Any admin's re-admission undoes any admin's removal.
+		s.FollowReadmissions(r.admin)
+	}
 	if err := e.loadAcks(r); err != nil {
 		return nil, err
 	}
@@ -258,7 +266,7 @@ func (e *Engine) join(name string) error {
 		}
 		return failf(ErrBadName, "you are in another room called %s: leave it to accept the invitation", e.title(name))
 	}
-	r, err := e.joinStored(store.Room{Name: name, Private: true, Secret: inv.Secret})
+	r, err := e.joinStored(store.Room{Name: name, Private: true, Secret: inv.Secret, Roles: inv.Roles, Update: inv.Update})
 	if err != nil {
 		return err
 	}
@@ -283,7 +291,11 @@ func (e *Engine) create(name string) error {
 	if _, err := io.ReadFull(e.cfg.Env.Rand, secret); err != nil {
 		return failWith(ErrStorage, err, "no randomness for the room's secret")
 	}
-	_, err := e.joinStored(store.Room{Name: name, Private: true, Secret: secret})
+	roles, err := e.newPowers(dmls.PrivateRoomID(secret))
+	if err != nil {
+		return failWith(ErrNotSent, err, "the room's roles could not be signed")
+	}
+	_, err = e.joinStored(store.Room{Name: name, Private: true, Secret: secret, Roles: roles})
 	return err
 }
 
@@ -310,13 +322,17 @@ func validRoom(name string) error {
 	return nil
 }
 
-// removalPolicy decides whose removals r follows. In a private room every
-// member may remove (the members vouched for one another). In an open room
+// removalPolicy decides whose removals r follows. In a private room, its
+// admins' (the creator and whom it named: powers.go); in one made before
+// rooms had admins, every member's (the members vouched for one another). In an open room
 // anyone can be a member, so a removal by someone else is followed only
 // when the user verified the remover (/verify NICK yes); otherwise the
 // user is told, and /kick follows it by hand. One stranger can then remove
 // people from its own group, never from everyone's.
 func (e *Engine) removalPolicy(r *room) func(dmls.Fingerprint) bool {
+	if r.pw != nil {
+		return r.admin // a private room with roles: its admins'
+	}
 	if r.private() || r.direct {
 		return nil
 	}
@@ -387,10 +403,19 @@ func (e *Engine) announceTo(peer ID) {
 		return
 	}
 	for _, name := range e.roomNames() {
-		if r := e.rooms[name]; r.direct {
+		r := e.rooms[name]
+		if r.direct {
 			a.direct = a.direct || r.with == peer
-		} else {
-			a.tags = append(a.tags, dmls.RoomTag(r.tagKey(), a.nonce[:], e.me, peer))
+			continue
+		}
+		a.tags = append(a.tags, dmls.RoomTag(r.tagKey(), a.nonce[:], e.me, peer))
+		if old := r.oldTagSecrets(); len(old) > 0 && e.isMember(r, peer) {
+			// A member away through a removal knows the room by an
+			// earlier secret (it is given the fresh one once linked);
+			// the member removed is never sent these.
+			for _, s := range old {
+				a.tags = append(a.tags, dmls.RoomTag(s, a.nonce[:], e.me, peer))
+			}
 		}
 	}
 	e.send(peer, a.frame())
@@ -402,10 +427,12 @@ func (e *Engine) recognises(r *room, peer ID, a *announcement) bool {
 	if r.direct {
 		return false
 	}
-	want := dmls.RoomTag(r.tagKey(), a.nonce[:], peer, e.me)
-	for _, t := range a.tags {
-		if hmac.Equal(t[:], want[:]) {
-			return true
+	for _, key := range append([][]byte{r.tagKey()}, r.oldTagSecrets()...) {
+		want := dmls.RoomTag(key, a.nonce[:], peer, e.me)
+		for _, t := range a.tags {
+			if hmac.Equal(t[:], want[:]) {
+				return true
+			}
 		}
 	}
 	return false

@@ -31,8 +31,13 @@ const (
 	ctlResend        = 4
 	ctlEvidenceAsk   = 5
 	ctlEvidence      = 6
-	maxInviteName    = 64
-	maxDigestEntries = 1024
+	ctlRoles         = 7 // powers.go
+	ctlSecret        = 8
+	// ctlInvitePrivate2: a private room's invitation with its roles and
+	// latest secret update (invite.go).
+	ctlInvitePrivate2 = 9
+	maxInviteName     = 64
+	maxDigestEntries  = 1024
 	// forkHistory bounds the (group, epoch) pairs remembered.
 	forkHistory = 8192
 )
@@ -188,12 +193,27 @@ func (s *Session) handleControl(rg *recvGroup, e *Envelope, out *Output) error {
 	if len(body) > 0 && (body[0] == ctlEvidenceAsk || body[0] == ctlEvidence) {
 		return s.handleEvidence(rg, body, out)
 	}
-	if len(body) > 0 && (body[0] == ctlInvite || body[0] == ctlInvitePrivate) {
-		room, secret, err := UnmarshalInvite(body)
+	if len(body) > 0 && (body[0] == ctlInvite || body[0] == ctlInvitePrivate || body[0] == ctlInvitePrivate2) {
+		inv, err := UnmarshalInvite(body)
 		if err != nil {
 			return err
 		}
-		out.event(Event{Type: EventInvite, Peer: rg.owner, Nick: rg.ownerNick, Envelope: e, Detail: room, Secret: secret})
+		out.event(Event{Type: EventInvite, Peer: rg.owner, Nick: rg.ownerNick, Envelope: e, Detail: inv.Room, Secret: inv.Secret,
+			Roles: inv.Roles, Update: inv.Update})
+		return nil
+	}
+	if len(body) > 0 && (body[0] == ctlRoles || body[0] == ctlSecret) {
+		ctl, rec, err := unmarshalPowers(body)
+		if err != nil {
+			return err
+		}
+		ev := Event{Type: EventPowers, Peer: rg.owner, Nick: rg.ownerNick, Envelope: e}
+		if ctl == ctlRoles {
+			ev.Roles = rec
+		} else {
+			ev.Update = rec
+		}
+		out.event(ev)
 		return nil
 	}
 	entries, err := UnmarshalDigest(body)

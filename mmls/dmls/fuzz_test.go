@@ -108,19 +108,24 @@ func evidenceSeeds(t testing.TB) [][]byte {
 }
 
 func FuzzUnmarshalInvite(f *testing.F) {
-	for _, secret := range [][]byte{nil, make([]byte, SecretSize)} {
-		b, err := InviteBody("lobby", secret)
+	for _, inv := range []*Invitation{
+		{Room: "lobby"},
+		{Room: "lobby", Secret: make([]byte, SecretSize)},
+		{Room: "plans", Secret: make([]byte, SecretSize), Roles: []byte{1, 2, 3}},
+		{Room: "plans", Secret: make([]byte, SecretSize), Roles: []byte{1, 2, 3}, Update: []byte{4, 5}},
+	} {
+		b, err := inv.Body()
 		if err != nil {
 			f.Fatal(err)
 		}
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		name, secret, err := UnmarshalInvite(data)
+		inv, err := UnmarshalInvite(data)
 		if err != nil {
 			return
 		}
-		again, err := InviteBody(name, secret)
+		again, err := inv.Body()
 		if err != nil || !bytes.Equal(again, data) {
 			t.Fatalf("round trip: %v", err)
 		}

@@ -1,6 +1,7 @@
 package dmls
 
 import (
+	"bytes"
 	"fmt"
 	"unicode/utf8"
 
@@ -11,57 +12,105 @@ import (
 // direct room, so the room's name (and a private room's secret) stays
 // encrypted end to end:
 //
-//	open room:     ctl u8 = ctlInvite        | name u8 len (<= 64)
-//	private room:  ctl u8 = ctlInvitePrivate | name u8 len (<= 64) | secret [32]
+//	open room:     ctl u8 = ctlInvite         | name u8 len (<= 64)
+//	private room:  ctl u8 = ctlInvitePrivate  | name u8 len (<= 64) | secret [32]
+//	               ctl u8 = ctlInvitePrivate2 | name u8 len (<= 64) | secret [32] |
+//	                        roles u16 len | secret update u16 len (0: none)
+//
+// (ctlInvitePrivate is a room made before its creator signed its roles:
+// any member's removals are followed in it.)
 
 // SecretSize is the size of a private room's secret.
 const SecretSize = 32
 
+// Invitation is what an invitation says: the room's name, and for a
+// private room its secret (from which its id comes), its signed roles and
+// its latest secret update, as they travel (nil when there are none).
+type Invitation struct {
+	Room   string
+	Secret []byte
+	Roles  []byte
+	Update []byte
+}
+
 // InviteBody encodes an invitation to room; a private room's secret goes
 // with it (nil for an open room).
 func InviteBody(room string, secret []byte) ([]byte, error) {
+	return (&Invitation{Room: room, Secret: secret}).Body()
+}
+
+// Body encodes the invitation.
+func (inv *Invitation) Body() ([]byte, error) {
+	room, secret := inv.Room, inv.Secret
 	if room == "" || len(room) > maxInviteName {
 		return nil, fmt.Errorf("%w: room name of %d bytes", ErrMalformed, len(room))
 	}
-	if secret != nil && len(secret) != SecretSize {
+	if secret != nil && len(secret) != SecretSize || secret == nil && inv.Roles != nil {
 		return nil, fmt.Errorf("%w: room secret of %d bytes", ErrMalformed, len(secret))
 	}
 	b := cryptobyte.NewBuilder(nil)
-	if secret == nil {
+	switch {
+	case secret == nil:
 		b.AddUint8(ctlInvite)
-	} else {
+	case inv.Roles == nil:
 		b.AddUint8(ctlInvitePrivate)
+	default:
+		b.AddUint8(ctlInvitePrivate2)
 	}
 	addBytes8(b, []byte(room))
 	b.AddBytes(secret)
+	if inv.Roles != nil {
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(inv.Roles) })
+		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(inv.Update) })
+	}
 	return built(b)
 }
 
-// UnmarshalInvite decodes an invitation body: the room's name, and its
-// secret for a private room (nil for an open one).
-func UnmarshalInvite(b []byte) (string, []byte, error) {
+// UnmarshalInvite decodes an invitation body.
+func UnmarshalInvite(b []byte) (*Invitation, error) {
 	s := cryptobyte.String(b)
 	var ctl uint8
-	var name, secret []byte
+	var name []byte
+	inv := &Invitation{}
 	if !s.ReadUint8(&ctl) {
-		return "", nil, fmt.Errorf("%w: empty invitation", ErrMalformed)
+		return nil, fmt.Errorf("%w: empty invitation", ErrMalformed)
 	}
-	if ctl != ctlInvite && ctl != ctlInvitePrivate {
-		return "", nil, fmt.Errorf("%w: control type %d", ErrMalformed, ctl)
+	if ctl != ctlInvite && ctl != ctlInvitePrivate && ctl != ctlInvitePrivate2 {
+		return nil, fmt.Errorf("%w: control type %d", ErrMalformed, ctl)
 	}
 	if !readBytes8(&s, &name, maxInviteName) {
-		return "", nil, fmt.Errorf("%w: invitation", ErrMalformed)
+		return nil, fmt.Errorf("%w: invitation", ErrMalformed)
 	}
-	if ctl == ctlInvitePrivate && !readCopy(&s, &secret, SecretSize) {
-		return "", nil, fmt.Errorf("%w: invitation secret", ErrMalformed)
+	if ctl != ctlInvite && !readCopy(&s, &inv.Secret, SecretSize) {
+		return nil, fmt.Errorf("%w: invitation secret", ErrMalformed)
+	}
+	if ctl == ctlInvitePrivate2 {
+		var roles, update cryptobyte.String
+		if !s.ReadUint16LengthPrefixed(&roles) || len(roles) == 0 || !s.ReadUint16LengthPrefixed(&update) {
+			return nil, fmt.Errorf("%w: invitation powers", ErrMalformed)
+		}
+		inv.Roles = bytes.Clone(roles)
+		if len(update) > 0 {
+			inv.Update = bytes.Clone(update)
+		}
 	}
 	if !s.Empty() {
-		return "", nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(s))
+		return nil, fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(s))
 	}
 	if len(name) == 0 || !utf8.Valid(name) {
-		return "", nil, fmt.Errorf("%w: invitation room name", ErrMalformed)
+		return nil, fmt.Errorf("%w: invitation room name", ErrMalformed)
 	}
-	return string(name), secret, nil
+	inv.Room = string(name)
+	return inv, nil
+}
+
+// NewInvitation makes the control envelope of inv (see NewInvite).
+func (s *Session) NewInvitation(inv *Invitation, to Fingerprint) (*Envelope, error) {
+	body, err := inv.Body()
+	if err != nil {
+		return nil, err
+	}
+	return s.envelope(EnvelopeControl, body, []Fingerprint{to})
 }
 
 // Re-send control body: a message of another room, re-sent to one of its

@@ -169,6 +169,11 @@ func (s *Session) KickedBy(peer Fingerprint) (Fingerprint, bool) {
 // reported as EventRemovalIgnored.
 func (s *Session) FollowRemovals(follow func(remover Fingerprint) bool) { s.follow = follow }
 
+// FollowReadmissions sets, beside the owner that removed a peer, whose
+// re-admission of it lifts a removal we followed (a private room's
+// admins: any admin's /unkick undoes any admin's /kick).
+func (s *Session) FollowReadmissions(by func(owner Fingerprint) bool) { s.readmitters = by }
+
 // Unkick lifts a kick of peer (ours, or one we followed) and says hello
 // to it, so the link forms again if it wants it.
 func (s *Session) Unkick(peer Fingerprint) (Output, error) {
@@ -193,7 +198,7 @@ func (s *Session) liftFollowedKicks(info mlsguard.CommitInfo, owner Fingerprint)
 	var out Output
 	for _, m := range info.Added {
 		fp := m.Fingerprint()
-		if by, ok := s.kicked[fp]; ok && by == owner && owner != s.id.Fingerprint() {
+		if by, ok := s.kicked[fp]; ok && owner != s.id.Fingerprint() && (by == owner || s.readmitters != nil && s.readmitters(owner)) {
 			s.lift(fp)
 			out.event(Event{Type: EventKickLifted, Peer: fp, Nick: m.Nick, By: owner, Epoch: info.Epoch})
 			o, _ := s.Hello(fp)

@@ -50,11 +50,14 @@ const (
 	// EventRotated: By committed our Update: our leaf in its group has a
 	// fresh key.
 	EventRotated
+	// EventPowers: Peer gave us a private room's Roles or SecretUpdate
+	// (their bytes; the engine checks whose signature they carry).
+	EventPowers
 )
 
 func (t EventType) String() string {
 	names := [...]string{"", "message", "joined", "member-added", "member-removed", "removed",
-		"rejoined", "need-rejoin", "equivocation", "updated", "invite", "removal-ignored", "kick-lifted", "resent", "rotated"}
+		"rejoined", "need-rejoin", "equivocation", "updated", "invite", "removal-ignored", "kick-lifted", "resent", "rotated", "powers"}
 	if int(t) > 0 && int(t) < len(names) {
 		return names[t]
 	}
@@ -73,8 +76,12 @@ type Event struct {
 	// Departure marks an EventMemberRemoved that only reflects the member
 	// leaving (or removing the owner), not a kick.
 	Departure bool
-	// Secret is a private room's secret, in an EventInvite.
+	// Secret is a private room's secret, in an EventInvite; Roles and
+	// Update its signed roles and latest secret update (EventInvite,
+	// EventPowers), as they travelled.
 	Secret []byte
+	Roles  []byte
+	Update []byte
 	// Room is the room an EventResent message belongs to.
 	Room RoomID
 	// Evidence backs an EventEquivocation: two commits By signed for one

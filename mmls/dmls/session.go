@@ -97,8 +97,10 @@ type Session struct {
 	kicked map[Fingerprint]Fingerprint
 	// follow, when set, decides whose removals we follow (the draft's
 	// rule follows every owner's).
-	follow  func(remover Fingerprint) bool
-	byOwner map[Fingerprint]*recvGroup
+	follow func(remover Fingerprint) bool
+	// readmitters, when set, also lift removals we followed.
+	readmitters func(owner Fingerprint) bool
+	byOwner     map[Fingerprint]*recvGroup
 	// asked: when we last sent a peer a KeyPackage or REJOIN (rate limit).
 	asked map[Fingerprint]time.Time
 	// refused: when we last told a kicked peer we left (rate limit).

@@ -35,6 +35,24 @@ type Room struct {
 	JoinedAt time.Time `json:"joined_at"`
 	Private  bool      `json:"private,omitempty"`
 	Secret   []byte    `json:"secret,omitempty"`
+	// A private room's powers: its creator's signed roles, the latest
+	// signed secret update, and the tag secrets before it (newest last),
+	// as they travel (nil for a room made before roles were signed).
+	Roles   []byte   `json:"roles,omitempty"`
+	Update  []byte   `json:"update,omitempty"`
+	OldTags [][]byte `json:"old_tags,omitempty"`
+}
+
+// SetPowers keeps a private room's powers as they are now.
+func (s *Store) SetPowers(name string, roles, update []byte, oldTags [][]byte) error {
+	return s.update(func(tx *bolt.Tx) error {
+		var r Room
+		if err := getJSON(tx.Bucket(bRooms), []byte(name), &r); err != nil {
+			return err
+		}
+		r.Roles, r.Update, r.OldTags = roles, update, oldTags
+		return putJSON(tx.Bucket(bRooms), []byte(name), r)
+	})
 }
 
 // JoinRoom records that we are in r (unless we are in a room of its name).
@@ -80,6 +98,9 @@ type Invite struct {
 	Secret []byte    `json:"secret"`
 	From   string    `json:"from"` // the inviter's id
 	At     time.Time `json:"at"`
+	// Roles and Update: the room's powers, as the invitation carried them.
+	Roles  []byte `json:"roles,omitempty"`
+	Update []byte `json:"update,omitempty"`
 }
 
 // AddInvite keeps an invitation (a newer one to the same name replaces it).

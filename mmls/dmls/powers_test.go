@@ -1,0 +1,115 @@
+package dmls
+
+import (
+	"bytes"
+	"errors"
+	"math/rand"
+	"testing"
+	"time"
+)
+
+func TestRolesAndSecretUpdates(t *testing.T) {
+	t.Parallel()
+	env := Env{Rand: rand.New(rand.NewSource(5)), Now: func() time.Time { return time.Unix(1800000000, 0) }}
+	alice, _ := NewIdentity(env, "alice")
+	bob, _ := NewIdentity(env, "bob")
+	mallory, _ := NewIdentity(env, "mallory")
+	room := PrivateRoomID(bytes.Repeat([]byte{7}, SecretSize))
+	roles := &Roles{Room: room, Version: 2, Admins: []Fingerprint{bob.Fingerprint()}}
+	if err := roles.Sign(alice); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := roles.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := UnmarshalRoles(raw)
+	if err != nil || got.Verify() != nil {
+		t.Fatalf("genuine roles: %v", err)
+	}
+	for _, c := range []struct {
+		who  Fingerprint
+		want bool
+	}{{alice.Fingerprint(), true}, {bob.Fingerprint(), true}, {mallory.Fingerprint(), false}} {
+		if got.Can(c.who) != c.want {
+			t.Fatalf("Can(%s) = %v", c.who.Short(), !c.want)
+		}
+	}
+	for i := range raw {
+		bad := bytes.Clone(raw)
+		bad[i] ^= 0x10
+		if r, err := UnmarshalRoles(bad); err == nil && r.Verify() == nil {
+			t.Fatalf("roles with byte %d changed still verify", i)
+		}
+	}
+	// mallory re-signs alice's roles with herself as admin: she is their
+	// creator then, which a member compares with the room's.
+	forged := *got
+	forged.Admins = append(forged.Admins, mallory.Fingerprint())
+	if err := forged.Sign(mallory); err != nil {
+		t.Fatal(err)
+	}
+	if forged.CreatorID() == alice.Fingerprint() {
+		t.Fatal("a re-signed record keeps the creator")
+	}
+	forged.Creator = alice.PublicKey()
+	if err := forged.Verify(); !errors.Is(err, ErrAuth) {
+		t.Fatalf("mallory's roles passed for alice's: %v", err)
+	}
+
+	u := &SecretUpdate{Room: room, Version: 3, Secret: bytes.Repeat([]byte{9}, SecretSize)}
+	if err := u.Sign(bob); err != nil {
+		t.Fatal(err)
+	}
+	uraw, err := u.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gu, err := UnmarshalSecretUpdate(uraw)
+	if err != nil || gu.Verify() != nil || gu.AdminID() != bob.Fingerprint() || !got.Can(gu.AdminID()) {
+		t.Fatalf("genuine update: %v", err)
+	}
+	for i := range uraw {
+		bad := bytes.Clone(uraw)
+		bad[i] ^= 0x10
+		if x, err := UnmarshalSecretUpdate(bad); err == nil && x.Verify() == nil {
+			t.Fatalf("update with byte %d changed still verifies", i)
+		}
+	}
+}
+
+func FuzzUnmarshalRoles(f *testing.F) {
+	r := &Roles{Creator: bytes.Repeat([]byte{1}, keySize), Version: 1, Admins: []Fingerprint{{2}}, Sig: bytes.Repeat([]byte{3}, sigSize)}
+	b, err := r.Marshal()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := UnmarshalRoles(data)
+		if err != nil {
+			return
+		}
+		if again, err := r.Marshal(); err != nil || !bytes.Equal(again, data) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}
+
+func FuzzUnmarshalSecretUpdate(f *testing.F) {
+	u := &SecretUpdate{Admin: bytes.Repeat([]byte{1}, keySize), Version: 1, Secret: make([]byte, SecretSize), Sig: bytes.Repeat([]byte{3}, sigSize)}
+	b, err := u.Marshal()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		u, err := UnmarshalSecretUpdate(data)
+		if err != nil {
+			return
+		}
+		if again, err := u.Marshal(); err != nil || !bytes.Equal(again, data) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}
