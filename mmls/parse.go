@@ -64,6 +64,10 @@ var specs = []Spec{
 		room, err := shownAnd(arg, cur)
 		return Kick{Room: room, Who: arg}, err
 	}},
+	{Name: "admin", Args: "NICK", Help: "let NICK remove people from the private room shown, for everyone (its creator only)", parse: func(arg, cur string) (Command, error) {
+		room, err := shownAnd(arg, cur)
+		return SetAdmin{Room: room, Who: arg}, err
+	}},
 	{Name: "unkick", Args: "NICK", Help: "take back a removal from the room shown (an /invite does too)", parse: func(arg, cur string) (Command, error) {
 		room, err := shownAnd(arg, cur)
 		return Unkick{Room: room, Who: arg}, err

@@ -255,6 +255,8 @@ func (m *Model) onAnswer(ev mmls.Event, user bool) []tea.Cmd {
 		} else {
 			m.system(m.current, "auto-save: files up to %s from direct and private rooms and verified people", mmls.Bytes(e.Limit))
 		}
+	case *mmls.AdminsChanged:
+		m.system(e.Room, "%s: %s may remove people for everyone", m.roomTitle(e.Room), strings.Join(e.Admins, ", "))
 	case *mmls.HoldChanged:
 		if e.On {
 			m.system(m.current, "holding: on (others' messages are kept for members who missed them, and handed on)")

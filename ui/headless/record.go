@@ -51,6 +51,8 @@ type Record struct {
 	Detail    string `json:"detail,omitempty"`
 	Error     string `json:"error,omitempty"`
 
+	// Admins: who may remove people from a private room (admins).
+	Admins       []string `json:"admins,omitempty"`
 	Peers        []Peer   `json:"peers,omitempty"`
 	Rooms        []Room   `json:"rooms,omitempty"`
 	Members      []Member `json:"members,omitempty"`
@@ -325,6 +327,8 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 		if e.Limit == 0 {
 			r.Status = "off"
 		}
+	case *mmls.AdminsChanged:
+		r.Type, r.Room, r.Admins = "admins", e.Room, e.Admins
 	case *mmls.HoldChanged:
 		r.Type, r.Status = "hold", "on"
 		if !e.On {
