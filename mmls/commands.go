@@ -14,6 +14,9 @@ type (
 	// Join joins the private room Room if we were invited to one of that
 	// name, else the open room Room (anyone on the LAN may join it).
 	Join struct{ Room string }
+	// Accept accepts an invitation to the private room called Room (From:
+	// whose, when several people invited us to rooms of that name).
+	Accept struct{ Room, From string }
 	// Create makes the private room Room: only people its members invite
 	// get in.
 	Create struct{ Room string }
@@ -96,6 +99,7 @@ type (
 )
 
 func (Join) command()        {}
+func (Accept) command()      {}
 func (Create) command()      {}
 func (Leave) command()       {}
 func (Switch) command()      {}

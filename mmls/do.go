@@ -19,6 +19,12 @@ func (e *Engine) do(c Command) (Event, error) {
 		}
 		e.onScreen(c.Room)
 		return nil, nil
+	case Accept:
+		if err := e.accept(c.Room, c.From); err != nil {
+			return nil, err
+		}
+		e.onScreen(c.Room)
+		return nil, nil
 	case Create:
 		if err := e.create(c.Room); err != nil {
 			return nil, err

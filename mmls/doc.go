@@ -33,8 +33,9 @@
 // a random 32-byte secret whose hash is its id. Its members admit only
 // peers someone in it vouched for (mmls/dmls, private.go). /invite sends
 // the name and the secret through the direct room with the invitee, who
-// accepts with /join NAME; a person who was not invited and types /join
-// NAME gets an open room of that name that shares nothing with it.
+// accepts with /accept NAME (or /join ◆NAME); /join NAME always means the
+// open room of that name, which shares nothing with the private one, and
+// an invitation never replaces another's.
 //
 // # Delivery
 //

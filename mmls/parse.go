@@ -22,8 +22,15 @@ type Spec struct {
 func (s Spec) Usage() string { return strings.TrimSpace("/" + s.Name + " " + s.Args) }
 
 var specs = []Spec{
-	{Name: "join", Args: "ROOM", Help: "join an open room (anyone may), or a private one you were invited to", parse: func(arg, _ string) (Command, error) {
+	{Name: "join", Args: "ROOM", Help: "join an open room (anyone may); /join ◆ROOM accepts an invitation to a private one", parse: func(arg, _ string) (Command, error) {
+		if strings.HasPrefix(strings.TrimSpace(arg), "◆") {
+			return Accept{Room: roomName(arg)}, need(roomName(arg))
+		}
 		return Join{Room: roomName(arg)}, need(roomName(arg))
+	}},
+	{Name: "accept", Args: "ROOM [NICK]", Help: "accept an invitation to a private room (NICK: whose, when several)", parse: func(arg, _ string) (Command, error) {
+		room, from, _ := strings.Cut(strings.TrimSpace(arg), " ")
+		return Accept{Room: roomName(room), From: strings.TrimSpace(from)}, need(roomName(room))
 	}},
 	{Name: "create", Args: "ROOM", Help: "make a private room: only people its members invite get in", parse: func(arg, _ string) (Command, error) {
 		return Create{Room: roomName(arg)}, need(roomName(arg))

@@ -21,7 +21,7 @@ func privateRoom(t *testing.T, l *enginetest.LAN, room string, creator *enginete
 			i, ok := e.(*mmls.InviteReceived)
 			return ok && i.Room == room && i.Private
 		})
-		o.Do(mmls.Join{Room: room})
+		o.Do(mmls.Accept{Room: room})
 	}
 	l.WaitRoom(room, append([]*enginetest.Node{creator}, others...))
 }

@@ -45,7 +45,9 @@ func TestPrivateRoomAndInvitation(t *testing.T) {
 	if joined(carol, "plans").Private {
 		t.Fatal("carol got into a private room by its name")
 	}
-	bob.Do(mmls.Join{Room: "plans"})
+	// An invitation changes nothing of what /join means: bob accepts it
+	// explicitly.
+	bob.Do(mmls.Accept{Room: "plans"})
 	if !joined(bob, "plans").Private {
 		t.Fatal("bob's accepted invitation made an open room")
 	}
@@ -67,11 +69,11 @@ func TestPrivateRoomAndInvitation(t *testing.T) {
 		i, ok := e.(*mmls.InviteReceived)
 		return ok && i.Room == "plans" && i.Private
 	})
-	if _, err := carol.Try(mmls.Join{Room: "plans"}); !errors.Is(err, mmls.ErrBadName) {
+	if _, err := carol.Try(mmls.Accept{Room: "plans"}); !errors.Is(err, mmls.ErrBadName) {
 		t.Fatalf("accepting while in the open room of that name: %v", err)
 	}
 	carol.Do(mmls.Leave{Room: "plans"})
-	carol.Do(mmls.Join{Room: "plans"})
+	carol.Do(mmls.Accept{Room: "plans"})
 	carol.WaitLinked("plans", bob)
 	carol.WaitLinked("plans", alice) // alice admitted her on bob's word
 	alice.Say("plans", "welcome carol")
@@ -89,7 +91,7 @@ func TestSecretWithoutInvitation(t *testing.T) {
 	alice.Do(mmls.Create{Room: "plans"})
 	alice.Do(mmls.Invite{Room: "plans", Who: "bob"})
 	bob.WaitFor("the invitation", func(e mmls.Event) bool { _, ok := e.(*mmls.InviteReceived); return ok })
-	bob.Do(mmls.Join{Room: "plans"})
+	bob.Do(mmls.Accept{Room: "plans"})
 	alice.WaitLinked("plans", bob)
 	var secret []byte
 	rooms, err := alice.Store().Rooms()
@@ -190,4 +192,44 @@ func TestStrangerLearnsNoRoomIDs(t *testing.T) {
 	}
 	mallory.Do(mmls.Join{Room: open})
 	mallory.WaitLinked(open, alice)
+}
+
+// TestAttackInvitations: a second invitation to a name never replaces the
+// first, and an invitation never changes what /join means. mallory
+// invites bob to a private "dev" ahead of time and to her own "ops"
+// after alice's: /join dev gets the open room; /accept ops asks whose,
+// and /accept ops alice gets alice's.
+func TestAttackInvitations(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob", "mallory")
+	alice, bob, mallory := nodes[0], nodes[1], nodes[2]
+	invited := func(room string, from *enginetest.Node) {
+		bob.WaitFor(from.Nick+"'s invitation to "+room, func(e mmls.Event) bool {
+			i, ok := e.(*mmls.InviteReceived)
+			return ok && i.Room == room && i.FromID == from.ID && i.Private
+		})
+	}
+	mallory.Do(mmls.Create{Room: "dev"})
+	mallory.Do(mmls.Invite{Room: "dev", Who: "bob"})
+	invited("dev", mallory)
+	bob.Do(mmls.Join{Room: "dev"})
+	if joined(bob, "dev").Private {
+		t.Fatal("/join dev landed in mallory's private room")
+	}
+
+	alice.Do(mmls.Create{Room: "ops"})
+	alice.Do(mmls.Invite{Room: "ops", Who: "bob"})
+	invited("ops", alice)
+	mallory.Do(mmls.Create{Room: "ops"})
+	mallory.Do(mmls.Invite{Room: "ops", Who: "bob"})
+	invited("ops", mallory)
+	if _, err := bob.Try(mmls.Accept{Room: "ops"}); !errors.Is(err, mmls.ErrAmbiguous) {
+		t.Fatalf("accepting one of two invitations to ops without saying whose: %v", err)
+	}
+	bob.Do(mmls.Accept{Room: "ops", From: "alice"})
+	bob.WaitLinked("ops", alice)
+	id := alice.Say("ops", "only for alice's room")
+	bob.WaitText("ops", "only for alice's room")
+	alice.WaitDelivered(id, bob)
 }

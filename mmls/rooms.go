@@ -2,7 +2,6 @@ package mmls
 
 import (
 	"crypto/hmac"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -243,23 +242,56 @@ func (e *Engine) joinStored(sr store.Room) (*room, error) {
 	return e.openRoom(sr)
 }
 
-// join joins a room by name: the private room of that name if we were
-// invited to one, else the open room.
+// join joins the open room called name. An invitation to a private room
+// of that name changes nothing of it: accepting one is explicit (accept).
 func (e *Engine) join(name string) error {
 	if err := validRoom(name); err != nil {
 		return err
 	}
-	inv, err := e.st.Invitation(name)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		if r := e.rooms[name]; r != nil && r.private() {
-			return nil // in it already
+	if r := e.rooms[name]; r != nil {
+		if r.private() {
+			return failf(ErrBadName, "you are in the private room ◆%s; an open room of that name is another room (leave ◆%s to join it)", name, name)
 		}
-		_, err := e.joinStored(store.Room{Name: name})
+		return nil
+	}
+	_, err := e.joinStored(store.Room{Name: name})
+	return err
+}
+
+// accept accepts an invitation to the private room called name: the one
+// there is, or from's when several people invited us to rooms of that
+// name.
+func (e *Engine) accept(name, from string) error {
+	if err := validRoom(name); err != nil {
 		return err
-	case err != nil:
+	}
+	invs, err := e.st.Invitations(name)
+	if err != nil {
 		return storageErr(err)
 	}
+	if from != "" {
+		inviter, err := e.byNick(from)
+		if err != nil {
+			return err
+		}
+		invs = slices.DeleteFunc(invs, func(inv store.Invite) bool { return inv.From != inviter.String() })
+	}
+	switch len(invs) {
+	case 0:
+		if r := e.rooms[name]; r != nil && r.private() {
+			return nil // accepted already
+		}
+		return failf(ErrBadName, "nobody invited you to a private room called %s", name)
+	case 1:
+	default:
+		var who []string
+		for _, inv := range invs {
+			id, _ := ParseID(inv.From)
+			who = append(who, e.nickOf(id, ""))
+		}
+		return failf(ErrAmbiguous, "%d people invited you to rooms called ◆%s (%s): /accept %s NICK says whose", len(invs), name, strings.Join(who, ", "), name)
+	}
+	inv := invs[0]
 	if r := e.rooms[name]; r != nil {
 		if r.private() && string(r.secret) == string(inv.Secret) {
 			return nil
@@ -273,7 +305,7 @@ func (e *Engine) join(name string) error {
 	if inviter, ok := ParseID(inv.From); ok {
 		e.vouch(r, inviter)
 	}
-	if err := e.st.DropInvite(name); err != nil {
+	if err := e.st.DropInvite(name, inv.From); err != nil {
 		return storageErr(err)
 	}
 	return nil

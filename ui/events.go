@@ -64,6 +64,9 @@ func (m *Model) describe(ev mmls.Event) (room, text string) {
 		if slices.Contains(m.rooms, e.Room) && !mmls.IsDirect(e.Room) {
 			return e.Room, fmt.Sprintf("%s invites you back to %s: you read them again", e.From, inviteKind(e))
 		}
+		if e.Private {
+			return m.current, fmt.Sprintf("%s invites you to %s — /accept %s", e.From, inviteKind(e), e.Room)
+		}
 		return m.current, fmt.Sprintf("%s invites you to %s — /join %s", e.From, inviteKind(e), e.Room)
 	}
 	return "", ""

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -105,19 +107,62 @@ type Invite struct {
 
 // AddInvite keeps an invitation (a newer one to the same name replaces it).
 func (s *Store) AddInvite(inv Invite) error {
-	return s.update(func(tx *bolt.Tx) error { return putJSON(tx.Bucket(bInvites), []byte(inv.Room), inv) })
+	return s.update(func(tx *bolt.Tx) error { return putJSON(tx.Bucket(bInvites), inviteKey(inv.Room, inv.From), inv) })
 }
 
-// Invitation returns the invitation to room, or ErrNotFound.
-func (s *Store) Invitation(room string) (Invite, error) {
-	var inv Invite
-	err := s.view(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bInvites), []byte(room), &inv) })
-	return inv, err
+// inviteKey keys an invitation by room name and inviter (version 8): one
+// inviter's invitation never replaces another's.
+func inviteKey(room, from string) []byte { return []byte(room + "\x00" + from) }
+
+// Invitations returns the invitations to room, one per inviter.
+func (s *Store) Invitations(room string) ([]Invite, error) {
+	var out []Invite
+	prefix := []byte(room + "\x00")
+	err := s.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bInvites).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var inv Invite
+			if err := json.Unmarshal(v, &inv); err != nil {
+				return fmt.Errorf("%w: invitation %q: %v", ErrCorrupt, k, err)
+			}
+			out = append(out, inv)
+		}
+		return nil
+	})
+	return out, err
 }
 
-// DropInvite forgets the invitation to room (it was accepted).
-func (s *Store) DropInvite(room string) error {
-	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bInvites).Delete([]byte(room)) })
+// DropInvite forgets from's invitation to room (it was accepted).
+func (s *Store) DropInvite(room, from string) error {
+	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bInvites).Delete(inviteKey(room, from)) })
+}
+
+// keyInvitesByInviter re-keys the invitations by room and inviter
+// (version 8).
+func keyInvitesByInviter(tx *bolt.Tx) error {
+	b := tx.Bucket(bInvites)
+	var old [][]byte
+	if err := b.ForEach(func(k, _ []byte) error {
+		if !bytes.Contains(k, []byte{0}) {
+			old = append(old, bytes.Clone(k))
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, k := range old {
+		var inv Invite
+		if err := getJSON(b, k, &inv); err != nil {
+			return err
+		}
+		if err := putJSON(b, inviteKey(inv.Room, inv.From), inv); err != nil {
+			return err
+		}
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Rooms lists the rooms we are in, by name.

@@ -34,7 +34,7 @@ const FileName = "mmls-chat.db"
 
 const (
 	magic   = "mmls-chat store"
-	version = 7 // 2: private rooms (vouches, invites); 3: messages keyed by sender, room and id; 4: alerts; 5: delivery, known peers, settings; 6: files; 7: delivery through members (seqs, acknowledgements, held messages)
+	version = 8 // 2: private rooms (vouches, invites); 3: messages keyed by sender, room and id; 4: alerts; 5: delivery, known peers, settings; 6: files; 7: delivery through members (seqs, acknowledgements, held messages); 8: invitations keyed by inviter
 )
 
 // Errors callers match with errors.Is.
@@ -76,6 +76,7 @@ var (
 		5: func(tx *bolt.Tx) error { return createBuckets(tx, bDelivery, bKnown, bSettings, bNotes) },
 		6: func(tx *bolt.Tx) error { return createBuckets(tx, bFiles, bManifest) },
 		7: func(tx *bolt.Tx) error { return createBuckets(tx, bSeqs, bOutSeq, bAcked, bPeerAcks, bHeld) },
+		8: keyInvitesByInviter,
 	}
 )
 

@@ -80,12 +80,12 @@ func TestPersistsAcrossReopen(t *testing.T) {
 	if v, _ := s.Vouches("secret"); fmt.Sprint(v) != "[bob]" {
 		t.Fatalf("vouches %v", v)
 	}
-	if inv, err := s.Invitation("plans"); err != nil || inv.From != "carol" || !bytes.Equal(inv.Secret, secret) {
-		t.Fatalf("invite %+v %v", inv, err)
+	if invs, err := s.Invitations("plans"); err != nil || len(invs) != 1 || invs[0].From != "carol" || !bytes.Equal(invs[0].Secret, secret) {
+		t.Fatalf("invite %+v %v", invs, err)
 	}
-	must(t, s.DropInvite("plans"))
-	if _, err := s.Invitation("plans"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("an invitation after it was dropped: %v", err)
+	must(t, s.DropInvite("plans", "carol"))
+	if invs, err := s.Invitations("plans"); err != nil || len(invs) != 0 {
+		t.Fatalf("an invitation after it was dropped: %v %v", invs, err)
 	}
 	must(t, s.LeaveRoom("secret"))
 	if v, _ := s.Vouches("secret"); len(v) != 0 {
@@ -693,4 +693,30 @@ func panicInBatch(t *testing.T, s, b *Store) {
 		}
 		return nil
 	}))
+}
+
+// TestUpgradesVersion7: invitations were keyed by room name alone (a
+// second one to a name replaced the first); they are keyed by room and
+// inviter now, and a store of version 7 keeps its pending ones.
+func TestUpgradesVersion7(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := open(t, dir)
+	secret := bytes.Repeat([]byte{4}, 32)
+	must(t, s.db.Update(func(tx *bolt.Tx) error {
+		if err := putJSON(tx.Bucket(bInvites), []byte("ops"), Invite{Room: "ops", Secret: secret, From: "alice", At: t0}); err != nil {
+			return err
+		}
+		return tx.Bucket(bMeta).Put([]byte("version"), binary.BigEndian.AppendUint32(nil, 7))
+	}))
+	s.Close()
+	s = open(t, dir)
+	invs, err := s.Invitations("ops")
+	if err != nil || len(invs) != 1 || invs[0].From != "alice" || !bytes.Equal(invs[0].Secret, secret) {
+		t.Fatalf("invitations after the upgrade: %+v %v", invs, err)
+	}
+	must(t, s.AddInvite(Invite{Room: "ops", Secret: secret, From: "mallory", At: t0}))
+	if invs, _ := s.Invitations("ops"); len(invs) != 2 {
+		t.Fatalf("a second inviter's invitation replaced the first: %+v", invs)
+	}
 }
