@@ -121,7 +121,7 @@ func TestE2EPrivateRoomOnTheWire(t *testing.T) {
 	bob.waitFor("the invitation", 30*time.Second, func(e headless.Record) bool {
 		return e.Type == "invite" && e.Room == room && e.Private && e.FromID == alice.id
 	})
-	bob.say("/join " + room)
+	bob.say("/accept " + room)
 	carol.say("/join " + room)
 	carol.waitFor("an open room", 10*time.Second, func(e headless.Record) bool {
 		return e.Type == "joined" && e.Room == room && !e.Private
