@@ -197,3 +197,41 @@ func TestE2ERoomGivenWins(t *testing.T) {
 		t.Errorf("the line went to %q, want dev", sent.Room)
 	}
 }
+
+// TestE2EAltKeys: Alt+1..9 show room N of the panel, Alt+← and Alt+→ the
+// previous and next room, Alt+A the next room with news (they typed
+// characters instead, or froze the interface).
+func TestE2EAltKeys(t *testing.T) {
+	t.Parallel()
+	alice := terminal(t, "alice")
+	bob := start(t, "bob", filepath.Join(t.TempDir(), "bob"), "127.0.0.1:0", "--peer", alice.listen)
+	for _, room := range []string{"dev", "ops"} {
+		alice.text("/join " + room)
+		alice.keys("Enter")
+		alice.wait("#"+room+" · open", 10*time.Second)
+	}
+	steps := []struct{ key, room string }{
+		{"M-1", "lobby"}, {"M-3", "ops"}, {"M-Left", "dev"}, {"M-Left", "lobby"}, {"M-Left", "ops"}, {"M-Right", "lobby"}, {"M-2", "dev"},
+	}
+	for _, s := range steps {
+		alice.keys(s.key)
+		alice.wait("#"+s.room+" · open", 10*time.Second)
+	}
+	bob.say("/join dev")
+	bob.waitFor("bob in alice's group in dev", 30*time.Second, func(e headless.Record) bool {
+		return e.Type == "member" && e.Room == "dev" && e.Change == "added" && e.ID == bob.id
+	})
+	alice.keys("M-1")
+	alice.wait("#lobby · open", 10*time.Second)
+	bob.say("news in dev")
+	sent := bob.waitFor("sent", 10*time.Second, func(e headless.Record) bool { return e.Type == "sent" && e.Text == "news in dev" })
+	bob.waitFor("alice stored it", 30*time.Second, func(e headless.Record) bool { return e.Type == "delivered" && e.ID == sent.ID })
+	alice.keys("M-a")
+	screen := alice.wait("bob news in dev", 10*time.Second)
+	if !strings.Contains(screen, "#dev · open") {
+		t.Errorf("Alt+A did not show #dev:\n%s", screen)
+	}
+	if in := inputLine(screen); in != "› Write a message, or /help" {
+		t.Errorf("the keys typed %q", in)
+	}
+}

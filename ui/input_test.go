@@ -79,3 +79,97 @@ func TestChunksOfTextStayText(t *testing.T) {
 		}
 	}
 }
+
+func alt(r rune) tea.KeyMsg { return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: true} }
+
+// press gives the model a key and runs what follows (see settle),
+// failing if that does not end within 5 s.
+func press(t *testing.T, m Model, k tea.KeyMsg) Model {
+	t.Helper()
+	done := make(chan Model, 1)
+	go func() {
+		mm, cmd := m.Update(k)
+		done <- settle(mm.(Model), cmd)
+	}()
+	select {
+	case m = <-done:
+		return m
+	case <-time.After(5 * time.Second):
+		t.Fatalf("the key %q did not return", k)
+		return m
+	}
+}
+
+// TestRoomKeys: Alt+1..9 show room N of the panel, Alt+← and Alt+→ the
+// previous and next room, Alt+A the next room with news; nothing is
+// typed, and the engine is told the room on screen.
+func TestRoomKeys(t *testing.T) {
+	t.Parallel()
+	right, left := tea.KeyMsg{Type: tea.KeyRight, Alt: true}, tea.KeyMsg{Type: tea.KeyLeft, Alt: true}
+	tests := []struct {
+		name string
+		keys []tea.KeyMsg
+		want []string // the room on screen after each key
+	}{
+		{"alt+2, alt+4, alt+1", []tea.KeyMsg{alt('2'), alt('4'), alt('1')}, []string{"dev", dmCarol, "lobby"}},
+		{"alt+9: no such room", []tea.KeyMsg{alt('9')}, []string{"lobby"}},
+		{"alt+→, alt+←", []tea.KeyMsg{right, right, left, left, left}, []string{"dev", dmBob, "dev", "lobby", dmCarol}},
+		{"alt+a", []tea.KeyMsg{alt('a'), alt('A'), alt('a')}, []string{"dev", dmCarol, dmCarol}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			eng := &scriptEngine{fakeEngine: newFakeEngine(), answer: answers}
+			m := withDirectRooms(eng)
+			m.input.Cursor.SetMode(cursor.CursorStatic)
+			m.onEvent(&mmls.Message{Room: "dev", MsgID: "m1", From: "bob", FromID: bobID, Text: "news in dev", SentAt: t0})
+			m.onEvent(&mmls.Message{Room: dmCarol, MsgID: "m2", From: "carol", FromID: carolID, Text: "psst", SentAt: t0})
+			eng.commands()
+			var shown []string
+			for _, k := range tc.keys {
+				m = press(t, m, k)
+				shown = append(shown, m.current)
+			}
+			if strings.Join(shown, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("on screen %q, want %q", shown, tc.want)
+			}
+			if m.input.Value() != "" {
+				t.Errorf("the keys typed %q", m.input.Value())
+			}
+			var told string
+			for _, c := range eng.commands() {
+				if s, ok := c.(mmls.Switch); ok {
+					told = s.Room
+				}
+			}
+			if want := tc.want[len(tc.want)-1]; want != "lobby" && told != want {
+				t.Errorf("the engine was told %q, want %q", told, want)
+			}
+		})
+	}
+}
+
+// TestWordLeftOverBlanks: Alt+B (a word left) with nothing but blanks
+// before the cursor does nothing; the input used to look for a word
+// there for ever, and the interface froze.
+func TestWordLeftOverBlanks(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ value, before string }{
+		{"", ""},
+		{"   ", "   "},
+		{"\n", "\n"},
+		{"  \n ", "  \n "},
+		{"hello world", "hello "},
+	}
+	for _, tc := range tests {
+		m := startedModel(newFakeEngine())
+		m.input.SetValue(tc.value)
+		m = press(t, m, alt('b'))
+		if m.input.Value() != tc.value {
+			t.Errorf("%q: the input holds %q", tc.value, m.input.Value())
+		}
+		if tc.before != "" && m.beforeCursor() != tc.before {
+			t.Errorf("%q: %q before the cursor, want %q", tc.value, m.beforeCursor(), tc.before)
+		}
+	}
+}

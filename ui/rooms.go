@@ -72,10 +72,31 @@ func (m *Model) cycleRoom(next bool) tea.Cmd {
 	} else {
 		i = (i - 1 + len(m.rooms)) % len(m.rooms)
 	}
-	m.setCurrent(m.rooms[i])
-	// The engine remembers the room on screen for the next start (its
-	// answer also refreshes the members).
-	return m.enqueue(job{cmd: mmls.Switch{Room: m.current}})
+	return m.show(m.rooms[i])
+}
+
+// nextActive shows the next room, after the one on screen, with unread
+// lines.
+func (m *Model) nextActive() tea.Cmd {
+	i := slices.Index(m.rooms, m.current)
+	for range m.rooms {
+		i = (i + 1) % len(m.rooms)
+		if v := m.views[m.rooms[i]]; v != nil && v.unread > 0 {
+			return m.show(m.rooms[i])
+		}
+	}
+	m.tip = "nothing new in your other rooms"
+	return nil
+}
+
+// show puts room on screen at a key press. The engine remembers the room
+// on screen for the next start (its answer also refreshes the members).
+func (m *Model) show(room string) tea.Cmd {
+	if room == m.current {
+		return nil
+	}
+	m.setCurrent(room)
+	return m.enqueue(job{cmd: mmls.Switch{Room: room}})
 }
 
 // roomTitle shows an open room as #name, a private one as ◆name, and a

@@ -10,6 +10,7 @@ package ui
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
@@ -246,8 +247,18 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, m.keys.PageDown):
 		m.scroll(-max(1, m.bodyHeight()-2))
 		return m, nil
-	case key.Matches(msg, m.keys.NextRoom), key.Matches(msg, m.keys.PrevRoom):
-		return m, m.cycleRoom(key.Matches(msg, m.keys.NextRoom))
+	case key.Matches(msg, m.keys.NextRoom), key.Matches(msg, m.keys.PrevRoom), key.Matches(msg, m.keys.AltNext), key.Matches(msg, m.keys.AltPrev):
+		cmd := m.cycleRoom(key.Matches(msg, m.keys.NextRoom) || key.Matches(msg, m.keys.AltNext))
+		return m, cmd
+	case key.Matches(msg, m.keys.GoTo):
+		var cmd tea.Cmd
+		if n := int(msg.Runes[0] - '1'); n < len(m.rooms) {
+			cmd = m.show(m.rooms[n])
+		}
+		return m, cmd
+	case key.Matches(msg, m.keys.Active):
+		cmd := m.nextActive()
+		return m, cmd
 	case key.Matches(msg, m.keys.Complete):
 		m.input.SetValue(m.complete(m.input.Value()))
 		m.input.CursorEnd()
@@ -260,9 +271,25 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	m.tip = ""
+	if key.Matches(msg, m.input.KeyMap.WordBackward) && strings.TrimSpace(m.beforeCursor()) == "" {
+		// The input would look for a word there for ever (bubbles
+		// v1.0.0's wordLeft), freezing the interface: Alt+B on an empty
+		// line did.
+		return m, nil
+	}
 	var cmd tea.Cmd
 	m.input, cmd = m.input.Update(msg)
 	return m, cmd
+}
+
+// beforeCursor is the text of the input before the cursor.
+func (m Model) beforeCursor() string {
+	lines := strings.Split(m.input.Value(), "\n")
+	row := min(m.input.Line(), len(lines)-1)
+	li := m.input.LineInfo()
+	line := []rune(lines[row])
+	col := min(max(0, li.StartColumn+li.ColumnOffset), len(line))
+	return strings.Join(append(lines[:row:row], string(line[:col])), "\n")
 }
 
 // scroll moves the view n lines up (down when negative), never past the
