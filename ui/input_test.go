@@ -173,3 +173,43 @@ func TestWordLeftOverBlanks(t *testing.T) {
 		}
 	}
 }
+
+// TestInputHistory: Up and Down on the input recall the lines sent this
+// session (commands too, blank lines and repeats not), and back down, the
+// line being written; Up and Down move between the rows of a multi-line
+// text first.
+func TestInputHistory(t *testing.T) {
+	t.Parallel()
+	up, down := tea.KeyMsg{Type: tea.KeyUp}, tea.KeyMsg{Type: tea.KeyDown}
+	m := startedModel(newFakeEngine())
+	for _, l := range []string{"first", "   ", "/join dev", "/join dev", "two\nlines"} {
+		m = enter(m, l)
+	}
+	m.input.SetValue("being written")
+	steps := []struct {
+		key  tea.KeyMsg
+		want string
+		row  int
+	}{
+		{up, "two\nlines", 1},
+		{up, "two\nlines", 0}, // to its first row
+		{up, "/join dev", 0},
+		{up, "first", 0},
+		{up, "first", 0}, // the oldest
+		{down, "/join dev", 0},
+		{down, "two\nlines", 1},
+		{down, "being written", 0},
+		{down, "being written", 0},
+	}
+	for i, s := range steps {
+		m = press(t, m, s.key)
+		if m.input.Value() != s.want || m.input.Line() != s.row {
+			t.Fatalf("step %d (%s): the input holds %q, row %d; want %q, row %d", i, s.key, m.input.Value(), m.input.Line(), s.want, s.row)
+		}
+	}
+	m = press(t, m, up)
+	m = press(t, m, tea.KeyMsg{Type: tea.KeyCtrlC}) // the line recalled is cleared
+	if m = press(t, m, up); m.input.Value() != "two\nlines" {
+		t.Errorf("after Ctrl+C, Up recalls %q", m.input.Value())
+	}
+}

@@ -9,6 +9,8 @@ type KeyMap struct {
 	// Alt+←); GoTo shows room N of the panel (Alt+1..9); Active the next
 	// room with news (Alt+A).
 	AltNext, AltPrev, GoTo, Active key.Binding
+	// History recalls the lines sent before (Up, Down).
+	History key.Binding
 }
 
 // DefaultKeyMap returns the keys described in the README.
@@ -26,6 +28,7 @@ func DefaultKeyMap() KeyMap {
 			key.WithHelp("alt+1…9", "room 1 to 9")),
 		Active:   key.NewBinding(key.WithKeys("alt+a", "alt+A"), key.WithHelp("alt+a", "room with news")),
 		Complete: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "complete")),
+		History:  key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑/↓", "lines sent")),
 		Dismiss:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "dismiss alert")),
 		Help:     key.NewBinding(key.WithKeys("f1"), key.WithHelp("f1", "keys")),
 		Panel:    key.NewBinding(key.WithKeys("f2"), key.WithHelp("f2", "rooms panel")),
@@ -40,6 +43,6 @@ func (k KeyMap) ShortHelp() []key.Binding {
 
 // FullHelp is the help view.
 func (k KeyMap) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{k.Send, k.Newline, k.Complete}, {k.PageUp, k.PageDown, k.Help, k.Panel}, {k.NextRoom, k.PrevRoom, k.AltNext, k.AltPrev},
+	return [][]key.Binding{{k.Send, k.Newline, k.Complete, k.History}, {k.PageUp, k.PageDown, k.Help, k.Panel}, {k.NextRoom, k.PrevRoom, k.AltNext, k.AltPrev},
 		{k.GoTo, k.Active, k.Dismiss, k.Quit}}
 }

@@ -82,9 +82,15 @@ type Model struct {
 	// above the input.
 	transfers map[string]*transfer
 	bar       progress.Model
-	ringing   bool   // a bell is due: the next frame carries a BEL
-	notify    bool   // desktop notifications are on
-	notice    string // what the next ring notifies (OSC 777 and OSC 9)
+	// history: the lines sent this session, oldest first; histAt the
+	// one the input shows (len(history): the line being written, kept in
+	// draft meanwhile).
+	history []string
+	histAt  int
+	draft   string
+	ringing bool   // a bell is due: the next frame carries a BEL
+	notify  bool   // desktop notifications are on
+	notice  string // what the next ring notifies (OSC 777 and OSC 9)
 }
 
 // transfer is a file being fetched.
@@ -233,6 +239,7 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		// A draft is cleared first; Ctrl+C on an empty line quits.
 		if m.input.Value() != "" {
 			m.input.Reset()
+			m.histAt, m.draft = len(m.history), ""
 			m.tip = "draft cleared: Ctrl+C again quits"
 			return m, nil
 		}
@@ -240,7 +247,12 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, m.keys.Send):
 		text := m.input.Value()
 		m.input.Reset()
+		m.remember(text)
 		return m, m.submit(text)
+	case msg.Type == tea.KeyUp && !msg.Alt && m.histAt > 0 && m.onFirstRow(),
+		msg.Type == tea.KeyDown && !msg.Alt && m.histAt < len(m.history) && m.onLastRow():
+		m.recall(msg.Type == tea.KeyUp)
+		return m, nil
 	case key.Matches(msg, m.keys.PageUp):
 		m.scroll(max(1, m.bodyHeight()-2))
 		return m, nil
@@ -280,6 +292,48 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	var cmd tea.Cmd
 	m.input, cmd = m.input.Update(msg)
 	return m, cmd
+}
+
+// maxHistory bounds the lines Up recalls.
+const maxHistory = 500
+
+// remember adds a line sent to the history, and starts a new line.
+func (m *Model) remember(text string) {
+	if strings.TrimSpace(text) != "" && (len(m.history) == 0 || m.history[len(m.history)-1] != text) {
+		m.history = append(m.history, text)
+		if len(m.history) > maxHistory {
+			m.history = m.history[len(m.history)-maxHistory:]
+		}
+	}
+	m.histAt, m.draft = len(m.history), ""
+}
+
+// recall shows the line sent before (older) or after the one the input
+// shows; after the last, the line that was being written.
+func (m *Model) recall(older bool) {
+	if m.histAt == len(m.history) {
+		m.draft = m.input.Value()
+	}
+	if older {
+		m.histAt--
+	} else {
+		m.histAt++
+	}
+	text := m.draft
+	if m.histAt < len(m.history) {
+		text = m.history[m.histAt]
+	}
+	m.input.SetValue(text)
+}
+
+// onFirstRow and onLastRow report whether the cursor is on the input's
+// first or last row (Up and Down move between the rows of a long or
+// multi-line text first).
+func (m Model) onFirstRow() bool { return m.input.Line() == 0 && m.input.LineInfo().RowOffset == 0 }
+
+func (m Model) onLastRow() bool {
+	li := m.input.LineInfo()
+	return m.input.Line() == m.input.LineCount()-1 && li.RowOffset >= li.Height-1
 }
 
 // beforeCursor is the text of the input before the cursor.
