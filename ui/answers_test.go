@@ -2,11 +2,13 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/bubbles/cursor"
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/mmls-chat/mmls-chat/mmls"
@@ -122,7 +124,7 @@ func TestDirectRoomsByNick(t *testing.T) {
 		{[]string{"/switch @" + carolID.String()[:8]}, []mmls.Command{mmls.Switch{Room: dmCarol}}, dmCarol, ""},
 		{[]string{"/leave @bob"}, []mmls.Command{mmls.Leave{Room: dmBob}}, "lobby", ""},
 		{[]string{"/part @bob"}, []mmls.Command{mmls.Leave{Room: dmBob}}, "lobby", ""},
-		{[]string{"/who @carol"}, []mmls.Command{mmls.Who{Room: dmCarol}}, "lobby", ""},
+		{[]string{"/who @carol"}, []mmls.Command{mmls.Who{Room: dmCarol}}, "lobby", "@carol: nobody else yet"},
 		{[]string{"/query carol"}, []mmls.Command{mmls.Direct{To: "carol"}}, dmCarol, ""},
 		{[]string{"/query @carol"}, []mmls.Command{mmls.Direct{To: "carol"}}, dmCarol, ""},
 		{[]string{"/switch @dave", "/send /tmp/report.pdf"}, []mmls.Command{mmls.SendFile{Room: "lobby", Path: "/tmp/report.pdf"}}, "lobby",
@@ -200,5 +202,48 @@ func TestHelpShowsAliases(t *testing.T) {
 		if !strings.Contains(help, name) {
 			t.Errorf("/help lacks %s:\n%s", name, help)
 		}
+	}
+}
+
+// TestAnswersWhereTyped: a command's answer (or error) goes to the room
+// on screen when it was typed, even if another room is shown by the time
+// it comes: /who lobby typed in #dev answers in #dev.
+func TestAnswersWhereTyped(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		line, answer string
+		moveAway     bool // Alt+1 (#lobby) before the answer comes
+	}{
+		{"/who lobby", "#lobby: nobody else yet", false},
+		{"/who @carol", "@carol: nobody else yet", false},
+		{"/who lobby", "#lobby: nobody else yet", true},
+		{"/switch nowhere", "you are not in that room", true},
+		{"/help", "/join ROOM", true},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("%s, away %v", tc.line, tc.moveAway), func(t *testing.T) {
+			t.Parallel()
+			m := withDirectRooms(&scriptEngine{fakeEngine: newFakeEngine(), answer: answers})
+			m.input.Cursor.SetMode(cursor.CursorStatic)
+			m = press(t, m, alt('2'))
+			if m.current != "dev" {
+				t.Fatalf("on screen: %q", m.current)
+			}
+			m.input.SetValue(tc.line)
+			mm, cmd := m.Update(tea.KeyMsg{Type: tea.KeyEnter})
+			m = mm.(Model)
+			if tc.moveAway {
+				m = press(t, m, alt('1')) // waits behind the command
+			}
+			m = settle(m, cmd)
+			if !strings.Contains(m.viewText("dev"), tc.answer) {
+				t.Errorf("#dev lacks %q:\n%s", tc.answer, m.viewText("dev"))
+			}
+			for _, r := range []string{"lobby", dmCarol} {
+				if strings.Contains(m.viewText(r), tc.answer) {
+					t.Errorf("%s has %q:\n%s", m.roomTitle(r), tc.answer, m.viewText(r))
+				}
+			}
+		})
 	}
 }

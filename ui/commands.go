@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -13,11 +14,12 @@ import (
 )
 
 // job is one command for the engine; user says a person typed it (its
-// answer and errors are shown), else the interface asked on its own (to
-// refresh the member list).
+// answer and errors are shown, in where, the room on screen then), else
+// the interface asked on its own (to refresh the member list).
 type job struct {
-	cmd  mmls.Command
-	user bool
+	cmd   mmls.Command
+	user  bool
+	where string
 }
 
 // doneMsg is a job's answer.
@@ -60,11 +62,11 @@ func (m *Model) submit(text string) tea.Cmd {
 		m.system(say.Room, "that text is %d KiB, more than one message carries: sent as %d messages", len(say.Text)>>10, len(parts))
 		var cmds []tea.Cmd
 		for _, p := range parts {
-			cmds = append(cmds, m.enqueue(job{cmd: mmls.Say{Room: say.Room, Text: p}, user: true}))
+			cmds = append(cmds, m.enqueue(job{cmd: mmls.Say{Room: say.Room, Text: p}, user: true, where: m.current}))
 		}
 		return tea.Batch(cmds...)
 	}
-	return m.enqueue(job{cmd: cmd, user: true})
+	return m.enqueue(job{cmd: cmd, user: true, where: m.current})
 }
 
 // splitText cuts text into parts of at most n bytes, at a line break or a
@@ -121,9 +123,15 @@ func (m *Model) onDone(d doneMsg) tea.Cmd {
 		m.busy = true
 		cmds = append(cmds, doCmd(m.eng, next))
 	}
+	// The answer goes where the command was typed, if that room is still
+	// ours.
+	where := d.where
+	if !slices.Contains(m.rooms, where) {
+		where = m.current
+	}
 	if d.err != nil {
 		if d.user {
-			m.system(m.current, "%s", mmls.Describe(d.err))
+			m.system(where, "%s", mmls.Describe(d.err))
 		}
 		return tea.Batch(cmds...)
 	}
@@ -141,54 +149,66 @@ func (m *Model) onDone(d doneMsg) tea.Cmd {
 		}
 		cmds = append(cmds, m.refresh(c.Room))
 	case mmls.Connect:
-		m.system(m.current, "connecting to %s…", c.Addr)
+		m.system(where, "connecting to %s…", c.Addr)
 	}
 	if d.ev != nil {
-		cmds = append(cmds, m.onAnswer(d.ev, d.user)...)
+		cmds = append(cmds, m.answerIn(d.ev, where, d.user)...)
 	}
 	return tea.Batch(cmds...)
 }
 
-// onAnswer shows an answer; member lists also fill the side panel.
-func (m *Model) onAnswer(ev mmls.Event, user bool) []tea.Cmd {
+// onAnswer shows an answer in the room it concerns (the room on screen
+// for an answer about none).
+func (m *Model) onAnswer(ev mmls.Event, user bool) []tea.Cmd { return m.answerIn(ev, "", user) }
+
+// answerIn shows an answer in where (a command's answer goes where it was
+// typed: /who lobby typed in #random answers in #random); "": as
+// onAnswer. Member lists also fill the side panel.
+func (m *Model) answerIn(ev mmls.Event, where string, user bool) []tea.Cmd {
+	in := func(room string) string {
+		if where != "" {
+			return where
+		}
+		return room
+	}
 	switch e := ev.(type) {
 	case *mmls.Members:
 		if v := m.views[e.Room]; v != nil {
 			v.members = e.Members
 		}
 		if user {
-			m.showMembers(e)
+			m.showMembers(in(e.Room), e)
 		}
 	case *mmls.SafetyNumber:
 		if e.Verified {
-			m.system(m.current, "%s is verified ✔ (safety number %s)", e.Nick, e.Number)
+			m.system(in(m.current), "%s is verified ✔ (safety number %s)", e.Nick, e.Number)
 		} else {
-			m.system(m.current, "safety number with %s (%s): %s — compare it aloud; if it matches: /verify %s yes", e.Nick, e.ID.Short(), e.Number, e.ID.Short())
+			m.system(in(m.current), "safety number with %s (%s): %s — compare it aloud; if it matches: /verify %s yes", e.Nick, e.ID.Short(), e.Number, e.ID.Short())
 		}
 		return []tea.Cmd{m.refresh(m.current)}
 	case *mmls.Alerts:
 		if len(e.Alerts) == 0 {
-			m.system(m.current, "no security alerts")
+			m.system(in(m.current), "no security alerts")
 		}
 		for _, a := range e.Alerts {
 			line := fmt.Sprintf("%s %s: %s", a.Time.Local().Format("Jan 2 15:04"), a.Kind, a.Detail)
 			if len(a.Digests) == 2 {
 				line += fmt.Sprintf(" (evidence kept: commits %.12s… and %.12s…)", a.Digests[0], a.Digests[1])
 			}
-			m.system(m.current, "%s", line)
+			m.system(in(m.current), "%s", line)
 		}
 	case *mmls.Info:
-		where := e.Listen
+		reach := e.Listen
 		if len(m.addrs) > 0 {
-			where = strings.Join(m.addrs, ", ")
+			reach = strings.Join(m.addrs, ", ")
 		}
-		m.system(m.current, "you are %s (%s) at %s, mDNS %s, %s online, data in %s", e.Nick, e.ID.Short(), where, e.MDNS, plural(e.Online, "peer"), e.Data)
+		m.system(in(m.current), "you are %s (%s) at %s, mDNS %s, %s online, data in %s", e.Nick, e.ID.Short(), reach, e.MDNS, plural(e.Online, "peer"), e.Data)
 		for _, k := range e.Keys {
-			m.system(m.current, "%s", m.keysLine(k, e.Time))
+			m.system(in(m.current), "%s", m.keysLine(k, e.Time))
 		}
 	case *mmls.Peers:
 		if len(e.Peers) == 0 {
-			m.system(m.current, "peers: nobody yet")
+			m.system(in(m.current), "peers: nobody yet")
 		}
 		var parts []string
 		for _, p := range e.Peers {
@@ -199,48 +219,48 @@ func (m *Model) onAnswer(ev mmls.Event, user bool) []tea.Cmd {
 			parts = append(parts, fmt.Sprintf("%s (%s, %s, %s)", p.Nick, p.ID.Short(), p.Addr, state))
 		}
 		if len(parts) > 0 {
-			m.system(m.current, "peers: %s", strings.Join(parts, "; "))
+			m.system(in(m.current), "peers: %s", strings.Join(parts, "; "))
 		}
 	case *mmls.Rooms:
 		var parts []string
 		for _, r := range e.Rooms {
 			parts = append(parts, fmt.Sprintf("%s (%d)", m.roomTitle(r.Name), r.Members))
 		}
-		m.system(m.current, "rooms: %s", strings.Join(parts, ", "))
+		m.system(in(m.current), "rooms: %s", strings.Join(parts, ", "))
 	case *mmls.HelpText:
 		for _, c := range e.Commands {
-			m.system(m.current, "%s", c)
+			m.system(in(m.current), "%s", c)
 		}
 	case *mmls.NickChanged:
-		m.system(m.current, "nick will be %s %s", e.Nick, e.Detail)
+		m.system(in(m.current), "nick will be %s %s", e.Nick, e.Detail)
 	case *mmls.Found:
 		switch {
 		case e.Total == 0:
-			m.system(e.Room, "no message in %s contains %q", m.roomTitle(e.Room), e.Text)
+			m.system(in(e.Room), "no message in %s contains %q", m.roomTitle(e.Room), e.Text)
 			return nil
 		case e.Total > len(e.Lines):
-			m.system(e.Room, "%d messages in %s contain %q; the last %d:", e.Total, m.roomTitle(e.Room), e.Text, len(e.Lines))
+			m.system(in(e.Room), "%d messages in %s contain %q; the last %d:", e.Total, m.roomTitle(e.Room), e.Text, len(e.Lines))
 		case e.Total == 1:
-			m.system(e.Room, "1 message in %s contains %q:", m.roomTitle(e.Room), e.Text)
+			m.system(in(e.Room), "1 message in %s contains %q:", m.roomTitle(e.Room), e.Text)
 		default:
-			m.system(e.Room, "%d messages in %s contain %q:", e.Total, m.roomTitle(e.Room), e.Text)
+			m.system(in(e.Room), "%d messages in %s contain %q:", e.Total, m.roomTitle(e.Room), e.Text)
 		}
 		for _, l := range e.Lines {
 			when := l.SentAt.Local().Format("Jan 2 15:04")
 			if sameDay(l.SentAt, m.opts.Now()) {
 				when = "today " + l.SentAt.Local().Format("15:04")
 			}
-			m.system(e.Room, "  %s, %s: %s", l.From, when, strings.ReplaceAll(l.Text, "\n", " "))
+			m.system(in(e.Room), "  %s, %s: %s", l.From, when, strings.ReplaceAll(l.Text, "\n", " "))
 		}
 	case *mmls.NotifyChanged:
 		m.notify = e.On && !m.opts.NoNotify
 		switch {
 		case e.On && m.opts.NoNotify:
-			m.system(m.current, "desktop notifications: on from the next start without --no-notify")
+			m.system(in(m.current), "desktop notifications: on from the next start without --no-notify")
 		case e.On:
-			m.system(m.current, "desktop notifications: on (mentions and direct messages)")
+			m.system(in(m.current), "desktop notifications: on (mentions and direct messages)")
 		default:
-			m.system(m.current, "desktop notifications: off")
+			m.system(in(m.current), "desktop notifications: off")
 		}
 	case *mmls.DirectRoom:
 		// /msg: the conversation goes on where the text went.
@@ -248,29 +268,29 @@ func (m *Model) onAnswer(ev mmls.Event, user bool) []tea.Cmd {
 		m.setCurrent(e.Room)
 		return []tea.Cmd{m.refresh(e.Room)}
 	case *mmls.KeysUpdated:
-		m.system(e.Room, "keys refreshed")
+		m.system(in(e.Room), "keys refreshed")
 	case *mmls.AutoSaveChanged:
 		if e.Limit == 0 {
-			m.system(m.current, "auto-save: off (/save fetches each file)")
+			m.system(in(m.current), "auto-save: off (/save fetches each file)")
 		} else {
-			m.system(m.current, "auto-save: files up to %s from direct and private rooms and verified people", mmls.Bytes(e.Limit))
+			m.system(in(m.current), "auto-save: files up to %s from direct and private rooms and verified people", mmls.Bytes(e.Limit))
 		}
 	case *mmls.AdminsChanged:
-		m.system(e.Room, "%s: %s may remove people for everyone", m.roomTitle(e.Room), strings.Join(e.Admins, ", "))
+		m.system(in(e.Room), "%s: %s may remove people for everyone", m.roomTitle(e.Room), strings.Join(e.Admins, ", "))
 	case *mmls.HoldChanged:
 		if e.On {
-			m.system(m.current, "holding: on (others' messages are kept for members who missed them, and handed on)")
+			m.system(in(m.current), "holding: on (others' messages are kept for members who missed them, and handed on)")
 		} else {
-			m.system(m.current, "holding: off (nothing of others' messages is kept to hand on)")
+			m.system(in(m.current), "holding: off (nothing of others' messages is kept to hand on)")
 		}
 	case *mmls.FilePreparing:
-		m.system(e.Room, "sealing %s (%s) before it is offered…", e.Name, mmls.Bytes(e.Size))
+		m.system(in(e.Room), "sealing %s (%s) before it is offered…", e.Name, mmls.Bytes(e.Size))
 	case *mmls.FileSaving:
 		m.transfers[e.ID] = &transfer{name: e.Name, total: e.Size}
-		m.system(e.Room, "fetching %s (%s) into %s", e.Name, mmls.Bytes(e.Size), e.Dir)
+		m.system(in(e.Room), "fetching %s (%s) into %s", e.Name, mmls.Bytes(e.Size), e.Dir)
 	case *mmls.Files:
 		if len(e.Files) == 0 {
-			m.system(e.Room, "no files in %s yet (/send PATH offers one)", m.roomTitle(e.Room))
+			m.system(in(e.Room), "no files in %s yet (/send PATH offers one)", m.roomTitle(e.Room))
 		}
 		for _, f := range e.Files {
 			state := f.State
@@ -280,16 +300,16 @@ func (m *Model) onAnswer(ev mmls.Event, user bool) []tea.Cmd {
 			case "saved", "sent":
 				state += " (" + f.Path + ")"
 			}
-			m.system(e.Room, "  %s  %s, %s, from %s: %s", f.ID[:8], f.Name, mmls.Bytes(f.Size), f.From, state)
+			m.system(in(e.Room), "  %s  %s, %s, from %s: %s", f.ID[:8], f.Name, mmls.Bytes(f.Size), f.From, state)
 		}
 	}
 	return nil
 }
 
-// showMembers prints a /who answer.
-func (m *Model) showMembers(e *mmls.Members) {
+// showMembers prints a /who answer in where.
+func (m *Model) showMembers(where string, e *mmls.Members) {
 	if len(e.Members) == 0 {
-		m.system(e.Room, "%s: nobody else yet", m.roomTitle(e.Room))
+		m.system(where, "%s: nobody else yet", m.roomTitle(e.Room))
 		return
 	}
 	var parts []string
@@ -311,7 +331,7 @@ func (m *Model) showMembers(e *mmls.Members) {
 		}
 		parts = append(parts, fmt.Sprintf("%s (%s%s, %s%s)", mv.Nick, id, linkWords(mv), state, mark))
 	}
-	m.system(e.Room, "in %s: %s", m.roomTitle(e.Room), strings.Join(parts, "; "))
+	m.system(where, "in %s: %s", m.roomTitle(e.Room), strings.Join(parts, "; "))
 }
 
 // linkWords says which way a link holds.
