@@ -15,8 +15,12 @@ type (
 	// name, else the open room Room (anyone on the LAN may join it).
 	Join struct{ Room string }
 	// Accept accepts an invitation to the private room called Room (From:
-	// whose, when several people invited us to rooms of that name).
+	// whose, when several people invited us to rooms of that name), or,
+	// when Room names a peer whose direct room is a request, that request.
 	Accept struct{ Room, From string }
+	// Ignore refuses Who's direct messages from now on (and its request,
+	// if it made one).
+	Ignore struct{ Who string }
 	// Create makes the private room Room: only people its members invite
 	// get in.
 	Create struct{ Room string }
@@ -100,6 +104,7 @@ type (
 
 func (Join) command()        {}
 func (Accept) command()      {}
+func (Ignore) command()      {}
 func (Create) command()      {}
 func (Leave) command()       {}
 func (Switch) command()      {}

@@ -20,11 +20,22 @@ func (e *Engine) do(c Command) (Event, error) {
 		e.onScreen(c.Room)
 		return nil, nil
 	case Accept:
+		if c.From == "" {
+			if r, ok, err := e.acceptRequest(c.Room); ok || err != nil {
+				if err != nil {
+					return nil, err
+				}
+				e.onScreen(r.name)
+				return &Switched{Room: r.name}, nil
+			}
+		}
 		if err := e.accept(c.Room, c.From); err != nil {
 			return nil, err
 		}
 		e.onScreen(c.Room)
 		return nil, nil
+	case Ignore:
+		return e.ignore(c.Who)
 	case Create:
 		if err := e.create(c.Room); err != nil {
 			return nil, err
@@ -53,6 +64,12 @@ func (e *Engine) do(c Command) (Event, error) {
 		r, err := e.direct(peer)
 		if err != nil {
 			return nil, err
+		}
+		if r.request {
+			// Writing back accepts the request.
+			if _, _, err := e.acceptRequest(c.To); err != nil {
+				return nil, err
+			}
 		}
 		if err := e.say(r, c.Text); err != nil {
 			return nil, err

@@ -92,6 +92,8 @@ type Engine struct {
 	selfSkel string
 	// resent: when each outbox message was last protected.
 	resent map[string]time.Time
+	// toldQuota: (room, sender) pairs the user was told are past quota.
+	toldQuota map[string]bool
 	// lastScan: when the outbox was last scanned for overdue receipts;
 	// lastPrune: when held messages were last pruned.
 	lastScan  time.Time
@@ -152,7 +154,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg:   cfg, roomGiven: roomGiven, id: cfg.Identity, me: cfg.Identity.Fingerprint(), st: cfg.Store, net: cfg.Net,
 		requests: make(chan request), events: make(chan Event, 1024), done: make(chan struct{}),
 		rooms: map[string]*room{}, byID: map[dmls.RoomID]*room{}, peers: map[ID]*peerState{}, warned: map[ID]bool{},
-		selfSkel: skeleton(cfg.Identity.Nick()), resent: map[string]time.Time{}, holding: true,
+		selfSkel: skeleton(cfg.Identity.Nick()), resent: map[string]time.Time{}, holding: true, toldQuota: map[string]bool{},
 	}, nil
 }
 

@@ -56,6 +56,25 @@ type (
 		// last known, for a partner offline since before the start).
 		With ID
 		Nick string
+		// Request: a direct room a stranger opened, not accepted yet
+		// (/accept NICK, /ignore NICK).
+		Request bool
+	}
+	// Refused: what ID sends in Room is not kept (Reason says why: past
+	// its quota, say); said once.
+	Refused struct {
+		At
+		Room   string
+		ID     ID
+		Nick   string
+		Reason string
+	}
+	// Ignored answers Ignore: ID's direct messages are refused from now
+	// on.
+	Ignored struct {
+		At
+		ID   ID
+		Nick string
 	}
 	// Undelivered: To was removed from Room before it stored our message
 	// MsgID: it no longer counts among the message's recipients.

@@ -28,7 +28,10 @@ var specs = []Spec{
 		}
 		return Join{Room: roomName(arg)}, need(roomName(arg))
 	}},
-	{Name: "accept", Args: "ROOM [NICK]", Help: "accept an invitation to a private room (NICK: whose, when several)", parse: func(arg, _ string) (Command, error) {
+	{Name: "ignore", Args: "NICK", Help: "refuse NICK's direct messages from now on (and its request)", parse: func(arg, _ string) (Command, error) {
+		return Ignore{Who: strings.TrimSpace(arg)}, need(strings.TrimSpace(arg))
+	}},
+	{Name: "accept", Args: "ROOM [NICK] | NICK", Help: "accept an invitation to a private room (NICK: whose, when several), or NICK's request to talk", parse: func(arg, _ string) (Command, error) {
 		room, from, _ := strings.Cut(strings.TrimSpace(arg), " ")
 		return Accept{Room: roomName(room), From: strings.TrimSpace(from)}, need(roomName(room))
 	}},

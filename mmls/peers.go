@@ -217,11 +217,21 @@ func (e *Engine) onRooms(from ID, a *announcement) {
 	}
 	if direct := directRoom(e.me, from); a.direct && e.rooms[direct] == nil {
 		// The peer opened our direct room: join it (openRoom says hello),
-		// unless it is a stranger and enough strangers have one open.
-		if n := e.strangerRooms(); !e.known(from) && n >= MaxStrangerRooms {
+		// unless the user ignores it; a stranger's is a request, unless
+		// enough strangers have one open.
+		switch n := e.strangerRooms(); {
+		case e.ignored(from):
+			e.cfg.Logf("mmls: %s, ignored, opened a direct room with us: refused", from.Short())
+		case e.known(from):
+			if _, err := e.joinStored(store.Room{Name: direct}); err != nil {
+				e.fail(err)
+			}
+		case n >= MaxStrangerRooms:
 			e.cfg.Logf("mmls: %s opened a direct room with us; %d with strangers are open already: ignored", from.Short(), n)
-		} else if _, err := e.joinStored(store.Room{Name: direct}); err != nil {
-			e.fail(err)
+		default:
+			if err := e.openRequest(from); err != nil {
+				e.fail(err)
+			}
 		}
 	}
 	for _, name := range e.roomNames() {

@@ -170,6 +170,14 @@ func (e *Engine) received(r *room, ev dmls.Event, via ID) {
 	id := hex.EncodeToString(env.ID[:])
 	m := store.Message{ID: id, Room: r.name, FromID: ev.Peer.String(), FromNick: e.nickOf(ev.Peer, ev.Nick),
 		Text: string(env.Body), SentAt: env.SentAt, ReceivedAt: e.now().UTC()}
+	had, err := e.st.HasMessage(r.name, ev.Peer.String(), id)
+	if err != nil {
+		e.fail(storageErr(err))
+		return
+	}
+	if !had && e.overQuota(r, ev.Peer, storedSize(env)) {
+		return // refused: not kept, not acknowledged
+	}
 	if env.Kind == dmls.EnvelopeFile {
 		offered, err := e.fileOffered(r, ev, m)
 		if err != nil {
@@ -188,6 +196,9 @@ func (e *Engine) received(r *room, ev dmls.Event, via ID) {
 		if added {
 			e.emit(&Message{Room: r.name, MsgID: id, From: m.FromNick, FromID: ev.Peer, Text: m.Text, SentAt: env.SentAt.UTC(), Via: via})
 		}
+	}
+	if !had {
+		e.countStored(r, ev.Peer, storedSize(env))
 	}
 	e.hold(r, ev.Peer, env)
 	e.stored(r, ev.Peer, env)

@@ -31,6 +31,8 @@ type room struct {
 	// pw: a private room's roles and tag secrets (nil: an open or direct
 	// room, or a private one made before roles were signed).
 	pw *powers
+	// request: a direct room a stranger opened, not accepted (consent.go).
+	request bool
 }
 
 func (r *room) private() bool { return r.secret != nil }
@@ -150,7 +152,7 @@ func (e *Engine) openRoom(sr store.Room) (*room, error) {
 		if !ok {
 			return nil, failf(ErrBadName, "%q is not a direct conversation of ours", name)
 		}
-		r.with, r.direct = with, true
+		r.with, r.direct, r.request = with, true, sr.Request
 		s.Restrict(with)
 		// Addressed to the other person even before it is linked.
 		if err := e.st.AddMember(name, with.String()); err != nil {
@@ -180,7 +182,7 @@ func (e *Engine) openRoom(sr store.Room) (*room, error) {
 		return nil, err
 	}
 	e.rooms[name], e.byID[r.id] = r, r
-	joined := &Joined{Room: name, Private: r.private()}
+	joined := &Joined{Room: name, Private: r.private(), Request: r.request}
 	if r.direct {
 		joined.With, joined.Nick = r.with, e.nickOf(r.with, "")
 	}

@@ -419,7 +419,7 @@ func (e *Engine) cancelFile(c CancelFile) error {
 // auto-save size): r is a direct or private room, or peer is verified. A
 // stranger in an open room cannot fill our disk.
 func (e *Engine) trustsFiles(r *room, peer ID) bool {
-	if r.direct || r.private() {
+	if r.direct && !r.request || r.private() {
 		return true
 	}
 	verified, err := e.st.Verified(peer.String())

@@ -111,7 +111,16 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 		if m.current == "" {
 			m.setCurrent(e.Room)
 		}
+		if e.Request {
+			who := clean(e.Nick)
+			m.system(e.Room, "%s, whom you share no room with, wants to talk. Nothing it sends is saved on its own, and it may send little until you /accept %s (or /ignore %s)", who, who, who)
+			m.notice = who + " wants to talk: /accept " + who + " or /ignore " + who
+		}
 		cmds = append(cmds, m.refresh(e.Room))
+	case *mmls.Refused:
+		m.system(e.Room, "%s", clean(e.Reason))
+	case *mmls.Ignored:
+		m.system(m.current, "%s is ignored: its direct messages are refused from now on (/msg %s to talk again)", clean(e.Nick), clean(e.Nick))
 	case *mmls.Left:
 		m.removeRoom(e.Room)
 	case *mmls.History:

@@ -138,7 +138,7 @@ func (l *LAN) start(nick string, tee bool) *Node {
 	}
 	n.ep = l.Hub.Join(n.ID, nick)
 	cfg := mmls.Config{Identity: id, Store: st, Net: n.ep, Env: env, Policy: l.Policy, Tick: 5 * time.Millisecond,
-		ResendAfter: 30 * time.Second, Logf: n.logf}
+		ResendAfter: 30 * time.Second, Logf: n.logf, DownloadDir: l.Dir(nick) + "/downloads"}
 	if l.Configure != nil {
 		l.Configure(nick, &cfg)
 	}

@@ -43,6 +43,8 @@ type Room struct {
 	Roles   []byte   `json:"roles,omitempty"`
 	Update  []byte   `json:"update,omitempty"`
 	OldTags [][]byte `json:"old_tags,omitempty"`
+	// Request: a direct room a stranger opened, not accepted yet.
+	Request bool `json:"request,omitempty"`
 }
 
 // SetPowers keeps a private room's powers as they are now.

@@ -34,7 +34,7 @@ const FileName = "mmls-chat.db"
 
 const (
 	magic   = "mmls-chat store"
-	version = 8 // 2: private rooms (vouches, invites); 3: messages keyed by sender, room and id; 4: alerts; 5: delivery, known peers, settings; 6: files; 7: delivery through members (seqs, acknowledgements, held messages); 8: invitations keyed by inviter
+	version = 8 // 2: private rooms (vouches, invites); 3: messages keyed by sender, room and id; 4: alerts; 5: delivery, known peers, settings; 6: files; 7: delivery through members (seqs, acknowledgements, held messages); 8: invitations keyed by inviter, ignored peers, quotas
 )
 
 // Errors callers match with errors.Is.
@@ -67,7 +67,7 @@ var (
 	bFiles    = []byte("files")    // file id -> File: offered, sent, fetched, saved (version 6)
 	bManifest = []byte("manifest") // file id -> the SHA-256s of its sealed chunks (version 6)
 	buckets   = [][]byte{bMeta, bIdentity, bRooms, bMessages, bMsgKeys, bOutbox, bKicks, bPins, bMembers, bVerified, bVouches, bInvites, bAlerts, bDelivery, bKnown, bSettings, bNotes, bFiles, bManifest,
-		bSeqs, bOutSeq, bAcked, bPeerAcks, bHeld}
+		bSeqs, bOutSeq, bAcked, bPeerAcks, bHeld, bIgnored, bQuota}
 	// upgrades bring a store of the version before each up to it.
 	upgrades = map[uint32]func(*bolt.Tx) error{
 		2: func(tx *bolt.Tx) error { return createBuckets(tx, bVouches, bInvites) },
@@ -76,7 +76,12 @@ var (
 		5: func(tx *bolt.Tx) error { return createBuckets(tx, bDelivery, bKnown, bSettings, bNotes) },
 		6: func(tx *bolt.Tx) error { return createBuckets(tx, bFiles, bManifest) },
 		7: func(tx *bolt.Tx) error { return createBuckets(tx, bSeqs, bOutSeq, bAcked, bPeerAcks, bHeld) },
-		8: keyInvitesByInviter,
+		8: func(tx *bolt.Tx) error {
+			if err := createBuckets(tx, bIgnored, bQuota); err != nil {
+				return err
+			}
+			return keyInvitesByInviter(tx)
+		},
 	}
 )
 

@@ -41,8 +41,10 @@ type Record struct {
 	// from its author.
 	Via  string `json:"via,omitempty"`
 	Kind string `json:"kind,omitempty"`
-	// Private marks a private room (joined, invite, who).
+	// Private marks a private room (joined, invite, who); Request a
+	// direct room a stranger opened (joined).
 	Private bool `json:"private,omitempty"`
+	Request bool `json:"request,omitempty"`
 	// Departure marks a member removal that only reflects the member
 	// leaving; Following names the owner whose removal we followed.
 	Departure bool   `json:"departure,omitempty"`
@@ -61,7 +63,8 @@ type Record struct {
 	Verified     bool     `json:"verified,omitempty"`
 	Commands     []string `json:"commands,omitempty"`
 	History      []Line   `json:"history,omitempty"`
-	Matches      int      `json:"matches,omitempty"`
+	// Matches: how many messages a search found, 0 too.
+	Matches *int `json:"matches,omitempty"`
 	// Digests: an equivocation's two commits (alert); Alerts: the kept
 	// alerts (alerts).
 	Digests []string `json:"digests,omitempty"`
@@ -76,7 +79,8 @@ type Record struct {
 	Dir    string `json:"dir,omitempty"`
 	Done   *int64 `json:"done,omitempty"`
 	Total  int64  `json:"total,omitempty"`
-	Files  []File `json:"files,omitempty"`
+	// Files: a files record's, [] when there are none.
+	Files []File `json:"files,omitzero"`
 }
 
 // File is one offered file, in a files record and in history lines.
@@ -203,8 +207,12 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 	case *mmls.Unreachable:
 		r.Type, r.Addr, r.Detail = "unreachable", e.Addr, e.Reason
 	case *mmls.Joined:
-		r.Type, r.Room, r.Private = "joined", e.Room, e.Private
+		r.Type, r.Room, r.Private, r.Request = "joined", e.Room, e.Private, e.Request
 		r.ID, r.Nick = hexOr(e.With), e.Nick
+	case *mmls.Refused:
+		r.Type, r.Room, r.ID, r.Nick, r.Detail = "refused", e.Room, e.ID.String(), e.Nick, e.Reason
+	case *mmls.Ignored:
+		r.Type, r.ID, r.Nick = "ignored", e.ID.String(), e.Nick
 	case *mmls.Undelivered:
 		r.Type, r.Room, r.ID, r.ToID = "undelivered", e.Room, e.MsgID, e.To.String()
 	case *mmls.History:
@@ -294,7 +302,8 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 	case *mmls.SafetyNumber:
 		r.Type, r.Nick, r.ID, r.SafetyNumber, r.Verified = "verify", e.Nick, e.ID.String(), e.Number, e.Verified
 	case *mmls.Found:
-		r.Type, r.Room, r.Text, r.Matches = "search", e.Room, e.Text, e.Total
+		total := e.Total
+		r.Type, r.Room, r.Text, r.Matches = "search", e.Room, e.Text, &total
 		for _, l := range e.Lines {
 			r.History = append(r.History, Line{ID: l.MsgID, From: l.From, FromID: hexOr(l.FromID), Text: l.Text, SentAt: l.SentAt, Mine: l.Mine})
 		}

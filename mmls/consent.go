@@ -1,0 +1,118 @@
+package mmls
+
+import (
+	"fmt"
+
+	"github.com/mmls-chat/mmls-chat/mmls/dmls"
+	"github.com/mmls-chat/mmls-chat/mmls/store"
+)
+
+// Consent. A direct room opened by someone who shares no room with us and
+// whom we have not verified is a request: what it carries is kept within
+// a small bound and nothing of it is saved on its own (auto-save), until
+// the user accepts it (/accept NICK, or writing there) or ignores its
+// author (/ignore NICK: its direct rooms are refused from then on, across
+// restarts). And every sender has a storage quota per room: past it, its
+// messages are refused (not kept, not acknowledged), and the user is told
+// once.
+
+// Quotas: what one sender may make us store in one room (its messages'
+// text, and its file offers), and in a request.
+const (
+	RoomQuota    = 16 << 20
+	RequestQuota = 64 << 10
+)
+
+// quota is what r lets one sender make us store.
+func (r *room) quota() int64 {
+	if r.request {
+		return RequestQuota
+	}
+	return RoomQuota
+}
+
+// overQuota reports whether n more bytes from sender would take it past
+// its quota in r, and says so once.
+func (e *Engine) overQuota(r *room, from ID, n int) bool {
+	used, err := e.st.Stored(r.name, from.String())
+	if err != nil {
+		e.fail(storageErr(err))
+		return true
+	}
+	if used+int64(n) > r.quota() {
+		key := r.name + "\x00" + from.String()
+		if !e.toldQuota[key] {
+			e.toldQuota[key] = true
+			what := fmt.Sprintf("%s has sent more than %s in %s: what it sends there is not kept", e.nickOf(from, ""), Bytes(r.quota()), e.title(r.name))
+			if r.request {
+				what += fmt.Sprintf(" until you /accept %s", e.nickOf(from, ""))
+			}
+			e.emit(&Refused{Room: r.name, ID: from, Nick: e.nickOf(from, ""), Reason: what})
+		}
+		return true
+	}
+	return false
+}
+
+// countStored counts n bytes sender made us store in r.
+func (e *Engine) countStored(r *room, from ID, n int) {
+	if err := e.st.AddStored(r.name, from.String(), int64(n)); err != nil {
+		e.fail(storageErr(err))
+	}
+}
+
+// openRequest joins the direct room a stranger opened with us, as a
+// request.
+func (e *Engine) openRequest(from ID) error {
+	_, err := e.joinStored(store.Room{Name: directRoom(e.me, from), Request: true})
+	return err
+}
+
+// acceptRequest accepts the request of the peer called who: its direct
+// room is an ordinary one from now on. It reports whether there was one.
+func (e *Engine) acceptRequest(who string) (*room, bool, error) {
+	peer, err := e.byNick(who)
+	if err != nil {
+		return nil, false, nil
+	}
+	r := e.rooms[directRoom(e.me, peer)]
+	if r == nil || !r.request {
+		return nil, false, nil
+	}
+	if err := e.st.SetRequest(r.name, false); err != nil {
+		return nil, true, storageErr(err)
+	}
+	r.request = false
+	delete(e.toldQuota, r.name+"\x00"+peer.String())
+	return r, true, nil
+}
+
+// ignore refuses peer's direct rooms from now on, and leaves the one it
+// opened if we had not accepted it.
+func (e *Engine) ignore(who string) (Event, error) {
+	peer, err := e.byNick(who)
+	if err != nil {
+		return nil, err
+	}
+	if peer == e.me {
+		return nil, failf(ErrSelf, "that is you")
+	}
+	if err := e.st.Ignore(peer.String(), e.now()); err != nil {
+		return nil, storageErr(err)
+	}
+	if r := e.rooms[directRoom(e.me, peer)]; r != nil && r.request {
+		if err := e.leave(r.name); err != nil {
+			return nil, err
+		}
+	}
+	return &Ignored{ID: peer, Nick: e.nickOf(peer, "")}, nil
+}
+
+// ignored reports whether the user ignores peer's direct messages.
+func (e *Engine) ignored(peer ID) bool {
+	ignored, err := e.st.Ignored(peer.String())
+	return err == nil && ignored
+}
+
+// stored size of a message as the quota counts it.
+func storedSize(env *dmls.Envelope) int { return len(env.Body) }

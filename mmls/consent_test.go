@@ -1,0 +1,103 @@
+package mmls_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mmls-chat/mmls-chat/mmls"
+	"github.com/mmls-chat/mmls-chat/mmls/enginetest"
+)
+
+// strangers starts bob and two strangers to him (connected, sharing no
+// room with him).
+func strangers(t *testing.T, l *enginetest.LAN) (bob, mallory, eve *enginetest.Node) {
+	t.Helper()
+	nodes := l.Room("bob", "mallory", "eve")
+	bob, mallory, eve = nodes[0], nodes[1], nodes[2]
+	for _, s := range []*enginetest.Node{mallory, eve} {
+		s.Do(mmls.Leave{Room: "lobby"})
+		s.Do(mmls.Join{Room: "elsewhere"})
+	}
+	// Their announcements say it: a line in bob's lobby orders after
+	// them (one ordered link each), and shows nothing to them.
+	return bob, mallory, eve
+}
+
+func request(n *enginetest.Node, from *enginetest.Node) *mmls.Joined {
+	return n.WaitFor("the request of "+from.Nick, func(e mmls.Event) bool {
+		j, ok := e.(*mmls.Joined)
+		return ok && j.With == from.ID
+	}).(*mmls.Joined)
+}
+
+// TestAttackStrangerDirectMessages: a stranger's direct room is a
+// request: what it sends is kept within a small bound (the rest refused,
+// said once), its files are never saved on their own, until bob accepts
+// it; bob ignores another stranger, whose direct room is refused from
+// then on, across a restart.
+func TestAttackStrangerDirectMessages(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	bob, mallory, eve := strangers(t, l)
+	bob.Do(mmls.SetAutoSave{Limit: 1 << 20})
+	mallory.Say("elsewhere", "ordering mark") // after her announcement, before her /msg
+	mallory.Do(mmls.Direct{To: "bob", Text: "hi, a deal for you"})
+	j := request(bob, mallory)
+	if !j.Request {
+		t.Fatal("a stranger's direct room is not a request")
+	}
+	dm := j.Room
+	bob.WaitText(dm, "hi, a deal for you")
+
+	// 60 lines of 60 KB: what passes the request's bound is refused.
+	big := strings.Repeat("x", 60<<10)
+	for range 60 {
+		mallory.Do(mmls.Say{Room: dm, Text: big})
+	}
+	bob.WaitFor("word that mallory is past her quota", func(e mmls.Event) bool {
+		r, ok := e.(*mmls.Refused)
+		return ok && r.Room == dm && r.ID == mallory.ID
+	})
+	if n := bob.Texts(dm)[big]; n > 1 {
+		t.Fatalf("bob kept %d of mallory's 60 KB lines in her request", n)
+	}
+	// A file offered in a request is not saved on its own.
+	path := filepath.Join(t.TempDir(), "invoice.pdf")
+	if err := os.WriteFile(path, []byte("not really a pdf"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mallory.Do(mmls.SendFile{Room: dm, Path: path})
+	bob.WaitFor("the offer", func(e mmls.Event) bool {
+		f, ok := e.(*mmls.FileOffered)
+		return ok && f.Room == dm && f.FromID == mallory.ID
+	})
+	for _, e := range bob.Seen() {
+		if s, ok := e.(*mmls.FileSaving); ok {
+			t.Fatalf("a file offered in a request was saved on its own: %+v", s)
+		}
+	}
+
+	// bob accepts: mallory is an ordinary partner now.
+	bob.Do(mmls.Accept{Room: "mallory"})
+	mallory.Say(dm, "thanks for accepting")
+	bob.WaitText(dm, "thanks for accepting")
+
+	// eve is ignored: her request goes, and so does any later one.
+	eve.Say("elsewhere", "ordering mark")
+	eve.Do(mmls.Direct{To: "bob", Text: "me too"})
+	request(bob, eve)
+	bob.Do(mmls.Ignore{Who: "eve"})
+	bob.Stop()
+	bob = l.Start("bob")
+	mark := bob.Mark()
+	eve.Do(mmls.Direct{To: "bob", Text: "still there?"})
+	mallory.Do(mmls.Direct{To: "bob", Text: "sentinel"}) // accepted: it comes
+	bob.WaitText(dm, "sentinel")
+	for _, e := range bob.Seen()[mark:] {
+		if j, ok := e.(*mmls.Joined); ok && j.With == eve.ID {
+			t.Fatal("an ignored stranger opened a direct room again")
+		}
+	}
+}
