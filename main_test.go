@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 )
@@ -66,5 +67,22 @@ func TestRun(t *testing.T) {
 				t.Errorf("more than one line on stderr: %q", errOut.String())
 			}
 		})
+	}
+}
+
+// TestHeadlessEndOfInput: the end of the input, /dev/null too, ends the
+// headless mode cleanly, exit 0 (/dev/null failed: "add reader to epoll
+// interest list", exit 1).
+func TestHeadlessEndOfInput(t *testing.T) {
+	t.Parallel()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	var out, errOut bytes.Buffer
+	code := run([]string{"--headless", "--no-mdns", "--data", t.TempDir(), "--listen", "127.0.0.1:0"}, null, &out, &errOut)
+	if code != 0 || !strings.Contains(out.String(), `"type":"ready"`) {
+		t.Fatalf("exit %d; stdout %s; stderr %s", code, out.String(), errOut.String())
 	}
 }

@@ -45,7 +45,9 @@ const MaxLine = 1 << 20
 func Run(ctx context.Context, eng Engine, in io.Reader, out io.Writer) error {
 	cr, err := cancelreader.NewReader(in)
 	if err != nil {
-		return fmt.Errorf("headless: input: %w", err)
+		// A file that cannot be watched (a regular file, /dev/null:
+		// epoll refuses them) is read as it is: it ends by itself.
+		cr = uncancellable{in}
 	}
 	defer cr.Close()
 	h := &session{eng: eng, answers: make(chan Record), start: make(chan string, 1), stop: make(chan struct{}),
@@ -61,6 +63,12 @@ func Run(ctx context.Context, eng Engine, in io.Reader, out io.Writer) error {
 	}
 	return werr
 }
+
+// uncancellable is an input read as it is.
+type uncancellable struct{ io.Reader }
+
+func (uncancellable) Cancel() bool { return false }
+func (uncancellable) Close() error { return nil }
 
 type session struct {
 	eng     Engine

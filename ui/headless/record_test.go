@@ -103,7 +103,7 @@ func TestRecordOf(t *testing.T) {
 		{"verify", &mmls.SafetyNumber{At: at, Nick: "bob", ID: bob, Number: "1234 5678", Verified: true}, "",
 			Record{Type: "verify", Nick: "bob", ID: bob.String(), SafetyNumber: "1234 5678", Verified: true}},
 		{"search", &mmls.Found{At: at, Room: "lobby", Text: "hi", Total: 5, Lines: []mmls.Line{{MsgID: "m1", From: "bob", FromID: bob, Text: "hi there", SentAt: sentAt}}}, "",
-			Record{Type: "search", Room: "lobby", Text: "hi", Matches: 5, History: []Line{{ID: "m1", From: "bob", FromID: bob.String(), Text: "hi there", SentAt: sentAt}}}},
+			Record{Type: "search", Room: "lobby", Text: "hi", Matches: intp(5), History: []Line{{ID: "m1", From: "bob", FromID: bob.String(), Text: "hi there", SentAt: sentAt}}}},
 		{"notify on", &mmls.NotifyChanged{At: at, On: true}, "", Record{Type: "notify", Status: "on"}},
 		{"notify off", &mmls.NotifyChanged{At: at}, "", Record{Type: "notify", Status: "off"}},
 		{"help", &mmls.HelpText{At: at, Commands: []string{"/join ROOM"}}, "", Record{Type: "help", Commands: []string{"/join ROOM"}}},
