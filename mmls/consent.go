@@ -116,3 +116,32 @@ func (e *Engine) ignored(peer ID) bool {
 
 // stored size of a message as the quota counts it.
 func storedSize(env *dmls.Envelope) int { return len(env.Body) }
+
+// preferred reports whom a full room r makes room for: people we
+// verified, share another room with, or knew before this start. A flood
+// of fresh ids is none of those.
+func (e *Engine) preferred(r *room, peer ID) bool {
+	if e.knownBefore[peer] {
+		return true
+	}
+	if verified, err := e.st.Verified(peer.String()); err == nil && verified {
+		return true
+	}
+	for _, o := range e.rooms {
+		if o != r && !o.direct && (o.s.InSendGroup(peer) || o.s.HasGroupOf(peer)) {
+			return true
+		}
+	}
+	return false
+}
+
+// roomFull tells, once per peer and room, who waits for a place in our
+// full send group, and who left one to someone we prefer.
+func (e *Engine) roomFull(r *room, ev dmls.Event) {
+	key := r.name + "\x00" + ev.Peer.String()
+	if e.toldFull[key] {
+		return
+	}
+	e.toldFull[key] = true
+	e.emit(&RoomFull{Room: r.name, ID: ev.Peer, Nick: e.nickOf(ev.Peer, ev.Nick), MadeRoom: ev.Detail == "made room"})
+}

@@ -1,6 +1,7 @@
 package mmls_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/mmls-chat/mmls-chat/mmls"
 	"github.com/mmls-chat/mmls-chat/mmls/enginetest"
+	"github.com/mmls-chat/mmls-chat/mmls/memnet"
 )
 
 // strangers starts bob and two strangers to him (connected, sharing no
@@ -99,5 +101,61 @@ func TestAttackStrangerDirectMessages(t *testing.T) {
 		if j, ok := e.(*mmls.Joined); ok && j.With == eve.ID {
 			t.Fatal("an ignored stranger opened a direct room again")
 		}
+	}
+}
+
+// TestAttackFreshIDsFillTheRoom: throwaway ids fill alice's room (4
+// places here, 100 by default); a fifth waits, and is told; carol, whom
+// alice shares another room with, gets a place: the throwaway that came
+// last leaves it to her (a departure nobody follows).
+func TestAttackFreshIDsFillTheRoom(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	l.Configure = func(nick string, c *mmls.Config) {
+		if nick == "alice" {
+			c.RoomSize = 4
+		}
+		if nick == "carol" {
+			c.Room = "ops"
+		}
+	}
+	alice := l.Start("alice")
+	alice.Do(mmls.Join{Room: "ops"})
+	var flood []*enginetest.Node
+	for i := range 4 {
+		n := l.Start(fmt.Sprint("throwaway", i))
+		n.Do(mmls.Connect{Addr: memnet.Addr("alice")})
+		alice.WaitFor("a place for "+n.Nick, func(e mmls.Event) bool {
+			m, ok := e.(*mmls.MemberChanged)
+			return ok && m.Room == "lobby" && m.ID == n.ID && m.By == alice.ID && m.Change == mmls.ChangeAdded
+		})
+		flood = append(flood, n)
+	}
+	late := l.Start("throwaway4")
+	late.Do(mmls.Connect{Addr: memnet.Addr("alice")})
+	alice.WaitFor("word that the fifth waits", func(e mmls.Event) bool {
+		f, ok := e.(*mmls.RoomFull)
+		return ok && f.Room == "lobby" && f.ID == late.ID && !f.MadeRoom
+	})
+	carol := l.Start("carol")
+	carol.Do(mmls.Connect{Addr: memnet.Addr("alice")})
+	carol.WaitLinked("ops", alice)
+	carol.Do(mmls.Join{Room: "lobby"})
+	carol.WaitLinked("lobby", alice)
+	made := alice.WaitFor("a throwaway makes room", func(e mmls.Event) bool {
+		f, ok := e.(*mmls.RoomFull)
+		return ok && f.Room == "lobby" && f.MadeRoom
+	}).(*mmls.RoomFull)
+	if made.ID == carol.ID || made.ID == late.ID {
+		t.Fatalf("%s made room", made.Nick)
+	}
+	members := 0
+	for _, m := range alice.Do(mmls.Who{Room: "lobby"}).(*mmls.Members).Members {
+		if m.WeReach {
+			members++
+		}
+	}
+	if members != 4 {
+		t.Fatalf("alice's group holds %d members, its size is 4", members)
 	}
 }

@@ -50,6 +50,9 @@ type Config struct {
 	// files.DownloadDir(): $XDG_DOWNLOAD_DIR or ~/Downloads, then
 	// mmls-chat).
 	DownloadDir string
+	// RoomSize caps our send group in each room (default and most
+	// dmls.MaxMembers).
+	RoomSize int
 	// HoldLimits bound what we keep of others' messages to hand on, per
 	// author and room (zero: DefaultHoldLimits).
 	HoldLimits store.HoldLimits
@@ -92,8 +95,13 @@ type Engine struct {
 	selfSkel string
 	// resent: when each outbox message was last protected.
 	resent map[string]time.Time
-	// toldQuota: (room, sender) pairs the user was told are past quota.
+	// toldQuota: (room, sender) pairs the user was told are past quota;
+	// toldFull: (room, peer) pairs told to wait for a place.
 	toldQuota map[string]bool
+	toldFull  map[string]bool
+	// knownBefore: peers we knew before this start (a full room makes
+	// room for them).
+	knownBefore map[ID]bool
 	// lastScan: when the outbox was last scanned for overdue receipts;
 	// lastPrune: when held messages were last pruned.
 	lastScan  time.Time
@@ -155,6 +163,7 @@ func New(cfg Config) (*Engine, error) {
 		requests: make(chan request), events: make(chan Event, 1024), done: make(chan struct{}),
 		rooms: map[string]*room{}, byID: map[dmls.RoomID]*room{}, peers: map[ID]*peerState{}, warned: map[ID]bool{},
 		selfSkel: skeleton(cfg.Identity.Nick()), resent: map[string]time.Time{}, holding: true, toldQuota: map[string]bool{},
+		toldFull: map[string]bool{}, knownBefore: map[ID]bool{},
 	}, nil
 }
 

@@ -69,6 +69,15 @@ type (
 		Nick   string
 		Reason string
 	}
+	// RoomFull: our send group in Room is full: ID waits for a place, or
+	// (MadeRoom) left its place to someone we know.
+	RoomFull struct {
+		At
+		Room     string
+		ID       ID
+		Nick     string
+		MadeRoom bool
+	}
 	// Ignored answers Ignore: ID's direct messages are refused from now
 	// on.
 	Ignored struct {

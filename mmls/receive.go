@@ -76,6 +76,8 @@ func (e *Engine) onSessionEvent(r *room, ev dmls.Event) {
 		e.resentToUs(r, ev)
 	case dmls.EventPowers:
 		e.onPowers(r, ev)
+	case dmls.EventRoomFull:
+		e.roomFull(r, ev)
 	case dmls.EventRotated:
 		e.emit(&KeyRotated{Room: r.name, By: ev.By, ByNick: e.nickOf(ev.By, ev.Nick)})
 	case dmls.EventNeedRejoin:

@@ -61,6 +61,7 @@ func (e *Engine) open() error {
 	for _, k := range known {
 		if id, ok := ParseID(k.ID); ok && id != e.me && dmls.ValidNick(k.Nick) == nil {
 			e.net.Befriend(id)
+			e.knownBefore[id] = true
 			p := e.peer(id)
 			p.nick, p.skel, p.addr, p.stored = k.Nick, skeleton(k.Nick), k.Addr, k.Nick+"\x00"+k.Addr
 		}
@@ -125,6 +126,7 @@ func (e *Engine) openRoom(sr store.Room) (*room, error) {
 	}
 	policy := e.cfg.Policy
 	policy.HoldAdds = e.cfg.AddHold > 0 // newcomers of a batch go in one commit (releaseHeld)
+	policy.RoomSize = e.cfg.RoomSize
 	s, err := dmls.NewSession(e.id, e.cfg.Env, r.id, policy)
 	if err != nil {
 		return nil, err
@@ -174,6 +176,9 @@ func (e *Engine) openRoom(sr store.Room) (*room, error) {
 		}
 	}
 	s.FollowRemovals(e.removalPolicy(r))
+	if !r.direct {
+		s.PreferMembers(func(peer ID) bool { return e.preferred(r, peer) })
+	}
 	if r.pw != nil {
 		// Any admin's re-admission undoes any admin's removal.
 		s.FollowReadmissions(r.admin)

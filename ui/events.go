@@ -117,6 +117,12 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 			m.notice = who + " wants to talk: /accept " + who + " or /ignore " + who
 		}
 		cmds = append(cmds, m.refresh(e.Room))
+	case *mmls.RoomFull:
+		if e.MadeRoom {
+			m.system(e.Room, "%s is full: %s left its place to someone you know, and waits", m.roomTitle(e.Room), clean(e.Nick))
+		} else {
+			m.system(e.Room, "%s is full: %s waits for a place", m.roomTitle(e.Room), clean(e.Nick))
+		}
 	case *mmls.Refused:
 		m.system(e.Room, "%s", clean(e.Reason))
 	case *mmls.Ignored:
@@ -186,8 +192,7 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 			if !mmls.IsDirect(e.Room) {
 				where = " in " + m.roomTitle(e.Room)
 			}
-			m.notice = e.From + where + ": " + e.Text
-			cmds = append(cmds, bellCmd)
+			cmds = append(cmds, m.notifyCmd(e.From+where+": "+e.Text))
 		}
 	case *mmls.Sent:
 		v := m.view(e.Room)
@@ -208,8 +213,7 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 	case *mmls.InviteReceived:
 		room, text := m.describe(e)
 		m.system(room, "%s", text)
-		m.notice = e.From + " invites you to " + inviteKind(e)
-		cmds = append(cmds, bellCmd)
+		cmds = append(cmds, m.notifyCmd(e.From+" invites you to "+inviteKind(e)))
 	case *mmls.InviteSent:
 		m.system(m.current, "invitation to %s sent to %s", e.Room, e.Nick)
 	case *mmls.Alert:

@@ -93,6 +93,9 @@ func (s *Session) handleKeyPackage(from Fingerprint, m *Message) (Output, error)
 	var out Output
 	if !member || lostState {
 		c, err := s.admit(from, kp)
+		if errors.Is(err, ErrRoomFull) && !member {
+			c, err = s.roomFull(from, kp)
+		}
 		out.add(c)
 		if err != nil {
 			return out, err

@@ -1,6 +1,7 @@
 package dmls
 
 import (
+	"bytes"
 	"fmt"
 
 	"github.com/mmls-chat/mmls-chat/mmls/mlsguard"
@@ -93,8 +94,8 @@ func (s *Session) addParsed(kps []*mlsguard.KeyPackage) (Output, error) {
 	if len(fresh) == 0 {
 		return Output{}, nil
 	}
-	if members+len(s.held)+len(fresh) > MaxMembers {
-		return Output{}, fmt.Errorf("%w: %d members (max %d)", ErrRoomFull, members+len(s.held)+len(fresh), MaxMembers)
+	if members+len(s.held)+len(fresh) > s.cfg.RoomSize {
+		return Output{}, fmt.Errorf("%w: %d members (max %d)", ErrRoomFull, members+len(s.held)+len(fresh), s.cfg.RoomSize)
 	}
 	for _, kp := range fresh {
 		if err := s.send.ProposeAdd(kp); err != nil {
@@ -108,6 +109,49 @@ func (s *Session) addParsed(kps []*mlsguard.KeyPackage) (Output, error) {
 		return Output{}, nil
 	}
 	return s.commit()
+}
+
+// PreferMembers says whom a full room makes room for: a newcomer prefer
+// says yes to takes the place of the member that came last of those it
+// says no to (that one is removed as a departure, which nobody follows,
+// and waits); others wait. Both are reported (EventRoomFull).
+func (s *Session) PreferMembers(prefer func(peer Fingerprint) bool) { s.prefer = prefer }
+
+// roomFull handles a newcomer our full send group has no place for.
+func (s *Session) roomFull(from Fingerprint, kp *mlsguard.KeyPackage) (Output, error) {
+	var out Output
+	if s.prefer == nil || !s.prefer(from) {
+		out.event(Event{Type: EventRoomFull, Peer: from, Detail: "waits"})
+		return out, nil
+	}
+	var victim Fingerprint
+	found := false
+	for _, fp := range s.sendRecipients() {
+		if s.prefer(fp) {
+			continue
+		}
+		if !found || s.refreshed[fp].After(s.refreshed[victim]) || s.refreshed[fp].Equal(s.refreshed[victim]) && bytes.Compare(fp[:], victim[:]) > 0 {
+			victim, found = fp, true
+		}
+	}
+	if !found {
+		out.event(Event{Type: EventRoomFull, Peer: from, Detail: "waits"})
+		return out, nil
+	}
+	// Out of our send group only, as a departure: nobody follows it.
+	m, _ := s.sendMember(victim)
+	if err := s.send.ProposeRemove(m.Leaf); err != nil {
+		return out, classify(err)
+	}
+	o, err := s.commitFlags(FlagDeparture)
+	out.add(o)
+	if err != nil {
+		return out, err
+	}
+	out.event(Event{Type: EventRoomFull, Peer: victim, Detail: "made room"})
+	c, err := s.addParsed([]*mlsguard.KeyPackage{kp})
+	out.add(c)
+	return out, err
 }
 
 // Held reports whether Adds wait for CommitHeld.

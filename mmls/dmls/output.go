@@ -53,11 +53,14 @@ const (
 	// EventPowers: Peer gave us a private room's Roles or SecretUpdate
 	// (their bytes; the engine checks whose signature they carry).
 	EventPowers
+	// EventRoomFull: our send group is full: Peer waits for a place
+	// (Detail "waits"), or left one to someone we prefer ("made room").
+	EventRoomFull
 )
 
 func (t EventType) String() string {
 	names := [...]string{"", "message", "joined", "member-added", "member-removed", "removed",
-		"rejoined", "need-rejoin", "equivocation", "updated", "invite", "removal-ignored", "kick-lifted", "resent", "rotated", "powers"}
+		"rejoined", "need-rejoin", "equivocation", "updated", "invite", "removal-ignored", "kick-lifted", "resent", "rotated", "powers", "room-full"}
 	if int(t) > 0 && int(t) < len(names) {
 		return names[t]
 	}

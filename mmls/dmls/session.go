@@ -42,6 +42,8 @@ type Config struct {
 	// MaxEpochAhead bounds how far ahead a buffered message may be
 	// (default 16 epochs).
 	MaxEpochAhead uint64
+	// RoomSize caps our send group below MaxMembers (default MaxMembers).
+	RoomSize int
 	// HoldAdds: a newcomer's Add is proposed and held, to go with others
 	// in one commit at CommitHeld (or any earlier commit), instead of
 	// one commit per newcomer: forming a room of N costs each member N
@@ -72,6 +74,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxEpochAhead == 0 {
 		c.MaxEpochAhead = 16
 	}
+	if c.RoomSize <= 0 || c.RoomSize > MaxMembers {
+		c.RoomSize = MaxMembers
+	}
 	return c
 }
 
@@ -100,7 +105,9 @@ type Session struct {
 	follow func(remover Fingerprint) bool
 	// readmitters, when set, also lift removals we followed.
 	readmitters func(owner Fingerprint) bool
-	byOwner     map[Fingerprint]*recvGroup
+	// prefer, when set, says whom a full room makes room for (RoomFull).
+	prefer  func(peer Fingerprint) bool
+	byOwner map[Fingerprint]*recvGroup
 	// asked: when we last sent a peer a KeyPackage or REJOIN (rate limit).
 	asked map[Fingerprint]time.Time
 	// refused: when we last told a kicked peer we left (rate limit).

@@ -209,6 +209,11 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 	case *mmls.Joined:
 		r.Type, r.Room, r.Private, r.Request = "joined", e.Room, e.Private, e.Request
 		r.ID, r.Nick = hexOr(e.With), e.Nick
+	case *mmls.RoomFull:
+		r.Type, r.Room, r.ID, r.Nick, r.Status = "room-full", e.Room, e.ID.String(), e.Nick, "waits"
+		if e.MadeRoom {
+			r.Status = "made-room"
+		}
 	case *mmls.Refused:
 		r.Type, r.Room, r.ID, r.Nick, r.Detail = "refused", e.Room, e.ID.String(), e.Nick, e.Reason
 	case *mmls.Ignored:
