@@ -71,7 +71,7 @@ func TestTypedLineGoesToTheRoomOnScreen(t *testing.T) {
 	if n := carol.Texts("dev")["hello after leave"]; n != 0 {
 		t.Fatal("the line reached #dev")
 	}
-	tm.Send(tea.KeyMsg{Type: tea.KeyCtrlC})
+	tm.Send(tea.QuitMsg{})
 	final := tm.FinalModel(t, teatest.WithFinalTimeout(5*time.Second)).(Model)
 	header := strings.SplitN(final.View(), "\n", 2)[0]
 	if !strings.Contains(header, "#lobby") || final.current != "lobby" {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -211,5 +212,49 @@ func TestInputHistory(t *testing.T) {
 	m = press(t, m, tea.KeyMsg{Type: tea.KeyCtrlC}) // the line recalled is cleared
 	if m = press(t, m, up); m.input.Value() != "two\nlines" {
 		t.Errorf("after Ctrl+C, Up recalls %q", m.input.Value())
+	}
+}
+
+// isQuitCmd reports whether cmd is tea.Quit (the other answer to Ctrl+C
+// is a tick of seconds: it is not run).
+func isQuitCmd(cmd tea.Cmd) bool {
+	return cmd != nil && fmt.Sprintf("%p", cmd) == fmt.Sprintf("%p", tea.Quit)
+}
+
+// TestCtrlCAsks: Ctrl+C on an empty line says to press it again, and
+// quits only when pressed again within a few seconds; a draft is
+// cleared first.
+func TestCtrlCAsks(t *testing.T) {
+	t.Parallel()
+	now := t0
+	m := New(newFakeEngine(), Options{Now: func() time.Time { return now }})
+	mm, _ := m.Update(tea.WindowSizeMsg{Width: 80, Height: 20})
+	m = mm.(Model)
+	ctrlC := func(after time.Duration) bool {
+		t.Helper()
+		now = now.Add(after)
+		mm, cmd := m.Update(tea.KeyMsg{Type: tea.KeyCtrlC})
+		m = mm.(Model)
+		return isQuitCmd(cmd)
+	}
+	m.input.SetValue("a draft")
+	if ctrlC(0) || m.input.Value() != "" {
+		t.Fatalf("Ctrl+C with a draft quit, or left %q", m.input.Value())
+	}
+	if ctrlC(time.Second) || !strings.Contains(m.View(), "press Ctrl+C again to quit") {
+		t.Fatalf("the first Ctrl+C on an empty line quit, or said nothing:\n%s", m.View())
+	}
+	mm, _ = m.Update(quitExpiredMsg{}) // too early: the tick of an earlier press
+	m = mm.(Model)
+	if ctrlC(5 * time.Second) {
+		t.Fatal("a second Ctrl+C 5 s later quit")
+	}
+	now = now.Add(quitWithin)
+	mm, _ = m.Update(quitExpiredMsg{})
+	if m = mm.(Model); strings.Contains(m.View(), "press Ctrl+C again") {
+		t.Errorf("the question stays after its time:\n%s", m.View())
+	}
+	if ctrlC(0) || !ctrlC(2*time.Second) {
+		t.Fatal("Ctrl+C twice within 2 s did not quit")
 	}
 }

@@ -71,10 +71,12 @@ type Model struct {
 	busy  bool
 	queue []job
 
-	alert    string
-	tip      string    // a one-off hint above the input (cleared by the next key)
-	tab      *tabRound // the completions Tab cycles through
-	fullHelp bool
+	alert string
+	tip   string // a one-off hint above the input (cleared by the next key)
+	// quitAsked: when Ctrl+C on an empty line asked to press it again.
+	quitAsked time.Time
+	tab       *tabRound // the completions Tab cycles through
+	fullHelp  bool
 	// panelToggled flips the side panel from its default for the width
 	// (shown from 80 columns, hidden below).
 	panelToggled bool
@@ -134,6 +136,8 @@ type (
 	closedMsg  struct{}
 	bellMsg    struct{}
 	bellOffMsg struct{}
+	// quitExpiredMsg: the time for a second Ctrl+C is over.
+	quitExpiredMsg struct{}
 )
 
 // New returns the model for eng.
@@ -158,6 +162,9 @@ func New(eng Engine, opts Options) Model {
 	}
 }
 
+// quitTip is what the first Ctrl+C on an empty line says.
+const quitTip = "press Ctrl+C again to quit"
+
 // Init starts listening to the engine.
 func (m Model) Init() tea.Cmd { return tea.Batch(textarea.Blink, waitForEventCmd(m.eng.Events())) }
 
@@ -173,6 +180,21 @@ func waitForEventCmd(ch <-chan mmls.Event) tea.Cmd {
 }
 
 func bellCmd() tea.Msg { return bellMsg{} }
+
+// notifyCmd rings the bell for a mention, a direct message or an
+// invitation, and shows notice as a desktop notification, only with
+// notifications on: /notify off and --no-notify silence the bell too (a
+// security alert always rings).
+func (m *Model) notifyCmd(notice string) tea.Cmd {
+	if !m.notify {
+		return nil
+	}
+	m.notice = notice
+	return bellCmd
+}
+
+// quitWithin is how long a second Ctrl+C on an empty line has to quit.
+const quitWithin = 3 * time.Second
 
 // Update handles keys, mouse, sizes, engine events and answers.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
@@ -207,6 +229,14 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case bellOffMsg:
 		m.ringing, m.notice = false, ""
 		return m, nil
+	case quitExpiredMsg:
+		if !m.quitAsked.IsZero() && m.opts.Now().Sub(m.quitAsked) >= quitWithin {
+			m.quitAsked = time.Time{}
+			if m.tip == quitTip {
+				m.tip = ""
+			}
+		}
+		return m, nil
 	}
 	var cmd tea.Cmd
 	m.input, cmd = m.input.Update(msg)
@@ -236,14 +266,20 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.alert = ""
 		return m, nil
 	case key.Matches(msg, m.keys.Quit):
-		// A draft is cleared first; Ctrl+C on an empty line quits.
+		// A draft is cleared first; on an empty line Ctrl+C asks, and a
+		// second one soon after quits.
 		if m.input.Value() != "" {
 			m.input.Reset()
 			m.histAt, m.draft = len(m.history), ""
-			m.tip = "draft cleared: Ctrl+C again quits"
+			m.tip, m.quitAsked = "draft cleared", time.Time{}
 			return m, nil
 		}
-		return m, tea.Quit
+		now := m.opts.Now()
+		if !m.quitAsked.IsZero() && now.Sub(m.quitAsked) < quitWithin {
+			return m, tea.Quit
+		}
+		m.tip, m.quitAsked = quitTip, now
+		return m, tea.Tick(quitWithin, func(time.Time) tea.Msg { return quitExpiredMsg{} })
 	case key.Matches(msg, m.keys.Send):
 		text := m.input.Value()
 		m.input.Reset()
