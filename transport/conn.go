@@ -146,9 +146,13 @@ func remoteIP(nc net.Conn) string {
 
 func (c *conn) wakeUp() { poke(c.wake) }
 
-// setChannel makes the TLS channel the connection's stream.
+// setChannel makes the TLS channel the connection's stream. The remote
+// id is set under t.mu: authenticated reads every connection's.
 func (c *conn) setChannel(tc net.Conn, remote ID) {
-	c.nc, c.br, c.remote = tc, bufio.NewReaderSize(tc, 64<<10), remote
+	c.nc, c.br = tc, bufio.NewReaderSize(tc, 64<<10)
+	c.t.mu.Lock()
+	c.remote = remote
+	c.t.mu.Unlock()
 }
 
 // close closes the TCP connection under the channel: no close_notify, so
