@@ -26,7 +26,8 @@ var specs = []Spec{
 		if strings.HasPrefix(strings.TrimSpace(arg), "◆") {
 			return Accept{Room: roomName(arg)}, need(roomName(arg))
 		}
-		return Join{Room: roomName(arg)}, need(roomName(arg))
+		// An open room's name has no case: /join Dev is #dev.
+		return Join{Room: strings.ToLower(roomName(arg))}, need(roomName(arg))
 	}},
 	{Name: "ignore", Args: "NICK", Help: "refuse NICK's direct messages from now on (and its request)", parse: func(arg, _ string) (Command, error) {
 		return Ignore{Who: strings.TrimSpace(arg)}, need(strings.TrimSpace(arg))

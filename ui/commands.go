@@ -140,6 +140,14 @@ func (m *Model) onDone(d doneMsg) tea.Cmd {
 		m.addRoom(c.Room)
 		m.setCurrent(c.Room)
 		cmds = append(cmds, m.refresh(c.Room))
+	case mmls.Accept:
+		room := c.Room // an invitation: the private room of that name
+		if s, ok := d.ev.(*mmls.Switched); ok {
+			room = s.Room // a request: its direct room
+		}
+		m.addRoom(room)
+		m.setCurrent(room)
+		cmds = append(cmds, m.refresh(room))
 	case mmls.Create:
 		m.addRoom(c.Room)
 		m.setCurrent(c.Room)

@@ -148,6 +148,11 @@ func (h *session) follow(ctx context.Context, cmd mmls.Command, ev mmls.Event, c
 	switch c := cmd.(type) {
 	case mmls.Join:
 		return c.Room
+	case mmls.Accept:
+		if s, ok := ev.(*mmls.Switched); ok {
+			return s.Room // a request: its direct room
+		}
+		return c.Room
 	case mmls.Create:
 		return c.Room
 	case mmls.Switch:
