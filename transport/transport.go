@@ -292,6 +292,10 @@ func (t *Transport) Serve(l net.Listener) error {
 				return ErrClosed
 			default:
 			}
+			if errors.Is(err, net.ErrClosed) {
+				// Closed under us, not by Close: nothing more comes.
+				return fmt.Errorf("transport: listener closed: %w", err)
+			}
 			t.cfg.Logf("transport: accept: %v (retrying in %v)", err, delay)
 			select {
 			case <-time.After(delay):

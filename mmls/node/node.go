@@ -192,8 +192,10 @@ func Start(cfg Config) (_ *Node, err error) {
 func (n *Node) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
+	var served error
 	wg.Go(func() {
-		if err := n.tr.Serve(n.l); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, transport.ErrClosed) {
+		if err := n.tr.Serve(n.l); err != nil && !errors.Is(err, transport.ErrClosed) {
+			served = fmt.Errorf("node: listening on %s: %w", n.Listen, err)
 			_, _ = n.Engine.Do(ctx, mmls.Quit{}) // the listener failed: stop
 		}
 	})
@@ -205,6 +207,10 @@ func (n *Node) Run(ctx context.Context) error {
 	close(stop)
 	n.shutdown()
 	wg.Wait()
+	if served != nil {
+		// The listener failed: say so (the process exits non-zero).
+		return served
+	}
 	return err
 }
 

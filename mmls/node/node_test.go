@@ -386,3 +386,22 @@ func TestUsageError(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// TestListenerFailure: the listener dies under a running node (closed by
+// something else than the node): Run says so and returns an error, so the
+// process exits non-zero, instead of running on deaf.
+func TestListenerFailure(t *testing.T) {
+	t.Parallel()
+	r := run(t, Config{Data: t.TempDir(), Nick: "alice"})
+	r.ready()
+	r.n.l.Close()
+	select {
+	case err := <-r.done:
+		if err == nil || !strings.Contains(err.Error(), "listening on") {
+			t.Fatalf("Run returned %v, want the listener's failure", err)
+		}
+		r.done <- nil // for stop
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return when its listener failed")
+	}
+}
