@@ -34,6 +34,9 @@ type mutation struct {
 }
 
 var mutations = []mutation{
+	{name: "architecture: the engine imports the transport", file: "mmls/doc.go",
+		edits: []edit{{"\npackage mmls\n", "\npackage mmls\n\nimport \"github.com/mmls-chat/mmls-chat/transport\"\n\nvar _ = transport.Version\n"}},
+		pkg:   ".", run: "TestImportRules"},
 	{name: "powers: a private room follows any member's removal", file: "mmls/rooms.go",
 		edits: []edit{{"		return r.admin // a private room with roles: its admins'", "		return nil"}},
 		pkg:   "./mmls", run: "TestPrivateRoomPowers"},
