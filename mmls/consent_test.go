@@ -1,6 +1,7 @@
 package mmls_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -43,6 +44,9 @@ func TestAttackStrangerDirectMessages(t *testing.T) {
 	t.Parallel()
 	l := enginetest.NewLAN(t)
 	bob, mallory, eve := strangers(t, l)
+	if _, err := bob.Try(mmls.Join{Room: "@mallory"}); !errors.Is(err, mmls.ErrBadName) {
+		t.Fatalf("/join @mallory made an open room called @mallory: %v", err)
+	}
 	bob.Do(mmls.SetAutoSave{Limit: 1 << 20})
 	mallory.Say("elsewhere", "ordering mark") // after her announcement, before her /msg
 	mallory.Do(mmls.Direct{To: "bob", Text: "hi, a deal for you"})

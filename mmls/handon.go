@@ -66,6 +66,9 @@ type acks struct {
 type peerAcks struct {
 	rec *dmls.Acks
 	raw []byte
+	// verified: its signature was checked (a member's own record is
+	// taken on the channel's word, and checked before it is handed on).
+	verified bool
 }
 
 // loadAcks reads r's acknowledgement state.
@@ -373,7 +376,7 @@ func (e *Engine) onAcks(from ID, body []byte) {
 	}
 	a := r.acks
 	if old := a.theirs[member]; old == nil || old.rec.Version < rec.Version {
-		a.theirs[member] = &peerAcks{rec: rec, raw: append([]byte(nil), body...)}
+		a.theirs[member] = &peerAcks{rec: rec, raw: append([]byte(nil), body...), verified: member != from}
 		a.news[member] = true
 		e.delivered(r, member, rec.Entry(e.me))
 	}
@@ -411,9 +414,20 @@ func (e *Engine) handOn(r *room, member ID, meeting bool) {
 	a.passed[member] = e.now()
 	if meeting {
 		for other, pa := range a.theirs {
-			if other != member {
-				e.send(member, append([]byte{frameAcks}, pa.raw...))
+			if other == member {
+				continue
 			}
+			if !pa.verified {
+				// Checked before it is handed on: a member that signs its
+				// records badly must not make us look like a bad holder.
+				if err := pa.rec.Verify(); err != nil {
+					e.cfg.Logf("mmls: room %s: the record of %s does not verify: dropped", r.name, other.Short())
+					delete(a.theirs, other)
+					continue
+				}
+				pa.verified = true
+			}
+			e.send(member, append([]byte{frameAcks}, pa.raw...))
 		}
 	}
 	if r.direct || !r.s.Expects(member) && !r.s.InSendGroup(member) {

@@ -444,3 +444,38 @@ func TestAttackNickTakenFirst(t *testing.T) {
 		t.Fatalf("%d key-changed alerts when another key takes a member's nick, want 1", n)
 	}
 }
+
+// TestAttackBadRecordNotHandedOn: a member sends us its own record with a
+// signature that does not verify (taken on the channel's word); we do not
+// hand it on to the next member we meet, who would count it against us.
+func TestAttackBadRecordNotHandedOn(t *testing.T) {
+	t.Parallel()
+	f := newHandOnFixture(t)
+	e := f.e
+	rec := &dmls.Acks{Room: f.lobby.id, Version: 3, Entries: []dmls.AckEntry{{Author: f.aliceID, Upto: 1}}}
+	if err := rec.Sign(f.mallory); err != nil {
+		t.Fatal(err)
+	}
+	rec.Sig[0] ^= 1
+	raw, err := rec.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.onFrame(f.mal, append([]byte{frameAcks}, raw...))
+	// carol, met now, gets our records of others: not mallory's.
+	carolRec := &dmls.Acks{Room: f.lobby.id, Version: 1}
+	if err := carolRec.Sign(f.carol); err != nil {
+		t.Fatal(err)
+	}
+	craw, err := carolRec.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.onFrame(f.carol_, append([]byte{frameAcks}, craw...))
+	for _, b := range f.net.framesTo(f.carol_, frameAcks) {
+		got, err := dmls.UnmarshalAcks(b)
+		if err == nil && got.Member() == f.mal {
+			t.Fatal("mallory's badly signed record was handed on")
+		}
+	}
+}

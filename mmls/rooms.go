@@ -350,6 +350,9 @@ func validRoom(name string) error {
 	if IsDirect(name) {
 		return failf(ErrBadName, "names starting with %q are direct conversations: use /msg NICK", directPrefix)
 	}
+	if strings.HasPrefix(name, "@") {
+		return failf(ErrBadName, "@NICK is a direct conversation: /query NICK opens it")
+	}
 	if name == "" || len(name) > 64 || !utf8.ValidString(name) || strings.ContainsAny(name, " \t") {
 		return failf(ErrBadName, "a room name is 1 to 64 characters without spaces")
 	}
