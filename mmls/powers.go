@@ -25,9 +25,9 @@ type powers struct {
 }
 
 // maxOldTags is how many earlier tag secrets a room keeps: a member away
-// through a removal still recognises the room (and is given the fresh
-// secret once linked); a removed member is never sent those tags.
-const maxOldTags = 2
+// through that many removals still recognises the room (and is given the
+// fresh secret once linked); a removed member is never sent those tags.
+const maxOldTags = 16
 
 // loadPowers checks and takes a stored private room's powers.
 func (e *Engine) loadPowers(r *room, sr store.Room) {
