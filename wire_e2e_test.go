@@ -112,7 +112,7 @@ func TestE2EPrivateRoomOnTheWire(t *testing.T) {
 			}
 		}
 	}
-	const room, secret = "budget-plans-7Qx9", "the budget is 4.2M, keep it quiet"
+	const room, secret = "budget-plans-7qx9", "the budget is 4.2M, keep it quiet" // an open room's name has no case
 	alice.say("/create " + room)
 	alice.waitFor("the private room", 10*time.Second, func(e headless.Record) bool {
 		return e.Type == "joined" && e.Room == room && e.Private
