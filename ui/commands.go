@@ -211,6 +211,9 @@ func (m *Model) answerIn(ev mmls.Event, where string, user bool) []tea.Cmd {
 			reach = strings.Join(m.addrs, ", ")
 		}
 		m.system(in(m.current), "you are %s (%s) at %s, mDNS %s, %s online, data in %s", e.Nick, e.ID.Short(), reach, e.MDNS, plural(e.Online, "peer"), e.Data)
+		for _, c := range e.Contacts {
+			m.system(in(m.current), "your contact string (--peer or /connect it; only you can answer it): %s", c)
+		}
 		for _, k := range e.Keys {
 			m.system(in(m.current), "%s", m.keysLine(k, e.Time))
 		}

@@ -92,7 +92,7 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 	var cmds []tea.Cmd
 	switch e := ev.(type) {
 	case *mmls.Ready:
-		m.me, m.myID, m.listen, m.addrs = e.Nick, e.ID, e.Listen, e.Addrs
+		m.me, m.myID, m.listen, m.addrs, m.contacts = e.Nick, e.ID, e.Listen, e.Addrs, e.Contacts
 		m.notify = e.Notify && !m.opts.NoNotify
 		if m.current == "" {
 			m.setCurrent(e.Room)

@@ -52,6 +52,7 @@ type Model struct {
 	myID          mmls.ID
 	listen        string
 	addrs         []string // where others reach us (Ready)
+	contacts      []string // the same as contact strings, our id @ each (Ready)
 
 	rooms   []string
 	private map[string]bool   // private rooms (only invited people get in)

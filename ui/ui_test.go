@@ -237,6 +237,11 @@ func TestScreens(t *testing.T) {
 			"can't reach 10.0.0.9:7420: nobody is listening there (still trying)", "anyone? · no one else here yet",
 			"mmls-chat --peer [fd00::1]:40001"}},
 		{"conversation", conversation(), nil, []string{"morning all", "hi bob, hi carol 1/2", "everyone got this one ✓", "⇄ bob ✔", "→ carol", "@carol 1"}},
+		{"alone, with a contact string", []tea.Msg{
+			eventMsg{&mmls.Ready{ID: aliceID, Nick: "alice", Listen: "[::]:7420", Addrs: []string{"10.0.0.1:7420"}, Room: "lobby",
+				Contacts: []string{aliceID.String() + "@10.0.0.1:7420"}}},
+			eventMsg{&mmls.Joined{Room: "lobby"}},
+		}, nil, []string{"mmls-chat --peer 10.0.0.1:7420", "give your contact string instead", aliceID.String()[:40]}},
 		{"a line waiting for the room to form", append(started(),
 			eventMsg{&mmls.Sent{At: stamped(at(1)), Room: "lobby", MsgID: "m1", Text: "first!", Recipients: 2, Waiting: 2}},
 		), nil, []string{"first! 0/2 · waiting for them to connect"}},

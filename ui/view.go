@@ -444,6 +444,11 @@ func (m Model) aloneHint(talk bool) []string {
 		out = append(out, "    mmls-chat --peer "+a)
 	}
 	out = append(out, m.st.System.Render("or, in a chat already running, /connect "+m.addrs[0]+"."))
+	if len(m.contacts) > 0 {
+		// The same with our fingerprint: only we can answer it.
+		out = append(out, m.st.System.Render("So that nobody else can answer, give your contact string instead (/info shows it):"),
+			m.contacts[0])
+	}
 	return out
 }
 
