@@ -2,6 +2,7 @@ package mmls
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
 	"github.com/mmls-chat/mmls-chat/mmls/store"
@@ -34,13 +35,17 @@ func (r *room) quota() int64 {
 // overQuota reports whether n more bytes from sender would take it past
 // its quota in r, and says so once.
 func (e *Engine) overQuota(r *room, from ID, n int) bool {
-	used, err := e.st.Stored(r.name, from.String())
-	if err != nil {
-		e.fail(storageErr(err))
-		return true
+	key := r.name + "\x00" + from.String()
+	used, ok := e.quotaUsed[key]
+	if !ok {
+		var err error
+		if used, err = e.st.Stored(r.name, from.String()); err != nil {
+			e.fail(storageErr(err))
+			return true
+		}
+		e.quotaUsed[key] = used
 	}
 	if used+int64(n) > r.quota() {
-		key := r.name + "\x00" + from.String()
 		if !e.toldQuota[key] {
 			e.toldQuota[key] = true
 			what := fmt.Sprintf("%s has sent more than %s in %s: what it sends there is not kept", e.nickOf(from, ""), Bytes(r.quota()), e.title(r.name))
@@ -54,11 +59,27 @@ func (e *Engine) overQuota(r *room, from ID, n int) bool {
 	return false
 }
 
-// countStored counts n bytes sender made us store in r.
+// countStored counts n bytes sender made us store in r (overQuota read
+// its count first); the count is written with the batch (flushQuota).
 func (e *Engine) countStored(r *room, from ID, n int) {
-	if err := e.st.AddStored(r.name, from.String(), int64(n)); err != nil {
-		e.fail(storageErr(err))
+	key := r.name + "\x00" + from.String()
+	e.quotaUsed[key] += int64(n)
+	e.quotaAdded[key] += int64(n)
+	if e.held == nil {
+		e.flushQuota()
 	}
+}
+
+// flushQuota writes what senders made us store since the last flush: one
+// write per sender and batch, not per message.
+func (e *Engine) flushQuota() {
+	for key, n := range e.quotaAdded {
+		room, sender, _ := strings.Cut(key, "\x00")
+		if err := e.st.AddStored(room, sender, n); err != nil {
+			e.fail(storageErr(err))
+		}
+	}
+	clear(e.quotaAdded)
 }
 
 // openRequest joins the direct room a stranger opened with us, as a

@@ -99,6 +99,15 @@ type Engine struct {
 	// toldFull: (room, peer) pairs told to wait for a place.
 	toldQuota map[string]bool
 	toldFull  map[string]bool
+	// quotaUsed: what each (room, sender) made us store, as read and
+	// counted since; quotaAdded: counted since the last write.
+	quotaUsed, quotaAdded map[string]int64
+	// pending: our messages each recipient has not acknowledged, by room
+	// and recipient and the sequence number they have for it (from the
+	// outbox, kept in step with it); unpended: what the open batch took
+	// out of it, put back if the batch fails.
+	pending  map[string]map[ID]map[uint64]string
+	unpended []pendingSeq
 	// knownBefore: peers we knew before this start (a full room makes
 	// room for them).
 	knownBefore map[ID]bool
@@ -164,6 +173,7 @@ func New(cfg Config) (*Engine, error) {
 		rooms: map[string]*room{}, byID: map[dmls.RoomID]*room{}, peers: map[ID]*peerState{}, warned: map[ID]bool{},
 		selfSkel: skeleton(cfg.Identity.Nick()), resent: map[string]time.Time{}, holding: true, toldQuota: map[string]bool{},
 		toldFull: map[string]bool{}, knownBefore: map[ID]bool{},
+		quotaUsed: map[string]int64{}, quotaAdded: map[string]int64{}, pending: map[string]map[ID]map[uint64]string{},
 	}, nil
 }
 

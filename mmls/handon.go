@@ -2,6 +2,7 @@ package mmls
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -175,6 +176,16 @@ func (e *Engine) stored(r *room, author ID, env *dmls.Envelope) {
 // failed, the entries are as they were before it (what it stored is not
 // held, and nobody was told).
 func (e *Engine) endAcks(failed bool) {
+	if failed {
+		for _, p := range e.unpended {
+			e.addPending(p) // not acknowledged after all
+		}
+		for key := range e.quotaAdded {
+			delete(e.quotaUsed, key) // read again from the store
+		}
+		clear(e.quotaAdded)
+	}
+	e.unpended = e.unpended[:0]
 	for _, r := range e.rooms {
 		a := r.acks
 		if failed && len(a.undo) > 0 {
@@ -195,6 +206,7 @@ func (e *Engine) endAcks(failed bool) {
 // we hold, once the batch is durable: one record per room and author, at
 // most once per batch.
 func (e *Engine) flushAcks() {
+	e.flushQuota()
 	for _, name := range e.roomNames() {
 		r := e.rooms[name]
 		a := r.acks
@@ -393,16 +405,75 @@ func (e *Engine) onAcks(from ID, body []byte) {
 // delivered turns what member holds of our messages into Delivered
 // events.
 func (e *Engine) delivered(r *room, member ID, entry dmls.AckEntry) {
-	if entry.Upto == 0 {
+	idx := e.pending[r.name][member]
+	if entry.Upto == 0 || len(idx) == 0 {
 		return
 	}
-	ids, err := e.st.AckSeqs(r.name, member.String(), entry.Upto, entry.Has)
+	var seqs []uint64
+	for seq := range idx {
+		if entry.Has(seq) {
+			seqs = append(seqs, seq)
+		}
+	}
+	slices.Sort(seqs)
+	for _, seq := range seqs {
+		id := idx[seq]
+		news, _, err := e.st.Acknowledge(id, member.String())
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			e.fail(storageErr(err))
+			return
+		case news:
+			e.emit(&Delivered{Room: r.name, MsgID: id, To: member})
+		}
+		delete(idx, seq)
+		if e.held != nil {
+			e.unpended = append(e.unpended, pendingSeq{room: r.name, to: member, seq: seq, id: id})
+		}
+	}
+}
+
+// pendingSeq is one of our messages a recipient has not acknowledged.
+type pendingSeq struct {
+	room string
+	to   ID
+	seq  uint64
+	id   string
+}
+
+// pend notes that o waits for each of its pending recipients.
+func (e *Engine) pend(o store.Outgoing) {
+	for _, to := range o.Pending() {
+		fp, ok := ParseID(to)
+		if seq := o.Seqs[to]; ok && seq > 0 {
+			e.addPending(pendingSeq{room: o.Room, to: fp, seq: seq, id: o.ID})
+		}
+	}
+}
+
+func (e *Engine) addPending(p pendingSeq) {
+	byTo := e.pending[p.room]
+	if byTo == nil {
+		byTo = map[ID]map[uint64]string{}
+		e.pending[p.room] = byTo
+	}
+	if byTo[p.to] == nil {
+		byTo[p.to] = map[uint64]string{}
+	}
+	byTo[p.to][p.seq] = p.id
+}
+
+// loadPending reads what our outbox waits for.
+func (e *Engine) loadPending() error {
+	out, err := e.st.Outbox()
 	if err != nil {
-		e.fail(storageErr(err))
+		return err
 	}
-	for _, id := range ids {
-		e.emit(&Delivered{Room: r.name, MsgID: id, To: member})
+	for _, o := range out {
+		e.pend(o)
 	}
+	return nil
 }
 
 // handOn gives member what we hold of r that it misses (its record says

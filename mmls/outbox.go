@@ -79,6 +79,7 @@ func (e *Engine) protectStored(r *room, env *dmls.Envelope, o store.Outgoing) (d
 		e.apply(r, withoutApp(out), nil)
 		return dmls.Output{}, failWith(ErrStorage, err, "the message could not be saved, so it was not sent")
 	}
+	e.pend(o)
 	e.resent[id] = e.now()
 	return out, nil
 }
@@ -217,7 +218,9 @@ func (e *Engine) reprotect(r *room, o store.Outgoing, to []ID) {
 		}
 		if o.Sealed, err = env.Marshal(); err == nil {
 			o.Seqs = seqs
-			err = e.st.Renumber(o)
+			if err = e.st.Renumber(o); err == nil {
+				e.pend(o)
+			}
 		}
 		if err != nil {
 			undo()

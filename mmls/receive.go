@@ -126,6 +126,7 @@ func (e *Engine) ourGroupChanged(r *room, ev dmls.Event) {
 	if err := e.st.RemoveMember(r.name, peer); err != nil {
 		e.fail(storageErr(err))
 	}
+	delete(e.pending[r.name], ev.Peer)
 	if dropped, err := e.st.DropRecipient(r.name, peer); err != nil {
 		e.fail(storageErr(err))
 	} else {
@@ -172,26 +173,27 @@ func (e *Engine) received(r *room, ev dmls.Event, via ID) {
 	id := hex.EncodeToString(env.ID[:])
 	m := store.Message{ID: id, Room: r.name, FromID: ev.Peer.String(), FromNick: e.nickOf(ev.Peer, ev.Nick),
 		Text: string(env.Body), SentAt: env.SentAt, ReceivedAt: e.now().UTC()}
-	had, err := e.st.HasMessage(r.name, ev.Peer.String(), id)
-	if err != nil {
-		e.fail(storageErr(err))
+	if e.overQuota(r, ev.Peer, storedSize(env)) {
+		// Refused (not kept, not acknowledged), unless we have it from
+		// before: then its author hears it again that we hold it.
+		if had, err := e.st.HasMessage(r.name, ev.Peer.String(), id); err == nil && had {
+			e.stored(r, ev.Peer, env)
+		}
 		return
 	}
-	if !had && e.overQuota(r, ev.Peer, storedSize(env)) {
-		return // refused: not kept, not acknowledged
-	}
+	added := false
 	if env.Kind == dmls.EnvelopeFile {
 		offered, err := e.fileOffered(r, ev, m)
 		if err != nil {
 			e.fail(storageErr(err))
 			return // not stored: not acknowledged, so it comes again
 		}
-		if offered != nil {
+		if added = offered != nil; added {
 			e.emit(offered)
 		}
 	} else {
-		added, err := e.st.AddMessage(m)
-		if err != nil {
+		var err error
+		if added, err = e.st.AddMessage(m); err != nil {
 			e.fail(storageErr(err))
 			return // not stored: not acknowledged, so it comes again
 		}
@@ -199,10 +201,10 @@ func (e *Engine) received(r *room, ev dmls.Event, via ID) {
 			e.emit(&Message{Room: r.name, MsgID: id, From: m.FromNick, FromID: ev.Peer, Text: m.Text, SentAt: env.SentAt.UTC(), Via: via})
 		}
 	}
-	if !had {
+	if added {
 		e.countStored(r, ev.Peer, storedSize(env))
+		e.hold(r, ev.Peer, env)
 	}
-	e.hold(r, ev.Peer, env)
 	e.stored(r, ev.Peer, env)
 }
 

@@ -100,6 +100,9 @@ func (e *Engine) open() error {
 	if err != nil {
 		return err
 	}
+	if err := e.loadPending(); err != nil {
+		return err
+	}
 	e.emit(&Ready{ID: e.me, Nick: e.id.Nick(), Listen: e.cfg.Listen, Addrs: e.cfg.Addrs, Contacts: e.contacts(), Notes: e.cfg.Notes, Room: e.start, Notify: notify != "off"})
 	for _, r := range rooms {
 		if _, err := e.openRoom(r); err != nil {

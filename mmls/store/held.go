@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -18,115 +17,69 @@ import (
 // to recipients the author never met. The engine encodes the records; the
 // store keeps their bytes.
 var (
-	bSeqs     = []byte("seqs")     // room \x00 peer id -> u64: the last seq we gave peer in room
-	bOutSeq   = []byte("outseq")   // room \x00 peer id \x00 seq u64 -> message id: our messages peer has not acknowledged
+	bSeqs     = []byte("seqs")     // room -> { peer id [32 hex as 64 bytes] | u64 }*: the last seq we gave each peer in room
 	bAcked    = []byte("acked")    // room \x00 author id -> what we hold of author's messages (an encoded entry)
 	bPeerAcks = []byte("peeracks") // room \x00 member id -> that member's latest signed record for room
 	bHeld     = []byte("held")     // sub-bucket per room: author \x00 sent_at u64 \x00 message id -> held_at u64 | envelope
 )
 
-func seqKey(room, peer string, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64([]byte(room+"\x00"+peer+"\x00"), seq)
-}
-
 // LastSeqs returns, per peer, the last sequence number we gave a message
 // of ours to it in room.
 func (s *Store) LastSeqs(room string) (map[string]uint64, error) {
-	out := map[string]uint64{}
-	prefix := []byte(room + "\x00")
+	var out map[string]uint64
 	err := s.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bSeqs).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if len(v) != 8 {
-				return fmt.Errorf("%w: sequence record %q", ErrCorrupt, k)
-			}
-			out[string(k[len(prefix):])] = binary.BigEndian.Uint64(v)
-		}
-		return nil
+		var err error
+		out, err = decodeSeqs(tx.Bucket(bSeqs).Get([]byte(room)))
+		return err
 	})
 	return out, err
 }
 
+// decodeSeqs reads a room's record of sequence numbers: one entry per
+// peer (its id's 64 hex digits, then a u64).
+func decodeSeqs(v []byte) (map[string]uint64, error) {
+	out := map[string]uint64{}
+	const entry = 64 + 8
+	if len(v)%entry != 0 {
+		return nil, fmt.Errorf("%w: a sequence record of %d bytes", ErrCorrupt, len(v))
+	}
+	for ; len(v) > 0; v = v[entry:] {
+		out[string(v[:64])] = binary.BigEndian.Uint64(v[64:entry])
+	}
+	return out, nil
+}
+
 // numbered writes, with an outgoing message, the sequence numbers it
-// used and an index of them to find it by when acknowledged.
+// used: one record per room (a message costs one write, not one per
+// recipient).
 func numbered(tx *bolt.Tx, o Outgoing) error {
-	for peer, seq := range o.Seqs {
-		if seq == 0 {
-			continue
-		}
-		k := []byte(o.Room + "\x00" + peer)
-		if old := tx.Bucket(bSeqs).Get(k); len(old) != 8 || binary.BigEndian.Uint64(old) < seq {
-			if err := tx.Bucket(bSeqs).Put(k, binary.BigEndian.AppendUint64(nil, seq)); err != nil {
-				return err
-			}
-		}
-		if err := tx.Bucket(bOutSeq).Put(seqKey(o.Room, peer, seq), []byte(o.ID)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// AckSeqs records that peer holds our messages of room whose sequence
-// numbers (to it) are up to upto and held says it holds, and returns the
-// ids of those that were news.
-func (s *Store) AckSeqs(room, peer string, upto uint64, held func(seq uint64) bool) ([]string, error) {
-	type hit struct {
-		key []byte
-		id  string
-	}
-	var hits []hit
-	prefix := []byte(room + "\x00" + peer + "\x00")
-	err := s.view(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bOutSeq).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if len(k) != len(prefix)+8 {
-				return fmt.Errorf("%w: sequence index %q", ErrCorrupt, k)
-			}
-			seq := binary.BigEndian.Uint64(k[len(prefix):])
-			if seq > upto {
-				break
-			}
-			if held(seq) {
-				hits = append(hits, hit{bytes.Clone(k), string(v)})
-			}
-		}
+	if len(o.Seqs) == 0 {
 		return nil
-	})
-	if err != nil || len(hits) == 0 {
-		return nil, err
 	}
-	var news []string
-	for _, h := range hits {
-		changed, _, err := s.Acknowledge(h.id, peer)
-		switch {
-		case errors.Is(err, ErrNotFound):
-		case err != nil:
-			return news, err
-		case changed:
-			news = append(news, h.id)
-		}
-		if err := s.update(func(tx *bolt.Tx) error { return tx.Bucket(bOutSeq).Delete(h.key) }); err != nil {
-			return news, err
+	b := tx.Bucket(bSeqs)
+	seqs, err := decodeSeqs(b.Get([]byte(o.Room)))
+	if err != nil {
+		return err
+	}
+	changed := false
+	for peer, seq := range o.Seqs {
+		if len(peer) == 64 && seq > seqs[peer] {
+			seqs[peer], changed = seq, true
 		}
 	}
-	return news, nil
-}
-
-// dropSeqs forgets the index of peer's pending messages of room.
-func dropSeqs(tx *bolt.Tx, room, peer string) error {
-	prefix := []byte(room + "\x00" + peer + "\x00")
-	c := tx.Bucket(bOutSeq).Cursor()
-	var keys [][]byte
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		keys = append(keys, bytes.Clone(k))
+	if !changed {
+		return nil
 	}
-	for _, k := range keys {
-		if err := tx.Bucket(bOutSeq).Delete(k); err != nil {
-			return err
-		}
+	peers := make([]string, 0, len(seqs))
+	for p := range seqs {
+		peers = append(peers, p)
 	}
-	return nil
+	sort.Strings(peers)
+	v := make([]byte, 0, len(peers)*(64+8))
+	for _, p := range peers {
+		v = binary.BigEndian.AppendUint64(append(v, p...), seqs[p])
+	}
+	return b.Put([]byte(o.Room), v)
 }
 
 // AckEntries returns what we hold of each author's messages in room, as

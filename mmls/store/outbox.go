@@ -208,7 +208,7 @@ func (s *Store) DropRecipient(room, peer string) ([]string, error) {
 			}
 			ids = append(ids, o.ID)
 		}
-		return dropSeqs(tx, room, peer)
+		return nil
 	})
 	return ids, err
 }
