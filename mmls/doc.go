@@ -18,6 +18,8 @@
 //	4, 5        a file chunk request, a chunk (mmls/files)
 //	6 acks      a member's signed acknowledgement record for a room (dmls.Acks)
 //	7 held      a message a member hands on: room id | the author's signed envelope (dmls.Held)
+//	8 ack       what the sender holds of the receiver's own messages in a room: room id [32] |
+//	            entry (author | upto | gaps), on the channel's word (to the author, after each batch)
 //
 // A rooms frame goes to each peer on its own: whether the sender holds the
 // direct room with this peer (never anything of its direct rooms with

@@ -13,6 +13,7 @@ const (
 	frameRooms = 2 // which rooms we are in (announcement)
 	frameAcks  = 6 // what a member holds of a room's messages (dmls.Acks)
 	frameHeld  = 7 // a member's message another member hands on (dmls.Held)
+	frameAck   = 8 // what we hold of the receiver's own messages in a room: room id [32] | entry (dmls.MarshalEntry)
 
 	maxAnnouncedRooms = 256
 )

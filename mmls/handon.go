@@ -237,13 +237,17 @@ func (e *Engine) flushAcks() {
 		}
 		due := a.due
 		a.due = map[ID][]string{}
-		rec := e.ackRecord(r)
-		if rec == nil {
-			continue
-		}
 		slices.SortFunc(to, func(x, y ID) int { return compareIDs(x, y) })
 		for _, author := range to {
-			e.sendLater(author, append([]byte{frameAcks}, rec...), true, storedNote(author, due[author]))
+			// To the author itself, only its own entry, on the channel's
+			// word: no signature (the signed record goes to holders, who
+			// hand it on: tellMembers, meet).
+			entry, err := dmls.MarshalEntry(*a.mine[author])
+			if err != nil {
+				continue
+			}
+			frame := append(append([]byte{frameAck}, r.id[:]...), entry...)
+			e.sendLater(author, frame, true, storedNote(author, due[author]))
 		}
 		if away && !r.direct {
 			e.tellMembers(r, to)
@@ -356,6 +360,31 @@ func (e *Engine) meet(r *room, peer ID) {
 	}
 }
 
+// onAck takes what peer holds of our messages in a room, said to us on
+// the channel (it authenticates peer): our marks move.
+func (e *Engine) onAck(from ID, body []byte) {
+	if len(body) < 32 {
+		e.cfg.Logf("mmls: from %s: an acknowledgement of %d bytes", from.Short(), len(body))
+		return
+	}
+	var id dmls.RoomID
+	copy(id[:], body)
+	entry, err := dmls.UnmarshalEntry(body[32:])
+	r := e.byID[id]
+	switch {
+	case err != nil:
+		e.cfg.Logf("mmls: from %s: %v", from.Short(), err)
+	case r == nil:
+		e.cfg.Logf("mmls: from %s: an acknowledgement for a room we are not in", from.Short())
+	case entry.Author != e.me:
+		e.cfg.Logf("mmls: from %s: an acknowledgement of someone else's messages: ignored", from.Short())
+	case !e.shares(r, from):
+		e.cfg.Logf("mmls: from %s: an acknowledgement in %s, which it is not a member of", from.Short(), r.name)
+	default:
+		e.delivered(r, from, entry)
+	}
+}
+
 // onAcks takes an acknowledgement record from peer: the member's own, or
 // one a member hands on (then its signature is checked).
 func (e *Engine) onAcks(from ID, body []byte) {
@@ -444,6 +473,17 @@ type pendingSeq struct {
 
 // pend notes that o waits for each of its pending recipients.
 func (e *Engine) pend(o store.Outgoing) {
+	if o.Seqs == nil && o.Sealed != nil {
+		env, err := dmls.UnmarshalEnvelope(o.Sealed)
+		if err != nil {
+			e.cfg.Logf("mmls: outbox entry %s: %v", o.ID, err)
+			return
+		}
+		o.Seqs = map[string]uint64{}
+		for i, to := range env.To {
+			o.Seqs[to.String()] = env.SeqOf(i)
+		}
+	}
 	for _, to := range o.Pending() {
 		fp, ok := ParseID(to)
 		if seq := o.Seqs[to]; ok && seq > 0 {

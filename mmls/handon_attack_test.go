@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -295,8 +296,11 @@ func TestAttackForgedAcknowledgement(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := e.st.Outbox()
-	if err != nil || len(out) != 1 || out[0].Seqs[bobID.String()] != 1 || out[0].Acked[bobID.String()] {
+	if err != nil || len(out) != 1 || out[0].Acked[bobID.String()] {
 		t.Fatalf("outbox %+v %v", out, err)
+	}
+	if env, err := dmls.UnmarshalEnvelope(out[0].Sealed); err != nil || !seqIs(env, bobID, 1) {
+		t.Fatalf("sealed for bob: %v", err)
 	}
 	id := out[0].ID
 	record := func(signer *dmls.Identity, version uint64, upto uint64) []byte {
@@ -476,6 +480,69 @@ func TestAttackBadRecordNotHandedOn(t *testing.T) {
 		got, err := dmls.UnmarshalAcks(b)
 		if err == nil && got.Member() == f.mal {
 			t.Fatal("mallory's badly signed record was handed on")
+		}
+	}
+}
+
+// seqIs reports whether env gives fp sequence number want.
+func seqIs(env *dmls.Envelope, fp ID, want uint64) bool {
+	seq, ok := env.SeqFor(fp)
+	return ok && seq == want
+}
+
+// TestAttackChannelAcknowledgement: the short acknowledgement a member
+// sends the author on the channel speaks only for the member that sends
+// it, and only of our own messages in a room it shares with us.
+func TestAttackChannelAcknowledgement(t *testing.T) {
+	t.Parallel()
+	f := newHandOnFixture(t)
+	e := f.e
+	if err := e.st.AddMember("lobby", f.carol_.String()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.say(f.lobby, "carol, did this reach you?"); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.st.Outbox()
+	if err != nil || len(out) != 1 {
+		t.Fatalf("outbox %+v %v", out, err)
+	}
+	id := out[0].ID
+	frame := func(room dmls.RoomID, author ID, upto uint64) []byte {
+		entry, err := dmls.MarshalEntry(dmls.AckEntry{Author: author, Upto: upto})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(append([]byte{frameAck}, room[:]...), entry...)
+	}
+	delivered := func() []ID {
+		var to []ID
+		for _, ev := range e.drainEvents() {
+			if d, ok := ev.(*Delivered); ok && d.MsgID == id {
+				to = append(to, d.To)
+			}
+		}
+		return to
+	}
+	e.drainEvents()
+	for _, c := range []struct {
+		name  string
+		from  ID
+		frame []byte
+		want  []ID // whose storing it marks
+	}{
+		{"a stranger", f.stranger.Fingerprint(), frame(f.lobby.id, e.me, 1), nil},
+		{"someone else's messages", f.carol_, frame(f.lobby.id, f.aliceID, 1), nil},
+		{"a room we are not in", f.carol_, frame(dmls.RoomID{1}, e.me, 1), nil},
+		{"cut short", f.carol_, frame(f.lobby.id, e.me, 1)[:20], nil},
+		{"a bad entry", f.carol_, append(frame(f.lobby.id, e.me, 1), 0xff), nil},
+		{"holding nothing", f.carol_, frame(f.lobby.id, e.me, 0), nil},
+		{"mallory, for herself only", f.mal, frame(f.lobby.id, e.me, 1), []ID{f.mal}},
+		{"carol's own", f.carol_, frame(f.lobby.id, e.me, 1), []ID{f.carol_}},
+	} {
+		e.onFrame(c.from, c.frame)
+		if to := delivered(); !slices.Equal(to, c.want) {
+			t.Fatalf("%s: marked stored for %v, want %v", c.name, to, c.want)
 		}
 	}
 }

@@ -190,6 +190,8 @@ func (e *Engine) onFrame(from ID, payload []byte) {
 		e.onRooms(from, a)
 	case frameAcks:
 		e.onAcks(from, body)
+	case frameAck:
+		e.onAck(from, body)
 	case frameHeld:
 		e.onHeld(from, body)
 	case files.FrameRequest, files.FrameData:

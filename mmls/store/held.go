@@ -18,6 +18,7 @@ import (
 // store keeps their bytes.
 var (
 	bSeqs     = []byte("seqs")     // room -> { peer id [32 hex as 64 bytes] | u64 }*: the last seq we gave each peer in room
+	bSealed   = []byte("sealed")   // message id -> our signed envelope, while the outbox keeps the message
 	bAcked    = []byte("acked")    // room \x00 author id -> what we hold of author's messages (an encoded entry)
 	bPeerAcks = []byte("peeracks") // room \x00 member id -> that member's latest signed record for room
 	bHeld     = []byte("held")     // sub-bucket per room: author \x00 sent_at u64 \x00 message id -> held_at u64 | envelope

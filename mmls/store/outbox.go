@@ -23,11 +23,13 @@ type Outgoing struct {
 	Text   string    `json:"text"`
 	SentAt time.Time `json:"sent_at"`
 	To     []string  `json:"to"`
-	// Seqs: the sequence number the message has for each recipient;
 	// Sealed: the signed envelope as it first went (version 7; a
-	// message stored before has neither and is numbered when re-sent).
-	Seqs    map[string]uint64 `json:"seqs,omitempty"`
-	Sealed  []byte            `json:"sealed,omitempty"`
+	// message stored before has none and is numbered when re-sent), kept
+	// apart from the entry (which each acknowledgement rewrites); Seqs:
+	// the sequence number it has for each recipient, as it is numbered
+	// (the envelope holds them).
+	Sealed  []byte            `json:"-"`
+	Seqs    map[string]uint64 `json:"-"`
 	Acked   map[string]bool   `json:"acked,omitempty"`
 	Dropped map[string]bool   `json:"dropped,omitempty"` // removed since: delivery cancelled
 }
@@ -58,7 +60,7 @@ func (s *Store) AddOutgoing(o Outgoing, fromID, fromNick string) error {
 		if err := s.syncOutbox(tx, true); err != nil {
 			return err
 		}
-		if err := putOutgoing(tx.Bucket(bOutbox), []byte(o.ID), o); err != nil {
+		if err := putOutgoing(tx, []byte(o.ID), o); err != nil {
 			return err
 		}
 		if err := numbered(tx, o); err != nil {
@@ -82,7 +84,7 @@ func (s *Store) Renumber(o Outgoing) error {
 		if err := s.syncOutbox(tx, true); err != nil {
 			return err
 		}
-		if err := putOutgoing(tx.Bucket(bOutbox), []byte(o.ID), o); err != nil {
+		if err := putOutgoing(tx, []byte(o.ID), o); err != nil {
 			return err
 		}
 		return numbered(tx, o)
@@ -200,7 +202,7 @@ func (s *Store) DropRecipient(room, peer string) ([]string, error) {
 				o.Dropped = map[string]bool{}
 			}
 			o.Dropped[peer] = true
-			if err := putOutgoing(b, k, o); err != nil {
+			if err := putOutgoing(tx, k, o); err != nil {
 				return err
 			}
 			if err := noteDelivery(tx, o, "", true); err != nil {
@@ -227,7 +229,7 @@ func (s *Store) outboxChange(id, ackedBy string, f func(*Outgoing) bool) (bool, 
 		if changed = f(&o); !changed {
 			return nil
 		}
-		if err := putOutgoing(b, []byte(id), o); err != nil {
+		if err := putOutgoing(tx, []byte(id), o); err != nil {
 			return err
 		}
 		return noteDelivery(tx, o, ackedBy, false)
@@ -301,7 +303,7 @@ func (s *Store) syncOutbox(tx *bolt.Tx, forget bool) error {
 	}
 	for id := range c.dirty {
 		if o := c.out[id]; o != nil {
-			if err := putOutgoing(tx.Bucket(bOutbox), []byte(id), *o); err != nil {
+			if err := putOutgoing(tx, []byte(id), *o); err != nil {
 				return err
 			}
 		}
@@ -337,11 +339,19 @@ func (o *Outgoing) clone() Outgoing {
 
 // putOutgoing stores o, or deletes it once nobody is pending (the history
 // keeps the message).
-func putOutgoing(b *bolt.Bucket, key []byte, o Outgoing) error {
+func putOutgoing(tx *bolt.Tx, key []byte, o Outgoing) error {
 	if len(o.Pending()) == 0 {
-		return b.Delete(key)
+		if err := tx.Bucket(bSealed).Delete(key); err != nil {
+			return err
+		}
+		return tx.Bucket(bOutbox).Delete(key)
 	}
-	return putJSON(b, key, o)
+	if o.Sealed != nil && tx.Bucket(bSealed).Get(key) == nil {
+		if err := tx.Bucket(bSealed).Put(key, o.Sealed); err != nil {
+			return err
+		}
+	}
+	return putJSON(tx.Bucket(bOutbox), key, o)
 }
 
 // Outbox lists the messages some recipient has not acknowledged, oldest
@@ -357,6 +367,9 @@ func (s *Store) Outbox() ([]Outgoing, error) {
 			var o Outgoing
 			if err := getJSON(b, k, &o); err != nil {
 				return err
+			}
+			if v := tx.Bucket(bSealed).Get(k); v != nil {
+				o.Sealed = bytes.Clone(v)
 			}
 			out = append(out, o)
 			return nil

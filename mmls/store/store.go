@@ -67,7 +67,7 @@ var (
 	bFiles    = []byte("files")    // file id -> File: offered, sent, fetched, saved (version 6)
 	bManifest = []byte("manifest") // file id -> the SHA-256s of its sealed chunks (version 6)
 	buckets   = [][]byte{bMeta, bIdentity, bRooms, bMessages, bMsgKeys, bOutbox, bKicks, bPins, bMembers, bVerified, bVouches, bInvites, bAlerts, bDelivery, bKnown, bSettings, bNotes, bFiles, bManifest,
-		bSeqs, bAcked, bPeerAcks, bHeld, bIgnored, bQuota}
+		bSeqs, bSealed, bAcked, bPeerAcks, bHeld, bIgnored, bQuota}
 	// upgrades bring a store of the version before each up to it.
 	upgrades = map[uint32]func(*bolt.Tx) error{
 		2: func(tx *bolt.Tx) error { return createBuckets(tx, bVouches, bInvites) },
@@ -75,7 +75,7 @@ var (
 		4: func(tx *bolt.Tx) error { return createBuckets(tx, bAlerts) },
 		5: func(tx *bolt.Tx) error { return createBuckets(tx, bDelivery, bKnown, bSettings, bNotes) },
 		6: func(tx *bolt.Tx) error { return createBuckets(tx, bFiles, bManifest) },
-		7: func(tx *bolt.Tx) error { return createBuckets(tx, bSeqs, bAcked, bPeerAcks, bHeld) },
+		7: func(tx *bolt.Tx) error { return createBuckets(tx, bSeqs, bSealed, bAcked, bPeerAcks, bHeld) },
 		8: func(tx *bolt.Tx) error {
 			if err := createBuckets(tx, bIgnored, bQuota); err != nil {
 				return err
