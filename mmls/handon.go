@@ -518,14 +518,16 @@ func (e *Engine) loadPending() error {
 
 // handOn gives member what we hold of r that it misses (its record says
 // what it holds), in each author's order; at a meeting, the others'
-// records too, so that it learns who stored its messages while it was
-// away.
+// records that hold some of its messages too, so that it learns who
+// stored them while it was away (a record that holds none of them tells
+// it nothing it needs: when 20 members meet at once, each would check
+// 18 signatures from each of the others).
 func (e *Engine) handOn(r *room, member ID, meeting bool) {
 	a := r.acks
 	a.passed[member] = e.now()
 	if meeting {
 		for other, pa := range a.theirs {
-			if other == member {
+			if other == member || pa.rec.Entry(member).Upto == 0 {
 				continue
 			}
 			if !pa.verified {

@@ -546,3 +546,41 @@ func TestAttackChannelAcknowledgement(t *testing.T) {
 		}
 	}
 }
+
+// TestMeetingHandsOnOnlyRecordsThatSpeakOfTheMember: when alice comes
+// back, she is handed the records that hold some of her messages
+// (carol's), not the ones that hold none of them (mallory's): with many
+// members meeting at once, each would otherwise check every other's
+// signature for nothing.
+func TestMeetingHandsOnOnlyRecordsThatSpeakOfTheMember(t *testing.T) {
+	t.Parallel()
+	f := newHandOnFixture(t)
+	e := f.e
+	p := e.peer(f.aliceID)
+	p.online, p.rooms[f.lobby.id] = true, true
+	record := func(signer *dmls.Identity, entries ...dmls.AckEntry) []byte {
+		rec := &dmls.Acks{Room: f.lobby.id, Version: 1, Entries: entries}
+		if err := rec.Sign(signer); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := rec.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append([]byte{frameAcks}, raw...)
+	}
+	e.onFrame(f.carol_, record(f.carol, dmls.AckEntry{Author: f.aliceID, Upto: 1}))
+	e.onFrame(f.mal, record(f.mallory, dmls.AckEntry{Author: e.me, Upto: 3}))
+	e.onFrame(f.aliceID, record(f.alice))
+	var from []ID
+	for _, raw := range f.net.framesTo(f.aliceID, frameAcks) {
+		rec, err := dmls.UnmarshalAcks(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		from = append(from, rec.Member())
+	}
+	if !slices.Equal(from, []ID{f.carol_}) {
+		t.Fatalf("handed alice the records of %v, want carol's alone", from)
+	}
+}
