@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestImportRules holds the architecture the README draws to the code
+// TestImportRules holds the architecture docs/architecture.md draws to the code
 // (go list): every arrow points down, the protocol layer is pure, one
 // package imports go-mls, and mmls/node is the one place the engine and
 // the network meet.

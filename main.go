@@ -45,7 +45,7 @@ const DefaultPort = 7420
 
 func main() {
 	// MMLS_CPUPROFILE=PREFIX writes a CPU profile to PREFIX.PID until the
-	// process ends (for benchmarks of whole nodes; see the README).
+	// process ends (for benchmarks of whole nodes; see docs/benchmarks.md).
 	if prefix := os.Getenv("MMLS_CPUPROFILE"); prefix != "" {
 		if f, err := os.Create(fmt.Sprintf("%s.%d", prefix, os.Getpid())); err == nil && pprof.StartCPUProfile(f) == nil {
 			code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)

@@ -5,7 +5,7 @@ import "time"
 // Event is something the engine reports: on [Engine.Events] as it happens,
 // in order, or as the answer of [Engine.Do]. Each kind is its own type; a
 // type switch tells them apart. The headless mode maps them onto its JSON
-// contract (see the README).
+// contract (see docs/headless.md).
 type Event interface {
 	// When is the engine's clock when the event happened.
 	When() time.Time

@@ -1,6 +1,6 @@
 // Package headless drives the engine from lines of text and reports its
 // events as JSON, one object per line: the contract scripts, bots and the
-// end-to-end tests use (documented in the README). It parses lines with
+// end-to-end tests use (documented in docs/headless.md). It parses lines with
 // the same parser as the terminal interface, so both accept exactly the
 // same commands.
 //

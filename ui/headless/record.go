@@ -7,7 +7,7 @@ import (
 )
 
 // Record is one line of the headless output: the JSON contract scripts,
-// bots and the end-to-end tests read (documented in the README). Type and
+// bots and the end-to-end tests read (documented in docs/headless.md). Type and
 // Time are always set; the other fields when they apply. Fields are only
 // ever added, never changed.
 type Record struct {
