@@ -85,11 +85,7 @@ func (e *Engine) do(c Command) (Event, error) {
 	case Kick:
 		return nil, e.kick(c.Room, c.Who)
 	case Unkick:
-		r, err := e.room(c.Room)
-		if err != nil {
-			return nil, err
-		}
-		peer, err := e.byNick(c.Who)
+		r, peer, err := e.roomAndPeer(c.Room, c.Who)
 		if err != nil {
 			return nil, err
 		}
@@ -162,11 +158,7 @@ func (e *Engine) do(c Command) (Event, error) {
 	case SetHold:
 		return e.setHold(c.On)
 	case SetAdmin:
-		r, err := e.room(c.Room)
-		if err != nil {
-			return nil, err
-		}
-		peer, err := e.byNick(c.Who)
+		r, peer, err := e.roomAndPeer(c.Room, c.Who)
 		if err != nil {
 			return nil, err
 		}
@@ -375,4 +367,17 @@ func (e *Engine) search(room, text string) (Event, error) {
 		found.Lines = found.Lines[len(found.Lines)-MaxSearchResults:]
 	}
 	return found, nil
+}
+
+// roomAndPeer finds the room a command names and the peer it is about.
+func (e *Engine) roomAndPeer(name, nick string) (*room, ID, error) {
+	r, err := e.room(name)
+	if err != nil {
+		return nil, ID{}, err
+	}
+	peer, err := e.byNick(nick)
+	if err != nil {
+		return nil, ID{}, err
+	}
+	return r, peer, nil
 }

@@ -160,13 +160,7 @@ func (a *Acks) signed() ([]byte, error) {
 		if !e.valid() {
 			return nil, fmt.Errorf("%w: acknowledgement of %s", ErrMalformed, e.Author.Short())
 		}
-		b.AddBytes(e.Author[:])
-		b.AddUint64(e.Upto)
-		b.AddUint8(uint8(len(e.Gaps)))
-		for _, g := range e.Gaps {
-			b.AddUint64(g.Lo)
-			b.AddUint64(g.Hi)
-		}
+		addEntry(b, e)
 	}
 	return built(b)
 }
@@ -250,6 +244,12 @@ func MarshalEntry(e AckEntry) ([]byte, error) {
 		return nil, fmt.Errorf("%w: acknowledgement of %s", ErrMalformed, e.Author.Short())
 	}
 	b := cryptobyte.NewBuilder(nil)
+	addEntry(b, &e)
+	return built(b)
+}
+
+// addEntry writes a valid entry: author | upto | gaps (lo | hi)*.
+func addEntry(b *cryptobyte.Builder, e *AckEntry) {
 	b.AddBytes(e.Author[:])
 	b.AddUint64(e.Upto)
 	b.AddUint8(uint8(len(e.Gaps)))
@@ -257,7 +257,6 @@ func MarshalEntry(e AckEntry) ([]byte, error) {
 		b.AddUint64(g.Lo)
 		b.AddUint64(g.Hi)
 	}
-	return built(b)
 }
 
 // UnmarshalEntry decodes what MarshalEntry encoded.

@@ -438,13 +438,7 @@ func (l *LAN) Settle() {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		before, idle := l.Hub.Handed(), l.Hub.Idle()
-		l.mu.Lock()
-		nodes := make([]*Node, 0, len(l.running))
-		for n := range l.running {
-			nodes = append(nodes, n)
-		}
-		l.mu.Unlock()
-		for _, n := range nodes {
+		for _, n := range l.runningNodes() {
 			n.Do(mmls.ListRooms{})
 		}
 		if idle && l.Hub.Idle() && l.Hub.Handed() == before {
@@ -466,15 +460,20 @@ func (l *LAN) ID(nick string) mmls.ID {
 // RunTimers has every running participant do its timers' work now.
 func (l *LAN) RunTimers() {
 	l.t.Helper()
+	for _, n := range l.runningNodes() {
+		n.Do(mmls.RunTimers{})
+	}
+}
+
+// runningNodes lists the participants running now.
+func (l *LAN) runningNodes() []*Node {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	nodes := make([]*Node, 0, len(l.running))
 	for n := range l.running {
 		nodes = append(nodes, n)
 	}
-	l.mu.Unlock()
-	for _, n := range nodes {
-		n.Do(mmls.RunTimers{})
-	}
+	return nodes
 }
 
 // Dir is the data directory of the participant called nick.
