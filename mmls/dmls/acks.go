@@ -215,21 +215,8 @@ func UnmarshalAcks(b []byte) (*Acks, error) {
 	}
 	a.Entries = make([]AckEntry, n)
 	for i := range a.Entries {
-		e := &a.Entries[i]
-		var gaps uint8
-		if !s.CopyBytes(e.Author[:]) || !s.ReadUint64(&e.Upto) || !s.ReadUint8(&gaps) || gaps > MaxGaps {
+		if !readEntry(&s, &a.Entries[i]) {
 			return nil, fmt.Errorf("%w: acknowledgement entry %d", ErrMalformed, i)
-		}
-		if gaps > 0 {
-			e.Gaps = make([]SeqRange, gaps)
-		}
-		for j := range e.Gaps {
-			if !s.ReadUint64(&e.Gaps[j].Lo) || !s.ReadUint64(&e.Gaps[j].Hi) {
-				return nil, fmt.Errorf("%w: acknowledgement entry %d", ErrMalformed, i)
-			}
-		}
-		if !e.valid() {
-			return nil, fmt.Errorf("%w: acknowledgement entry %d: gaps out of order", ErrMalformed, i)
 		}
 	}
 	if !readCopy(&s, &a.Sig, sigSize) || !s.Empty() {
@@ -263,22 +250,28 @@ func addEntry(b *cryptobyte.Builder, e *AckEntry) {
 func UnmarshalEntry(b []byte) (AckEntry, error) {
 	s := cryptobyte.String(b)
 	var e AckEntry
+	if !readEntry(&s, &e) || !s.Empty() {
+		return e, fmt.Errorf("%w: acknowledgement entry", ErrMalformed)
+	}
+	return e, nil
+}
+
+// readEntry reads what addEntry wrote, and reports whether it is a valid
+// entry (at most MaxGaps gaps, in order: see valid).
+func readEntry(s *cryptobyte.String, e *AckEntry) bool {
 	var gaps uint8
 	if !s.CopyBytes(e.Author[:]) || !s.ReadUint64(&e.Upto) || !s.ReadUint8(&gaps) || gaps > MaxGaps {
-		return e, fmt.Errorf("%w: acknowledgement entry", ErrMalformed)
+		return false
 	}
 	if gaps > 0 {
 		e.Gaps = make([]SeqRange, gaps)
 	}
 	for j := range e.Gaps {
 		if !s.ReadUint64(&e.Gaps[j].Lo) || !s.ReadUint64(&e.Gaps[j].Hi) {
-			return e, fmt.Errorf("%w: acknowledgement entry", ErrMalformed)
+			return false
 		}
 	}
-	if !s.Empty() || !e.valid() {
-		return e, fmt.Errorf("%w: acknowledgement entry", ErrMalformed)
-	}
-	return e, nil
+	return e.valid()
 }
 
 // Held is a message one member hands on to another: the room and the

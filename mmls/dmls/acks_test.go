@@ -2,8 +2,10 @@ package dmls
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math/rand"
+	"slices"
 	"testing"
 	"time"
 )
@@ -255,5 +257,156 @@ func TestAckEntryGapsForGood(t *testing.T) {
 		if !e.Has(s) || len(e.Gaps) > MaxGaps {
 			t.Fatalf("after %d: %+v", s, e)
 		}
+	}
+}
+
+// TestAckEntryGapsAtTheBound: MaxGaps gaps are kept as they are; one more
+// merges the two gaps closest together (the fewest held messages between
+// them are given up), and no other.
+func TestAckEntryGapsAtTheBound(t *testing.T) {
+	t.Parallel()
+	// Gap i is one missing message, four held between gaps, except that
+	// gaps 16 and 17 are two apart (one held between): the closest pair.
+	build := func(count int) (AckEntry, SeqRange) {
+		missing := map[uint64]bool{}
+		var pos uint64 = 2
+		var pair SeqRange
+		for i := 0; i < count; i++ {
+			missing[pos] = true
+			switch i {
+			case 16:
+				pair.Lo = pos
+				pos += 2
+			case 17:
+				pair.Hi = pos
+				pos += 5
+			default:
+				pos += 5
+			}
+		}
+		var e AckEntry
+		for s := uint64(1); s < pos; s++ {
+			if !missing[s] {
+				e.Add(s)
+			}
+		}
+		return e, pair
+	}
+	e, _ := build(MaxGaps)
+	if len(e.Gaps) != MaxGaps {
+		t.Fatalf("%d gaps kept of %d, want all: %+v", len(e.Gaps), MaxGaps, e.Gaps)
+	}
+	e, merged := build(MaxGaps + 1)
+	if len(e.Gaps) != MaxGaps {
+		t.Fatalf("%d gaps, want %d", len(e.Gaps), MaxGaps)
+	}
+	found := false
+	for _, g := range e.Gaps {
+		switch {
+		case g == merged:
+			found = true
+		case g.Lo != g.Hi:
+			t.Fatalf("gap %v merged, want only %v: %+v", g, merged, e.Gaps)
+		}
+	}
+	if !found || e.Has(merged.Lo+1) || !e.Has(merged.Lo-1) || !e.Has(merged.Hi+1) {
+		t.Fatalf("want %v merged (the one between given up, those around held): %+v", merged, e.Gaps)
+	}
+}
+
+// TestAckEntryValid: what a decoder takes, at each edge.
+func TestAckEntryValid(t *testing.T) {
+	t.Parallel()
+	many := make([]SeqRange, MaxGaps+1)
+	for i := range many {
+		many[i] = SeqRange{uint64(3*i + 2), uint64(3*i + 2)}
+	}
+	tests := []struct {
+		name string
+		e    AckEntry
+		ok   bool
+	}{
+		{"nothing held", AckEntry{}, true},
+		{"a gap just below upto", AckEntry{Upto: 5, Gaps: []SeqRange{{2, 4}}}, true},
+		{"a gap reaching upto", AckEntry{Upto: 5, Gaps: []SeqRange{{2, 5}}}, false},
+		{"a gap from 0", AckEntry{Upto: 5, Gaps: []SeqRange{{0, 2}}}, false},
+		{"a gap of one", AckEntry{Upto: 5, Gaps: []SeqRange{{3, 3}}}, true},
+		{"a gap upside down", AckEntry{Upto: 5, Gaps: []SeqRange{{3, 2}}}, false},
+		{"gaps one apart", AckEntry{Upto: 9, Gaps: []SeqRange{{2, 3}, {5, 6}}}, true},
+		{"gaps touching", AckEntry{Upto: 9, Gaps: []SeqRange{{2, 3}, {4, 6}}}, false},
+		{"gaps overlapping", AckEntry{Upto: 9, Gaps: []SeqRange{{2, 4}, {4, 6}}}, false},
+		{"gaps out of order", AckEntry{Upto: 9, Gaps: []SeqRange{{5, 6}, {2, 3}}}, false},
+		{"MaxGaps gaps", AckEntry{Upto: 200, Gaps: many[:MaxGaps]}, true},
+		{"one too many", AckEntry{Upto: 200, Gaps: many}, false},
+	}
+	for _, tt := range tests {
+		if got := tt.e.valid(); got != tt.ok {
+			t.Errorf("%s: valid = %v, want %v", tt.name, got, tt.ok)
+		}
+		raw, err := MarshalEntry(tt.e)
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: MarshalEntry: %v", tt.name, err)
+			continue
+		}
+		if !tt.ok {
+			continue
+		}
+		back, err := UnmarshalEntry(raw)
+		if err != nil || back.Upto != tt.e.Upto || len(back.Gaps) != len(tt.e.Gaps) {
+			t.Errorf("%s: round trip %+v %v", tt.name, back, err)
+		}
+	}
+}
+
+// TestAcksAtTheBounds: a record of MaxAckAuthors authors, one with MaxGaps
+// gaps, signs, travels and verifies; one author more, or one gap more on
+// the wire, is refused.
+func TestAcksAtTheBounds(t *testing.T) {
+	t.Parallel()
+	env := Env{Rand: rand.New(rand.NewSource(4)), Now: func() time.Time { return time.Unix(1800000000, 0) }}
+	bob, err := NewIdentity(env, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gaps := make([]SeqRange, MaxGaps)
+	for i := range gaps {
+		gaps[i] = SeqRange{uint64(3*i + 2), uint64(3*i + 2)}
+	}
+	full := &Acks{Room: RoomIDOf("lobby"), Version: 1}
+	for i := 0; i < MaxAckAuthors; i++ {
+		e := AckEntry{Author: Fingerprint{byte(i), byte(i >> 8), 1}, Upto: 200}
+		if i == 0 {
+			e.Gaps = gaps
+		}
+		full.Entries = append(full.Entries, e)
+	}
+	if err := full.Sign(bob); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := full.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := UnmarshalAcks(raw)
+	if err != nil || got.Verify() != nil || len(got.Entries) != MaxAckAuthors || len(got.Entries[0].Gaps) != MaxGaps {
+		t.Fatalf("a record at the bounds: %v", err)
+	}
+
+	over := &Acks{Room: full.Room, Version: 2, Entries: append(slices.Clone(full.Entries), AckEntry{Author: Fingerprint{9, 9, 9}, Upto: 1})}
+	if err := over.Sign(bob); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("%d authors signed: %v", len(over.Entries), err)
+	}
+	// On the wire: the count of authors, then the first entry's count of
+	// gaps, one past the bound.
+	header := 32 + keySize + 8
+	tooMany := bytes.Clone(raw)
+	binary.BigEndian.PutUint16(tooMany[header:], MaxAckAuthors+1)
+	if _, err := UnmarshalAcks(tooMany); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("%d authors decoded: %v", MaxAckAuthors+1, err)
+	}
+	tooManyGaps := bytes.Clone(raw)
+	tooManyGaps[header+2+32+8] = MaxGaps + 1
+	if _, err := UnmarshalAcks(tooManyGaps); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("%d gaps decoded: %v", MaxGaps+1, err)
 	}
 }
