@@ -410,3 +410,83 @@ func TestAcksAtTheBounds(t *testing.T) {
 		t.Fatalf("%d gaps decoded: %v", MaxGaps+1, err)
 	}
 }
+
+// TestEnvelopeAtTheBounds: each kind's body and the recipients at their
+// bound are sealed and read back; one byte or one recipient more is
+// refused on both sides.
+func TestEnvelopeAtTheBounds(t *testing.T) {
+	t.Parallel()
+	env := Env{Rand: rand.New(rand.NewSource(5)), Now: func() time.Time { return time.Unix(1800000000, 0) }}
+	alice, err := NewIdentity(env, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	room := RoomIDOf("lobby")
+	recipients := func(n int) []Fingerprint {
+		to := make([]Fingerprint, n)
+		for i := range to {
+			to[i] = Fingerprint{byte(i), 7}
+		}
+		return to
+	}
+	tests := []struct {
+		name string
+		kind EnvelopeKind
+		body int
+		to   int
+		ok   bool
+	}{
+		{"text at its bound", EnvelopeText, MaxTextSize, 1, true},
+		{"text a byte over", EnvelopeText, MaxTextSize + 1, 1, false},
+		{"control at its bound", EnvelopeControl, MaxControlSize, 1, true},
+		{"control a byte over", EnvelopeControl, MaxControlSize + 1, 1, false},
+		{"a file offer at its bound", EnvelopeFile, MaxFileOfferSize, 1, true},
+		{"a file offer a byte over", EnvelopeFile, MaxFileOfferSize + 1, 1, false},
+		{"every member a recipient", EnvelopeText, 10, MaxMembers, true},
+		{"one recipient too many", EnvelopeText, 10, MaxMembers + 1, false},
+	}
+	for _, tt := range tests {
+		e := &Envelope{ID: MessageID{1}, SentAt: env.Now(), Kind: tt.kind, To: recipients(tt.to), Body: bytes.Repeat([]byte("a"), tt.body)}
+		e.Seq = make([]uint64, tt.to)
+		for i := range e.Seq {
+			e.Seq[i] = uint64(i + 1)
+		}
+		err := e.Sign(alice, room)
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: Sign: %v", tt.name, err)
+			continue
+		}
+		if !tt.ok {
+			// What another implementation could send: an envelope at the
+			// bound, one byte or one recipient more on the wire.
+			e.Body, e.To, e.Seq = e.Body[:min(tt.body, MaxFileOfferSize)], e.To[:1], e.Seq[:1]
+			if err := e.Sign(alice, room); err != nil {
+				t.Fatal(err)
+			}
+			raw, err := e.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.to > MaxMembers {
+				binary.BigEndian.PutUint16(raw[1+keySize+len(e.ID)+8+1:], uint16(tt.to))
+			} else {
+				at := len(raw) - sigSize - len(e.Body) - 4
+				grown := binary.BigEndian.AppendUint32(bytes.Clone(raw[:at]), uint32(tt.body))
+				grown = append(grown, bytes.Repeat([]byte("a"), tt.body)...)
+				raw = append(grown, raw[len(raw)-sigSize:]...)
+			}
+			if _, err := UnmarshalEnvelope(raw); !errors.Is(err, ErrTooLarge) && !errors.Is(err, ErrMalformed) {
+				t.Errorf("%s: read: %v", tt.name, err)
+			}
+			continue
+		}
+		raw, err := e.Marshal()
+		if err != nil {
+			t.Fatalf("%s: Marshal: %v", tt.name, err)
+		}
+		back, err := UnmarshalEnvelope(raw)
+		if err != nil || back.Verify(room) != nil || len(back.Body) != tt.body || len(back.To) != tt.to {
+			t.Fatalf("%s: read back: %v", tt.name, err)
+		}
+	}
+}
