@@ -113,3 +113,73 @@ func FuzzUnmarshalSecretUpdate(f *testing.F) {
 		}
 	})
 }
+
+// TestRolesAtTheBound: MaxAdmins admins sign and read back; one more is
+// refused when signed and when read.
+func TestRolesAtTheBound(t *testing.T) {
+	t.Parallel()
+	env := Env{Rand: rand.New(rand.NewSource(6)), Now: func() time.Time { return time.Unix(1800000000, 0) }}
+	alice, err := NewIdentity(env, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	admins := make([]Fingerprint, MaxAdmins+1)
+	for i := range admins {
+		admins[i] = Fingerprint{byte(i), 3}
+	}
+	roles := &Roles{Room: PrivateRoomID(bytes.Repeat([]byte{7}, SecretSize)), Version: 1, Admins: admins[:MaxAdmins]}
+	if err := roles.Sign(alice); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := roles.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := UnmarshalRoles(raw)
+	if err != nil || got.Verify() != nil || len(got.Admins) != MaxAdmins {
+		t.Fatalf("%d admins: %v", MaxAdmins, err)
+	}
+	over := &Roles{Room: roles.Room, Version: 2, Admins: admins}
+	if err := over.Sign(alice); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("%d admins signed: %v", len(admins), err)
+	}
+	// On the wire: the count of admins one past the bound.
+	bad := bytes.Clone(raw)
+	bad[32+keySize+8] = MaxAdmins + 1
+	if _, err := UnmarshalRoles(bad); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("%d admins read: %v", MaxAdmins+1, err)
+	}
+}
+
+// TestPowersBody: what a roles or secret control message carries, and
+// what is refused.
+func TestPowersBody(t *testing.T) {
+	t.Parallel()
+	body := func(ctl uint8, rec []byte, trailing ...byte) []byte {
+		b := append([]byte{ctl, byte(len(rec) >> 8), byte(len(rec))}, rec...)
+		return append(b, trailing...)
+	}
+	tests := []struct {
+		name string
+		body []byte
+		ctl  uint8
+		ok   bool
+	}{
+		{"roles", body(ctlRoles, []byte("roles record")), ctlRoles, true},
+		{"a secret update", body(ctlSecret, []byte("update")), ctlSecret, true},
+		{"another control", body(ctlSecret+9, []byte("x")), 0, false},
+		{"trailing bytes", body(ctlRoles, []byte("x"), 0), 0, false},
+		{"cut short", body(ctlRoles, []byte("record"))[:5], 0, false},
+		{"empty", nil, 0, false},
+	}
+	for _, tt := range tests {
+		ctl, rec, err := unmarshalPowers(tt.body)
+		if (err == nil) != tt.ok || ctl != tt.ctl {
+			t.Errorf("%s: ctl %d, %v", tt.name, ctl, err)
+			continue
+		}
+		if tt.ok && !bytes.Equal(rec, tt.body[3:]) {
+			t.Errorf("%s: record %q", tt.name, rec)
+		}
+	}
+}
