@@ -15,8 +15,10 @@ import (
 // Delivery through members. Every message of ours is numbered per
 // recipient (dmls.Envelope.Seq) and signed; recipients say what they hold
 // with one cumulative record per room (dmls.Acks: per author, up to where
-// and which gaps), sent at most once per batch to each author it concerns
-// and to every member they meet; and members keep others' signed messages
+// and which gaps): each author hears its own entry at most once per batch,
+// on the channel (frameAck); the signed record goes to every member met,
+// and to the members online while an author is away, who hand it on (a
+// record speaks for its signer alone); and members keep others' signed messages
 // (store.HeldMessage) to hand them on to the recipients who have not
 // acknowledged them, when they meet: a line reaches every member of its
 // room even when its author has gone. The recipient checks a handed-on
