@@ -277,6 +277,11 @@ func (n *Node) WaitFor(what string, ok func(mmls.Event) bool) mmls.Event {
 		if n.closed || time.Now().After(deadline) {
 			n.mu.Unlock()
 			n.dump()
+			for _, other := range n.l.runningNodes() {
+				if other != n {
+					other.dump() // what the others did meanwhile, labelled
+				}
+			}
 			n.mu.Lock()
 			n.l.t.Fatalf("%s: no %s within 10s", n.Nick, what)
 		}
