@@ -2,6 +2,7 @@ package mmls_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -126,6 +127,35 @@ func TestKickPropagates(t *testing.T) {
 	}
 	if n := carol.Texts("lobby")["after the kick"] + carol.Texts("lobby")["sentinel"]; n != 0 {
 		t.Fatal("the kicked member read the room")
+	}
+}
+
+// TestResendKeepsTheOrder: what alice wrote while bob was away reaches
+// him, re-sent on his return, in the order she wrote it (her outbox is
+// kept by message id, which is random).
+func TestResendKeepsTheOrder(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob")
+	alice, bob := nodes[0], nodes[1]
+	bob.Stop()
+	const n = 8
+	for i := 1; i <= n; i++ {
+		alice.Say("lobby", fmt.Sprintf("line %d", i))
+	}
+	l.Clock.Advance(10 * time.Second) // a restart takes time
+	bob = l.Start("bob")
+	bob.WaitText("lobby", fmt.Sprintf("line %d", n))
+	var got []string
+	for _, e := range bob.Seen() {
+		if m, ok := e.(*mmls.Message); ok && m.Room == "lobby" && strings.HasPrefix(m.Text, "line ") {
+			got = append(got, m.Text)
+		}
+	}
+	for i, text := range got {
+		if want := fmt.Sprintf("line %d", i+1); text != want {
+			t.Fatalf("bob read %q, want them in order", got)
+		}
 	}
 }
 

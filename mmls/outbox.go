@@ -1,6 +1,7 @@
 package mmls
 
 import (
+	"cmp"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -134,6 +135,7 @@ func (e *Engine) resendDue() {
 			delete(e.resent, id) // delivered: forget when it was last sent
 		}
 	}
+	e.sendOrder(out, ID{})
 	for _, o := range out {
 		if now.Sub(o.SentAt) < e.cfg.ResendAfter || now.Sub(e.resent[o.ID]) < e.cfg.ResendAfter {
 			continue
@@ -163,6 +165,7 @@ func (e *Engine) resendTo(r *room, peer ID) {
 		e.fail(storageErr(err))
 		return
 	}
+	e.sendOrder(out, peer)
 	for _, o := range out {
 		if o.Room != r.name {
 			continue
@@ -171,6 +174,25 @@ func (e *Engine) resendTo(r *room, peer ID) {
 			e.reprotect(r, o, []ID{peer})
 		}
 	}
+}
+
+// sendOrder sorts our outgoing messages (the store keeps them by id) in
+// the order they were first sent: by the numbers peer has for them in
+// their room (as pending keeps them), else by the time. A recipient
+// reads what it missed in the order it was written.
+func (e *Engine) sendOrder(out []store.Outgoing, peer ID) {
+	seq := map[string]uint64{}
+	for _, byTo := range e.pending {
+		for s, id := range byTo[peer] {
+			seq[id] = s
+		}
+	}
+	slices.SortStableFunc(out, func(a, b store.Outgoing) int {
+		if sa, sb := seq[a.ID], seq[b.ID]; sa > 0 && sb > 0 && a.Room == b.Room {
+			return cmp.Compare(sa, sb)
+		}
+		return a.SentAt.Compare(b.SentAt)
+	})
 }
 
 // reprotect sends a stored message again to the recipients in to, who
@@ -185,6 +207,7 @@ func (e *Engine) resendDirect(peer ID) {
 		e.fail(storageErr(err))
 		return
 	}
+	e.sendOrder(out, peer)
 	for _, o := range out {
 		r := e.rooms[o.Room]
 		if r == nil || r.direct || !slices.Contains(o.Pending(), peer.String()) {
