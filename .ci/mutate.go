@@ -340,6 +340,18 @@ var mutations = []mutation{
 	{name: "transport: an accepted connection's goroutine not counted for Close", file: "transport/conn.go",
 		edits: []edit{{"\tif !dialer {\n\t\tt.wg.Add(1)\n", "\tif false {\n\t\tt.wg.Add(1)\n"}},
 		pkg:   "./transport", run: "TestCloseWaitsForAcceptedConnections"},
+	{name: "engine: what a returning recipient missed re-sent in the order of random ids", file: "mmls/outbox.go",
+		edits: []edit{{"\te.sendOrder(out, peer)\n\tfor _, o := range out {\n\t\tif o.Room != r.name {\n", "\tfor _, o := range out {\n\t\tif o.Room != r.name {\n"}},
+		pkg:   "./mmls", run: "TestResendKeepsTheOrder"},
+	{name: "store: a room joined under a used name shows what another room of the name left", file: "mmls/store/reuse.go",
+		edits: []edit{{"\tif had == want {\n", "\tif had == want || true {\n"}},
+		pkg:   "./mmls", run: "TestRoomsOfOneNameAreApart"},
+	{name: "store: a room's own leftovers not brought back when it is joined again", file: "mmls/store/reuse.go",
+		edits: []edit{{"\tif err := moveRoom(tx, archiveName(want, r.Name), r.Name); err != nil {\n", "\tif err := moveRoom(tx, archiveName(want, r.Name), \"x\"); err != nil {\n"}},
+		pkg:   "./mmls/store", run: "TestRoomsOfOneNameKeepApart"},
+	{name: "engine: a rejoined room forgets which of our lines wait for receipts", file: "mmls/rooms.go",
+		edits: []edit{{"\t\tif o.Room == sr.Name {\n\t\t\te.pend(o)\n", "\t\tif o.Room == sr.Name && false {\n\t\t\te.pend(o)\n"}},
+		pkg:   "./mmls", run: "TestRejoinedRoomKeepsItsWaitingLines"},
 }
 
 func main() {

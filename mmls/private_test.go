@@ -3,8 +3,10 @@ package mmls_test
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mmls-chat/mmls-chat/mmls"
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
@@ -232,4 +234,139 @@ func TestAttackInvitations(t *testing.T) {
 	id := alice.Say("ops", "only for alice's room")
 	bob.WaitText("ops", "only for alice's room")
 	alice.WaitDelivered(id, bob)
+}
+
+// TestRoomsOfOneNameAreApart: alice and carol talk in the private room
+// ◆secret; alice removes carol, and both leave it. In the open room
+// #secret, which both join next, neither sees a private line (history or
+// search) and the removal does not follow carol there.
+func TestRoomsOfOneNameAreApart(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "carol")
+	alice, carol := nodes[0], nodes[1]
+	alice.Do(mmls.Create{Room: "secret"})
+	alice.Do(mmls.Invite{Room: "secret", Who: "carol"})
+	carol.WaitFor("the invitation", func(e mmls.Event) bool {
+		i, ok := e.(*mmls.InviteReceived)
+		return ok && i.Room == "secret"
+	})
+	carol.Do(mmls.Accept{Room: "secret"})
+	carol.WaitLinked("secret", alice)
+	alice.WaitLinked("secret", carol)
+	alice.Say("secret", "the private plan")
+	carol.WaitText("secret", "the private plan")
+	alice.Do(mmls.Kick{Room: "secret", Who: "carol"})
+	alice.Do(mmls.Leave{Room: "secret"})
+	carol.Do(mmls.Leave{Room: "secret"})
+
+	marks := map[*enginetest.Node]int{}
+	for _, n := range []*enginetest.Node{alice, carol} {
+		mark := n.Mark()
+		marks[n] = mark
+		n.Do(mmls.Join{Room: "secret"})
+		j := n.WaitAfter(mark, "joined #secret", func(e mmls.Event) bool {
+			j, ok := e.(*mmls.Joined)
+			return ok && j.Room == "secret"
+		}).(*mmls.Joined)
+		if j.Private {
+			t.Fatalf("%s: /join secret joined a private room", n.Nick)
+		}
+		for _, e := range n.Seen()[mark:] {
+			if h, ok := e.(*mmls.History); ok && h.Room == "secret" && len(h.Lines) > 0 {
+				t.Fatalf("%s: the open #secret shows %d lines of ◆secret: %+v", n.Nick, len(h.Lines), h.Lines)
+			}
+		}
+		if f := n.Do(mmls.Search{Room: "secret", Text: "plan"}).(*mmls.Found); f.Total != 0 {
+			t.Fatalf("%s: /search in #secret finds ◆secret's lines: %+v", n.Nick, f.Lines)
+		}
+	}
+	// Each gives the other a place in its group: the removal stayed in
+	// ◆secret.
+	for _, p := range [][2]*enginetest.Node{{alice, carol}, {carol, alice}} {
+		n, by := p[0], p[1]
+		n.WaitAfter(marks[n], "a place in "+by.Nick+"'s group in #secret", func(e mmls.Event) bool {
+			m, ok := e.(*mmls.MemberChanged)
+			return ok && m.Room == "secret" && m.ID == n.ID && m.By == by.ID && m.Change == mmls.ChangeAdded
+		})
+	}
+	alice.Say("secret", "an open hello")
+	carol.WaitText("secret", "an open hello")
+	carol.Say("secret", "carol is welcome here")
+	alice.WaitText("secret", "carol is welcome here")
+}
+
+// TestReceiptsStayWithTheirRoom: alice leaves ◆secret with a line carol
+// has not acknowledged; in the open #secret that both join next, the
+// numbers of carol's receipts start again from 1, and they speak of the
+// open room's lines only: the private line still waits for carol, kept
+// with ◆secret.
+func TestReceiptsStayWithTheirRoom(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "carol")
+	alice, carol := nodes[0], nodes[1]
+	alice.Do(mmls.Create{Room: "secret"})
+	alice.Do(mmls.Invite{Room: "secret", Who: "carol"})
+	carol.WaitFor("the invitation", func(e mmls.Event) bool {
+		i, ok := e.(*mmls.InviteReceived)
+		return ok && i.Room == "secret"
+	})
+	carol.Do(mmls.Accept{Room: "secret"})
+	carol.WaitLinked("secret", alice)
+	alice.WaitLinked("secret", carol)
+	alice.WaitDelivered(alice.Say("secret", "private 1"), carol)
+	carol.Stop()
+	waiting := alice.Say("secret", "private 2")
+	alice.Do(mmls.Leave{Room: "secret"})
+	l.Clock.Advance(10 * time.Second) // a restart takes time
+	carol = l.Start("carol")
+	carol.Do(mmls.Leave{Room: "secret"})
+	marks := map[*enginetest.Node]int{alice: alice.Mark(), carol: carol.Mark()}
+	alice.Do(mmls.Join{Room: "secret"})
+	carol.Do(mmls.Join{Room: "secret"})
+	for _, p := range [][2]*enginetest.Node{{alice, carol}, {carol, alice}} {
+		n, by := p[0], p[1]
+		n.WaitAfter(marks[n], "a place in "+by.Nick+"'s group in #secret", func(e mmls.Event) bool {
+			m, ok := e.(*mmls.MemberChanged)
+			return ok && m.Room == "secret" && m.ID == n.ID && m.By == by.ID && m.Change == mmls.ChangeAdded
+		})
+	}
+	alice.WaitDelivered(alice.Say("secret", "open 1"), carol)
+	alice.WaitDelivered(alice.Say("secret", "open 2"), carol)
+	out, err := alice.Store().Outbox()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range out {
+		if o.ID == waiting {
+			if o.Room == "secret" || !slices.Contains(o.Pending(), carol.ID.String()) {
+				t.Fatalf("the private line is kept as %q, waiting for %q", o.Room, o.Pending())
+			}
+			return
+		}
+	}
+	t.Fatal("carol's receipts in #secret acknowledged ◆secret's line")
+}
+
+// TestRejoinedRoomKeepsItsWaitingLines: alice leaves #dev with a line
+// carol has not acknowledged and joins it again; when carol comes, the
+// line reaches her and alice sees it delivered.
+func TestRejoinedRoomKeepsItsWaitingLines(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "carol")
+	alice, carol := nodes[0], nodes[1]
+	alice.Do(mmls.Join{Room: "dev"})
+	carol.Do(mmls.Join{Room: "dev"})
+	alice.WaitLinked("dev", carol)
+	carol.WaitLinked("dev", alice)
+	carol.Stop()
+	id := alice.Say("dev", "while carol is away")
+	alice.Do(mmls.Leave{Room: "dev"})
+	alice.Do(mmls.Join{Room: "dev"})
+	l.Clock.Advance(10 * time.Second) // a restart takes time
+	carol = l.Start("carol")
+	carol.WaitText("dev", "while carol is away")
+	alice.WaitDelivered(id, carol)
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -249,6 +250,18 @@ func (e *Engine) joinStored(sr store.Room) (*room, error) {
 	if err := e.st.JoinRoom(sr); err != nil {
 		return nil, storageErr(err)
 	}
+	// What of ours waits for receipts in the room of this name: its own
+	// if we were in it before, nothing of another room of the name (the
+	// store keeps rooms of one name apart).
+	out, err := e.st.Outbox()
+	if err != nil {
+		return nil, storageErr(err)
+	}
+	for _, o := range out {
+		if o.Room == sr.Name {
+			e.pend(o)
+		}
+	}
 	return e.openRoom(sr)
 }
 
@@ -400,6 +413,14 @@ func (e *Engine) leave(name string) error {
 	e.in(r)(r.s.Leave())
 	delete(e.rooms, name)
 	delete(e.byID, r.id)
+	// The room's counts stay with it in the store: another room of its
+	// name, joined later, starts from none (joinStored).
+	e.flushQuota()
+	delete(e.pending, name)
+	for _, m := range []map[string]bool{e.toldQuota, e.toldFull} {
+		maps.DeleteFunc(m, func(k string, _ bool) bool { return strings.HasPrefix(k, name+"\x00") })
+	}
+	maps.DeleteFunc(e.quotaUsed, func(k string, _ int64) bool { return strings.HasPrefix(k, name+"\x00") })
 	e.announceRooms()
 	e.emit(&Left{Room: name})
 	if err := e.st.LeaveRoom(name); err != nil {

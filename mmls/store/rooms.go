@@ -59,12 +59,16 @@ func (s *Store) SetPowers(name string, roles, update []byte, oldTags [][]byte) e
 	})
 }
 
-// JoinRoom records that we are in r (unless we are in a room of its name).
+// JoinRoom records that we are in r (unless we are in a room of its name):
+// what another room of its name left behind is kept apart (reuse.go).
 func (s *Store) JoinRoom(r Room) error {
 	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bRooms)
 		if b.Get([]byte(r.Name)) != nil {
 			return nil
+		}
+		if err := s.claimName(tx, r); err != nil {
+			return err
 		}
 		r.JoinedAt = r.JoinedAt.UTC()
 		return putJSON(b, []byte(r.Name), r)

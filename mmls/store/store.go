@@ -34,7 +34,7 @@ const FileName = "mmls-chat.db"
 
 const (
 	magic   = "mmls-chat store"
-	version = 8 // 2: private rooms (vouches, invites); 3: messages keyed by sender, room and id; 4: alerts; 5: delivery, known peers, settings; 6: files; 7: delivery through members (seqs, acknowledgements, held messages); 8: invitations keyed by inviter, ignored peers, quotas
+	version = 9 // 2: private rooms (vouches, invites); 3: messages keyed by sender, room and id; 4: alerts; 5: delivery, known peers, settings; 6: files; 7: delivery through members (seqs, acknowledgements, held messages); 8: invitations keyed by inviter, ignored peers, quotas; 9: rooms' identities
 )
 
 // Errors callers match with errors.Is.
@@ -67,7 +67,7 @@ var (
 	bFiles    = []byte("files")    // file id -> File: offered, sent, fetched, saved (version 6)
 	bManifest = []byte("manifest") // file id -> the SHA-256s of its sealed chunks (version 6)
 	buckets   = [][]byte{bMeta, bIdentity, bRooms, bMessages, bMsgKeys, bOutbox, bKicks, bPins, bMembers, bVerified, bVouches, bInvites, bAlerts, bDelivery, bKnown, bSettings, bNotes, bFiles, bManifest,
-		bSeqs, bSealed, bAcked, bPeerAcks, bHeld, bIgnored, bQuota}
+		bSeqs, bSealed, bAcked, bPeerAcks, bHeld, bIgnored, bQuota, bRoomIDs}
 	// upgrades bring a store of the version before each up to it.
 	upgrades = map[uint32]func(*bolt.Tx) error{
 		2: func(tx *bolt.Tx) error { return createBuckets(tx, bVouches, bInvites) },
@@ -82,6 +82,7 @@ var (
 			}
 			return keyInvitesByInviter(tx)
 		},
+		9: nameRooms,
 	}
 )
 
