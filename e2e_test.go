@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -467,6 +468,9 @@ func TestE2ECommands(t *testing.T) {
 
 	alice.say("/nick alicia")
 	alice.waitFor("nick", 10*time.Second, func(e headless.Record) bool { return e.Type == "nick" && e.Nick == "alicia" })
+	bob.waitFor("alice renamed, without a restart", 30*time.Second, func(e headless.Record) bool {
+		return e.Type == "renamed" && e.ID == alice.id && e.Old == "alice" && e.Nick == "alicia" && slices.Contains(e.Shared, "dev")
+	})
 	alice.say("/connect nonsense")
 	alice.waitFor("a connect error", 10*time.Second, func(e headless.Record) bool {
 		return e.Type == "error" && strings.Contains(e.Error, "cannot connect")
@@ -820,6 +824,9 @@ func TestE2ETerminalInterfaces(t *testing.T) {
 	exec.Command("tmux", "send-keys", "-t", alice, "typed in one terminal", "Enter").Run()
 	waitScreen(t, bob, "alice typed in one terminal", 30*time.Second)
 	waitScreen(t, alice, "typed in one terminal ✓", 30*time.Second)
+	exec.Command("tmux", "send-keys", "-t", bob, "/nick bobby", "Enter").Run()
+	waitScreen(t, bob, "you are now known as bobby", 30*time.Second)
+	waitScreen(t, alice, "bob is now known as bobby", 30*time.Second)
 	exec.Command("tmux", "send-keys", "-t", bob, "C-c").Run()
 }
 

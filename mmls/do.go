@@ -283,16 +283,6 @@ func (e *Engine) listRooms() Event {
 	return &Rooms{Rooms: out}
 }
 
-func (e *Engine) setNick(name string) (Event, error) {
-	if err := dmls.ValidNick(name); err != nil {
-		return nil, failWith(ErrBadName, err, "a nick is 1 to 32 printable characters")
-	}
-	if err := e.st.SetIdentity(store.Identity{Seed: e.id.Seed(), Nick: name}); err != nil {
-		return nil, storageErr(err)
-	}
-	return &NickChanged{Nick: name, Detail: "takes effect at the next start"}, nil
-}
-
 func (e *Engine) info() Event {
 	online := 0
 	for _, p := range e.peers {
@@ -311,7 +301,7 @@ func (e *Engine) info() Event {
 		}
 		keys = append(keys, k)
 	}
-	return &Info{ID: e.me, Nick: e.id.Nick(), Listen: e.cfg.Listen, MDNS: e.cfg.MDNS, Data: e.st.Path(),
+	return &Info{ID: e.me, Nick: e.nick, Listen: e.cfg.Listen, MDNS: e.cfg.MDNS, Data: e.st.Path(),
 		Rooms: len(e.rooms), Online: online, Keys: keys, Contacts: e.contacts(), Version: e.cfg.Version}
 }
 

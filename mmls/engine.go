@@ -90,6 +90,9 @@ type Engine struct {
 	byID  map[dmls.RoomID]*room
 	peers map[ID]*peerState
 	// warned: peers whose look-alike nick the user was told of;
+	// nick: ours now (the credentials', until /nick changes it for this
+	// run; the next start puts it in them); selfSkel: its skeleton.
+	nick string
 	// selfSkel: our nick's skeleton.
 	warned   map[ID]bool
 	selfSkel string
@@ -171,7 +174,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg:   cfg, roomGiven: roomGiven, id: cfg.Identity, me: cfg.Identity.Fingerprint(), st: cfg.Store, net: cfg.Net,
 		requests: make(chan request), events: make(chan Event, 1024), done: make(chan struct{}),
 		rooms: map[string]*room{}, byID: map[dmls.RoomID]*room{}, peers: map[ID]*peerState{}, warned: map[ID]bool{},
-		selfSkel: skeleton(cfg.Identity.Nick()), resent: map[string]time.Time{}, holding: true, toldQuota: map[string]bool{},
+		nick: cfg.Identity.Nick(), selfSkel: skeleton(cfg.Identity.Nick()), resent: map[string]time.Time{}, holding: true, toldQuota: map[string]bool{},
 		toldFull: map[string]bool{}, knownBefore: map[ID]bool{},
 		quotaUsed: map[string]int64{}, quotaAdded: map[string]int64{}, pending: map[string]map[ID]map[uint64]string{},
 	}, nil

@@ -66,6 +66,7 @@ func (n *recordingNet) Connect(string, ID) error { return nil }
 func (n *recordingNet) Reach(string, ID) error   { return nil }
 func (n *recordingNet) Events() <-chan NetEvent  { return n.ev }
 func (n *recordingNet) Befriend(ID)              {}
+func (n *recordingNet) SetNick(string)           {}
 func (n *recordingNet) Peers() []NetPeer         { return nil }
 
 // newTestEngine is an engine that has started (rooms open) but whose loop
@@ -153,6 +154,7 @@ func sampleFrames() [][]byte {
 		append([]byte{frameAcks}, acks...),
 		append([]byte{frameHeld}, held...),
 		dmlsFrame(leave),
+		append([]byte{frameNick}, "bobby"...),
 	}
 }
 
@@ -216,6 +218,19 @@ func TestPeerNickIsValidated(t *testing.T) {
 	e.onNet(NetEvent{Kind: PeerUp, Peer: evil, Nick: "mal\x1b]0;pwned\x07lory", Addr: "10.0.0.9:7420"})
 	if got := e.nickOf(evil, ""); got != evil.Short() {
 		t.Fatalf("shown as %q", got)
+	}
+	// Nor a nick frame's: a nick that is not one changes nothing.
+	friend := ID{10}
+	e.onNet(NetEvent{Kind: PeerUp, Peer: friend, Nick: "frank", Addr: "10.0.0.10:7420"})
+	for _, bad := range []string{"", "mal\x1b]0;pwned\x07lory", strings.Repeat("x", 33), "\xff"} {
+		e.onFrame(friend, append([]byte{frameNick}, bad...))
+		if got := e.nickOf(friend, ""); got != "frank" {
+			t.Fatalf("after a nick frame of %q, shown as %q", bad, got)
+		}
+	}
+	e.onFrame(friend, append([]byte{frameNick}, "francis"...))
+	if got := e.nickOf(friend, ""); got != "francis" {
+		t.Fatalf("after a good nick frame, shown as %q", got)
 	}
 }
 

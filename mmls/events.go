@@ -353,6 +353,15 @@ type (
 		At
 		Room string
 	}
+	// PeerRenamed: a peer we knew by Old now calls itself Nick (as shown:
+	// a look-alike carries its short id); Rooms are the rooms we share
+	// with it, where interfaces say so.
+	PeerRenamed struct {
+		At
+		ID        ID
+		Old, Nick string
+		Rooms     []string
+	}
 	// NickChanged answers SetNick.
 	NickChanged struct {
 		At

@@ -14,6 +14,7 @@ const (
 	frameAcks  = 6 // what a member holds of a room's messages (dmls.Acks)
 	frameHeld  = 7 // a member's message another member hands on (dmls.Held)
 	frameAck   = 8 // what we hold of the receiver's own messages in a room: room id [32] | entry (dmls.MarshalEntry)
+	frameNick  = 9 // our nick from now on: its UTF-8 bytes (nick.go)
 
 	maxAnnouncedRooms = 256
 )

@@ -72,7 +72,7 @@ func (e *Engine) lookAlikes(peer ID) []ID {
 // shownAs is a peer's (or our) nick and short id, for a warning.
 func (e *Engine) shownAs(id ID) string {
 	if id == e.me {
-		return "you, " + e.id.Nick() + " (" + id.Short() + ")"
+		return "you, " + e.nick + " (" + id.Short() + ")"
 	}
 	return e.peers[id].nick + " (" + id.Short() + ")"
 }

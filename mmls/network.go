@@ -74,6 +74,8 @@ type Network interface {
 	// Befriend says peer is someone we know (we share a room with it, or
 	// verified it): strangers' connections never keep it out.
 	Befriend(peer ID)
+	// SetNick changes the nick our next connections announce.
+	SetNick(nick string)
 	// Events reports peers and frames; it closes when the network stops.
 	Events() <-chan NetEvent
 	// Peers lists the peers known to the network.

@@ -75,7 +75,7 @@ func (e *Engine) protectStored(r *room, env *dmls.Envelope, o store.Outgoing) (d
 	for _, fp := range env.To {
 		o.To = append(o.To, fp.String())
 	}
-	if err := e.st.AddOutgoing(o, e.me.String(), e.id.Nick()); err != nil {
+	if err := e.st.AddOutgoing(o, e.me.String(), e.nick); err != nil {
 		undo()
 		e.apply(r, withoutApp(out), nil)
 		return dmls.Output{}, failWith(ErrStorage, err, "the message could not be saved, so it was not sent")
@@ -100,6 +100,7 @@ func withoutApp(out dmls.Output) dmls.Output {
 // re-sends of overdue messages.
 func (e *Engine) onTick() {
 	e.flushKept()
+	e.renameDue()
 	for _, name := range e.roomNames() {
 		r := e.rooms[name]
 		e.in(r)(r.s.Tick())

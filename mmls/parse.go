@@ -91,7 +91,7 @@ var specs = []Spec{
 		room, err := roomOr("", cur)
 		return Update{Room: room}, err
 	}},
-	{Name: "nick", Args: "NAME", Help: "change your nick (from the next start)", parse: func(arg, _ string) (Command, error) {
+	{Name: "nick", Args: "NAME", Help: "change your nick, at once (everyone you share a room with is told)", parse: func(arg, _ string) (Command, error) {
 		return SetNick{Nick: arg}, need(arg)
 	}},
 	{Name: "send", Args: "PATH", Help: "offer a file to the room shown (encrypted; members fetch it with /save)", parse: func(arg, cur string) (Command, error) {

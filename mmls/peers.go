@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
 	"github.com/mmls-chat/mmls-chat/mmls/files"
@@ -24,6 +25,11 @@ type peerState struct {
 	// badHeld counts what it handed on that did not check, since it
 	// connected (maxBadHeld).
 	badHeld int
+	// renamedAt: when it last changed its nick (at most one change per
+	// RenameEvery is shown); wantNick: a later one, shown when that
+	// pause is over (nick.go).
+	renamedAt time.Time
+	wantNick  string
 }
 
 func (e *Engine) peer(id ID) *peerState {
@@ -54,13 +60,8 @@ func (e *Engine) onNet(ev NetEvent) {
 		if ev.Addr != "" {
 			p.addr = ev.Addr
 		}
-		if dmls.ValidNick(ev.Nick) != nil {
-			ev.Nick = "" // shown by its short id
-		}
-		if ev.Nick != "" && p.nick != ev.Nick {
-			p.nick, p.skel = ev.Nick, skeleton(ev.Nick)
-			e.pin(p)
-			e.warnLookAlikes(p.id)
+		if dmls.ValidNick(ev.Nick) == nil { // else shown by its short id
+			e.rename(p, ev.Nick)
 		}
 		if !wasOnline {
 			e.emit(&PeerChanged{ID: p.id, Nick: e.nickOf(p.id, ""), Addr: p.addr, Online: true})
@@ -70,6 +71,11 @@ func (e *Engine) onNet(ev NetEvent) {
 			e.remember(p)
 		}
 		e.announceTo(p.id)
+		if e.nick != e.id.Nick() {
+			// Our handshake said the nick we have now; one that was up
+			// before /nick may have said the old one.
+			e.send(p.id, append([]byte{frameNick}, e.nick...))
+		}
 	case PeerDown:
 		p := e.peer(ev.Peer)
 		if p.online {
@@ -194,6 +200,8 @@ func (e *Engine) onFrame(from ID, payload []byte) {
 		e.onAck(from, body)
 	case frameHeld:
 		e.onHeld(from, body)
+	case frameNick:
+		e.onNick(from, body)
 	case files.FrameRequest, files.FrameData:
 		if payload[0] == files.FrameRequest && e.kickedAsker(from, body) {
 			return

@@ -58,7 +58,7 @@ func (e *Engine) onSessionEvent(r *room, ev dmls.Event) {
 		e.emit(mc)
 	case dmls.EventJoined:
 		e.rememberMember(r, ev.By)
-		e.emit(&MemberChanged{Room: r.name, ID: e.me, Nick: e.id.Nick(), Change: ChangeAdded, By: ev.By})
+		e.emit(&MemberChanged{Room: r.name, ID: e.me, Nick: e.nick, Change: ChangeAdded, By: ev.By})
 	case dmls.EventRemoved:
 		e.emit(&Removed{Room: r.name, By: ev.By, ByNick: e.nickOf(ev.By, ev.Nick)})
 	case dmls.EventEquivocation:

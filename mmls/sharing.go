@@ -166,7 +166,7 @@ func (e *Engine) offerPrepared(p files.Prepared) {
 	}
 	key := files.Key(e.me, o.ID)
 	rec := store.File{ID: key.String(), Room: r.name, MsgID: hex.EncodeToString(env.ID[:]), FromID: e.me.String(),
-		FromNick: e.id.Nick(), Mine: true, Offer: body, At: e.now().UTC(), State: store.FileSent, Source: p.Path}
+		FromNick: e.nick, Mine: true, Offer: body, At: e.now().UTC(), State: store.FileSent, Source: p.Path}
 	for _, fp := range env.To {
 		rec.To = append(rec.To, fp.String())
 	}
@@ -180,7 +180,7 @@ func (e *Engine) offerPrepared(p files.Prepared) {
 		return
 	}
 	e.files.Hold(rec)
-	e.emit(&FileOffered{Room: r.name, MsgID: rec.MsgID, From: e.id.Nick(), FromID: e.me, Mine: true,
+	e.emit(&FileOffered{Room: r.name, MsgID: rec.MsgID, From: e.nick, FromID: e.me, Mine: true,
 		File: viewOf(rec, o), Recipients: len(env.To)})
 	e.apply(r, out, nil)
 }

@@ -120,7 +120,7 @@ func (t *Transport) handshake(c *conn, expect *ID) (*hello, error) {
 	if c.remote == t.me {
 		return nil, ErrSelf
 	}
-	mine := &hello{nick: t.cfg.Nick, listenPort: uint16(t.listenPort.Load()), incarnation: t.incarnation}
+	mine := &hello{nick: *t.nick.Load(), listenPort: uint16(t.listenPort.Load()), incarnation: t.incarnation}
 	if _, err := c.nc.Write(appendFrame(nil, frameHello, mine.marshal())); err != nil {
 		return nil, fmt.Errorf("send hello: %w", err)
 	}

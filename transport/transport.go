@@ -176,6 +176,7 @@ type Transport struct {
 	me          ID
 	incarnation uint64
 	listenPort  atomic.Uint32
+	nick        atomic.Pointer[string] // what our handshakes say; SetNick changes it
 	events      chan Event
 	done        chan struct{}
 	kick        chan struct{}
@@ -259,10 +260,15 @@ func New(cfg Config) (*Transport, error) {
 	if cfg.ListenPort > 0 && cfg.ListenPort < 65536 {
 		t.listenPort.Store(uint32(cfg.ListenPort))
 	}
+	t.nick.Store(&cfg.Nick)
 	t.wg.Add(1)
 	go t.maintain()
 	return t, nil
 }
+
+// SetNick changes the nick our handshakes give from now on (connections
+// up keep the one they were given: the layer above tells them itself).
+func (t *Transport) SetNick(nick string) { t.nick.Store(&nick) }
 
 // ID returns our own peer ID.
 func (t *Transport) ID() ID { return t.me }

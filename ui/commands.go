@@ -243,7 +243,8 @@ func (m *Model) answerIn(ev mmls.Event, where string, user bool) []tea.Cmd {
 			m.system(in(m.current), "%s", c)
 		}
 	case *mmls.NickChanged:
-		m.system(in(m.current), "nick will be %s %s", e.Nick, e.Detail)
+		m.me = e.Nick
+		m.system(in(m.current), "you are now known as %s (%s)", e.Nick, e.Detail)
 	case *mmls.Found:
 		switch {
 		case e.Total == 0:

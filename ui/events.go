@@ -165,6 +165,14 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 		}
 		p.nick, p.online = e.Nick, e.Online
 		cmds = append(cmds, m.refresh(m.current))
+	case *mmls.PeerRenamed:
+		if p := m.peers[e.ID]; p != nil {
+			p.nick = e.Nick
+		}
+		for _, room := range e.Rooms {
+			m.system(room, "%s is now known as %s", e.Old, e.Nick)
+		}
+		cmds = append(cmds, m.refresh(m.current))
 	case *mmls.MemberChanged:
 		if room, text := m.describe(e); text != "" {
 			m.system(room, "%s", text)

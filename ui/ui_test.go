@@ -657,3 +657,35 @@ func (m Model) viewText(room string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestRenamesAreShown: a peer's change of nick is said in each room we
+// share with it (not in the others), its nick changes in the member
+// list, and our own /nick changes the nick the status bar shows.
+func TestRenamesAreShown(t *testing.T) {
+	t.Parallel()
+	msgs := append(conversation(),
+		eventMsg{&mmls.Joined{Room: "dev"}},
+		eventMsg{&mmls.PeerRenamed{ID: bobID, Old: "bob", Nick: "bobby", Rooms: []string{"lobby"}}},
+		doneMsg{job: job{cmd: mmls.SetNick{Nick: "alicia"}}, ev: &mmls.NickChanged{Nick: "alicia", Detail: "told 2 online"}},
+	)
+	lobby := screen(t, append(msgs, eventMsg{&mmls.Switched{Room: "lobby"}}))
+	for _, want := range []string{"bob is now known as bobby", "you are now known as alicia (told 2 online)", "alicia (a11ce000)  #lobby"} {
+		if !strings.Contains(lobby, want) {
+			t.Errorf("the lobby lacks %q:\n%s", want, lobby)
+		}
+	}
+	m := New(newFakeEngine(), Options{Now: func() time.Time { return t0 }})
+	for _, msg := range msgs {
+		if e, ok := msg.(eventMsg); ok {
+			m.onEvent(e.ev)
+		}
+	}
+	if p := m.peers[bobID]; p == nil || p.nick != "bobby" {
+		t.Fatalf("bob's nick in the model: %+v", p)
+	}
+	for _, l := range m.view("dev").lines {
+		if strings.Contains(l.text, "known as") {
+			t.Fatalf("#dev, which bob is not in, says %q", l.text)
+		}
+	}
+}

@@ -258,7 +258,7 @@ type mark struct{ inc, seq uint64 }
 type Endpoint struct {
 	hub  *Hub
 	id   mmls.ID
-	nick string
+	nick string // under hub.mu
 	addr string
 	inc  uint64
 
@@ -392,6 +392,14 @@ func (e *Endpoint) Reach(addr string, id mmls.ID) error {
 
 // Befriend does nothing: the in-memory network has no connection limits.
 func (e *Endpoint) Befriend(mmls.ID) {}
+
+// SetNick changes the nick the endpoint's next PeerUps give (its address
+// stays the one it joined with).
+func (e *Endpoint) SetNick(nick string) {
+	e.hub.mu.Lock()
+	defer e.hub.mu.Unlock()
+	e.nick, e.hub.nicks[e.id] = nick, nick
+}
 
 // Events reports peers and frames; it closes with Close.
 func (e *Endpoint) Events() <-chan mmls.NetEvent { return e.events }

@@ -30,6 +30,7 @@ func (n *network) Reach(addr string, id mmls.ID) error {
 }
 func (n *network) Events() <-chan mmls.NetEvent { return n.events }
 func (n *network) Befriend(id mmls.ID)          { n.tr.Befriend(transport.ID(id)) }
+func (n *network) SetNick(nick string)          { n.tr.SetNick(nick) }
 
 func (n *network) Peers() []mmls.NetPeer {
 	var out []mmls.NetPeer

@@ -87,8 +87,8 @@ type Node struct {
 
 // Validate checks the settings that need no file or socket.
 func (cfg Config) Validate() error {
-	if err := dmls.ValidNick(cfg.Nick); cfg.Nick != "" && err != nil {
-		return &UsageError{fmt.Errorf("--nick: a nick is 1 to 32 printable characters")}
+	if err := mmls.ValidNewNick(cfg.Nick); cfg.Nick != "" && err != nil {
+		return &UsageError{fmt.Errorf("--nick: a nick is 1 to 32 printable characters without spaces")}
 	}
 	if cfg.Room != "" && (strings.ContainsAny(cfg.Room, " \t") || mmls.IsDirect(cfg.Room)) {
 		return &UsageError{fmt.Errorf("--room: a room name is 1 to 64 characters without spaces")}

@@ -220,10 +220,17 @@ func (h *session) track(ev mmls.Event) {
 	case *mmls.Left:
 		delete(h.direct, e.Room)
 	case *mmls.PeerChanged:
-		for room, p := range h.direct {
-			if p.id == e.ID && e.Nick != "" {
-				h.direct[room] = partner{id: p.id, nick: e.Nick}
-			}
+		h.renamed(e.ID, e.Nick)
+	case *mmls.PeerRenamed:
+		h.renamed(e.ID, e.Nick)
+	}
+}
+
+// renamed keeps the nick of the partner of a direct room as it is now.
+func (h *session) renamed(id mmls.ID, nick string) {
+	for room, p := range h.direct {
+		if p.id == id && nick != "" {
+			h.direct[room] = partner{id: p.id, nick: nick}
 		}
 	}
 }

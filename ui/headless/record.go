@@ -53,6 +53,10 @@ type Record struct {
 	Detail    string `json:"detail,omitempty"`
 	Error     string `json:"error,omitempty"`
 
+	// Old: a peer's nick before it changed it (renamed); Shared: the
+	// rooms we share with it.
+	Old    string   `json:"old,omitempty"`
+	Shared []string `json:"shared,omitempty"`
 	// Admins: who may remove people from a private room (admins).
 	Admins       []string `json:"admins,omitempty"`
 	Peers        []Peer   `json:"peers,omitempty"`
@@ -237,6 +241,8 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 		r.Type, r.Room = "left", e.Room
 	case *mmls.PeerChanged:
 		r.Type, r.ID, r.Nick, r.Addr, r.Status = "peer", e.ID.String(), e.Nick, e.Addr, status(e.Online)
+	case *mmls.PeerRenamed:
+		r.Type, r.ID, r.Old, r.Nick, r.Shared = "renamed", e.ID.String(), e.Old, e.Nick, e.Rooms
 	case *mmls.MemberChanged:
 		r.Type, r.Room, r.ID, r.Nick, r.Change, r.By = "member", e.Room, e.ID.String(), e.Nick, string(e.Change), e.By.String()
 		r.Departure, r.Following, r.Restored = e.Departure, hexOr(e.Following), e.Restored
