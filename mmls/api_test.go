@@ -14,6 +14,26 @@ import (
 	"github.com/mmls-chat/mmls-chat/mmls/memnet"
 )
 
+func TestAction(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		text, action string
+		ok           bool
+	}{
+		{"/me waves", "waves", true},
+		{"/me  waves twice", " waves twice", true},
+		{"/me ", "", false},
+		{"/me", "", false},
+		{"/mention", "", false},
+		{"me waves", "", false},
+		{"hello /me waves", "", false},
+	} {
+		if action, ok := mmls.Action(tc.text); ok != tc.ok || ok && action != tc.action {
+			t.Errorf("%q: %q %v, want %q %v", tc.text, action, ok, tc.action, tc.ok)
+		}
+	}
+}
+
 func TestParse(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -25,6 +45,9 @@ func TestParse(t *testing.T) {
 		{"//not a command", "lobby", mmls.Say{Room: "lobby", Text: "/not a command"}, nil},
 		{"hello", "", nil, mmls.ErrUsage},
 		{"   ", "lobby", nil, nil},
+		{"/me waves", "lobby", mmls.Say{Room: "lobby", Text: "/me waves"}, nil},
+		{"/me", "lobby", nil, mmls.ErrUsage},
+		{"/me waves", "", nil, mmls.ErrUsage},
 		{"/join dev", "lobby", mmls.Join{Room: "dev"}, nil},
 		{"/join", "lobby", nil, mmls.ErrUsage},
 		{"/join #general", "lobby", mmls.Join{Room: "general"}, nil},

@@ -94,6 +94,13 @@ var specs = []Spec{
 	{Name: "nick", Args: "NAME", Help: "change your nick, at once (everyone you share a room with is told)", parse: func(arg, _ string) (Command, error) {
 		return SetNick{Nick: arg}, need(arg)
 	}},
+	{Name: "me", Args: "ACTION", Help: "say what you do, as IRC's /me: \"/me waves\" shows as \"* you waves\"", parse: func(arg, cur string) (Command, error) {
+		room, err := roomOr("", cur)
+		if err == nil && arg == "" {
+			err = errUsage
+		}
+		return Say{Room: room, Text: actionPrefix + arg}, err
+	}},
 	{Name: "send", Args: "PATH", Help: "offer a file to the room shown (encrypted; members fetch it with /save)", parse: func(arg, cur string) (Command, error) {
 		room, err := shownAnd(arg, cur)
 		return SendFile{Room: room, Path: arg}, err
@@ -292,4 +299,14 @@ func fileArgs(arg string) (id, path string) {
 		return strings.ToLower(first), strings.TrimSpace(rest)
 	}
 	return "", arg
+}
+
+// actionPrefix starts a line written with /me. It travels as text, so a
+// peer that knows no actions shows it as typed.
+const actionPrefix = "/me "
+
+// Action reports whether text is a /me line, and the action it tells.
+func Action(text string) (string, bool) {
+	action, ok := strings.CutPrefix(text, actionPrefix)
+	return action, ok && strings.TrimSpace(action) != ""
 }

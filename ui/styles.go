@@ -8,10 +8,10 @@ import (
 
 // Styles are the interface's colours and frames.
 type Styles struct {
-	Status, StatusDim, Panel, PanelTitle, Room, RoomCurrent, Unread lipgloss.Style
-	Time, System, Mine, Text, Check, Pending, Alert, Verified       lipgloss.Style
-	Mention, Day                                                    lipgloss.Style
-	Nicks                                                           []lipgloss.Style
+	Status, StatusDim, Panel, PanelTitle, Room, RoomCurrent, Unread   lipgloss.Style
+	Time, System, Mine, Text, Check, Pending, Alert, Verified, Action lipgloss.Style
+	Mention, Day                                                      lipgloss.Style
+	Nicks                                                             []lipgloss.Style
 }
 
 // DefaultStyles returns the default look.
@@ -27,6 +27,7 @@ func DefaultStyles() Styles {
 		Unread:      lipgloss.NewStyle().Foreground(lipgloss.Color("214")).Bold(true),
 		Time:        lipgloss.NewStyle().Foreground(lipgloss.Color("242")),
 		System:      lipgloss.NewStyle().Foreground(lipgloss.Color("243")).Italic(true),
+		Action:      lipgloss.NewStyle().Foreground(lipgloss.Color("177")).Bold(true),
 		Mine:        lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("252")),
 		Text:        lipgloss.NewStyle(),
 		Check:       lipgloss.NewStyle().Foreground(lipgloss.Color("42")),

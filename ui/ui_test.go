@@ -689,3 +689,20 @@ func TestRenamesAreShown(t *testing.T) {
 		}
 	}
 }
+
+// TestActionsAreShown: a /me line, ours or another's, reads "* nick
+// action"; a line that merely contains /me is text.
+func TestActionsAreShown(t *testing.T) {
+	t.Parallel()
+	got := screen(t, append(started(),
+		eventMsg{&mmls.PeerChanged{ID: bobID, Nick: "bob", Online: true}},
+		eventMsg{&mmls.Message{Room: "lobby", MsgID: "m1", From: "bob", FromID: bobID, Text: "/me waves at alice", SentAt: at(1)}},
+		eventMsg{&mmls.Sent{At: stamped(at(2)), Room: "lobby", MsgID: "m2", Text: "/me waves back", Recipients: 1}},
+		eventMsg{&mmls.Message{Room: "lobby", MsgID: "m3", From: "bob", FromID: bobID, Text: "type /me to act", SentAt: at(3)}},
+	))
+	for _, want := range []string{"* bob waves at alice", "* alice waves back", "bob type /me to act"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q on screen:\n%s", want, got)
+		}
+	}
+}

@@ -269,15 +269,21 @@ const stampWidth = 6
 // under the text.
 func (m Model) renderLine(l line, w int) []string {
 	var body string
+	nick := m.st.Nick(l.fromID.String(), clean(l.from)) + " "
+	text := l.text
+	if action, ok := mmls.Action(text); ok {
+		// "/me waves": "* alice waves".
+		nick, text = m.st.Action.Render("*")+" "+nick, action
+	}
 	switch {
 	case l.system:
 		body = m.st.System.Render(l.text)
 	case l.mine:
-		body = m.st.Nick(l.fromID.String(), clean(l.from)) + " " + m.st.Text.Render(cleanText(l.text)) + " " + m.deliveryMark(l.id)
-	case m.mentions(l.text):
-		body = m.st.Nick(l.fromID.String(), clean(l.from)) + " " + m.highlight(cleanText(l.text))
+		body = nick + m.st.Text.Render(cleanText(text)) + " " + m.deliveryMark(l.id)
+	case m.mentions(text):
+		body = nick + m.highlight(cleanText(text))
 	default:
-		body = m.st.Nick(l.fromID.String(), clean(l.from)) + " " + m.st.Text.Render(cleanText(l.text))
+		body = nick + m.st.Text.Render(cleanText(text))
 	}
 	if l.via != "" {
 		body += " " + m.st.Pending.Render("· via "+clean(l.via))
