@@ -59,7 +59,10 @@ func (m *Model) describe(ev mmls.Event) (room, text string) {
 		return e.Room, m.membershipLine(e)
 	case *mmls.Removed:
 		m.removedMe[e.Room+"\x00"+e.By.String()] = true
-		return e.Room, e.ByNick + " removed you from their send group: you no longer read them"
+		if m.private[e.Room] {
+			return e.Room, fmt.Sprintf("%s removed you from %s: you no longer read its lines (/leave closes it)", e.ByNick, m.roomTitle(e.Room))
+		}
+		return e.Room, fmt.Sprintf("%s removed you from %s: you no longer read %s's lines there", e.ByNick, m.roomTitle(e.Room), e.ByNick)
 	case *mmls.InviteReceived:
 		if slices.Contains(m.rooms, e.Room) && !mmls.IsDirect(e.Room) {
 			return e.Room, fmt.Sprintf("%s invites you back to %s: you read them again", e.From, inviteKind(e))
@@ -218,6 +221,9 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 	case *mmls.Removed:
 		room, text := m.describe(e)
 		m.system(room, "%s", text)
+		if v := m.view(room); v != nil && room != m.current {
+			v.unread++ // news, seen when the room is
+		}
 	case *mmls.InviteReceived:
 		room, text := m.describe(e)
 		m.system(room, "%s", text)

@@ -706,3 +706,30 @@ func TestActionsAreShown(t *testing.T) {
 		}
 	}
 }
+
+// TestRemovedSaysWhoAndWhere: a removal says, without jargon, who removed
+// us from which room and what it means; in a room not on screen it is
+// news (unread).
+func TestRemovedSaysWhoAndWhere(t *testing.T) {
+	t.Parallel()
+	m := New(newFakeEngine(), Options{Now: func() time.Time { return t0 }})
+	for _, msg := range started() {
+		m.onEvent(msg.(eventMsg).ev)
+	}
+	m.onEvent(&mmls.Joined{Room: "plans", Private: true})
+	m.onEvent(&mmls.Joined{Room: "dev"})
+	m.onEvent(&mmls.Removed{Room: "plans", By: bobID, ByNick: "bob"})
+	m.onEvent(&mmls.Removed{Room: "dev", By: carolID, ByNick: "carol"})
+	for room, want := range map[string]string{
+		"plans": "bob removed you from ◆plans: you no longer read its lines (/leave closes it)",
+		"dev":   "carol removed you from #dev: you no longer read carol's lines there",
+	} {
+		v := m.view(room)
+		if v == nil || len(v.lines) == 0 || v.lines[len(v.lines)-1].text != want {
+			t.Fatalf("%s: %+v, want %q", room, v, want)
+		}
+		if v.unread != 1 {
+			t.Errorf("%s: %d unread, want 1", room, v.unread)
+		}
+	}
+}
