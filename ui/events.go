@@ -199,6 +199,9 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 			v.scroll++ // keep the view where the reader left it
 		}
 		if mmls.IsDirect(e.Room) || m.mentions(e.Text) {
+			if e.Room != m.current {
+				v.mentions++
+			}
 			where := ""
 			if !mmls.IsDirect(e.Room) {
 				where = " in " + m.roomTitle(e.Room)

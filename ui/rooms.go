@@ -54,10 +54,19 @@ func (m *Model) removeRoom(room string) {
 // setCurrent puts room on screen.
 func (m *Model) setCurrent(room string) {
 	if room != m.current {
+		if v := m.views[m.current]; v != nil {
+			v.marker = -1 // read now: the next visit marks what is new then
+		}
 		m.last, m.current = m.current, room
+		if v := m.view(room); v != nil {
+			v.marker = -1
+			if v.unread > 0 {
+				v.marker = max(0, len(v.lines)-v.unread)
+			}
+		}
 	}
 	if v := m.view(room); v != nil {
-		v.unread = 0
+		v.unread, v.mentions = 0, 0
 	}
 }
 

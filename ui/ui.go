@@ -103,10 +103,15 @@ type transfer struct {
 }
 
 type roomView struct {
-	lines   []line
-	unread  int
-	scroll  int // lines scrolled up from the bottom
-	members []mmls.MemberView
+	lines  []line
+	unread int
+	// mentions: of the unread, how many name us or are direct; marker:
+	// the index of the first line that was unread when the room came on
+	// screen ("── new ──" above it), -1 for none.
+	mentions int
+	marker   int
+	scroll   int // lines scrolled up from the bottom
+	members  []mmls.MemberView
 }
 
 type line struct {

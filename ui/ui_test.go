@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -668,7 +669,7 @@ func TestRenamesAreShown(t *testing.T) {
 		eventMsg{&mmls.PeerRenamed{ID: bobID, Old: "bob", Nick: "bobby", Rooms: []string{"lobby"}}},
 		doneMsg{job: job{cmd: mmls.SetNick{Nick: "alicia"}}, ev: &mmls.NickChanged{Nick: "alicia", Detail: "told 2 online"}},
 	)
-	lobby := screen(t, append(msgs, eventMsg{&mmls.Switched{Room: "lobby"}}))
+	lobby := screen(t, append(msgs, switchTo("lobby")))
 	for _, want := range []string{"bob is now known as bobby", "you are now known as alicia (told 2 online)", "alicia (a11ce000)  #lobby"} {
 		if !strings.Contains(lobby, want) {
 			t.Errorf("the lobby lacks %q:\n%s", want, lobby)
@@ -732,4 +733,43 @@ func TestRemovedSaysWhoAndWhere(t *testing.T) {
 			t.Errorf("%s: %d unread, want 1", room, v.unread)
 		}
 	}
+}
+
+// TestUnreadMarks: a room with unread lines shows their count, and "@"
+// when one of them names us; coming to it, "── new ──" stands above the
+// first line that came while we were away, and is gone the next visit.
+func TestUnreadMarks(t *testing.T) {
+	t.Parallel()
+	msgs := append(started(),
+		eventMsg{&mmls.PeerChanged{ID: bobID, Nick: "bob", Online: true}},
+		eventMsg{&mmls.Joined{Room: "dev"}},
+		eventMsg{&mmls.Joined{Room: "ops"}},
+		switchTo("dev"),
+		eventMsg{&mmls.Message{Room: "dev", MsgID: "d1", From: "bob", FromID: bobID, Text: "read before", SentAt: at(1)}},
+		switchTo("lobby"),
+		eventMsg{&mmls.Message{Room: "dev", MsgID: "d2", From: "bob", FromID: bobID, Text: "while away", SentAt: at(2)}},
+		eventMsg{&mmls.Message{Room: "dev", MsgID: "d3", From: "bob", FromID: bobID, Text: "alice, look", SentAt: at(3)}},
+		eventMsg{&mmls.Message{Room: "ops", MsgID: "o1", From: "bob", FromID: bobID, Text: "plain traffic", SentAt: at(4)}},
+	)
+	panel := screen(t, msgs)
+	for _, want := range []string{"#dev 2@", "#ops 1 "} {
+		if !strings.Contains(panel, want) {
+			t.Errorf("the panel lacks %q:\n%s", want, panel)
+		}
+	}
+	dev := screen(t, append(msgs, switchTo("dev")))
+	lines := strings.Split(dev, "\n")
+	marker := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, "─ new ─") })
+	if marker < 1 || !strings.Contains(lines[marker-1], "read before") || !strings.Contains(lines[marker+1], "while away") {
+		t.Fatalf("no new-line marker between what was read and what came:\n%s", dev)
+	}
+	again := screen(t, append(msgs, switchTo("dev"), switchTo("lobby"), switchTo("dev")))
+	if strings.Contains(again, "─ new ─") {
+		t.Fatalf("the marker stayed for the next visit:\n%s", again)
+	}
+}
+
+// switchTo is the answer to /switch ROOM typed by the user.
+func switchTo(room string) tea.Msg {
+	return doneMsg{job: job{cmd: mmls.Switch{Room: room}, user: true}, ev: &mmls.Switched{Room: room}}
 }

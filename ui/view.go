@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -161,6 +162,7 @@ func (m Model) statusBar() string {
 func (m Model) sidePanel(pw, h int) string {
 	inner := pw - 2 // padding
 	var rooms []string
+	var withNews []bool
 	cur := 0
 	for i, r := range m.rooms {
 		title := truncate(clean(m.roomTitle(r)), inner-4)
@@ -169,10 +171,17 @@ func (m Model) sidePanel(pw, h int) string {
 			style, cur = m.st.RoomCurrent, i
 		}
 		entry := style.Render(title)
+		news := false
 		if v := m.views[r]; v != nil && v.unread > 0 {
+			news = true
 			entry += " " + m.st.Unread.Render(fmt.Sprint(v.unread))
+			if v.mentions > 0 {
+				// Named, or a direct line: not just traffic.
+				entry += m.st.Mention.Render("@")
+			}
 		}
 		rooms = append(rooms, entry)
+		withNews = append(withNews, news)
 	}
 	var members []string
 	if v := m.views[m.current]; v != nil {
@@ -202,7 +211,7 @@ func (m Model) sidePanel(pw, h int) string {
 		roomRows = max(1, min(len(rooms), h-fixed-min(len(members), max(3, (h-fixed)/3))))
 	}
 	lines := []string{m.st.PanelTitle.Render("Rooms")}
-	lines = append(lines, window(rooms, cur, roomRows, m.st.Pending)...)
+	lines = append(lines, window(rooms, withNews, cur, roomRows, m.st.Pending, m.st.Unread.Render("•"))...)
 	lines = append(lines, "", m.st.PanelTitle.Render(fmt.Sprintf("Members (%d)", len(members))))
 	lines = append(lines, members...)
 	if len(lines) > h {
@@ -212,8 +221,8 @@ func (m Model) sidePanel(pw, h int) string {
 }
 
 // window shows n of items around item cur, saying how many are hidden
-// above and below.
-func window(items []string, cur, n int, dim lipgloss.Style) []string {
+// above and below, with mark when a hidden one is flagged (news).
+func window(items []string, flagged []bool, cur, n int, dim lipgloss.Style, mark string) []string {
 	if len(items) <= n {
 		return items
 	}
@@ -222,9 +231,16 @@ func window(items []string, cur, n int, dim lipgloss.Style) []string {
 	}
 	rows := n - 2 // one line each for "↑ k more" and "↓ k more"
 	start := min(max(0, cur-rows/2), len(items)-rows)
-	out := []string{dim.Render(fmt.Sprintf("↑ %d more", start))}
+	more := func(arrow string, from, to int) string {
+		s := dim.Render(fmt.Sprintf("%s %d more", arrow, to-from))
+		if slices.Contains(flagged[from:to], true) {
+			s += " " + mark
+		}
+		return s
+	}
+	out := []string{more("↑", 0, start)}
 	out = append(out, items[start:start+rows]...)
-	return append(out, dim.Render(fmt.Sprintf("↓ %d more", len(items)-start-rows)))
+	return append(out, more("↓", start+rows, len(items)))
 }
 
 // messages renders the last h screen lines of the current room, walking
@@ -249,6 +265,10 @@ func (m Model) messages(w, h int) string {
 		rendered := m.renderLine(v.lines[i], w)
 		if m.dateAbove(v, i) {
 			rendered = append([]string{m.daySeparator(v.lines[i].at, w)}, rendered...)
+		}
+		if i == v.marker && i > 0 {
+			// What came while we were elsewhere starts here.
+			rendered = append([]string{m.newMarker(w)}, rendered...)
 		}
 		out = append(rendered, out...)
 	}
@@ -371,6 +391,14 @@ func (m Model) daySeparator(t time.Time, w int) string {
 	label = " " + label + " "
 	side := max(2, (w-lipgloss.Width(label))/2)
 	return m.st.Day.Render(truncate(strings.Repeat("─", side)+label+strings.Repeat("─", side), w))
+}
+
+// newMarker is the line above what was unread when the room came on
+// screen.
+func (m Model) newMarker(w int) string {
+	label := " new "
+	side := max(2, (w-len(label))/2)
+	return m.st.Unread.Render(truncate(strings.Repeat("─", side)+label+strings.Repeat("─", side), w))
 }
 
 // deliveryMark is "n/m" until every recipient has stored the message,
