@@ -96,6 +96,7 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 	switch e := ev.(type) {
 	case *mmls.Ready:
 		m.me, m.myID, m.listen, m.addrs, m.contacts = e.Nick, e.ID, e.Listen, e.Addrs, e.Contacts
+		m.colours.Index(e.ID.String(), len(m.st.Nicks)) // ours first: it keeps its colour
 		m.notify = e.Notify && !m.opts.NoNotify
 		if m.current == "" {
 			m.setCurrent(e.Room)

@@ -43,9 +43,34 @@ func DefaultStyles() Styles {
 	return s
 }
 
-// Nick colours a nick by its owner's id, so a colour follows a key.
-func (s Styles) Nick(id, nick string) string {
+func preferredColour(id string, n int) int {
 	h := fnv.New32a()
 	h.Write([]byte(id))
-	return s.Nicks[int(h.Sum32()%uint32(len(s.Nicks)))].Render(nick)
+	return int(h.Sum32() % uint32(n))
+}
+
+// Colours gives each id its own nick colour while there are colours
+// left: an id's preferred colour (from its hash, so mostly the same from
+// one start to the next) unless someone seen first has it, then the next
+// colour free. Past the palette, colours repeat. Shared by the model's
+// copies; the interface's one goroutine uses it.
+type Colours struct {
+	of   map[string]int
+	used map[int]bool
+}
+
+// NewColours returns colours nobody has yet.
+func NewColours() *Colours { return &Colours{of: map[string]int{}, used: map[int]bool{}} }
+
+// Index is the colour of id among n.
+func (c *Colours) Index(id string, n int) int {
+	if i, ok := c.of[id]; ok {
+		return i
+	}
+	i := preferredColour(id, n)
+	for k := 0; k < n && c.used[i]; k++ {
+		i = (i + 1) % n
+	}
+	c.of[id], c.used[i] = i, true
+	return i
 }

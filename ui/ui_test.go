@@ -773,3 +773,31 @@ func TestUnreadMarks(t *testing.T) {
 func switchTo(room string) tea.Msg {
 	return doneMsg{job: job{cmd: mmls.Switch{Room: room}, user: true}, ev: &mmls.Switched{Room: room}}
 }
+
+// TestNickColoursApart: we and the first people seen each get a colour of
+// our own while the palette lasts (alice, bob and you once shared one);
+// an id keeps its colour; past the palette, colours repeat.
+func TestNickColoursApart(t *testing.T) {
+	t.Parallel()
+	const n = 10
+	c := NewColours()
+	seen := map[int]string{}
+	for i := range n {
+		id := fmt.Sprintf("%064x", i*7919)
+		k := c.Index(id, n)
+		if other, ok := seen[k]; ok {
+			t.Fatalf("ids %s and %s share colour %d among the first %d", other[:8], id[:8], k, n)
+		}
+		seen[k] = id
+		if again := c.Index(id, n); again != k {
+			t.Fatalf("%s changed colour: %d then %d", id[:8], k, again)
+		}
+	}
+	if k := c.Index("one more", n); k < 0 || k >= n {
+		t.Fatalf("past the palette: %d", k)
+	}
+	// The preferred colour is kept when it is free, whatever came first.
+	if a, b := NewColours().Index("x", n), preferredColour("x", n); a != b {
+		t.Fatalf("a free preferred colour not taken: %d, want %d", a, b)
+	}
+}

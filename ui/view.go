@@ -202,7 +202,7 @@ func (m Model) sidePanel(pw, h int) string {
 			if mv.Verified {
 				mark = " " + m.st.Verified.Render("✔")
 			}
-			members = append(members, fmt.Sprintf("%s %s %s%s", dot, arrow, m.st.Nick(mv.ID.String(), truncate(clean(mv.Nick), inner-6)), mark))
+			members = append(members, fmt.Sprintf("%s %s %s%s", dot, arrow, m.coloured(mv.ID.String(), truncate(clean(mv.Nick), inner-6)), mark))
 		}
 	}
 	// Two titles and a blank line between the lists.
@@ -289,7 +289,7 @@ const stampWidth = 6
 // under the text.
 func (m Model) renderLine(l line, w int) []string {
 	var body string
-	nick := m.st.Nick(l.fromID.String(), clean(l.from)) + " "
+	nick := m.coloured(l.fromID.String(), clean(l.from)) + " "
 	text := l.text
 	if action, ok := mmls.Action(text); ok {
 		// "/me waves": "* alice waves".
@@ -551,4 +551,10 @@ func (m Model) transferLines() []string {
 		out = append(out, truncate("⇩ "+name+" "+bar.ViewAs(pct)+label, m.width-1))
 	}
 	return out
+}
+
+// coloured is nick in its owner's colour: our own first, then each
+// person seen gets a colour nobody on screen has while there are some.
+func (m Model) coloured(id, nick string) string {
+	return m.st.Nicks[m.colours.Index(id, len(m.st.Nicks))].Render(nick)
 }
