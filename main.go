@@ -252,7 +252,11 @@ func runChat(o options, stdin io.Reader, stdout, stderr io.Writer) (int, error) 
 	quit := cancel
 	var p *tea.Program
 	if !o.headless {
-		p = tea.NewProgram(ui.New(n.Engine, ui.Options{MDNS: n.MDNS, NoNotify: o.noNotify}), tea.WithAltScreen(), tea.WithMouseCellMotion(),
+		mdns := n.MDNS
+		if o.demo {
+			mdns = "off (a demo: everyone is on this machine)"
+		}
+		p = tea.NewProgram(ui.New(n.Engine, ui.Options{MDNS: mdns, NoNotify: o.noNotify}), tea.WithAltScreen(), tea.WithMouseCellMotion(),
 			tea.WithInput(stdin), tea.WithOutput(stdout), tea.WithContext(ctx), tea.WithoutSignalHandler())
 		quit = p.Quit
 	}

@@ -94,7 +94,7 @@ func (e *Engine) warnLookAlikes(peer ID) {
 		names = append(names, fmt.Sprintf("%d more", len(others)-3))
 	}
 	e.raise(&Alert{Kind: LookAlike, Nick: e.peers[peer].nick, ID: peer, By: others[0],
-		Detail: "look-alike nicks: " + e.shownAs(peer) + " looks like " + strings.Join(names, ", ") +
+		Detail: e.shownAs(peer) + " looks like " + strings.Join(names, ", ") +
 			"; they are different keys, shown with their ids: /verify before trusting anyone"})
 }
 

@@ -262,7 +262,7 @@ func (m *Model) answerIn(ev mmls.Event, where string, user bool) []tea.Cmd {
 			if sameDay(l.SentAt, m.opts.Now()) {
 				when = "today " + l.SentAt.Local().Format("15:04")
 			}
-			m.system(in(e.Room), "  %s, %s: %s", l.From, when, strings.ReplaceAll(l.Text, "\n", " "))
+			m.system(in(e.Room), "  %s, %s: %s", l.From, when, excerpt(strings.ReplaceAll(l.Text, "\n", " "), e.Text, searchContext))
 		}
 	case *mmls.NotifyChanged:
 		m.notify = e.On && !m.opts.NoNotify
@@ -390,4 +390,34 @@ func plural(n int, what string) string {
 		return "1 " + what
 	}
 	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// searchContext is how many characters of a hit are shown on each side
+// of what was searched.
+const searchContext = 60
+
+// excerpt is text cut to its first match of q (in any case) with n
+// characters on each side, "…" where it was cut: a hit in a 60 KB
+// message shows a line, not the message.
+func excerpt(text, q string, n int) string {
+	runes := []rune(text)
+	at := strings.Index(strings.ToLower(text), strings.ToLower(q))
+	if at < 0 || len(runes) <= 2*n+len([]rune(q)) {
+		if len(runes) > 2*n {
+			return string(runes[:2*n]) + "…"
+		}
+		return text
+	}
+	// The match, in runes (lower case may count a rune or two more than
+	// the text has: kept within it).
+	start := min(len(runes), len([]rune(strings.ToLower(text)[:at])))
+	from, to := max(0, start-n), min(len(runes), start+len([]rune(q))+n)
+	out := string(runes[from:to])
+	if from > 0 {
+		out = "…" + out
+	}
+	if to < len(runes) {
+		out += "…"
+	}
+	return out
 }

@@ -37,9 +37,9 @@ func (m *Model) membershipLine(e *mmls.MemberChanged) string {
 		// (RemovalIgnored).
 		return ""
 	case e.Change == mmls.ChangeAdded:
-		return e.Nick + " joined (you reach them)"
+		return e.Nick + " joined"
 	case e.Change == mmls.ChangeRejoined:
-		return e.Nick + " came back (you reach them again)"
+		return e.Nick + " came back"
 	case e.Departure && m.removedMe[e.Room+"\x00"+e.ID.String()]:
 		return ""
 	case e.Departure:

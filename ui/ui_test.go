@@ -265,7 +265,7 @@ func TestScreens(t *testing.T) {
 				pastEvent(at(-45), &mmls.InviteReceived{Room: "plans", From: "bob", FromID: bobID, Private: true}),
 			}}},
 			eventMsg{&mmls.Undelivered{Room: "lobby", MsgID: "h3", To: carolID}},
-		), nil, []string{"08:20 carol joined (you reach them)", "stored by both ✓", "stored by bob so far 1/2", "08:45 bob invites you to the private room ◆plans", "carol was removed since ✓", "@carol"}},
+		), nil, []string{"08:20 carol joined", "stored by both ✓", "stored by bob so far 1/2", "08:45 bob invites you to the private room ◆plans", "carol was removed since ✓", "@carol"}},
 		{"keys and stale members", append(started(),
 			doneMsg{job: job{cmd: mmls.ShowInfo{}, user: true}, ev: &mmls.Info{At: stamped(at(60)), ID: aliceID, Nick: "alice",
 				Keys: []mmls.RoomKeys{{Room: "lobby", Rekeyed: at(57), Leaves: []mmls.LeafRotation{{Owner: bobID, Nick: "bob", At: at(52)}}}}}},
@@ -455,7 +455,7 @@ func TestMembershipLines(t *testing.T) {
 		ev   *mmls.MemberChanged
 		want string
 	}{
-		{&mmls.MemberChanged{Room: "lobby", ID: carolID, Nick: "carol", Change: mmls.ChangeAdded, By: aliceID}, "carol joined (you reach them)"},
+		{&mmls.MemberChanged{Room: "lobby", ID: carolID, Nick: "carol", Change: mmls.ChangeAdded, By: aliceID}, "carol joined"},
 		{&mmls.MemberChanged{Room: "lobby", ID: carolID, Nick: "carol", Change: mmls.ChangeRemoved, By: aliceID}, "you removed carol"},
 		{&mmls.MemberChanged{Room: "lobby", ID: carolID, Nick: "carol", Change: mmls.ChangeRemoved, By: aliceID, Following: bobID}, "you removed carol, following bob"},
 		{&mmls.MemberChanged{Room: "lobby", ID: carolID, Nick: "carol", Change: mmls.ChangeRemoved, By: aliceID, Departure: true}, "carol left"},
@@ -799,5 +799,25 @@ func TestNickColoursApart(t *testing.T) {
 	// The preferred colour is kept when it is free, whatever came first.
 	if a, b := NewColours().Index("x", n), preferredColour("x", n); a != b {
 		t.Fatalf("a free preferred colour not taken: %d, want %d", a, b)
+	}
+}
+
+func TestExcerpt(t *testing.T) {
+	t.Parallel()
+	// Lower case longer than the text: no panic, some of the text.
+	if got := excerpt(strings.Repeat("İ", 50)+"z", "z", 5); !strings.Contains(got, "…") {
+		t.Errorf("İ…z: %q", got)
+	}
+	long := strings.Repeat("a", 100) + "NEEDLE" + strings.Repeat("b", 100)
+	for _, tc := range []struct{ text, q, want string }{
+		{"short text", "text", "short text"},
+		{long, "needle", "…" + strings.Repeat("a", 5) + "NEEDLE" + strings.Repeat("b", 5) + "…"},
+		{"NEEDLE" + strings.Repeat("b", 100), "needle", "NEEDLE" + strings.Repeat("b", 5) + "…"},
+		{strings.Repeat("é", 100), "x", strings.Repeat("é", 10) + "…"},
+		{strings.Repeat("é", 20) + "x" + strings.Repeat("é", 20), "X", "…" + strings.Repeat("é", 5) + "x" + strings.Repeat("é", 5) + "…"},
+	} {
+		if got := excerpt(tc.text, tc.q, 5); got != tc.want {
+			t.Errorf("excerpt(%.20q…, %q) = %q, want %q", tc.text, tc.q, got, tc.want)
+		}
 	}
 }
