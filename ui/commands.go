@@ -233,8 +233,20 @@ func (m *Model) answerIn(ev mmls.Event, where string, user bool) []tea.Cmd {
 			m.system(in(m.current), "peers: %s", strings.Join(parts, "; "))
 		}
 	case *mmls.Rooms:
+		// In the side panel's order (Alt+1..9 count in it).
+		rooms := slices.Clone(e.Rooms)
+		slices.SortStableFunc(rooms, func(a, b mmls.RoomView) int {
+			ia, ib := slices.Index(m.rooms, a.Name), slices.Index(m.rooms, b.Name)
+			if ia < 0 {
+				ia = len(m.rooms)
+			}
+			if ib < 0 {
+				ib = len(m.rooms)
+			}
+			return ia - ib
+		})
 		var parts []string
-		for _, r := range e.Rooms {
+		for _, r := range rooms {
 			parts = append(parts, fmt.Sprintf("%s (%d)", m.roomTitle(r.Name), r.Members))
 		}
 		m.system(in(m.current), "rooms: %s", strings.Join(parts, ", "))
@@ -303,6 +315,8 @@ func (m *Model) answerIn(ev mmls.Event, where string, user bool) []tea.Cmd {
 	case *mmls.Files:
 		if len(e.Files) == 0 {
 			m.system(in(e.Room), "no files in %s yet (/send PATH offers one)", m.roomTitle(e.Room))
+		} else {
+			m.system(in(e.Room), "files in %s, oldest first:", m.roomTitle(e.Room))
 		}
 		for _, f := range e.Files {
 			state := f.State

@@ -478,6 +478,7 @@ func (m Model) aloneHint(talk bool) []string {
 		out = append(out, "    mmls-chat --peer "+a)
 	}
 	out = append(out, m.st.System.Render("or, in a chat already running, /connect "+m.addrs[0]+"."))
+	out = append(out, m.st.System.Render("A second chat on this machine needs its own --data DIR and --listen :0."))
 	if len(m.contacts) > 0 {
 		// The same with our fingerprint: only we can answer it.
 		out = append(out, m.st.System.Render("So that nobody else can answer, give your contact string instead (/info shows it):"),
