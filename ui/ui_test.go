@@ -609,11 +609,11 @@ func TestLayouts(t *testing.T) {
 		want   []string
 		unwant []string
 	}{
-		{"many rooms", 100, 24, nil, []string{"room15", "↑ ", "↓ ", "Members (2)", "● ⇄ bob", "○ ⇄ carol", "the fifteenth room"}, nil},
+		{"many rooms", 100, 24, nil, []string{"room15", "↑ ", "↓ ", "Members (3)", "● ⇄ bob", "○ ⇄ carol", "the fifteenth room"}, nil},
 		{"60x20", 60, 20, nil, []string{"alice (a11ce000)  #room15 · open", "1 new · 1 online", "bob the fifteenth room"}, []string{"Rooms", "│"}},
 		{"40x12", 40, 12, nil, []string{"alice  #room15 ", "1 new · 1 online", "bob the fifteenth"}, []string{"Rooms"}},
 		{"80x24, the panel hidden", 80, 24, []tea.KeyMsg{{Type: tea.KeyF2}}, []string{"alice (a11ce000)  #room15 · open", "3 here · 1 new · 1 online"}, []string{"Rooms"}},
-		{"60x20 with the panel", 60, 20, []tea.KeyMsg{{Type: tea.KeyF2}}, []string{"Rooms", "room15", "Members (2)", "the fifteenth"}, nil},
+		{"60x20 with the panel", 60, 20, []tea.KeyMsg{{Type: tea.KeyF2}}, []string{"Rooms", "room15", "Members (3)", "the fifteenth"}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

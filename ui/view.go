@@ -185,6 +185,10 @@ func (m Model) sidePanel(pw, h int) string {
 	}
 	var members []string
 	if v := m.views[m.current]; v != nil {
+		if m.me != "" {
+			// Us first, as IRC lists us in the channel.
+			members = append(members, fmt.Sprintf("%s   %s %s", m.st.Check.Render("●"), m.coloured(m.myID.String(), truncate(clean(m.me), inner-10)), m.st.Pending.Render("(you)")))
+		}
 		for _, mv := range v.members {
 			// ⇄ both ways, → only we reach them, ← only they reach us.
 			arrow := "⇄"
