@@ -144,6 +144,7 @@ func (m *Model) onDone(d doneMsg) tea.Cmd {
 		room := c.Room // an invitation: the private room of that name
 		if s, ok := d.ev.(*mmls.Switched); ok {
 			room = s.Room // a request: its direct room
+			delete(m.request, room)
 		}
 		m.addRoom(room)
 		m.setCurrent(room)

@@ -116,6 +116,7 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 			m.setCurrent(e.Room)
 		}
 		if e.Request {
+			m.request[e.Room] = true
 			who := clean(e.Nick)
 			m.system(e.Room, "%s, whom you share no room with, wants to talk. Nothing it sends is saved on its own, and it may send little until you /accept %s (or /ignore %s)", who, who, who)
 			m.notice = who + " wants to talk: /accept " + who + " or /ignore " + who
@@ -132,6 +133,7 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 	case *mmls.Ignored:
 		m.system(m.current, "%s is ignored: its direct messages are refused from now on (/msg %s to talk again)", clean(e.Nick), clean(e.Nick))
 	case *mmls.Left:
+		delete(m.request, e.Room)
 		m.removeRoom(e.Room)
 	case *mmls.History:
 		v := m.view(e.Room)
@@ -210,6 +212,7 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 			cmds = append(cmds, m.notifyCmd(e.From+where+": "+e.Text))
 		}
 	case *mmls.Sent:
+		delete(m.request, e.Room) // writing back accepts a request
 		v := m.view(e.Room)
 		v.lines = append(v.lines, line{at: e.Time, id: e.MsgID, fromID: m.myID, from: m.me, text: e.Text, mine: true})
 		m.sent[e.MsgID] = &delivery{total: e.Recipients, waiting: e.Waiting, acked: map[mmls.ID]bool{}}

@@ -57,6 +57,9 @@ type Model struct {
 	rooms   []string
 	private map[string]bool   // private rooms (only invited people get in)
 	partner map[string]string // direct room -> the other person's last known nick
+	// request: the direct rooms strangers opened that we have not
+	// accepted (shown apart in the side panel).
+	request map[string]bool
 	// colours: whose nick has which colour (our own first).
 	colours *Colours
 	// removedMe: room and id of everyone who removed us (their departure
@@ -165,7 +168,7 @@ func New(eng Engine, opts Options) Model {
 	}
 	return Model{
 		eng: eng, opts: opts, keys: DefaultKeyMap(), st: DefaultStyles(), help: help.New(), input: in,
-		views: map[string]*roomView{}, peers: map[mmls.ID]*peer{}, colours: NewColours(), sent: map[string]*delivery{}, private: map[string]bool{}, partner: map[string]string{}, removedMe: map[string]bool{},
+		views: map[string]*roomView{}, peers: map[mmls.ID]*peer{}, colours: NewColours(), request: map[string]bool{}, sent: map[string]*delivery{}, private: map[string]bool{}, partner: map[string]string{}, removedMe: map[string]bool{},
 		transfers: map[string]*transfer{}, bar: progress.New(progress.WithSolidFill("#5fafd7"), progress.WithoutPercentage()),
 	}
 }

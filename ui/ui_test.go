@@ -821,3 +821,25 @@ func TestExcerpt(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestsShownApart: a stranger's direct room is marked as a request
+// in the side panel until we accept it (or write back).
+func TestRequestsShownApart(t *testing.T) {
+	t.Parallel()
+	dm := "dm:" + aliceID.String() + ":" + carolID.String()
+	msgs := append(started(),
+		eventMsg{&mmls.PeerChanged{ID: carolID, Nick: "carol", Online: true}},
+		eventMsg{&mmls.Joined{Room: dm, With: carolID, Nick: "carol", Request: true}},
+	)
+	if got := screen(t, msgs); !strings.Contains(got, "@carol request") {
+		t.Fatalf("the request is not marked:\n%s", got)
+	}
+	accepted := append(msgs, doneMsg{job: job{cmd: mmls.Accept{Room: "carol"}, user: true}, ev: &mmls.Switched{Room: dm}})
+	if got := screen(t, accepted); strings.Contains(got, "@carol request") {
+		t.Fatalf("still marked after /accept:\n%s", got)
+	}
+	wroteBack := append(msgs, eventMsg{&mmls.Sent{At: stamped(at(2)), Room: dm, MsgID: "m9", Text: "hi carol", Recipients: 1}})
+	if got := screen(t, wroteBack); strings.Contains(got, "@carol request") {
+		t.Fatalf("still marked after writing back:\n%s", got)
+	}
+}

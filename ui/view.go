@@ -171,6 +171,9 @@ func (m Model) sidePanel(pw, h int) string {
 			style, cur = m.st.RoomCurrent, i
 		}
 		entry := style.Render(title)
+		if m.request[r] {
+			entry += " " + m.st.Pending.Render("request")
+		}
 		news := false
 		if v := m.views[r]; v != nil && v.unread > 0 {
 			news = true
