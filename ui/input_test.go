@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -256,5 +257,45 @@ func TestCtrlCAsks(t *testing.T) {
 	}
 	if ctrlC(0) || !ctrlC(2*time.Second) {
 		t.Fatal("Ctrl+C twice within 2 s did not quit")
+	}
+}
+
+// TestBigPasteAsks: Enter on a text of more than confirmLines lines asks
+// first (the paste may have gone to the wrong window); a second Enter on
+// it unchanged sends it; a short text and a command go at once.
+func TestBigPasteAsks(t *testing.T) {
+	t.Parallel()
+	m := New(newFakeEngine(), Options{Now: func() time.Time { return t0 }})
+	for _, msg := range started() {
+		m.onEvent(msg.(eventMsg).ev)
+	}
+	mm, _ := m.Update(tea.WindowSizeMsg{Width: 100, Height: 30})
+	m = mm.(Model)
+	// sent reports whether Enter took the text (the input empties; the
+	// command waits its turn behind the interface's own questions).
+	sent := func() bool {
+		t.Helper()
+		mm, _ := m.Update(tea.KeyMsg{Type: tea.KeyEnter})
+		m = mm.(Model)
+		return m.input.Value() == ""
+	}
+	big := strings.TrimSuffix(strings.Repeat("a line\n", confirmLines+1), "\n")
+	m.input.SetValue(big)
+	if sent() || !strings.Contains(m.View(), "21 lines: Enter again sends them to #lobby") {
+		t.Fatalf("the first Enter on %d lines did not ask:\n%s", confirmLines+1, m.View())
+	}
+	m.input.SetValue(big + " edited")
+	if sent() {
+		t.Fatal("an edited text went without asking again")
+	}
+	if !sent() {
+		t.Fatal("the second Enter did not send")
+	}
+	if !slices.ContainsFunc(m.queue, func(j job) bool { s, ok := j.cmd.(mmls.Say); return ok && s.Text == big+" edited" }) {
+		t.Fatalf("the text is not on its way: %+v", m.queue)
+	}
+	m.input.SetValue(strings.Repeat("short\n", confirmLines-1) + "end")
+	if !sent() {
+		t.Fatalf("%d lines asked", confirmLines)
 	}
 }

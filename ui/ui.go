@@ -10,6 +10,7 @@ package ui
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -79,6 +80,9 @@ type Model struct {
 
 	alert string
 	tip   string // a one-off hint above the input (cleared by the next key)
+	// confirmed: a text of more than confirmLines lines that Enter was
+	// pressed on once; a second Enter on it unchanged sends it.
+	confirmed string
 	// quitAsked: when Ctrl+C on an empty line asked to press it again.
 	quitAsked time.Time
 	tab       *tabRound // the completions Tab cycles through
@@ -207,6 +211,9 @@ func (m *Model) notifyCmd(notice string) tea.Cmd {
 // quitWithin is how long a second Ctrl+C on an empty line has to quit.
 const quitWithin = 3 * time.Second
 
+// confirmLines: a text longer than this asks for a second Enter.
+const confirmLines = 20
+
 // Update handles keys, mouse, sizes, engine events and answers.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
@@ -293,6 +300,14 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, tea.Tick(quitWithin, func(time.Time) tea.Msg { return quitExpiredMsg{} })
 	case key.Matches(msg, m.keys.Send):
 		text := m.input.Value()
+		if n := strings.Count(text, "\n") + 1; n > confirmLines && !strings.HasPrefix(text, "/") && m.confirmed != text {
+			// A big paste may have gone to the wrong window: it goes
+			// when Enter is pressed again on it unchanged.
+			m.confirmed = text
+			m.tip = fmt.Sprintf("%d lines: Enter again sends them to %s, Ctrl+C clears them", n, m.roomTitle(m.current))
+			return m, nil
+		}
+		m.confirmed = ""
 		m.input.Reset()
 		m.remember(text)
 		return m, m.submit(text)

@@ -389,6 +389,9 @@ func TestKeys(t *testing.T) {
 	if m.input.Value() != paste {
 		t.Fatalf("the paste was cut to %d bytes", len(m.input.Value()))
 	}
+	if press(tea.KeyMsg{Type: tea.KeyEnter}); !strings.Contains(m.View(), "9001 lines: Enter again sends them") {
+		t.Fatalf("a paste of 9001 lines went without asking:\n%s", m.View())
+	}
 	cmd := press(tea.KeyMsg{Type: tea.KeyEnter})
 	var sent strings.Builder
 	for cmd != nil {
