@@ -846,3 +846,24 @@ func TestRequestsShownApart(t *testing.T) {
 		t.Fatalf("still marked after writing back:\n%s", got)
 	}
 }
+
+// TestSmallTerminal: at 60×15, PgUp reaches a room's first line, and F1's
+// key list fills the rows left to it, with no blank rows below.
+func TestSmallTerminal(t *testing.T) {
+	t.Parallel()
+	msgs := started()
+	for i := range 40 {
+		msgs = append(msgs, eventMsg{&mmls.Message{Room: "lobby", MsgID: fmt.Sprint(i), From: "bob", FromID: bobID, Text: fmt.Sprintf("line %d", i), SentAt: at(1)}})
+	}
+	var keys []tea.KeyMsg
+	for range 20 {
+		keys = append(keys, tea.KeyMsg{Type: tea.KeyPgUp})
+	}
+	if got := screenSized(t, 60, 15, msgs, keys...); !strings.Contains(got, "bob line 0 ") && !strings.Contains(got, "bob line 0\n") {
+		t.Errorf("PgUp at 60×15 never shows the first line:\n%s", got)
+	}
+	help := strings.Split(strings.TrimRight(screenSized(t, 60, 15, started(), tea.KeyMsg{Type: tea.KeyF1}), "\n"), "\n")
+	if len(help) != 15 || strings.TrimSpace(help[len(help)-1]) == "" || !strings.Contains(strings.Join(help, "\n"), "alt+enter new line") {
+		t.Errorf("F1 at 60×15: %d rows, the last blank or the keys missing:\n%s", len(help), strings.Join(help, "\n"))
+	}
+}

@@ -35,18 +35,25 @@ func (m Model) panelW() int {
 }
 
 func (m Model) bodyHeight() int {
-	h := m.height - 1 - m.input.Height() - 1 - 1 // status, input, help line, separator
+	// Every row the rest takes: the status bar, the input, the help as it
+	// renders (one row, or F1's columns), an alert, a tip, transfers.
+	h := m.height - 1 - m.input.Height() - lipgloss.Height(m.helpView())
 	if m.alert != "" {
 		h--
 	}
 	if m.tip != "" {
 		h--
 	}
-	if m.fullHelp {
-		h -= 4
-	}
 	h -= len(m.transferLines())
 	return max(1, h)
+}
+
+// helpView is the help under the input: one line, or with F1 the keys.
+func (m Model) helpView() string {
+	if m.fullHelp {
+		return m.help.FullHelpView(m.keys.FullHelp())
+	}
+	return m.help.ShortHelpView(m.keys.ShortHelp())
 }
 
 // messageWidth is the width of the message pane.
@@ -93,11 +100,7 @@ func (m Model) View() string {
 	}
 	b.WriteString(m.input.View())
 	b.WriteByte('\n')
-	if m.fullHelp {
-		b.WriteString(m.help.FullHelpView(m.keys.FullHelp()))
-	} else {
-		b.WriteString(m.help.ShortHelpView(m.keys.ShortHelp()))
-	}
+	b.WriteString(m.helpView())
 	return b.String()
 }
 
