@@ -83,6 +83,12 @@ type (
 	// (0: off) from people we trust with it: in direct and private rooms,
 	// and verified people anywhere.
 	SetAutoSave struct{ Limit int64 }
+	// LoadOlder asks for the lines of Room stored before the place a
+	// History gave (its Older); answered by a History with Earlier set.
+	LoadOlder struct {
+		Room   string
+		Before uint64
+	}
 	// ListFiles answers the files offered in Room.
 	ListFiles struct{ Room string }
 	// SetAdmin names Who an admin of private room Room: its removals and
@@ -126,6 +132,7 @@ func (SetNotify) command()   {}
 func (Update) command()      {}
 func (SendFile) command()    {}
 func (SaveFile) command()    {}
+func (LoadOlder) command()   {}
 func (ListFiles) command()   {}
 func (CancelFile) command()  {}
 func (SetAutoSave) command() {}

@@ -145,6 +145,8 @@ func (e *Engine) do(c Command) (Event, error) {
 		return e.sendFile(c.Room, c.Path)
 	case SaveFile:
 		return e.saveFile(c)
+	case LoadOlder:
+		return e.olderLines(c)
 	case ListFiles:
 		return e.listFiles(c.Room)
 	case CancelFile:

@@ -102,6 +102,11 @@ type (
 		// removals; invitations with the start room), stamped when they
 		// happened: interfaces show them as they showed them then.
 		Past []Event
+		// Older, when not 0, says more lines are stored before these:
+		// LoadOlder{Room, Before: Older} brings them. Earlier marks the
+		// answer to LoadOlder (lines to put above those shown).
+		Older   uint64
+		Earlier bool
 	}
 	// Left: we left Room.
 	Left struct {

@@ -13,6 +13,7 @@ import (
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
 	"github.com/mmls-chat/mmls-chat/mmls/enginetest"
 	"github.com/mmls-chat/mmls-chat/mmls/memnet"
+	"github.com/mmls-chat/mmls-chat/mmls/store"
 )
 
 // These tests run real engines, stores and MLS in one process on an
@@ -573,5 +574,41 @@ func TestNotesSurviveRestart(t *testing.T) {
 	}).(*mmls.History)
 	if len(hist.Past) != 3 {
 		t.Fatalf("%d kept lines after a second restart, want 3", len(hist.Past))
+	}
+}
+
+// TestOlderLinesOnRequest: a start shows a room's last HistoryLines lines
+// and says older ones are stored; LoadOlder brings them, in order, and
+// then says none are left.
+func TestOlderLinesOnRequest(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	alice := l.Start("alice")
+	alice.Do(mmls.Join{Room: "dev"})
+	const n = mmls.HistoryLines + 7
+	for i := range n {
+		if _, err := alice.Store().AddMessage(store.Message{ID: fmt.Sprint(i), Room: "dev", FromID: strings.Repeat("b", 64), FromNick: "bob", Text: fmt.Sprintf("line %d", i), SentAt: time.Unix(int64(i), 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice.Stop()
+	alice = l.Start("alice")
+	h := alice.WaitFor("dev's history", func(e mmls.Event) bool {
+		h, ok := e.(*mmls.History)
+		return ok && h.Room == "dev"
+	}).(*mmls.History)
+	if len(h.Lines) != mmls.HistoryLines || h.Lines[0].Text != "line 7" || h.Older == 0 {
+		t.Fatalf("the start's history: %d lines from %q, older at %d", len(h.Lines), h.Lines[0].Text, h.Older)
+	}
+	more := alice.Do(mmls.LoadOlder{Room: "dev", Before: h.Older}).(*mmls.History)
+	var got []string
+	for _, l := range more.Lines {
+		got = append(got, l.Text)
+	}
+	if !more.Earlier || more.Older != 0 || !slices.Equal(got, []string{"line 0", "line 1", "line 2", "line 3", "line 4", "line 5", "line 6"}) {
+		t.Fatalf("older lines: %q, earlier %v, older at %d", got, more.Earlier, more.Older)
+	}
+	if _, err := alice.Try(mmls.LoadOlder{Room: "nowhere", Before: 1}); !errors.Is(err, mmls.ErrNotInRoom) {
+		t.Fatalf("older lines of a room we are not in: %v", err)
 	}
 }

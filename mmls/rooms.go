@@ -201,34 +201,10 @@ func (e *Engine) openRoom(sr store.Room) (*room, error) {
 		past = append(past, e.pastEvents("")...)
 		sort.SliceStable(past, func(i, j int) bool { return past[i].When().Before(past[j].When()) })
 	}
-	if hist, err := e.st.History(name, HistoryLines); err != nil {
+	if page, err := e.st.HistoryBefore(name, 0, HistoryLines); err != nil {
 		e.fail(storageErr(err))
-	} else if len(hist) > 0 || len(past) > 0 {
-		lines := make([]Line, len(hist))
-		var mine []string
-		for i, m := range hist {
-			from, _ := ParseID(m.FromID)
-			lines[i] = Line{MsgID: m.ID, From: m.FromNick, FromID: from, Text: m.Text, SentAt: m.SentAt, Mine: m.Mine, File: e.lineFile(m.File)}
-			if m.Mine {
-				mine = append(mine, m.ID)
-			}
-		}
-		// Our messages keep their delivery marks across restarts.
-		deliveries, err := e.st.Deliveries(mine)
-		if err != nil {
-			e.fail(storageErr(err))
-		}
-		for i := range lines {
-			if d, ok := deliveries[lines[i].MsgID]; ok && lines[i].Mine {
-				lines[i].Recipients = d.To - d.Dropped
-				for _, a := range d.Acked {
-					if id, ok := ParseID(a); ok {
-						lines[i].StoredBy = append(lines[i].StoredBy, id)
-					}
-				}
-			}
-		}
-		e.emit(&History{Room: name, Lines: lines, Past: past})
+	} else if len(page.Messages) > 0 || len(past) > 0 {
+		e.emit(&History{Room: name, Lines: e.historyLines(page.Messages), Past: past, Older: olderThan(page)})
 	}
 	e.announceRooms()
 	for _, p := range e.peers {
@@ -502,4 +478,57 @@ func (e *Engine) recognises(r *room, peer ID, a *announcement) bool {
 		}
 	}
 	return false
+}
+
+// historyLines turns stored messages into lines; ours keep their
+// delivery marks across restarts.
+func (e *Engine) historyLines(hist []store.Message) []Line {
+	lines := make([]Line, len(hist))
+	var mine []string
+	for i, m := range hist {
+		from, _ := ParseID(m.FromID)
+		lines[i] = Line{MsgID: m.ID, From: m.FromNick, FromID: from, Text: m.Text, SentAt: m.SentAt, Mine: m.Mine, File: e.lineFile(m.File)}
+		if m.Mine {
+			mine = append(mine, m.ID)
+		}
+	}
+	deliveries, err := e.st.Deliveries(mine)
+	if err != nil {
+		e.fail(storageErr(err))
+	}
+	for i := range lines {
+		if d, ok := deliveries[lines[i].MsgID]; ok && lines[i].Mine {
+			lines[i].Recipients = d.To - d.Dropped
+			for _, a := range d.Acked {
+				if id, ok := ParseID(a); ok {
+					lines[i].StoredBy = append(lines[i].StoredBy, id)
+				}
+			}
+		}
+	}
+	return lines
+}
+
+// olderThan is where the lines older than page start (0: there are none).
+func olderThan(page store.Page) uint64 {
+	if !page.More {
+		return 0
+	}
+	return page.Before
+}
+
+// olderLines answers LoadOlder: the HistoryLines lines of room stored
+// before the place the last History said.
+func (e *Engine) olderLines(c LoadOlder) (Event, error) {
+	if _, err := e.room(c.Room); err != nil {
+		return nil, err
+	}
+	if c.Before == 0 {
+		return &History{Room: c.Room, Earlier: true}, nil
+	}
+	page, err := e.st.HistoryBefore(c.Room, c.Before, HistoryLines)
+	if err != nil {
+		return nil, storageErr(err)
+	}
+	return &History{Room: c.Room, Lines: e.historyLines(page.Messages), Older: olderThan(page), Earlier: true}, nil
 }

@@ -136,6 +136,10 @@ func (m *Model) onDone(d doneMsg) tea.Cmd {
 		return tea.Batch(cmds...)
 	}
 	switch c := d.cmd.(type) {
+	case mmls.LoadOlder:
+		if h, ok := d.ev.(*mmls.History); ok {
+			cmds = append(cmds, m.onEvent(h)...)
+		}
 	case mmls.Join:
 		m.addRoom(c.Room)
 		m.setCurrent(c.Room)

@@ -162,7 +162,19 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 			}
 		}
 		old = append(old, notes...)
+		if v.marker > 0 {
+			v.marker += len(old) // it marks the same line
+		}
 		v.lines = append(old, v.lines...)
+		v.older = e.Older
+		if e.Earlier {
+			v.loading = false
+			if len(old) == 0 {
+				m.tip = "no older lines"
+			} else if m.tip == "loading older lines…" {
+				m.tip = ""
+			}
+		}
 	case *mmls.PeerChanged:
 		p := m.peers[e.ID]
 		if p == nil {

@@ -121,6 +121,10 @@ type roomView struct {
 	marker   int
 	scroll   int // lines scrolled up from the bottom
 	members  []mmls.MemberView
+	// older: where the lines stored before the first one loaded start
+	// (0: none); loading: they are asked for.
+	older   uint64
+	loading bool
 }
 
 type line struct {
@@ -317,7 +321,7 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case key.Matches(msg, m.keys.PageUp):
 		m.scroll(max(1, m.bodyHeight()-2))
-		return m, nil
+		return m, m.loadOlder()
 	case key.Matches(msg, m.keys.PageDown):
 		m.scroll(-max(1, m.bodyHeight()-2))
 		return m, nil
@@ -414,6 +418,18 @@ func (m *Model) scroll(n int) {
 	if v := m.view(m.current); v != nil {
 		v.scroll = min(max(0, v.scroll+n), m.maxScroll(v))
 	}
+}
+
+// loadOlder asks for the lines stored before the first one shown once
+// the view is at its top (a start loads the last HistoryLines of a room).
+func (m *Model) loadOlder() tea.Cmd {
+	v := m.view(m.current)
+	if v == nil || v.older == 0 || v.loading || v.scroll < m.maxScroll(v) {
+		return nil
+	}
+	v.loading = true
+	m.tip = "loading older lines…"
+	return m.enqueue(job{cmd: mmls.LoadOlder{Room: m.current, Before: v.older}, where: m.current})
 }
 
 // maxScroll is how many lines up the view may go: the first line at the

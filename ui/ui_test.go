@@ -867,3 +867,64 @@ func TestSmallTerminal(t *testing.T) {
 		t.Errorf("F1 at 60×15: %d rows, the last blank or the keys missing:\n%s", len(help), strings.Join(help, "\n"))
 	}
 }
+
+// TestOlderLinesOnPgUp: a room whose start loaded only its last lines
+// asks for older ones when PgUp reaches the top, puts them above, and
+// stops asking when none are left.
+func TestOlderLinesOnPgUp(t *testing.T) {
+	t.Parallel()
+	eng := newFakeEngine()
+	m := New(eng, Options{Now: func() time.Time { return t0 }})
+	for _, msg := range started() {
+		m.onEvent(msg.(eventMsg).ev)
+	}
+	mm, _ := m.Update(tea.WindowSizeMsg{Width: 80, Height: 20})
+	m = mm.(Model)
+	m.busy, m.queue = false, nil // the refreshes asked at the start
+	var recent, older []mmls.Line
+	for i := range 30 {
+		l := mmls.Line{MsgID: fmt.Sprint(i), From: "bob", FromID: bobID, Text: fmt.Sprintf("line %d", i), SentAt: at(i)}
+		if i < 10 {
+			older = append(older, l)
+		} else {
+			recent = append(recent, l)
+		}
+	}
+	m.onEvent(&mmls.History{Room: "lobby", Lines: recent, Older: 77})
+	var asked *mmls.LoadOlder
+	for range 10 {
+		mm, cmd := m.Update(tea.KeyMsg{Type: tea.KeyPgUp})
+		m = mm.(Model)
+		if cmd != nil {
+			if d, ok := cmd().(doneMsg); ok {
+				if c, ok := d.cmd.(mmls.LoadOlder); ok {
+					if asked != nil {
+						t.Fatal("asked twice before the answer")
+					}
+					asked = &c
+				}
+			}
+		}
+	}
+	if asked == nil || asked.Room != "lobby" || asked.Before != 77 {
+		t.Fatalf("PgUp at the top asked %+v", asked)
+	}
+	m.onDone(doneMsg{job: job{cmd: *asked}, ev: &mmls.History{Room: "lobby", Lines: older, Earlier: true}})
+	v := m.view("lobby")
+	var texts []string
+	for _, l := range v.lines {
+		texts = append(texts, l.text)
+	}
+	if len(texts) != 30 || texts[0] != "line 0" || texts[29] != "line 29" {
+		t.Fatalf("lines after loading: %q", texts)
+	}
+	for range 10 {
+		if _, cmd := m.Update(tea.KeyMsg{Type: tea.KeyPgUp}); cmd != nil {
+			if d, ok := cmd().(doneMsg); ok {
+				if _, ok := d.cmd.(mmls.LoadOlder); ok {
+					t.Fatal("asked again with nothing older stored")
+				}
+			}
+		}
+	}
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -88,24 +89,50 @@ var present = []byte{1}
 // History returns the last limit messages of room, oldest first (all of
 // them when limit <= 0).
 func (s *Store) History(room string, limit int) ([]Message, error) {
-	var out []Message
+	p, err := s.HistoryBefore(room, 0, limit)
+	return p.Messages, err
+}
+
+// Page is a run of a room's messages, oldest first: Before is the place
+// of the oldest one (pass it to HistoryBefore for the ones before it),
+// More says whether there are.
+type Page struct {
+	Messages []Message
+	Before   uint64
+	More     bool
+}
+
+// HistoryBefore returns the last limit messages of room stored before
+// the place before (0: the newest), oldest first.
+func (s *Store) HistoryBefore(room string, before uint64, limit int) (Page, error) {
+	var p Page
 	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bMessages).Bucket([]byte(room))
 		if b == nil {
 			return nil
 		}
 		c := b.Cursor()
-		for k, _ := c.Last(); k != nil && (limit <= 0 || len(out) < limit); k, _ = c.Prev() {
+		var k []byte
+		if before == 0 {
+			k, _ = c.Last()
+		} else if k, _ = c.Seek(binary.BigEndian.AppendUint64(nil, before)); k == nil {
+			k, _ = c.Last() // all of them are before it
+		} else {
+			k, _ = c.Prev()
+		}
+		for ; k != nil && (limit <= 0 || len(p.Messages) < limit); k, _ = c.Prev() {
 			var m Message
 			if err := getJSON(b, k, &m); err != nil {
 				return err
 			}
-			out = append(out, m)
+			p.Messages = append(p.Messages, m)
+			if len(k) == 8 {
+				p.Before = binary.BigEndian.Uint64(k)
+			}
 		}
+		p.More = k != nil
 		return nil
 	})
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
-	return out, err
+	slices.Reverse(p.Messages)
+	return p, err
 }

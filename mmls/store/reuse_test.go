@@ -191,3 +191,49 @@ func TestUpgradesVersion8(t *testing.T) {
 		t.Fatalf("an open dev shows what a room left before the upgrade held: %v", got)
 	}
 }
+
+// TestHistoryPages: a room's history read back in pages, newest first,
+// meets every message once, in order, and says when none are left.
+func TestHistoryPages(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	const n = 23
+	for i := range n {
+		if _, err := s.AddMessage(Message{ID: fmt.Sprint(i), Room: "dev", FromID: "b0b", Text: fmt.Sprint(i), SentAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, limit := range []int{1, 5, 10, 23, 50} {
+		var got []string
+		var before uint64
+		for pages := 0; ; pages++ {
+			p, err := s.HistoryBefore("dev", before, limit)
+			must(t, err)
+			var texts []string
+			for _, m := range p.Messages {
+				texts = append(texts, m.Text)
+			}
+			got = append(texts, got...)
+			if !p.More {
+				break
+			}
+			if pages > n || len(p.Messages) != limit {
+				t.Fatalf("limit %d: page %d of %d with more", limit, pages, len(p.Messages))
+			}
+			before = p.Before
+		}
+		want := make([]string, n)
+		for i := range want {
+			want[i] = fmt.Sprint(i)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("limit %d: %q", limit, got)
+		}
+	}
+	if p, err := s.HistoryBefore("none", 0, 5); err != nil || len(p.Messages) != 0 || p.More {
+		t.Fatalf("an empty room: %+v %v", p, err)
+	}
+	if p, err := s.HistoryBefore("dev", 1<<40, 3); err != nil || len(p.Messages) != 3 || p.Messages[2].Text != "22" {
+		t.Fatalf("before a place past the end: %+v %v", p, err)
+	}
+}

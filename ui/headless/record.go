@@ -53,6 +53,9 @@ type Record struct {
 	Detail    string `json:"detail,omitempty"`
 	Error     string `json:"error,omitempty"`
 
+	// More: older messages of the room are stored than the history
+	// carries (/search finds them; the terminal loads them on PgUp).
+	More bool `json:"more,omitempty"`
 	// Old: a peer's nick before it changed it (renamed); Shared: the
 	// rooms we share with it.
 	Old    string   `json:"old,omitempty"`
@@ -225,7 +228,7 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 	case *mmls.Undelivered:
 		r.Type, r.Room, r.ID, r.ToID = "undelivered", e.Room, e.MsgID, e.To.String()
 	case *mmls.History:
-		r.Type, r.Room = "history", e.Room
+		r.Type, r.Room, r.More = "history", e.Room, e.Older != 0
 		for _, l := range e.Lines {
 			hl := Line{ID: l.MsgID, From: l.From, FromID: hexOr(l.FromID), Text: l.Text, SentAt: l.SentAt, Mine: l.Mine, Recipients: l.Recipients}
 			for _, id := range l.StoredBy {

@@ -109,6 +109,8 @@ func TestRecordOf(t *testing.T) {
 		{"help", &mmls.HelpText{At: at, Commands: []string{"/join ROOM"}}, "", Record{Type: "help", Commands: []string{"/join ROOM"}}},
 		{"switched", &mmls.Switched{At: at, Room: "dev"}, "", Record{Type: "switched", Room: "dev"}},
 		{"update", &mmls.KeysUpdated{At: at, Room: "lobby"}, "", Record{Type: "update", Room: "lobby"}},
+		{"history, older stored", &mmls.History{At: at, Room: "dev", Older: 9, Lines: []mmls.Line{{MsgID: "m1", From: "bob", FromID: bob, Text: "hi", SentAt: sentAt}}}, "",
+			Record{Type: "history", Room: "dev", More: true, History: []Line{{ID: "m1", From: "bob", FromID: bob.String(), Text: "hi", SentAt: sentAt}}}},
 		{"nick", &mmls.NickChanged{At: at, Nick: "alicia", Detail: "told 2 online"}, "", Record{Type: "nick", Nick: "alicia", Detail: "told 2 online"}},
 		{"renamed", &mmls.PeerRenamed{At: at, ID: bob, Old: "bob", Nick: "bobby", Rooms: []string{"lobby", "dev"}}, "",
 			Record{Type: "renamed", ID: bob.String(), Old: "bob", Nick: "bobby", Shared: []string{"lobby", "dev"}}},
