@@ -34,6 +34,24 @@ func TestAction(t *testing.T) {
 	}
 }
 
+func TestTopic(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		text, topic string
+		ok          bool
+	}{
+		{"/topic release on Friday", "release on Friday", true},
+		{"/topic   spaced  ", "spaced", true},
+		{"/topic ", "", false},
+		{"/topics are fun", "", false},
+		{"the /topic is", "", false},
+	} {
+		if topic, ok := mmls.Topic(tc.text); ok != tc.ok || ok && topic != tc.topic {
+			t.Errorf("%q: %q %v, want %q %v", tc.text, topic, ok, tc.topic, tc.ok)
+		}
+	}
+}
+
 func TestParse(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -47,6 +65,8 @@ func TestParse(t *testing.T) {
 		{"   ", "lobby", nil, nil},
 		{"/me waves", "lobby", mmls.Say{Room: "lobby", Text: "/me waves"}, nil},
 		{"/me", "lobby", nil, mmls.ErrUsage},
+		{"/topic release on Friday", "dev", mmls.Say{Room: "dev", Text: "/topic release on Friday"}, nil},
+		{"/topic", "dev", nil, mmls.ErrUsage},
 		{"/me waves", "", nil, mmls.ErrUsage},
 		{"/join dev", "lobby", mmls.Join{Room: "dev"}, nil},
 		{"/join", "lobby", nil, mmls.ErrUsage},

@@ -101,6 +101,13 @@ var specs = []Spec{
 		}
 		return Say{Room: room, Text: actionPrefix + arg}, err
 	}},
+	{Name: "topic", Args: "TEXT", Help: "set the topic of the room shown, for everyone in it (shown in its header)", parse: func(arg, cur string) (Command, error) {
+		room, err := roomOr("", cur)
+		if err == nil && arg == "" {
+			err = errUsage
+		}
+		return Say{Room: room, Text: topicPrefix + arg}, err
+	}},
 	{Name: "send", Args: "PATH", Help: "offer a file to the room shown (encrypted; members fetch it with /save)", parse: func(arg, cur string) (Command, error) {
 		room, err := shownAnd(arg, cur)
 		return SendFile{Room: room, Path: arg}, err
@@ -309,4 +316,14 @@ const actionPrefix = "/me "
 func Action(text string) (string, bool) {
 	action, ok := strings.CutPrefix(text, actionPrefix)
 	return action, ok && strings.TrimSpace(action) != ""
+}
+
+// topicPrefix starts a line written with /topic: the room's topic is the
+// latest such line (anyone in the room may set it, as on IRC without +t).
+const topicPrefix = "/topic "
+
+// Topic reports whether text is a /topic line, and the topic it sets.
+func Topic(text string) (string, bool) {
+	topic, ok := strings.CutPrefix(text, topicPrefix)
+	return strings.TrimSpace(topic), ok && strings.TrimSpace(topic) != ""
 }

@@ -161,6 +161,11 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 				m.sent[h.MsgID] = d
 			}
 		}
+		if !e.Earlier || m.topic[e.Room] == "" {
+			for _, h := range e.Lines {
+				m.sawTopic(e.Room, h.Text) // the latest wins
+			}
+		}
 		old = append(old, notes...)
 		if v.marker > 0 {
 			v.marker += len(old) // it marks the same line
@@ -202,6 +207,7 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 	case *mmls.KickLifted:
 		m.system(e.Room, "%s took back the removal of %s, and so do you", m.nick(e.By), e.Nick)
 	case *mmls.Message:
+		m.sawTopic(e.Room, e.Text)
 		v := m.view(e.Room)
 		l := line{at: e.SentAt, id: e.MsgID, fromID: e.FromID, from: e.From, text: e.Text}
 		if e.Via != (mmls.ID{}) {
@@ -225,6 +231,7 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 		}
 	case *mmls.Sent:
 		delete(m.request, e.Room) // writing back accepts a request
+		m.sawTopic(e.Room, e.Text)
 		v := m.view(e.Room)
 		v.lines = append(v.lines, line{at: e.Time, id: e.MsgID, fromID: m.myID, from: m.me, text: e.Text, mine: true})
 		m.sent[e.MsgID] = &delivery{total: e.Recipients, waiting: e.Waiting, acked: map[mmls.ID]bool{}}
@@ -301,4 +308,11 @@ func fileText(f mmls.FileView, mine bool, recipients int) string {
 		return text + " — saved at " + f.Path
 	}
 	return text + " — /save " + f.ID[:min(8, len(f.ID))]
+}
+
+// sawTopic takes a /topic line as the room's topic.
+func (m *Model) sawTopic(room, text string) {
+	if topic, ok := mmls.Topic(text); ok {
+		m.topic[room] = clean(topic)
+	}
 }

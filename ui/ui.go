@@ -58,6 +58,8 @@ type Model struct {
 	rooms   []string
 	private map[string]bool   // private rooms (only invited people get in)
 	partner map[string]string // direct room -> the other person's last known nick
+	// topic: each room's topic, the latest /topic line seen in it.
+	topic map[string]string
 	// request: the direct rooms strangers opened that we have not
 	// accepted (shown apart in the side panel).
 	request map[string]bool
@@ -176,7 +178,7 @@ func New(eng Engine, opts Options) Model {
 	}
 	return Model{
 		eng: eng, opts: opts, keys: DefaultKeyMap(), st: DefaultStyles(), help: help.New(), input: in,
-		views: map[string]*roomView{}, peers: map[mmls.ID]*peer{}, colours: NewColours(), request: map[string]bool{}, sent: map[string]*delivery{}, private: map[string]bool{}, partner: map[string]string{}, removedMe: map[string]bool{},
+		views: map[string]*roomView{}, peers: map[mmls.ID]*peer{}, colours: NewColours(), request: map[string]bool{}, topic: map[string]string{}, sent: map[string]*delivery{}, private: map[string]bool{}, partner: map[string]string{}, removedMe: map[string]bool{},
 		transfers: map[string]*transfer{}, bar: progress.New(progress.WithSolidFill("#5fafd7"), progress.WithoutPercentage()),
 	}
 }

@@ -928,3 +928,21 @@ func TestOlderLinesOnPgUp(t *testing.T) {
 		}
 	}
 }
+
+// TestTopicInTheHeader: the latest /topic line of a room, from history or
+// live, is its topic in the header, and reads "* bob set the topic: …".
+func TestTopicInTheHeader(t *testing.T) {
+	t.Parallel()
+	got := screen(t, append(started(),
+		eventMsg{&mmls.PeerChanged{ID: bobID, Nick: "bob", Online: true}},
+		eventMsg{&mmls.History{Room: "lobby", Lines: []mmls.Line{{MsgID: "h1", From: "bob", FromID: bobID, Text: "/topic an old topic", SentAt: at(0)}}}},
+		eventMsg{&mmls.Message{Room: "lobby", MsgID: "m1", From: "bob", FromID: bobID, Text: "/topic release on Friday", SentAt: at(1)}},
+	))
+	header := strings.SplitN(got, "\n", 2)[0]
+	if !strings.Contains(header, "#lobby · open · release on Friday") {
+		t.Errorf("the header lacks the topic: %q", header)
+	}
+	if !strings.Contains(got, "* bob set the topic: release on Friday") {
+		t.Errorf("no topic line:\n%s", got)
+	}
+}

@@ -127,7 +127,13 @@ func (m Model) statusBar() string {
 	}
 	// Left, the longest form that leaves room for it.
 	var left string
+	topic := ""
+	if t := m.topic[m.current]; t != "" {
+		topic = " · " + t
+	}
 	for _, form := range []string{
+		fmt.Sprintf("%s (%s)  %s%s%s", m.me, m.myID.Short(), room, kind, topic),
+		fmt.Sprintf("%s  %s%s%s", m.me, room, kind, topic),
 		fmt.Sprintf("%s (%s)  %s%s", m.me, m.myID.Short(), room, kind),
 		fmt.Sprintf("%s  %s%s", m.me, room, kind),
 		fmt.Sprintf("%s  %s", m.me, room),
@@ -304,6 +310,8 @@ func (m Model) renderLine(l line, w int) []string {
 	if action, ok := mmls.Action(text); ok {
 		// "/me waves": "* alice waves".
 		nick, text = m.st.Action.Render("*")+" "+nick, action
+	} else if topic, ok := mmls.Topic(text); ok {
+		nick, text = m.st.Action.Render("*")+" "+nick, "set the topic: "+topic
 	}
 	switch {
 	case l.system:
