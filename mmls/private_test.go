@@ -245,15 +245,7 @@ func TestRoomsOfOneNameAreApart(t *testing.T) {
 	l := enginetest.NewLAN(t)
 	nodes := l.Room("alice", "carol")
 	alice, carol := nodes[0], nodes[1]
-	alice.Do(mmls.Create{Room: "secret"})
-	alice.Do(mmls.Invite{Room: "secret", Who: "carol"})
-	carol.WaitFor("the invitation", func(e mmls.Event) bool {
-		i, ok := e.(*mmls.InviteReceived)
-		return ok && i.Room == "secret"
-	})
-	carol.Do(mmls.Accept{Room: "secret"})
-	carol.WaitLinked("secret", alice)
-	alice.WaitLinked("secret", carol)
+	privateWith(alice, carol, "secret")
 	alice.Say("secret", "the private plan")
 	carol.WaitText("secret", "the private plan")
 	alice.Do(mmls.Kick{Room: "secret", Who: "carol"})
@@ -283,13 +275,7 @@ func TestRoomsOfOneNameAreApart(t *testing.T) {
 	}
 	// Each gives the other a place in its group: the removal stayed in
 	// ◆secret.
-	for _, p := range [][2]*enginetest.Node{{alice, carol}, {carol, alice}} {
-		n, by := p[0], p[1]
-		n.WaitAfter(marks[n], "a place in "+by.Nick+"'s group in #secret", func(e mmls.Event) bool {
-			m, ok := e.(*mmls.MemberChanged)
-			return ok && m.Room == "secret" && m.ID == n.ID && m.By == by.ID && m.Change == mmls.ChangeAdded
-		})
-	}
+	linkedAfter(marks, "secret", alice, carol)
 	alice.Say("secret", "an open hello")
 	carol.WaitText("secret", "an open hello")
 	carol.Say("secret", "carol is welcome here")
@@ -306,15 +292,7 @@ func TestReceiptsStayWithTheirRoom(t *testing.T) {
 	l := enginetest.NewLAN(t)
 	nodes := l.Room("alice", "carol")
 	alice, carol := nodes[0], nodes[1]
-	alice.Do(mmls.Create{Room: "secret"})
-	alice.Do(mmls.Invite{Room: "secret", Who: "carol"})
-	carol.WaitFor("the invitation", func(e mmls.Event) bool {
-		i, ok := e.(*mmls.InviteReceived)
-		return ok && i.Room == "secret"
-	})
-	carol.Do(mmls.Accept{Room: "secret"})
-	carol.WaitLinked("secret", alice)
-	alice.WaitLinked("secret", carol)
+	privateWith(alice, carol, "secret")
 	alice.WaitDelivered(alice.Say("secret", "private 1"), carol)
 	carol.Stop()
 	waiting := alice.Say("secret", "private 2")
@@ -325,13 +303,7 @@ func TestReceiptsStayWithTheirRoom(t *testing.T) {
 	marks := map[*enginetest.Node]int{alice: alice.Mark(), carol: carol.Mark()}
 	alice.Do(mmls.Join{Room: "secret"})
 	carol.Do(mmls.Join{Room: "secret"})
-	for _, p := range [][2]*enginetest.Node{{alice, carol}, {carol, alice}} {
-		n, by := p[0], p[1]
-		n.WaitAfter(marks[n], "a place in "+by.Nick+"'s group in #secret", func(e mmls.Event) bool {
-			m, ok := e.(*mmls.MemberChanged)
-			return ok && m.Room == "secret" && m.ID == n.ID && m.By == by.ID && m.Change == mmls.ChangeAdded
-		})
-	}
+	linkedAfter(marks, "secret", alice, carol)
 	alice.WaitDelivered(alice.Say("secret", "open 1"), carol)
 	alice.WaitDelivered(alice.Say("secret", "open 2"), carol)
 	out, err := alice.Store().Outbox()
@@ -369,4 +341,31 @@ func TestRejoinedRoomKeepsItsWaitingLines(t *testing.T) {
 	carol = l.Start("carol")
 	carol.WaitText("dev", "while carol is away")
 	alice.WaitDelivered(id, carol)
+}
+
+// privateWith: a makes the private room name and invites b, who accepts;
+// it returns once each has a place in the other's group.
+func privateWith(a, b *enginetest.Node, name string) {
+	a.Do(mmls.Create{Room: name})
+	a.Do(mmls.Invite{Room: name, Who: b.Nick})
+	b.WaitFor("the invitation to "+name, func(e mmls.Event) bool {
+		i, ok := e.(*mmls.InviteReceived)
+		return ok && i.Room == name
+	})
+	b.Do(mmls.Accept{Room: name})
+	b.WaitLinked(name, a)
+	a.WaitLinked(name, b)
+}
+
+// linkedAfter waits, counting each node's events from its mark, until a
+// and b each have a place in the other's group in room (a room of a name
+// that had others before).
+func linkedAfter(marks map[*enginetest.Node]int, room string, a, b *enginetest.Node) {
+	for _, p := range [][2]*enginetest.Node{{a, b}, {b, a}} {
+		n, by := p[0], p[1]
+		n.WaitAfter(marks[n], "a place in "+by.Nick+"'s group in "+room, func(e mmls.Event) bool {
+			m, ok := e.(*mmls.MemberChanged)
+			return ok && m.Room == room && m.ID == n.ID && m.By == by.ID && m.Change == mmls.ChangeAdded
+		})
+	}
 }
