@@ -39,6 +39,12 @@ var bots = []bot{
 			if direct {
 				return "got your direct message; only the two of us can read this room."
 			}
+			if topic, ok := mmls.Topic(text); ok {
+				return fmt.Sprintf("\"%s\": a good topic, %s. It is a line like any other, so it is encrypted too.", topic, from)
+			}
+			if action, ok := mmls.Action(text); ok {
+				return fmt.Sprintf("/me waves back at %s (you %s)", from, action)
+			}
 			return fmt.Sprintf("%s, \"%s\" reached me encrypted, and you can see my receipt as a check.", from, text)
 		},
 		file: func(text string) (string, string) {
