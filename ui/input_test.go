@@ -299,3 +299,27 @@ func TestBigPasteAsks(t *testing.T) {
 		t.Fatalf("%d lines asked", confirmLines)
 	}
 }
+
+// TestBackspaceTakesAGrapheme: Backspace deletes the character a person
+// sees, not one rune of it: a flag, a family, a letter with a combining
+// accent; a plain letter as before.
+func TestBackspaceTakesAGrapheme(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ text, want string }{
+		{"abc", "ab"},
+		{"go 🇫🇷", "go "},
+		{"us 👨‍👩‍👧", "us "},
+		{"café", "caf"},
+		{"cafe\u0301", "caf"},
+		{"", ""},
+	} {
+		m := New(newFakeEngine(), Options{Now: func() time.Time { return t0 }})
+		mm, _ := m.Update(tea.WindowSizeMsg{Width: 80, Height: 20})
+		m = mm.(Model)
+		m.input.SetValue(tc.text)
+		mm, _ = m.Update(tea.KeyMsg{Type: tea.KeyBackspace})
+		if got := mm.(Model).input.Value(); got != tc.want {
+			t.Errorf("Backspace after %q left %q, want %q", tc.text, got, tc.want)
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/charmbracelet/bubbles/progress"
 	"github.com/charmbracelet/bubbles/textarea"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/rivo/uniseg"
 
 	"github.com/mmls-chat/mmls-chat/mmls"
 )
@@ -358,8 +359,27 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	var cmd tea.Cmd
+	if key.Matches(msg, m.input.KeyMap.DeleteCharacterBackward) {
+		// Backspace takes the whole character as a person sees it: a
+		// flag, a family, an accent typed apart (the input deletes runes).
+		for range max(1, lastClusterRunes(m.beforeCursor())) {
+			m.input, cmd = m.input.Update(msg)
+		}
+		return m, cmd
+	}
 	m.input, cmd = m.input.Update(msg)
 	return m, cmd
+}
+
+// lastClusterRunes is how many runes the last grapheme cluster of text
+// (the character a person sees) has; 0 for none.
+func lastClusterRunes(text string) int {
+	n := 0
+	g := uniseg.NewGraphemes(text)
+	for g.Next() {
+		n = len(g.Runes())
+	}
+	return n
 }
 
 // maxHistory bounds the lines Up recalls.

@@ -946,3 +946,18 @@ func TestTopicInTheHeader(t *testing.T) {
 		t.Errorf("no topic line:\n%s", got)
 	}
 }
+
+// TestAlertBannerWraps: a long security alert is read whole on a 100
+// column screen (it wraps, up to three rows), and the screen keeps its
+// height.
+func TestAlertBannerWraps(t *testing.T) {
+	t.Parallel()
+	detail := "mallory (0a0b0c0d) looks like alice (a11ce000), alicе (0e0f1011); they are different keys, shown with their ids: /verify before trusting anyone"
+	got := screenSized(t, 100, 24, append(started(), eventMsg{&mmls.Alert{Kind: mmls.LookAlike, Detail: detail}}))
+	if !strings.Contains(got, "/verify before trusting anyone") {
+		t.Errorf("the alert's end is cut:\n%s", got)
+	}
+	if rows := strings.Count(strings.TrimRight(got, "\n"), "\n") + 1; rows != 24 {
+		t.Errorf("%d rows on a 24-row screen:\n%s", rows, got)
+	}
+}

@@ -39,13 +39,28 @@ func (m Model) bodyHeight() int {
 	// renders (one row, or F1's columns), an alert, a tip, transfers.
 	h := m.height - 1 - m.input.Height() - lipgloss.Height(m.helpView())
 	if m.alert != "" {
-		h--
+		h -= lipgloss.Height(m.alertView())
 	}
 	if m.tip != "" {
 		h--
 	}
 	h -= len(m.transferLines())
 	return max(1, h)
+}
+
+// alertRows bounds the rows the alert banner takes.
+const alertRows = 3
+
+// alertView is the alert banner, wrapped to the width (a security alert
+// is read whole: cut, it lost its advice), at most alertRows rows.
+func (m Model) alertView() string {
+	w := max(4, m.width-2) // the banner's padding
+	rows := strings.Split(lipgloss.NewStyle().Width(w).Render(m.alert), "\n")
+	if len(rows) > alertRows {
+		rows = rows[:alertRows]
+		rows[alertRows-1] = truncate(strings.TrimRight(rows[alertRows-1], " "), w-1) + "…"
+	}
+	return m.st.Alert.Width(m.width).Render(strings.Join(rows, "\n"))
 }
 
 // helpView is the help under the input: one line, or with F1 the keys.
@@ -79,7 +94,7 @@ func (m Model) View() string {
 	}
 	b.WriteByte('\n')
 	if m.alert != "" {
-		b.WriteString(m.st.Alert.Width(m.width).Render(truncate(m.alert, m.width-2)))
+		b.WriteString(m.alertView())
 		b.WriteByte('\n')
 	}
 	h := m.bodyHeight()
