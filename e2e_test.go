@@ -471,6 +471,10 @@ func TestE2ECommands(t *testing.T) {
 	bob.waitFor("alice renamed, without a restart", 30*time.Second, func(e headless.Record) bool {
 		return e.Type == "renamed" && e.ID == alice.id && e.Old == "alice" && e.Nick == "alicia" && slices.Contains(e.Shared, "dev")
 	})
+	alice.say("/away lunch")
+	bob.waitFor("alice away", 30*time.Second, func(e headless.Record) bool {
+		return e.Type == "peer-away" && e.ID == alice.id && e.Text == "lunch"
+	})
 	alice.say("/connect nonsense")
 	alice.waitFor("a connect error", 10*time.Second, func(e headless.Record) bool {
 		return e.Type == "error" && strings.Contains(e.Error, "cannot connect")

@@ -67,6 +67,8 @@ func TestParse(t *testing.T) {
 		{"/me", "lobby", nil, mmls.ErrUsage},
 		{"/topic release on Friday", "dev", mmls.Say{Room: "dev", Text: "/topic release on Friday"}, nil},
 		{"/topic", "dev", nil, mmls.ErrUsage},
+		{"/away lunch", "dev", mmls.SetAway{Text: "lunch"}, nil},
+		{"/away", "dev", mmls.SetAway{}, nil},
 		{"/me waves", "", nil, mmls.ErrUsage},
 		{"/join dev", "lobby", mmls.Join{Room: "dev"}, nil},
 		{"/join", "lobby", nil, mmls.ErrUsage},

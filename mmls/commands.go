@@ -56,8 +56,10 @@ type (
 	ShowInfo struct{}
 	// ListAlerts answers the security alerts kept, with their evidence.
 	ListAlerts struct{}
-	// SetNick changes our nick (from the next start).
+	// SetNick changes our nick, at once (nick.go).
 	SetNick struct{ Nick string }
+	// SetAway says we are away, and why (Text; "" when we are back).
+	SetAway struct{ Text string }
 	// Connect dials a peer by address (where multicast is blocked).
 	Connect struct{ Addr string }
 	// Update refreshes our keys in Room now.
@@ -126,6 +128,7 @@ func (ListRooms) command()   {}
 func (ShowInfo) command()    {}
 func (ListAlerts) command()  {}
 func (SetNick) command()     {}
+func (SetAway) command()     {}
 func (Connect) command()     {}
 func (Search) command()      {}
 func (SetNotify) command()   {}

@@ -114,6 +114,8 @@ func (e *Engine) do(c Command) (Event, error) {
 		return out, nil
 	case SetNick:
 		return e.setNick(c.Nick)
+	case SetAway:
+		return e.setAway(c.Text)
 	case Connect:
 		contact, err := ParseContact(c.Addr)
 		if err != nil {
@@ -258,7 +260,7 @@ func (e *Engine) who(room string) (Event, error) {
 			return nil, storageErr(err)
 		}
 		out = append(out, MemberView{ID: m.ID, Nick: e.nickOf(m.ID, m.Nick), WeReach: m.WeReach,
-			TheyReach: m.TheyReach, Online: p != nil && p.online, Verified: verified,
+			TheyReach: m.TheyReach, Online: p != nil && p.online, Verified: verified, Away: awayOf(p),
 			Stale: m.WeReach && m.Stale, Refreshed: m.Refreshed, Rotated: m.Rotated})
 	}
 	return &Members{Room: r.name, Private: r.private(), Members: out}, nil

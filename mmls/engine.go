@@ -93,6 +93,8 @@ type Engine struct {
 	// nick: ours now (the credentials', until /nick changes it for this
 	// run; the next start puts it in them); selfSkel: its skeleton.
 	nick string
+	// away: why we are away, "" when we are not (for this run).
+	away string
 	// selfSkel: our nick's skeleton.
 	warned   map[ID]bool
 	selfSkel string

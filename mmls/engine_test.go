@@ -155,6 +155,7 @@ func sampleFrames() [][]byte {
 		append([]byte{frameHeld}, held...),
 		dmlsFrame(leave),
 		append([]byte{frameNick}, "bobby"...),
+		append([]byte{frameAway}, "lunch"...),
 	}
 }
 
@@ -458,5 +459,28 @@ func TestFileIDSquat(t *testing.T) {
 		if _, err := e.st.GetFile(files.Key(who, o.ID).String()); err != nil {
 			t.Fatalf("%s's offer not kept: %v", who.Short(), err)
 		}
+	}
+}
+
+// TestAwayFrameIsValidated: an away frame that is not text changes
+// nothing; a good one is taken.
+func TestAwayFrameIsValidated(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t)
+	friend := ID{11}
+	e.onNet(NetEvent{Kind: PeerUp, Peer: friend, Nick: "frank", Addr: "10.0.0.11:7420"})
+	for _, bad := range []string{"a\x1b]0;pwned\x07", strings.Repeat("x", MaxAway+1), "\xff", "tab\there"} {
+		e.onFrame(friend, append([]byte{frameAway}, bad...))
+		if got := e.peers[friend].away; got != "" {
+			t.Fatalf("after an away frame of %q: %q", bad, got)
+		}
+	}
+	e.onFrame(friend, append([]byte{frameAway}, "gone fishing"...))
+	if got := awayOf(e.peers[friend]); got != "gone fishing" {
+		t.Fatalf("after a good away frame: %q", got)
+	}
+	e.onNet(NetEvent{Kind: PeerDown, Peer: friend})
+	if got := awayOf(e.peers[friend]); got != "" {
+		t.Fatalf("offline and still away: %q", got)
 	}
 }

@@ -367,6 +367,21 @@ type (
 		Old, Nick string
 		Rooms     []string
 	}
+	// PeerAway: a peer says it is away (Text, why), or back (Text
+	// empty); Rooms are the rooms we share with it.
+	PeerAway struct {
+		At
+		ID    ID
+		Nick  string
+		Text  string
+		Rooms []string
+	}
+	// AwayChanged answers SetAway.
+	AwayChanged struct {
+		At
+		Text   string
+		Detail string
+	}
 	// NickChanged answers SetNick.
 	NickChanged struct {
 		At
@@ -529,6 +544,8 @@ type MemberView struct {
 	TheyReach bool
 	Online    bool
 	Verified  bool
+	// Away: why they say they are away ("" when they are not).
+	Away string
 	// Stale: their leaf in our send group has not been refreshed for
 	// Config.StaleAfter (default 7 days): a client that never updates, or
 	// one away that long.

@@ -9,12 +9,13 @@ import (
 // carries (4 and 5 are mmls/files' chunk requests and data; 3, a receipt
 // per message, was replaced by cumulative acknowledgements).
 const (
-	frameDMLS  = 1 // a DMLS message (dmls.Message)
-	frameRooms = 2 // which rooms we are in (announcement)
-	frameAcks  = 6 // what a member holds of a room's messages (dmls.Acks)
-	frameHeld  = 7 // a member's message another member hands on (dmls.Held)
-	frameAck   = 8 // what we hold of the receiver's own messages in a room: room id [32] | entry (dmls.MarshalEntry)
-	frameNick  = 9 // our nick from now on: its UTF-8 bytes (nick.go)
+	frameDMLS  = 1  // a DMLS message (dmls.Message)
+	frameRooms = 2  // which rooms we are in (announcement)
+	frameAcks  = 6  // what a member holds of a room's messages (dmls.Acks)
+	frameHeld  = 7  // a member's message another member hands on (dmls.Held)
+	frameAck   = 8  // what we hold of the receiver's own messages in a room: room id [32] | entry (dmls.MarshalEntry)
+	frameNick  = 9  // our nick from now on: its UTF-8 bytes (nick.go)
+	frameAway  = 10 // we are away, and why: its UTF-8 bytes; none when back (nick.go)
 
 	maxAnnouncedRooms = 256
 )

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
 	"github.com/mmls-chat/mmls-chat/mmls/store"
@@ -92,14 +93,7 @@ func (e *Engine) rename(p *peerState, nick string) {
 	if p.stored != "" || e.known(p.id) {
 		e.remember(p)
 	}
-	var rooms []string
-	for _, name := range e.roomNames() {
-		r := e.rooms[name]
-		if r.direct && r.with == p.id || !r.direct && (p.rooms[r.id] || r.s.InSendGroup(p.id)) {
-			rooms = append(rooms, name)
-		}
-	}
-	e.emit(&PeerRenamed{ID: p.id, Old: old, Nick: e.nickOf(p.id, ""), Rooms: rooms})
+	e.emit(&PeerRenamed{ID: p.id, Old: old, Nick: e.nickOf(p.id, ""), Rooms: e.sharedWith(p)})
 }
 
 // renameDue shows the changes of nick that waited for their pause.
@@ -109,4 +103,90 @@ func (e *Engine) renameDue() {
 			e.rename(p, p.wantNick)
 		}
 	}
+}
+
+// sharedWith lists the rooms we share with p.
+func (e *Engine) sharedWith(p *peerState) []string {
+	var rooms []string
+	for _, name := range e.roomNames() {
+		r := e.rooms[name]
+		if r.direct && r.with == p.id || !r.direct && (p.rooms[r.id] || r.s.InSendGroup(p.id)) {
+			rooms = append(rooms, name)
+		}
+	}
+	return rooms
+}
+
+// MaxAway bounds why we say we are away, in bytes.
+const MaxAway = 160
+
+// validAway checks an away text: UTF-8, at most MaxAway bytes, no
+// control characters ("" is back).
+func validAway(text string) error {
+	if len(text) > MaxAway || !utf8.ValidString(text) || strings.ContainsFunc(text, unicode.IsControl) {
+		return fmt.Errorf("mmls: an away text is at most %d bytes of printable text", MaxAway)
+	}
+	return nil
+}
+
+// setAway says to everyone online that we are away (text: why), or back
+// (""). It lasts for this run: a start is a return.
+func (e *Engine) setAway(text string) (Event, error) {
+	text = strings.TrimSpace(text)
+	if err := validAway(text); err != nil {
+		return nil, failWith(ErrUsage, err, "an away text is at most %d bytes of printable text", MaxAway)
+	}
+	if text == e.away {
+		if text == "" {
+			return nil, failf(ErrUsage, "you are not away (/away TEXT says you are)")
+		}
+		return nil, failf(ErrUsage, "you are away already: %s", text)
+	}
+	e.away = text
+	told := 0
+	for _, p := range e.peers {
+		if p.online {
+			e.send(p.id, append([]byte{frameAway}, text...))
+			told++
+		}
+	}
+	return &AwayChanged{Text: text, Detail: fmt.Sprintf("told %d online", told)}, nil
+}
+
+// onAway takes a peer's away text (or its return) from its away frame.
+func (e *Engine) onAway(from ID, body []byte) {
+	text := string(body)
+	if err := validAway(text); err != nil {
+		e.cfg.Logf("mmls: from %s: %v", from.Short(), fmt.Errorf("%w: away frame: %w", ErrMalformed, err))
+		return
+	}
+	p := e.peer(from)
+	p.away = text
+	e.showAway(p)
+}
+
+// showAway reports p's away state if it changed since it was last shown
+// and the pause since then is over (awayDue shows it after).
+func (e *Engine) showAway(p *peerState) {
+	if p.away == p.awayShown || e.now().Sub(p.awayAt) < RenameEvery {
+		return
+	}
+	p.awayShown, p.awayAt = p.away, e.now()
+	e.emit(&PeerAway{ID: p.id, Nick: e.nickOf(p.id, ""), Text: p.away, Rooms: e.sharedWith(p)})
+}
+
+// awayDue shows the away states that waited for their pause.
+func (e *Engine) awayDue() {
+	for _, p := range e.peers {
+		if p.online {
+			e.showAway(p)
+		}
+	}
+}
+
+func awayOf(p *peerState) string {
+	if p == nil || !p.online {
+		return ""
+	}
+	return p.away
 }

@@ -124,3 +124,58 @@ func TestValidNewNick(t *testing.T) {
 		}
 	}
 }
+
+func away(n *enginetest.Node, mark int, who *enginetest.Node, text string) *mmls.PeerAway {
+	return n.WaitAfter(mark, who.Nick+" away: "+text, func(e mmls.Event) bool {
+		a, ok := e.(*mmls.PeerAway)
+		return ok && a.ID == who.ID && a.Text == text
+	}).(*mmls.PeerAway)
+}
+
+// TestAway: bob's /away is told at once to those online, in the rooms
+// they share, and shows in /who; someone who connects later learns it
+// on connecting; /away alone says he is back; a burst of changes shows
+// one, then the last after the pause; a bad away frame changes nothing.
+func TestAway(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob")
+	alice, bob := nodes[0], nodes[1]
+	mark := alice.Mark()
+	if got := bob.Do(mmls.SetAway{Text: "  lunch, back at 2  "}).(*mmls.AwayChanged); got.Text != "lunch, back at 2" || got.Detail != "told 1 online" {
+		t.Fatalf("answer %+v", got)
+	}
+	if a := away(alice, mark, bob, "lunch, back at 2"); a.Nick != "bob" || !slices.Equal(a.Rooms, []string{"lobby"}) {
+		t.Fatalf("%+v", a)
+	}
+	who := alice.Do(mmls.Who{Room: "lobby"}).(*mmls.Members)
+	if i := slices.IndexFunc(who.Members, func(m mmls.MemberView) bool { return m.ID == bob.ID }); i < 0 || who.Members[i].Away != "lunch, back at 2" {
+		t.Fatalf("/who: %+v", who.Members)
+	}
+	for _, bad := range []mmls.SetAway{{Text: "lunch, back at 2"}, {Text: strings.Repeat("x", mmls.MaxAway+1)}, {Text: "bell\a"}} {
+		if _, err := bob.Try(bad); err == nil {
+			t.Errorf("%q taken", bad.Text)
+		}
+	}
+
+	carol := l.Start("carol")
+	carol.Do(mmls.Connect{Addr: memnet.Addr("bob")})
+	away(carol, 0, bob, "lunch, back at 2")
+
+	l.Clock.Advance(mmls.RenameEvery)
+	mark = alice.Mark()
+	bob.Do(mmls.SetAway{})
+	bob.Do(mmls.SetAway{Text: "meeting"})
+	bob.Do(mmls.SetAway{})
+	away(alice, mark, bob, "")
+	bob.Say("lobby", "after the burst") // on the same link: alice has read all three
+	alice.WaitText("lobby", "after the burst")
+	for _, e := range alice.Seen()[mark:] {
+		if a, ok := e.(*mmls.PeerAway); ok && a.Text == "meeting" {
+			t.Fatalf("a second change within the pause was shown: %+v", a)
+		}
+	}
+	if _, err := bob.Try(mmls.SetAway{}); err == nil {
+		t.Error("/away when not away was taken")
+	}
+}

@@ -101,6 +101,7 @@ func withoutApp(out dmls.Output) dmls.Output {
 func (e *Engine) onTick() {
 	e.flushKept()
 	e.renameDue()
+	e.awayDue()
 	for _, name := range e.roomNames() {
 		r := e.rooms[name]
 		e.in(r)(r.s.Tick())

@@ -101,6 +101,9 @@ var specs = []Spec{
 		}
 		return Say{Room: room, Text: actionPrefix + arg}, err
 	}},
+	{Name: "away", Args: "[TEXT]", Help: "say you are away, and why (shown to the others); /away alone: you are back", parse: func(arg, _ string) (Command, error) {
+		return SetAway{Text: arg}, nil
+	}},
 	{Name: "topic", Args: "TEXT", Help: "set the topic of the room shown, for everyone in it (shown in its header)", parse: func(arg, cur string) (Command, error) {
 		room, err := roomOr("", cur)
 		if err == nil && arg == "" {

@@ -30,6 +30,11 @@ type peerState struct {
 	// pause is over (nick.go).
 	renamedAt time.Time
 	wantNick  string
+	// away: why it is away ("" when it is not); awayShown: what was
+	// last reported of it, at awayAt (at most one change per
+	// RenameEvery is shown, as for nicks).
+	away, awayShown string
+	awayAt          time.Time
 }
 
 func (e *Engine) peer(id ID) *peerState {
@@ -76,11 +81,15 @@ func (e *Engine) onNet(ev NetEvent) {
 			// before /nick may have said the old one.
 			e.send(p.id, append([]byte{frameNick}, e.nick...))
 		}
+		if e.away != "" {
+			e.send(p.id, append([]byte{frameAway}, e.away...))
+		}
 	case PeerDown:
 		p := e.peer(ev.Peer)
 		if p.online {
 			p.online = false
 			p.badHeld = 0
+			p.away, p.awayShown = "", "" // it says again when it comes back
 			for _, r := range e.rooms {
 				delete(r.acks.met, p.id) // the next time it comes, we meet again
 			}
@@ -202,6 +211,8 @@ func (e *Engine) onFrame(from ID, payload []byte) {
 		e.onHeld(from, body)
 	case frameNick:
 		e.onNick(from, body)
+	case frameAway:
+		e.onAway(from, body)
 	case files.FrameRequest, files.FrameData:
 		if payload[0] == files.FrameRequest && e.kickedAsker(from, body) {
 			return

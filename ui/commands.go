@@ -259,6 +259,13 @@ func (m *Model) answerIn(ev mmls.Event, where string, user bool) []tea.Cmd {
 		for _, c := range e.Commands {
 			m.system(in(m.current), "%s", c)
 		}
+	case *mmls.AwayChanged:
+		m.away = e.Text
+		if e.Text == "" {
+			m.system(in(m.current), "you are back (%s)", e.Detail)
+		} else {
+			m.system(in(m.current), "you are away: %s (%s; /away alone when you are back)", e.Text, e.Detail)
+		}
 	case *mmls.NickChanged:
 		m.me = e.Nick
 		m.system(in(m.current), "you are now known as %s (%s)", e.Nick, e.Detail)

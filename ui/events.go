@@ -188,6 +188,15 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 		}
 		p.nick, p.online = e.Nick, e.Online
 		cmds = append(cmds, m.refresh(m.current))
+	case *mmls.PeerAway:
+		for _, room := range e.Rooms {
+			if e.Text == "" {
+				m.system(room, "%s is back", e.Nick)
+			} else {
+				m.system(room, "%s is away: %s", e.Nick, e.Text)
+			}
+		}
+		cmds = append(cmds, m.refresh(m.current))
 	case *mmls.PeerRenamed:
 		if p := m.peers[e.ID]; p != nil {
 			p.nick = e.Nick

@@ -59,6 +59,8 @@ type Model struct {
 	rooms   []string
 	private map[string]bool   // private rooms (only invited people get in)
 	partner map[string]string // direct room -> the other person's last known nick
+	// away: why we said we are away ("" when we are not).
+	away string
 	// topic: each room's topic, the latest /topic line seen in it.
 	topic map[string]string
 	// request: the direct rooms strangers opened that we have not

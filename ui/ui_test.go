@@ -961,3 +961,29 @@ func TestAlertBannerWraps(t *testing.T) {
 		t.Errorf("%d rows on a 24-row screen:\n%s", rows, got)
 	}
 }
+
+// TestAwayIsShown: a peer's away is said in the rooms we share and marked
+// in the member list; our own shows in the status bar until we are back.
+func TestAwayIsShown(t *testing.T) {
+	t.Parallel()
+	msgs := append(conversation(),
+		eventMsg{&mmls.PeerAway{ID: bobID, Nick: "bob", Text: "lunch", Rooms: []string{"lobby"}}},
+		doneMsg{job: job{cmd: mmls.Who{Room: "lobby"}}, ev: &mmls.Members{Room: "lobby", Members: []mmls.MemberView{
+			{ID: bobID, Nick: "bob", WeReach: true, TheyReach: true, Online: true, Away: "lunch"},
+		}}},
+		doneMsg{job: job{cmd: mmls.SetAway{Text: "coffee"}, user: true}, ev: &mmls.AwayChanged{Text: "coffee", Detail: "told 2 online"}},
+	)
+	got := screen(t, msgs)
+	for _, want := range []string{"bob is away: lunch", "⇄ bob away", "you are away: coffee", "away · 2 online"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q:\n%s", want, got)
+		}
+	}
+	back := screen(t, append(msgs,
+		eventMsg{&mmls.PeerAway{ID: bobID, Nick: "bob", Rooms: []string{"lobby"}}},
+		doneMsg{job: job{cmd: mmls.SetAway{}, user: true}, ev: &mmls.AwayChanged{Detail: "told 2 online"}},
+	))
+	if !strings.Contains(back, "bob is back") || !strings.Contains(back, "you are back") || strings.Contains(back, "away · 2 online") {
+		t.Errorf("back:\n%s", back)
+	}
+}

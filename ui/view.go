@@ -137,6 +137,9 @@ func (m Model) statusBar() string {
 	// Right, what must show: the online count, and (when the hidden
 	// panel cannot show it) news in other rooms.
 	right := fmt.Sprintf("%d online", m.online())
+	if m.away != "" {
+		right = "away · " + right // what we said must show
+	}
 	if n := m.unreadElsewhere(); n > 0 && m.panelW() == 0 {
 		right = fmt.Sprintf("%d new · %s", n, right)
 	}
@@ -232,6 +235,9 @@ func (m Model) sidePanel(pw, h int) string {
 			mark := ""
 			if mv.Verified {
 				mark = " " + m.st.Verified.Render("✔")
+			}
+			if mv.Away != "" {
+				mark += " " + m.st.Pending.Render("away")
 			}
 			members = append(members, fmt.Sprintf("%s %s %s%s", dot, arrow, m.coloured(mv.ID.String(), truncate(clean(mv.Nick), inner-6)), mark))
 		}

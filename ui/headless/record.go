@@ -57,7 +57,7 @@ type Record struct {
 	// carries (/search finds them; the terminal loads them on PgUp).
 	More bool `json:"more,omitempty"`
 	// Old: a peer's nick before it changed it (renamed); Shared: the
-	// rooms we share with it.
+	// rooms we share with it (renamed, peer-away).
 	Old    string   `json:"old,omitempty"`
 	Shared []string `json:"shared,omitempty"`
 	// Admins: who may remove people from a private room (admins).
@@ -162,6 +162,8 @@ type Member struct {
 	// Stale: their keys in our group unchanged for 7 days (a client that
 	// never updates, or one away that long).
 	Stale bool `json:"stale,omitempty"`
+	// Away: why they say they are away.
+	Away string `json:"away,omitempty"`
 }
 
 // Info is the body of an info record.
@@ -244,6 +246,10 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 		r.Type, r.Room = "left", e.Room
 	case *mmls.PeerChanged:
 		r.Type, r.ID, r.Nick, r.Addr, r.Status = "peer", e.ID.String(), e.Nick, e.Addr, status(e.Online)
+	case *mmls.PeerAway:
+		r.Type, r.ID, r.Nick, r.Text, r.Shared = "peer-away", e.ID.String(), e.Nick, e.Text, e.Rooms
+	case *mmls.AwayChanged:
+		r.Type, r.Text, r.Detail = "away", e.Text, e.Detail
 	case *mmls.PeerRenamed:
 		r.Type, r.ID, r.Old, r.Nick, r.Shared = "renamed", e.ID.String(), e.Old, e.Nick, e.Rooms
 	case *mmls.MemberChanged:
@@ -285,7 +291,7 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 	case *mmls.Members:
 		r.Type, r.Room, r.Private = "who", e.Room, e.Private
 		for _, m := range e.Members {
-			r.Members = append(r.Members, Member{ID: m.ID.String(), Nick: m.Nick, WeReach: m.WeReach, TheyReach: m.TheyReach, Online: m.Online, Verified: m.Verified, Stale: m.Stale})
+			r.Members = append(r.Members, Member{ID: m.ID.String(), Nick: m.Nick, WeReach: m.WeReach, TheyReach: m.TheyReach, Online: m.Online, Verified: m.Verified, Stale: m.Stale, Away: m.Away})
 		}
 	case *mmls.Peers:
 		r.Type = "peers"
