@@ -58,6 +58,9 @@ type (
 	ListAlerts struct{}
 	// SetNick changes our nick, at once (nick.go).
 	SetNick struct{ Nick string }
+	// MarkRead records that MsgID is the last message of Room read (the
+	// next start counts what came after it as unread: History.LastRead).
+	MarkRead struct{ Room, MsgID string }
 	// SetAway says we are away, and why (Text; "" when we are back).
 	SetAway struct{ Text string }
 	// Connect dials a peer by address (where multicast is blocked).
@@ -129,6 +132,7 @@ func (ShowInfo) command()    {}
 func (ListAlerts) command()  {}
 func (SetNick) command()     {}
 func (SetAway) command()     {}
+func (MarkRead) command()    {}
 func (Connect) command()     {}
 func (Search) command()      {}
 func (SetNotify) command()   {}

@@ -1,6 +1,7 @@
 package mmls
 
 import (
+	"encoding/hex"
 	"errors"
 	"strconv"
 	"strings"
@@ -116,6 +117,17 @@ func (e *Engine) do(c Command) (Event, error) {
 		return e.setNick(c.Nick)
 	case SetAway:
 		return e.setAway(c.Text)
+	case MarkRead:
+		if _, err := e.room(c.Room); err != nil {
+			return nil, err
+		}
+		if b, err := hex.DecodeString(c.MsgID); err != nil || len(b) != len(dmls.MessageID{}) {
+			return nil, failf(ErrUsage, "%q is not a message id", c.MsgID)
+		}
+		if err := e.st.SetSetting(store.SettingRead+c.Room, c.MsgID); err != nil {
+			return nil, storageErr(err)
+		}
+		return nil, nil
 	case Connect:
 		contact, err := ParseContact(c.Addr)
 		if err != nil {

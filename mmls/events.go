@@ -107,6 +107,9 @@ type (
 		// answer to LoadOlder (lines to put above those shown).
 		Older   uint64
 		Earlier bool
+		// LastRead is the id of the last message read in the room when
+		// we stopped (MarkRead), "" when unknown.
+		LastRead string
 	}
 	// Left: we left Room.
 	Left struct {

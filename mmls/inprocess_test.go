@@ -612,3 +612,31 @@ func TestOlderLinesOnRequest(t *testing.T) {
 		t.Fatalf("older lines of a room we are not in: %v", err)
 	}
 }
+
+// TestLastReadSurvivesARestart: the last message read in a room, kept
+// with MarkRead, comes back with the room's history at the next start.
+func TestLastReadSurvivesARestart(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob")
+	alice, bob := nodes[0], nodes[1]
+	id := bob.Say("lobby", "read this")
+	alice.WaitText("lobby", "read this")
+	bob.Say("lobby", "not read yet")
+	alice.WaitText("lobby", "not read yet")
+	for _, bad := range []mmls.MarkRead{{Room: "lobby", MsgID: "nonsense"}, {Room: "lobby", MsgID: "abcd"}, {Room: "nowhere", MsgID: id}} {
+		if _, err := alice.Try(bad); err == nil {
+			t.Errorf("%+v taken", bad)
+		}
+	}
+	alice.Do(mmls.MarkRead{Room: "lobby", MsgID: id})
+	alice.Stop()
+	alice = l.Start("alice")
+	h := alice.WaitFor("the lobby's history", func(e mmls.Event) bool {
+		h, ok := e.(*mmls.History)
+		return ok && h.Room == "lobby"
+	}).(*mmls.History)
+	if h.LastRead != id {
+		t.Fatalf("last read %q, want %q", h.LastRead, id)
+	}
+}

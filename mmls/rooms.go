@@ -204,7 +204,11 @@ func (e *Engine) openRoom(sr store.Room) (*room, error) {
 	if page, err := e.st.HistoryBefore(name, 0, HistoryLines); err != nil {
 		e.fail(storageErr(err))
 	} else if len(page.Messages) > 0 || len(past) > 0 {
-		e.emit(&History{Room: name, Lines: e.historyLines(page.Messages), Past: past, Older: olderThan(page)})
+		read, err := e.st.Setting(store.SettingRead + name)
+		if err != nil {
+			e.fail(storageErr(err))
+		}
+		e.emit(&History{Room: name, Lines: e.historyLines(page.Messages), Past: past, Older: olderThan(page), LastRead: read})
 	}
 	e.announceRooms()
 	for _, p := range e.peers {

@@ -51,7 +51,7 @@ func (m *Model) submit(text string) tea.Cmd {
 		return nil
 	}
 	if _, quit := cmd.(mmls.Quit); quit {
-		return tea.Quit
+		return m.quit()
 	}
 	if v := m.view(m.current); v != nil {
 		v.scroll = 0

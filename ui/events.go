@@ -171,6 +171,9 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 			v.marker += len(old) // it marks the same line
 		}
 		v.lines = append(old, v.lines...)
+		if e.LastRead != "" && !e.Earlier {
+			m.unreadSince(e.Room, old, e.LastRead)
+		}
 		v.older = e.Older
 		if e.Earlier {
 			v.loading = false
@@ -323,5 +326,30 @@ func fileText(f mmls.FileView, mine bool, recipients int) string {
 func (m *Model) sawTopic(room, text string) {
 	if topic, ok := mmls.Topic(text); ok {
 		m.topic[room] = clean(topic)
+	}
+}
+
+// unreadSince counts, of a room's lines loaded at a start, those after the
+// last one read before it stopped (its id is lastRead) as unread, as if
+// they had come while we were in another room.
+func (m *Model) unreadSince(room string, lines []line, lastRead string) {
+	at := slices.IndexFunc(lines, func(l line) bool { return l.id == lastRead && !l.system })
+	if at < 0 {
+		return // older than what was loaded, or gone: unknown
+	}
+	v := m.view(room)
+	for _, l := range lines[at+1:] {
+		if l.system || l.mine {
+			continue
+		}
+		v.unread++
+		if mmls.IsDirect(room) || m.mentions(l.text) {
+			v.mentions++
+		}
+	}
+	if room == m.current && v.unread > 0 {
+		// On screen already: what came since is marked, and read.
+		v.marker = at + 1 // lines is the start of v.lines
+		v.unread, v.mentions = 0, 0
 	}
 }

@@ -56,6 +56,7 @@ func (m *Model) setCurrent(room string) {
 	if room != m.current {
 		if v := m.views[m.current]; v != nil {
 			v.marker = -1 // read now: the next visit marks what is new then
+			m.leftRooms = append(m.leftRooms, m.current)
 		}
 		m.last, m.current = m.current, room
 		if v := m.view(room); v != nil {

@@ -11,6 +11,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,6 +60,9 @@ type Model struct {
 	rooms   []string
 	private map[string]bool   // private rooms (only invited people get in)
 	partner map[string]string // direct room -> the other person's last known nick
+	// leftRooms: rooms taken off the screen since the last update, whose
+	// last line read the engine is to keep (markRead).
+	leftRooms []string
 	// away: why we said we are away ("" when we are not).
 	away string
 	// topic: each room's topic, the latest /topic line seen in it.
@@ -130,6 +134,8 @@ type roomView struct {
 	// (0: none); loading: they are asked for.
 	older   uint64
 	loading bool
+	// read: the last message id kept as read (markRead).
+	read string
 }
 
 type line struct {
@@ -225,6 +231,50 @@ const confirmLines = 20
 
 // Update handles keys, mouse, sizes, engine events and answers.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	mm, cmd := m.update(msg)
+	next := mm.(Model)
+	if len(next.leftRooms) == 0 {
+		return next, cmd
+	}
+	cmds := []tea.Cmd{cmd}
+	for _, room := range next.leftRooms {
+		cmds = append(cmds, next.markRead(room))
+	}
+	next.leftRooms = nil
+	return next, tea.Batch(cmds...)
+}
+
+// markRead asks the engine to keep the last message of room as read: the
+// next start counts what comes after it as unread.
+func (m *Model) markRead(room string) tea.Cmd {
+	v := m.views[room]
+	if v == nil || !slices.Contains(m.rooms, room) {
+		return nil
+	}
+	for i := len(v.lines) - 1; i >= 0; i-- {
+		if l := v.lines[i]; !l.system && l.id != "" {
+			if v.read == l.id {
+				return nil // kept already
+			}
+			v.read = l.id
+			return m.enqueue(job{cmd: mmls.MarkRead{Room: room, MsgID: l.id}})
+		}
+	}
+	return nil
+}
+
+// quit marks the room on screen read, then ends the program.
+func (m *Model) quit() tea.Cmd {
+	if m.busy {
+		return tea.Quit // a command is running: no waiting for it
+	}
+	if cmd := m.markRead(m.current); cmd != nil {
+		return tea.Sequence(cmd, tea.Quit)
+	}
+	return tea.Quit
+}
+
+func (m Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
@@ -303,7 +353,7 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		}
 		now := m.opts.Now()
 		if !m.quitAsked.IsZero() && now.Sub(m.quitAsked) < quitWithin {
-			return m, tea.Quit
+			return m, m.quit()
 		}
 		m.tip, m.quitAsked = quitTip, now
 		return m, tea.Tick(quitWithin, func(time.Time) tea.Msg { return quitExpiredMsg{} })

@@ -987,3 +987,66 @@ func TestAwayIsShown(t *testing.T) {
 		t.Errorf("back:\n%s", back)
 	}
 }
+
+// TestUnreadAcrossRestarts: at a start, what came after the last line
+// read in a room counts as unread (with "@" for a mention), and the room
+// on screen marks it "── new ──"; leaving a room keeps its last line as
+// read (MarkRead).
+func TestUnreadAcrossRestarts(t *testing.T) {
+	t.Parallel()
+	m := New(newFakeEngine(), Options{Now: func() time.Time { return t0 }})
+	for _, msg := range started() {
+		m.onEvent(msg.(eventMsg).ev)
+	}
+	lines := func(ids ...string) []mmls.Line {
+		var out []mmls.Line
+		for _, id := range ids {
+			out = append(out, mmls.Line{MsgID: id, From: "bob", FromID: bobID, Text: "line " + id, SentAt: at(1)})
+		}
+		return out
+	}
+	m.onEvent(&mmls.Joined{Room: "dev"})
+	h := lines("d1", "d2", "d3")
+	h[2].Text = "alice, see d3"
+	m.onEvent(&mmls.History{Room: "dev", Lines: h, LastRead: "d1"})
+	if v := m.view("dev"); v.unread != 2 || v.mentions != 1 {
+		t.Fatalf("dev: %d unread, %d mentions, want 2 and 1", v.unread, v.mentions)
+	}
+	m.onEvent(&mmls.History{Room: "lobby", Lines: lines("l1", "l2", "l3"), LastRead: "l2"})
+	if v := m.view("lobby"); v.unread != 0 || v.marker != 2 {
+		t.Fatalf("lobby on screen: %d unread, marker at %d, want 0 and 2", v.unread, v.marker)
+	}
+	m.onEvent(&mmls.History{Room: "ops", Lines: lines("o1"), LastRead: "gone"})
+	if v := m.view("ops"); v.unread != 0 {
+		t.Fatalf("ops, its last read unknown: %d unread", v.unread)
+	}
+	m.busy, m.queue = false, nil
+	mm, cmd := m.Update(switchTo("dev"))
+	m = mm.(Model)
+	var marked []mmls.MarkRead
+	var collect func(tea.Cmd)
+	collect = func(c tea.Cmd) {
+		if c == nil {
+			return
+		}
+		switch msg := c().(type) {
+		case tea.BatchMsg:
+			for _, c := range msg {
+				collect(c)
+			}
+		case doneMsg:
+			if r, ok := msg.cmd.(mmls.MarkRead); ok {
+				marked = append(marked, r)
+			}
+		}
+	}
+	collect(cmd)
+	for _, j := range m.queue {
+		if r, ok := j.cmd.(mmls.MarkRead); ok {
+			marked = append(marked, r)
+		}
+	}
+	if !slices.Contains(marked, mmls.MarkRead{Room: "lobby", MsgID: "l3"}) {
+		t.Fatalf("leaving the lobby kept %+v", marked)
+	}
+}

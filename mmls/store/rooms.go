@@ -193,6 +193,7 @@ const (
 	SettingNotify   = "notify"    // "off" turns desktop notifications off
 	SettingAutoSave = "autosave"  // bytes: files up to it are saved as offered ("" or "0": off)
 	SettingHold     = "hold"      // "off": we keep nothing of others' messages to hand on
+	SettingRead     = "read\x00"  // + a room's name: the id of the last message read there
 )
 
 // SetSetting records a setting.

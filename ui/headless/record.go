@@ -56,6 +56,9 @@ type Record struct {
 	// More: older messages of the room are stored than the history
 	// carries (/search finds them; the terminal loads them on PgUp).
 	More bool `json:"more,omitempty"`
+	// LastRead: the id of the last message the terminal interface read
+	// in the room before it stopped (history).
+	LastRead string `json:"last_read,omitempty"`
 	// Old: a peer's nick before it changed it (renamed); Shared: the
 	// rooms we share with it (renamed, peer-away).
 	Old    string   `json:"old,omitempty"`
@@ -230,7 +233,7 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 	case *mmls.Undelivered:
 		r.Type, r.Room, r.ID, r.ToID = "undelivered", e.Room, e.MsgID, e.To.String()
 	case *mmls.History:
-		r.Type, r.Room, r.More = "history", e.Room, e.Older != 0
+		r.Type, r.Room, r.More, r.LastRead = "history", e.Room, e.Older != 0, e.LastRead
 		for _, l := range e.Lines {
 			hl := Line{ID: l.MsgID, From: l.From, FromID: hexOr(l.FromID), Text: l.Text, SentAt: l.SentAt, Mine: l.Mine, Recipients: l.Recipients}
 			for _, id := range l.StoredBy {
