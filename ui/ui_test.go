@@ -1050,3 +1050,17 @@ func TestUnreadAcrossRestarts(t *testing.T) {
 		t.Fatalf("leaving the lobby kept %+v", marked)
 	}
 }
+
+// TestEmptyRoomSaysSo: a room where nothing was said yet, with others
+// online, says how to begin instead of showing a blank pane.
+func TestEmptyRoomSaysSo(t *testing.T) {
+	t.Parallel()
+	got := screen(t, append(started(),
+		eventMsg{&mmls.PeerChanged{ID: bobID, Nick: "bob", Online: true}},
+		eventMsg{&mmls.Joined{Room: "dev"}},
+		switchTo("dev"),
+	))
+	if !strings.Contains(got, "Nothing was said in #dev yet.") {
+		t.Errorf("a blank pane:\n%s", got)
+	}
+}

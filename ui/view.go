@@ -296,6 +296,10 @@ func (m Model) messages(w, h int) string {
 		for _, l := range m.aloneHint(v.talk()) {
 			out = append(out, strings.Split(lipgloss.NewStyle().Width(w).Render(l), "\n")...)
 		}
+	} else if len(v.lines) == 0 && m.current != "" {
+		// Others are online, nothing was said here yet: not a blank pane.
+		out = append(out, strings.Split(lipgloss.NewStyle().Width(w).Render(m.st.System.Render(
+			"Nothing was said in "+clean(m.roomTitle(m.current))+" yet. Write below; /who lists who is here, /invite NICK brings someone.")), "\n")...)
 	}
 	end := len(v.lines) - v.scroll
 	for i := end - 1; i >= 0 && len(out) < h; i-- {
