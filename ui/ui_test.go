@@ -1064,3 +1064,36 @@ func TestEmptyRoomSaysSo(t *testing.T) {
 		t.Errorf("a blank pane:\n%s", got)
 	}
 }
+
+// TestLongWordKeepsTheNick: a first word too long for the line (a link)
+// starts beside the nick, not on the next line leaving the nick alone;
+// nothing of it is lost.
+func TestLongWordKeepsTheNick(t *testing.T) {
+	t.Parallel()
+	link := "https://example.com/" + strings.Repeat("x", 90)
+	got := screenSized(t, 60, 20, append(started(),
+		eventMsg{&mmls.PeerChanged{ID: bobID, Nick: "bob", Online: true}},
+		eventMsg{&mmls.Message{Room: "lobby", MsgID: "m1", From: "bob", FromID: bobID, Text: link + " and more", SentAt: at(1)}},
+	))
+	if !strings.Contains(got, "bob https://example.com/") {
+		t.Errorf("the nick is alone on its line:\n%s", got)
+	}
+	if n := strings.Count(got, "x"); n < 90 {
+		t.Errorf("%d of the link's 90 x shown:\n%s", n, got)
+	}
+	for _, tc := range []struct {
+		text string
+		room int
+		want string
+	}{
+		{"short words", 10, "short words"},
+		{"abcdefghij rest", 4, "abcd\nefghij rest"},
+		{"abcdefghij", 4, "abcd\nefghij"},
+		{"ab\ncdefghij", 4, "ab\ncdefghij"},
+		{"abcdef", 2, "abcdef"},
+	} {
+		if got := keepWithNick(tc.text, tc.room); got != tc.want {
+			t.Errorf("keepWithNick(%q, %d) = %q, want %q", tc.text, tc.room, got, tc.want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
 	"github.com/mmls-chat/mmls-chat/mmls"
 )
 
@@ -338,6 +339,9 @@ func (m Model) renderLine(l line, w int) []string {
 	} else if topic, ok := mmls.Topic(text); ok {
 		nick, text = m.st.Action.Render("*")+" "+nick, "set the topic: "+topic
 	}
+	if !l.system {
+		text = keepWithNick(cleanText(text), max(4, w-stampWidth)-lipgloss.Width(nick))
+	}
 	switch {
 	case l.system:
 		body = m.st.System.Render(l.text)
@@ -601,4 +605,19 @@ func (m Model) transferLines() []string {
 // person seen gets a colour nobody on screen has while there are some.
 func (m Model) coloured(id, nick string) string {
 	return m.st.Nicks[m.colours.Index(id, len(m.st.Nicks))].Render(nick)
+}
+
+// keepWithNick breaks a first word too wide for the room left beside the
+// nick (a long link, say) where that room ends, so that it starts on the
+// nick's line instead of leaving the nick alone on it.
+func keepWithNick(text string, room int) string {
+	first, _, _ := strings.Cut(text, " ")
+	if first == "" || room < 4 || ansi.StringWidth(first) <= room || strings.Contains(first, "\n") {
+		return text
+	}
+	head := ansi.Truncate(first, room, "")
+	if head == "" {
+		return text
+	}
+	return head + "\n" + text[len(head):]
 }
