@@ -427,6 +427,7 @@ type (
 	}
 	// AdminsChanged answers SetAdmin: who may remove people from Room
 	// for everyone, its creator first.
+	// (also an event: the room's creator changed who they are).
 	AdminsChanged struct {
 		At
 		Room   string

@@ -127,6 +127,8 @@ func (e *Engine) onPowers(r *room, ev dmls.Event) {
 		case roles.Version > pw.roles.Version:
 			pw.roles, pw.rolesRaw = roles, ev.Roles
 			e.keepPowers(r)
+			// Who may remove people changed: say so, as /admin answers.
+			e.emit(&AdminsChanged{Room: r.name, Admins: e.admins(r)})
 		}
 	}
 	if ev.Update != nil {
@@ -229,9 +231,15 @@ func (e *Engine) admins(r *room) []string {
 	if r.pw == nil {
 		return nil
 	}
-	out := []string{e.nickOf(r.pw.roles.CreatorID(), "")}
+	name := func(id ID) string {
+		if id == e.me {
+			return e.nick // we are no peer of ours
+		}
+		return e.nickOf(id, "")
+	}
+	out := []string{name(r.pw.roles.CreatorID())}
 	for _, a := range r.pw.roles.Admins {
-		out = append(out, e.nickOf(a, ""))
+		out = append(out, name(a))
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package mmls_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/mmls-chat/mmls-chat/mmls"
@@ -119,6 +120,12 @@ func TestPrivateRoomPowers(t *testing.T) {
 	// alice names bob an admin; his kick of carol is followed.
 	if ev := alice.Do(mmls.SetAdmin{Room: "ops", Who: "bob"}); len(ev.(*mmls.AdminsChanged).Admins) != 2 {
 		t.Fatalf("admins: %+v", ev)
+	}
+	for _, n := range []*enginetest.Node{bob, dave} {
+		n.WaitFor("told that bob is an admin", func(e mmls.Event) bool {
+			a, ok := e.(*mmls.AdminsChanged)
+			return ok && a.Room == "ops" && slices.Contains(a.Admins, "bob")
+		})
 	}
 	eventually(t, "bob's engine knows he is an admin", func() bool {
 		_, err := bob.Try(mmls.Kick{Room: "ops", Who: "carol"})

@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	tea "github.com/charmbracelet/bubbletea"
 
@@ -191,6 +192,8 @@ func (m *Model) onEvent(ev mmls.Event) []tea.Cmd {
 		}
 		p.nick, p.online = e.Nick, e.Online
 		cmds = append(cmds, m.refresh(m.current))
+	case *mmls.AdminsChanged:
+		m.system(e.Room, "%s: %s may remove people for everyone", m.roomTitle(e.Room), strings.Join(e.Admins, ", "))
 	case *mmls.PeerAway:
 		for _, room := range e.Rooms {
 			if e.Text == "" {
