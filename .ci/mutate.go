@@ -350,7 +350,7 @@ var mutations = []mutation{
 		edits: []edit{{"\tif err := dmls.ValidNick(nick); err != nil {\n", "\tif err := dmls.ValidNick(nick); err != nil && false {\n"}},
 		pkg:   "./mmls", run: "TestPeerNickIsValidated"},
 	{name: "engine: a rename shown with the bare nick of a look-alike", file: "mmls/nick.go",
-		edits: []edit{{"e.emit(&PeerRenamed{ID: p.id, Old: old, Nick: e.nickOf(p.id, \"\"), Rooms: rooms})", "e.emit(&PeerRenamed{ID: p.id, Old: old, Nick: p.nick, Rooms: rooms})"}},
+		edits: []edit{{"e.emit(&PeerRenamed{ID: p.id, Old: old, Nick: e.nickOf(p.id, \"\"), Rooms: e.sharedWith(p)})", "e.emit(&PeerRenamed{ID: p.id, Old: old, Nick: p.nick, Rooms: e.sharedWith(p)})"}},
 		pkg:   "./mmls", run: "TestAttackRenameToAFriend"},
 	{name: "engine: a start never says older lines are stored", file: "mmls/rooms.go",
 		edits: []edit{{"\tif !page.More {\n\t\treturn 0\n", "\tif true {\n\t\treturn 0\n"}},
