@@ -1,6 +1,7 @@
 package mmls
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -49,13 +50,7 @@ func (e *Engine) setNick(name string) (Event, error) {
 	}
 	e.nick, e.selfSkel = name, skeleton(name)
 	e.net.SetNick(name)
-	told := 0
-	for _, p := range e.peers {
-		if p.online {
-			e.send(p.id, append([]byte{frameNick}, name...))
-			told++
-		}
-	}
+	told := e.tellOnline(append([]byte{frameNick}, name...))
 	return &NickChanged{Nick: name, Detail: fmt.Sprintf("told %d online", told)}, nil
 }
 
@@ -143,13 +138,7 @@ func (e *Engine) setAway(text string) (Event, error) {
 		return nil, failf(ErrUsage, "you are away already: %s", text)
 	}
 	e.away = text
-	told := 0
-	for _, p := range e.peers {
-		if p.online {
-			e.send(p.id, append([]byte{frameAway}, text...))
-			told++
-		}
-	}
+	told := e.tellOnline(append([]byte{frameAway}, text...))
 	return &AwayChanged{Text: text, Detail: fmt.Sprintf("told %d online", told)}, nil
 }
 
@@ -189,4 +178,16 @@ func awayOf(p *peerState) string {
 		return ""
 	}
 	return p.away
+}
+
+// tellOnline sends frame to every peer online and says to how many.
+func (e *Engine) tellOnline(frame []byte) int {
+	told := 0
+	for _, p := range e.peers {
+		if p.online {
+			e.send(p.id, bytes.Clone(frame)) // each its own: layers below may append
+			told++
+		}
+	}
+	return told
 }
