@@ -323,3 +323,53 @@ func TestBackspaceTakesAGrapheme(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitText: a long text is cut into parts of at most n bytes, at a
+// space or line break in the second half of a part when there is one,
+// never inside a UTF-8 character; the parts make the text again.
+func TestSplitText(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		text string
+		n    int
+		want []string
+	}{
+		{"abcdefgh", 8, []string{"abcdefgh"}},
+		{"abcdefghi", 8, []string{"abcdefgh", "i"}},
+		{"abcd efghijkl", 8, []string{"abcd ", "efghijkl"}}, // a space at n/2
+		{"ab cdefghijkl", 8, []string{"ab cdefg", "hijkl"}}, // before n/2: cut at n
+		{"abc\ndefghijk", 8, []string{"abc\ndefg", "hijk"}}, // before n/2 too
+		{"abcde\nfghijk", 8, []string{"abcde\n", "fghijk"}}, // a line break after it
+		{"ééé", 3, []string{"é", "é", "é"}},                 // never inside a character
+		{"aéé", 2, []string{"a", "é", "é"}},
+	} {
+		got := splitText(tc.text, tc.n)
+		if !slices.Equal(got, tc.want) || strings.Join(got, "") != tc.text {
+			t.Errorf("splitText(%q, %d) = %q, want %q", tc.text, tc.n, got, tc.want)
+		}
+		for _, p := range got {
+			if len(p) > tc.n {
+				t.Errorf("splitText(%q, %d): a part of %d bytes", tc.text, tc.n, len(p))
+			}
+		}
+	}
+}
+
+// TestTextAtTheMessageBound: a text of exactly MaxTextSize bytes goes as
+// one message, without the word about a split.
+func TestTextAtTheMessageBound(t *testing.T) {
+	t.Parallel()
+	m := New(newFakeEngine(), Options{Now: func() time.Time { return t0 }})
+	for _, msg := range started() {
+		m.onEvent(msg.(eventMsg).ev)
+	}
+	m.busy, m.queue = true, nil // the commands wait in the queue, to be read
+	m.submit(strings.Repeat("x", mmls.MaxTextSize))
+	if len(m.queue) != 1 || strings.Contains(fmt.Sprint(m.view("lobby").lines), "sent as") {
+		t.Fatalf("%d commands queued; lines %+v", len(m.queue), m.view("lobby").lines)
+	}
+	m.submit(strings.Repeat("x", mmls.MaxTextSize+1))
+	if len(m.queue) != 3 {
+		t.Fatalf("one byte more: %d commands queued, want 1 + 2", len(m.queue))
+	}
+}
