@@ -16,13 +16,7 @@ func TestRolesAndSecretUpdates(t *testing.T) {
 	mallory, _ := NewIdentity(env, "mallory")
 	room := PrivateRoomID(bytes.Repeat([]byte{7}, SecretSize))
 	roles := &Roles{Room: room, Version: 2, Admins: []Fingerprint{bob.Fingerprint()}}
-	if err := roles.Sign(alice); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := roles.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := signedRoles(t, alice, roles)
 	got, err := UnmarshalRoles(raw)
 	if err != nil || got.Verify() != nil {
 		t.Fatalf("genuine roles: %v", err)
@@ -128,13 +122,7 @@ func TestRolesAtTheBound(t *testing.T) {
 		admins[i] = Fingerprint{byte(i), 3}
 	}
 	roles := &Roles{Room: PrivateRoomID(bytes.Repeat([]byte{7}, SecretSize)), Version: 1, Admins: admins[:MaxAdmins]}
-	if err := roles.Sign(alice); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := roles.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := signedRoles(t, alice, roles)
 	got, err := UnmarshalRoles(raw)
 	if err != nil || got.Verify() != nil || len(got.Admins) != MaxAdmins {
 		t.Fatalf("%d admins: %v", MaxAdmins, err)
@@ -182,4 +170,17 @@ func TestPowersBody(t *testing.T) {
 			t.Errorf("%s: record %q", tt.name, rec)
 		}
 	}
+}
+
+// signedRoles signs roles as id and encodes them.
+func signedRoles(t *testing.T, id *Identity, roles *Roles) []byte {
+	t.Helper()
+	if err := roles.Sign(id); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := roles.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }
