@@ -312,6 +312,9 @@ func (e *Engine) byNick(nick string) (ID, error) {
 // known peer's nick looks the same; fallback (or the short id) when it has
 // none.
 func (e *Engine) nickOf(fp ID, fallback string) string {
+	if fp == e.me {
+		return e.nick // we are no peer of ours
+	}
 	if p := e.peers[fp]; p != nil && p.nick != "" {
 		if len(e.lookAlikes(fp)) > 0 {
 			return p.nick + " (" + fp.Short() + ")"

@@ -231,15 +231,9 @@ func (e *Engine) admins(r *room) []string {
 	if r.pw == nil {
 		return nil
 	}
-	name := func(id ID) string {
-		if id == e.me {
-			return e.nick // we are no peer of ours
-		}
-		return e.nickOf(id, "")
-	}
-	out := []string{name(r.pw.roles.CreatorID())}
+	out := []string{e.nickOf(r.pw.roles.CreatorID(), "")}
 	for _, a := range r.pw.roles.Admins {
-		out = append(out, name(a))
+		out = append(out, e.nickOf(a, ""))
 	}
 	return out
 }
