@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // MaxAlerts bounds the alerts kept. Past it the oldest alert without
@@ -32,7 +30,7 @@ type Alert struct {
 
 // AddAlert keeps a, dropping one past MaxAlerts (see MaxAlerts).
 func (s *Store) AddAlert(a Alert) error {
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *Tx) error {
 		b := tx.Bucket(bAlerts)
 		seq, err := b.NextSequence()
 		if err != nil {
@@ -70,7 +68,7 @@ func (s *Store) AddAlert(a Alert) error {
 // Alerts returns the kept alerts, oldest first.
 func (s *Store) Alerts() ([]Alert, error) {
 	var out []Alert
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		b := tx.Bucket(bAlerts)
 		return b.ForEach(func(k, _ []byte) error {
 			var a Alert

@@ -3,8 +3,6 @@ package store
 import (
 	"encoding/binary"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Consent (version 8): peers whose direct messages we ignore, and what
@@ -16,20 +14,20 @@ var (
 
 // Ignore records that peer's direct messages are refused from now on.
 func (s *Store) Ignore(peer string, at time.Time) error {
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *Tx) error {
 		return tx.Bucket(bIgnored).Put([]byte(peer), binary.BigEndian.AppendUint64(nil, uint64(at.UnixNano())))
 	})
 }
 
 // Unignore lifts Ignore.
 func (s *Store) Unignore(peer string) error {
-	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bIgnored).Delete([]byte(peer)) })
+	return s.update(func(tx *Tx) error { return tx.Bucket(bIgnored).Delete([]byte(peer)) })
 }
 
 // Ignored reports whether peer's direct messages are refused.
 func (s *Store) Ignored(peer string) (bool, error) {
 	ignored := false
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		ignored = tx.Bucket(bIgnored).Get([]byte(peer)) != nil
 		return nil
 	})
@@ -39,7 +37,7 @@ func (s *Store) Ignored(peer string) (bool, error) {
 // Stored returns how many bytes sender has made us store in room.
 func (s *Store) Stored(room, sender string) (int64, error) {
 	var n int64
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		if v := tx.Bucket(bQuota).Get([]byte(room + "\x00" + sender)); len(v) == 8 {
 			n = int64(binary.BigEndian.Uint64(v))
 		}
@@ -50,7 +48,7 @@ func (s *Store) Stored(room, sender string) (int64, error) {
 
 // AddStored counts n more bytes sender made us store in room.
 func (s *Store) AddStored(room, sender string, n int64) error {
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *Tx) error {
 		k := []byte(room + "\x00" + sender)
 		var have int64
 		if v := tx.Bucket(bQuota).Get(k); len(v) == 8 {
@@ -62,7 +60,7 @@ func (s *Store) AddStored(room, sender string, n int64) error {
 
 // SetRequest marks a direct room as a stranger's request (or accepted).
 func (s *Store) SetRequest(name string, request bool) error {
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *Tx) error {
 		var r Room
 		if err := getJSON(tx.Bucket(bRooms), []byte(name), &r); err != nil {
 			return err

@@ -3,8 +3,6 @@ package store
 import (
 	"sort"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // File is a file offered in a room: by us (Mine) or to us.
@@ -42,14 +40,14 @@ const (
 
 // PutFile writes f (a new file, or its new state).
 func (s *Store) PutFile(f File) error {
-	return s.update(func(tx *bolt.Tx) error { return putJSON(tx.Bucket(bFiles), []byte(f.ID), f) })
+	return s.update(func(tx *Tx) error { return putJSON(tx.Bucket(bFiles), []byte(f.ID), f) })
 }
 
 // AddFile writes f unless a file with its id is known; it reports whether
 // f was new. Someone else's file with the same id is not taken.
 func (s *Store) AddFile(f File) (bool, error) {
 	added := false
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *Tx) error {
 		if tx.Bucket(bFiles).Get([]byte(f.ID)) != nil {
 			return nil
 		}
@@ -62,14 +60,14 @@ func (s *Store) AddFile(f File) (bool, error) {
 // GetFile returns the file with id, or ErrNotFound.
 func (s *Store) GetFile(id string) (File, error) {
 	var f File
-	err := s.view(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bFiles), []byte(id), &f) })
+	err := s.view(func(tx *Tx) error { return getJSON(tx.Bucket(bFiles), []byte(id), &f) })
 	return f, err
 }
 
 // Files lists the files, oldest first.
 func (s *Store) Files() ([]File, error) {
 	var out []File
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		return tx.Bucket(bFiles).ForEach(func(k, _ []byte) error {
 			var f File
 			if err := getJSON(tx.Bucket(bFiles), k, &f); err != nil {
@@ -85,7 +83,7 @@ func (s *Store) Files() ([]File, error) {
 
 // SetFileHave records the chunks of file id verified so far.
 func (s *Store) SetFileHave(id string, have []byte) error {
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *Tx) error {
 		var f File
 		if err := getJSON(tx.Bucket(bFiles), []byte(id), &f); err != nil {
 			return err
@@ -97,13 +95,13 @@ func (s *Store) SetFileHave(id string, have []byte) error {
 
 // PutManifest keeps file id's manifest.
 func (s *Store) PutManifest(id string, m []byte) error {
-	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bManifest).Put([]byte(id), m) })
+	return s.update(func(tx *Tx) error { return tx.Bucket(bManifest).Put([]byte(id), m) })
 }
 
 // Manifest returns file id's manifest, or ErrNotFound.
 func (s *Store) Manifest(id string) ([]byte, error) {
 	var out []byte
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		m := tx.Bucket(bManifest).Get([]byte(id))
 		if m == nil {
 			return ErrNotFound

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Delivery through members (version 7). Every message an author sends in
@@ -28,7 +26,7 @@ var (
 // of ours to it in room.
 func (s *Store) LastSeqs(room string) (map[string]uint64, error) {
 	var out map[string]uint64
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		var err error
 		out, err = decodeSeqs(tx.Bucket(bSeqs).Get([]byte(room)))
 		return err
@@ -53,7 +51,7 @@ func decodeSeqs(v []byte) (map[string]uint64, error) {
 // numbered writes, with an outgoing message, the sequence numbers it
 // used: one record per room (a message costs one write, not one per
 // recipient).
-func numbered(tx *bolt.Tx, o Outgoing) error {
+func numbered(tx *Tx, o Outgoing) error {
 	if len(o.Seqs) == 0 {
 		return nil
 	}
@@ -98,7 +96,7 @@ const versionKey = "\xffversion"
 // room (0: none yet).
 func (s *Store) AckVersion(room string) (uint64, error) {
 	var v uint64
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		if b := tx.Bucket(bAcked).Get([]byte(room + "\x00" + versionKey)); len(b) == 8 {
 			v = binary.BigEndian.Uint64(b)
 		}
@@ -110,14 +108,14 @@ func (s *Store) AckVersion(room string) (uint64, error) {
 // PutAckVersion keeps the version of our last record for room: the next
 // one, even after a restart or with a clock set back, is newer.
 func (s *Store) PutAckVersion(room string, v uint64) error {
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *Tx) error {
 		return tx.Bucket(bAcked).Put([]byte(room+"\x00"+versionKey), binary.BigEndian.AppendUint64(nil, v))
 	})
 }
 
 // PutAckEntry keeps what we hold of author's messages in room.
 func (s *Store) PutAckEntry(room, author string, entry []byte) error {
-	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bAcked).Put([]byte(room+"\x00"+author), entry) })
+	return s.update(func(tx *Tx) error { return tx.Bucket(bAcked).Put([]byte(room+"\x00"+author), entry) })
 }
 
 // PeerAcks returns the latest acknowledgement record of each member of
@@ -128,13 +126,13 @@ func (s *Store) PeerAcks(room string) (map[string][]byte, error) {
 
 // PutPeerAcks keeps member's latest acknowledgement record for room.
 func (s *Store) PutPeerAcks(room, member string, record []byte) error {
-	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bPeerAcks).Put([]byte(room+"\x00"+member), record) })
+	return s.update(func(tx *Tx) error { return tx.Bucket(bPeerAcks).Put([]byte(room+"\x00"+member), record) })
 }
 
 func (s *Store) records(bucket []byte, room string) (map[string][]byte, error) {
 	out := map[string][]byte{}
 	prefix := []byte(room + "\x00")
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		c := tx.Bucket(bucket).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			out[string(k[len(prefix):])] = bytes.Clone(v)
@@ -175,7 +173,7 @@ const totalsPrefix = "\xff"
 
 type heldTotals struct{ n, bytes int64 }
 
-func getTotals(b *bolt.Bucket, key string) heldTotals {
+func getTotals(b *Bucket, key string) heldTotals {
 	v := b.Get([]byte(totalsPrefix + key))
 	if len(v) != 16 {
 		return heldTotals{}
@@ -183,7 +181,7 @@ func getTotals(b *bolt.Bucket, key string) heldTotals {
 	return heldTotals{int64(binary.BigEndian.Uint64(v)), int64(binary.BigEndian.Uint64(v[8:]))}
 }
 
-func putTotals(b *bolt.Bucket, key string, t heldTotals) error {
+func putTotals(b *Bucket, key string, t heldTotals) error {
 	if t.n <= 0 {
 		return b.Delete([]byte(totalsPrefix + key))
 	}
@@ -195,7 +193,7 @@ func putTotals(b *bolt.Bucket, key string, t heldTotals) error {
 // lim.
 func (s *Store) Hold(m HeldMessage, lim HoldLimits) (bool, error) {
 	added := false
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *Tx) error {
 		b, err := tx.Bucket(bHeld).CreateBucketIfNotExists([]byte(m.Room))
 		if err != nil {
 			return err
@@ -218,7 +216,7 @@ func (s *Store) Hold(m HeldMessage, lim HoldLimits) (bool, error) {
 	return added, err
 }
 
-func addTotals(b *bolt.Bucket, author string, n, size int64) error {
+func addTotals(b *Bucket, author string, n, size int64) error {
 	a, r := getTotals(b, author), getTotals(b, "")
 	a.n, a.bytes, r.n, r.bytes = a.n+n, a.bytes+size, r.n+n, r.bytes+size
 	if err := putTotals(b, author, a); err != nil {
@@ -229,7 +227,7 @@ func addTotals(b *bolt.Bucket, author string, n, size int64) error {
 
 // enforce drops the oldest held messages until author and the room are
 // within lim.
-func enforce(b *bolt.Bucket, author string, lim HoldLimits) error {
+func enforce(b *Bucket, author string, lim HoldLimits) error {
 	for {
 		a := getTotals(b, author)
 		if a.n <= int64(lim.PerAuthor) && a.bytes <= lim.PerAuthorBytes {
@@ -262,7 +260,7 @@ func enforce(b *bolt.Bucket, author string, lim HoldLimits) error {
 	}
 }
 
-func dropOldest(b *bolt.Bucket, author string) error {
+func dropOldest(b *Bucket, author string) error {
 	prefix := []byte(author + "\x00")
 	k, v := b.Cursor().Seek(prefix)
 	if k == nil || !bytes.HasPrefix(k, prefix) {
@@ -278,7 +276,7 @@ func dropOldest(b *bolt.Bucket, author string) error {
 // sent them.
 func (s *Store) HeldIn(room string) ([]HeldMessage, error) {
 	var out []HeldMessage
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		b := tx.Bucket(bHeld).Bucket([]byte(room))
 		if b == nil {
 			return nil
@@ -313,7 +311,7 @@ func (s *Store) Unhold(room string, ms []HeldMessage) error {
 	if len(ms) == 0 {
 		return nil
 	}
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *Tx) error {
 		b := tx.Bucket(bHeld).Bucket([]byte(room))
 		if b == nil {
 			return nil
@@ -339,7 +337,7 @@ func (s *Store) Unhold(room string, ms []HeldMessage) error {
 // DropHeld forgets every message held for room (we left it, or stopped
 // holding for others).
 func (s *Store) DropHeld(room string) error {
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *Tx) error {
 		if tx.Bucket(bHeld).Bucket([]byte(room)) == nil {
 			return nil
 		}
@@ -350,7 +348,7 @@ func (s *Store) DropHeld(room string) error {
 // HeldRooms lists the rooms we hold messages for.
 func (s *Store) HeldRooms() ([]string, error) {
 	var rooms []string
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		return tx.Bucket(bHeld).ForEachBucket(func(k []byte) error {
 			rooms = append(rooms, string(k))
 			return nil
@@ -363,7 +361,7 @@ func (s *Store) HeldRooms() ([]string, error) {
 // HeldTotals returns how many messages of room are held and their bytes.
 func (s *Store) HeldTotals(room string) (int, int64, error) {
 	var t heldTotals
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		if b := tx.Bucket(bHeld).Bucket([]byte(room)); b != nil {
 			t = getTotals(b, "")
 		}

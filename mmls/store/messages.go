@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Message is one message in a room's history.
@@ -40,7 +38,7 @@ func (s *Store) AddMessage(m Message) (bool, error) {
 		return false, fmt.Errorf("store: message without id or room")
 	}
 	added := false
-	err := s.update(func(tx *bolt.Tx) (err error) {
+	err := s.update(func(tx *Tx) (err error) {
 		added, err = appendHistory(tx, m)
 		return err
 	})
@@ -50,7 +48,7 @@ func (s *Store) AddMessage(m Message) (bool, error) {
 // HasMessage reports whether sender's message id is stored in room.
 func (s *Store) HasMessage(room, sender, id string) (bool, error) {
 	has := false
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		has = tx.Bucket(bMsgKeys).Get(messageKey(Message{Room: room, FromID: sender, ID: id})) != nil
 		return nil
 	})
@@ -62,7 +60,7 @@ func messageKey(m Message) []byte { return []byte(m.Room + "\x00" + m.FromID + "
 
 // appendHistory appends m to its room's history unless it is stored
 // already; it reports whether it did.
-func appendHistory(tx *bolt.Tx, m Message) (bool, error) {
+func appendHistory(tx *Tx, m Message) (bool, error) {
 	keys := tx.Bucket(bMsgKeys)
 	if keys.Get(messageKey(m)) != nil {
 		return false, nil
@@ -106,7 +104,7 @@ type Page struct {
 // the place before (0: the newest), oldest first.
 func (s *Store) HistoryBefore(room string, before uint64, limit int) (Page, error) {
 	var p Page
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		b := tx.Bucket(bMessages).Bucket([]byte(room))
 		if b == nil {
 			return nil

@@ -3,8 +3,6 @@ package store
 import (
 	"encoding/binary"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Note is a line about a room worth keeping across restarts: who joined
@@ -41,7 +39,7 @@ func (s *Store) AddNotes(notes []Note) error {
 	if len(notes) == 0 {
 		return nil
 	}
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *Tx) error {
 		for _, n := range notes {
 			b, err := tx.Bucket(bNotes).CreateBucketIfNotExists(noteBucket(n.Room))
 			if err != nil {
@@ -69,7 +67,7 @@ func (s *Store) AddNotes(notes []Note) error {
 // Notes returns room's notes, oldest first.
 func (s *Store) Notes(room string) ([]Note, error) {
 	var out []Note
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		b := tx.Bucket(bNotes).Bucket(noteBucket(room))
 		if b == nil {
 			return nil
@@ -89,7 +87,7 @@ func (s *Store) Notes(room string) ([]Note, error) {
 
 // count counts a bucket's keys (its Stats need not see this transaction's
 // writes).
-func count(b *bolt.Bucket) int {
+func count(b *Bucket) int {
 	n := 0
 	c := b.Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"sort"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Outgoing is a message we sent and the recipients that have not yet
@@ -56,7 +54,7 @@ func (o Outgoing) Pending() []string {
 // AddOutgoing records a message we are sending; it goes into history too.
 // It is stored before it is reported sent.
 func (s *Store) AddOutgoing(o Outgoing, fromID, fromNick string) error {
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *Tx) error {
 		if err := s.syncOutbox(tx, true); err != nil {
 			return err
 		}
@@ -80,7 +78,7 @@ func (s *Store) AddOutgoing(o Outgoing, fromID, fromNick string) error {
 // Renumber keeps o again with the sequence numbers and signed envelope it
 // was given when first re-sent (a message stored before version 7).
 func (s *Store) Renumber(o Outgoing) error {
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *Tx) error {
 		if err := s.syncOutbox(tx, true); err != nil {
 			return err
 		}
@@ -101,7 +99,7 @@ type Delivery struct {
 }
 
 // noteDelivery records in the delivery bucket what changed in o.
-func noteDelivery(tx *bolt.Tx, o Outgoing, ackedBy string, dropped bool) error {
+func noteDelivery(tx *Tx, o Outgoing, ackedBy string, dropped bool) error {
 	d, err := getDelivery(tx, o)
 	if err != nil || d == nil {
 		return err
@@ -112,7 +110,7 @@ func noteDelivery(tx *bolt.Tx, o Outgoing, ackedBy string, dropped bool) error {
 
 // getDelivery reads o's delivery record; nil when o has none (not a text,
 // or sent before version 5: then a record is started).
-func getDelivery(tx *bolt.Tx, o Outgoing) (*Delivery, error) {
+func getDelivery(tx *Tx, o Outgoing) (*Delivery, error) {
 	var d Delivery
 	switch err := getJSON(tx.Bucket(bDelivery), []byte(o.ID), &d); {
 	case errors.Is(err, ErrNotFound):
@@ -142,7 +140,7 @@ func (s *Store) Deliveries(ids []string) (map[string]Delivery, error) {
 		return nil, err
 	}
 	out := map[string]Delivery{}
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		b := tx.Bucket(bDelivery)
 		for _, id := range ids {
 			var d Delivery
@@ -178,7 +176,7 @@ func (s *Store) Acknowledge(id, peer string) (bool, Outgoing, error) {
 // (it was removed from our send group), and returns their ids.
 func (s *Store) DropRecipient(room, peer string) ([]string, error) {
 	var ids []string
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *Tx) error {
 		if err := s.syncOutbox(tx, true); err != nil {
 			return err
 		}
@@ -221,7 +219,7 @@ func (s *Store) outboxChange(id, ackedBy string, f func(*Outgoing) bool) (bool, 
 	}
 	var o Outgoing
 	changed := false
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *Tx) error {
 		b := tx.Bucket(bOutbox)
 		if err := getJSON(b, []byte(id), &o); err != nil {
 			return err
@@ -256,7 +254,7 @@ func newOutboxCache() *outboxCache {
 func (s *Store) outboxChangeCached(id, ackedBy string, f func(*Outgoing) bool) (bool, Outgoing, error) {
 	var out Outgoing
 	changed := false
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *Tx) error {
 		c := s.oc
 		o, ok := c.out[id]
 		if !ok {
@@ -296,7 +294,7 @@ func (s *Store) outboxChangeCached(id, ackedBy string, f func(*Outgoing) bool) (
 
 // syncOutbox writes what the batch's cache changed, and with forget also
 // empties it (before code that reads or writes the buckets itself).
-func (s *Store) syncOutbox(tx *bolt.Tx, forget bool) error {
+func (s *Store) syncOutbox(tx *Tx, forget bool) error {
 	c := s.oc
 	if c == nil {
 		return nil
@@ -327,7 +325,7 @@ func (s *Store) flushOutbox() error {
 	if s.oc == nil || len(s.oc.dirty) == 0 {
 		return nil
 	}
-	return s.update(func(tx *bolt.Tx) error { return s.syncOutbox(tx, false) })
+	return s.update(func(tx *Tx) error { return s.syncOutbox(tx, false) })
 }
 
 // clone copies o deep enough that later receipts do not change the copy.
@@ -339,7 +337,7 @@ func (o *Outgoing) clone() Outgoing {
 
 // putOutgoing stores o, or deletes it once nobody is pending (the history
 // keeps the message).
-func putOutgoing(tx *bolt.Tx, key []byte, o Outgoing) error {
+func putOutgoing(tx *Tx, key []byte, o Outgoing) error {
 	if len(o.Pending()) == 0 {
 		if err := tx.Bucket(bSealed).Delete(key); err != nil {
 			return err
@@ -361,7 +359,7 @@ func (s *Store) Outbox() ([]Outgoing, error) {
 		return nil, err
 	}
 	var out []Outgoing
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		b := tx.Bucket(bOutbox)
 		return b.ForEach(func(k, _ []byte) error {
 			var o Outgoing

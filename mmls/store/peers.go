@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 func kickKey(room, peer string) []byte { return []byte(room + "\x00" + peer) }
@@ -22,7 +20,7 @@ type Kick struct {
 
 // Kick records that peer is kicked from room.
 func (s *Store) Kick(room string, k Kick) error {
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *Tx) error {
 		k.At = k.At.UTC()
 		return putJSON(tx.Bucket(bKicks), kickKey(room, k.Peer), k)
 	})
@@ -30,7 +28,7 @@ func (s *Store) Kick(room string, k Kick) error {
 
 // Unkick lifts a kick (a re-admission).
 func (s *Store) Unkick(room, peer string) error {
-	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bKicks).Delete(kickKey(room, peer)) })
+	return s.update(func(tx *Tx) error { return tx.Bucket(bKicks).Delete(kickKey(room, peer)) })
 }
 
 // Kicked lists the kicks of room. A kick stored by version 1 (a bare
@@ -41,7 +39,7 @@ func (s *Store) Kicked(room string) ([]Kick, error) {
 		return nil, err
 	}
 	out := make([]Kick, 0, len(peers))
-	err = s.view(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *Tx) error {
 		for _, p := range peers {
 			k := Kick{}
 			if v := tx.Bucket(bKicks).Get(kickKey(room, p)); len(v) > 0 && v[0] == '{' {
@@ -60,12 +58,12 @@ func (s *Store) Kicked(room string) ([]Kick, error) {
 // AddMember records that peer is in our send group for room, so messages
 // written after a restart are still addressed to it before it rejoins.
 func (s *Store) AddMember(room, peer string) error {
-	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bMembers).Put(kickKey(room, peer), nil) })
+	return s.update(func(tx *Tx) error { return tx.Bucket(bMembers).Put(kickKey(room, peer), nil) })
 }
 
 // RemoveMember records that peer left our send group for room.
 func (s *Store) RemoveMember(room, peer string) error {
-	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bMembers).Delete(kickKey(room, peer)) })
+	return s.update(func(tx *Tx) error { return tx.Bucket(bMembers).Delete(kickKey(room, peer)) })
 }
 
 // Members lists the peers in our send group for room.
@@ -77,7 +75,7 @@ func (s *Store) ClearMembers(room string) error {
 	if err != nil {
 		return err
 	}
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *Tx) error {
 		for _, m := range members {
 			if err := tx.Bucket(bMembers).Delete(kickKey(room, m)); err != nil {
 				return err
@@ -91,19 +89,20 @@ func (s *Store) ClearMembers(room string) error {
 func (s *Store) prefixed(bucket []byte, room string) ([]string, error) {
 	var out []string
 	prefix := []byte(room + "\x00")
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		c := tx.Bucket(bucket).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			out = append(out, string(k[len(prefix):]))
 		}
 		return nil
 	})
+	sort.Strings(out) // a sealed store keeps them in the order of their hashes
 	return out, err
 }
 
 // SetVerified records that the user compared safety numbers with peer.
 func (s *Store) SetVerified(peer string, at time.Time) error {
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *Tx) error {
 		return tx.Bucket(bVerified).Put([]byte(peer), []byte(at.UTC().Format(time.RFC3339)))
 	})
 }
@@ -111,7 +110,7 @@ func (s *Store) SetVerified(peer string, at time.Time) error {
 // Verified reports whether the user verified peer.
 func (s *Store) Verified(peer string) (bool, error) {
 	found := false
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		found = tx.Bucket(bVerified).Get([]byte(peer)) != nil
 		return nil
 	})
@@ -121,7 +120,7 @@ func (s *Store) Verified(peer string) (bool, error) {
 // PinnedTo returns the id nick is pinned to ("" when none).
 func (s *Store) PinnedTo(nick string) (string, error) {
 	var id string
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		id = string(tx.Bucket(bPins).Get([]byte(nick)))
 		return nil
 	})
@@ -130,7 +129,7 @@ func (s *Store) PinnedTo(nick string) (string, error) {
 
 // SetPin pins nick to peer id, replacing another.
 func (s *Store) SetPin(nick, id string) error {
-	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bPins).Put([]byte(nick), []byte(id)) })
+	return s.update(func(tx *Tx) error { return tx.Bucket(bPins).Put([]byte(nick), []byte(id)) })
 }
 
 // Pin records that nick belongs to peer id. When nick is already pinned
@@ -138,7 +137,7 @@ func (s *Store) SetPin(nick, id string) error {
 // a key-changed alert); otherwise it returns "".
 func (s *Store) Pin(nick, id string) (string, error) {
 	var previous string
-	err := s.update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *Tx) error {
 		b := tx.Bucket(bPins)
 		if old := b.Get([]byte(nick)); old != nil {
 			if string(old) != id {
@@ -171,7 +170,7 @@ func (s *Store) SawPeers(ps []KnownPeer) error {
 	if len(ps) == 0 {
 		return nil
 	}
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *Tx) error {
 		b := tx.Bucket(bKnown)
 		for _, p := range ps {
 			p.Seen = p.Seen.UTC()
@@ -202,7 +201,7 @@ func (s *Store) SawPeers(ps []KnownPeer) error {
 // KnownPeers lists the known peers, seen most recently first.
 func (s *Store) KnownPeers() ([]KnownPeer, error) {
 	var out []KnownPeer
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		b := tx.Bucket(bKnown)
 		return b.ForEach(func(k, _ []byte) error {
 			var p KnownPeer

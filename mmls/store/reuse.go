@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Rooms are identities, not names (version 9). A name is used again when
@@ -45,7 +43,7 @@ var (
 
 // claimName makes name r's before r is joined: a different room's
 // leftovers go to its archive, r's own come back from theirs.
-func (s *Store) claimName(tx *bolt.Tx, r Room) error {
+func (s *Store) claimName(tx *Tx, r Room) error {
 	ids := tx.Bucket(bRoomIDs)
 	want := identityOf(r)
 	had := string(ids.Get([]byte(r.Name)))
@@ -71,7 +69,7 @@ func (s *Store) claimName(tx *bolt.Tx, r Room) error {
 
 // moveRoom moves everything stored under the room called from to the
 // name to, which holds nothing.
-func moveRoom(tx *bolt.Tx, from, to string) error {
+func moveRoom(tx *Tx, from, to string) error {
 	for _, name := range roomPrefixed {
 		if err := movePrefixed(tx.Bucket(name), from, to); err != nil {
 			return fmt.Errorf("store: %s: %w", name, err)
@@ -100,7 +98,7 @@ func moveRoom(tx *bolt.Tx, from, to string) error {
 	return moveField(tx.Bucket(bFiles), from, to, func(f *File) *string { return &f.Room })
 }
 
-func movePrefixed(b *bolt.Bucket, from, to string) error {
+func movePrefixed(b *Bucket, from, to string) error {
 	prefix := []byte(from + "\x00")
 	var keys, vals [][]byte
 	c := b.Cursor()
@@ -118,7 +116,7 @@ func movePrefixed(b *bolt.Bucket, from, to string) error {
 	return nil
 }
 
-func moveSub(b *bolt.Bucket, from, to string) error {
+func moveSub(b *Bucket, from, to string) error {
 	src := b.Bucket([]byte(from))
 	if src == nil {
 		return nil
@@ -142,7 +140,7 @@ func moveSub(b *bolt.Bucket, from, to string) error {
 }
 
 // moveField renames the room in every JSON value of b that names from.
-func moveField[T any](b *bolt.Bucket, from, to string, room func(*T) *string) error {
+func moveField[T any](b *Bucket, from, to string, room func(*T) *string) error {
 	var keys [][]byte
 	var vals []T
 	if err := b.ForEach(func(k, _ []byte) error {
@@ -167,7 +165,7 @@ func moveField[T any](b *bolt.Bucket, from, to string, room func(*T) *string) er
 }
 
 // nameRooms gives the rooms we are in their identities (version 9).
-func nameRooms(tx *bolt.Tx) error {
+func nameRooms(tx *Tx) error {
 	if err := createBuckets(tx, bRoomIDs); err != nil {
 		return err
 	}

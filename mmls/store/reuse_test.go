@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // fill leaves a trace of the room now called name in every place a room
@@ -174,7 +172,7 @@ func TestUpgradesVersion8(t *testing.T) {
 	must(t, s.JoinRoom(Room{Name: "dev", JoinedAt: t0, Private: true, Secret: bytes.Repeat([]byte{1}, 32)}))
 	fill(t, s, "dev", "secret lines")
 	must(t, s.LeaveRoom("dev"))
-	must(t, s.db.Update(func(tx *bolt.Tx) error {
+	must(t, s.update(func(tx *Tx) error {
 		if err := tx.DeleteBucket(bRoomIDs); err != nil {
 			return err
 		}

@@ -4,9 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Identity is the stored identity: the key seed and the nick.
@@ -18,7 +17,7 @@ type Identity struct {
 // Identity returns the stored identity, or ErrNotFound.
 func (s *Store) Identity() (Identity, error) {
 	var id Identity
-	err := s.view(func(tx *bolt.Tx) error { return getJSON(tx.Bucket(bIdentity), []byte("self"), &id) })
+	err := s.view(func(tx *Tx) error { return getJSON(tx.Bucket(bIdentity), []byte("self"), &id) })
 	if err == nil && len(id.Seed) != 32 {
 		return Identity{}, fmt.Errorf("%w: identity seed of %d bytes", ErrCorrupt, len(id.Seed))
 	}
@@ -27,7 +26,7 @@ func (s *Store) Identity() (Identity, error) {
 
 // SetIdentity stores the identity (a first start, or a nick change).
 func (s *Store) SetIdentity(id Identity) error {
-	return s.update(func(tx *bolt.Tx) error { return putJSON(tx.Bucket(bIdentity), []byte("self"), id) })
+	return s.update(func(tx *Tx) error { return putJSON(tx.Bucket(bIdentity), []byte("self"), id) })
 }
 
 // Room is a room we joined. A private room has a secret (its id comes
@@ -49,7 +48,7 @@ type Room struct {
 
 // SetPowers keeps a private room's powers as they are now.
 func (s *Store) SetPowers(name string, roles, update []byte, oldTags [][]byte) error {
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *Tx) error {
 		var r Room
 		if err := getJSON(tx.Bucket(bRooms), []byte(name), &r); err != nil {
 			return err
@@ -62,7 +61,7 @@ func (s *Store) SetPowers(name string, roles, update []byte, oldTags [][]byte) e
 // JoinRoom records that we are in r (unless we are in a room of its name):
 // what another room of its name left behind is kept apart (reuse.go).
 func (s *Store) JoinRoom(r Room) error {
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *Tx) error {
 		b := tx.Bucket(bRooms)
 		if b.Get([]byte(r.Name)) != nil {
 			return nil
@@ -82,7 +81,7 @@ func (s *Store) LeaveRoom(name string) error {
 	if err != nil {
 		return err
 	}
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *Tx) error {
 		for _, v := range vouches {
 			if err := tx.Bucket(bVouches).Delete(kickKey(name, v)); err != nil {
 				return err
@@ -94,7 +93,7 @@ func (s *Store) LeaveRoom(name string) error {
 
 // Vouch records that we vouch for peer in the private room.
 func (s *Store) Vouch(room, peer string) error {
-	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bVouches).Put(kickKey(room, peer), nil) })
+	return s.update(func(tx *Tx) error { return tx.Bucket(bVouches).Put(kickKey(room, peer), nil) })
 }
 
 // Vouches lists the peers we vouch for in room.
@@ -113,7 +112,7 @@ type Invite struct {
 
 // AddInvite keeps an invitation (a newer one to the same name replaces it).
 func (s *Store) AddInvite(inv Invite) error {
-	return s.update(func(tx *bolt.Tx) error { return putJSON(tx.Bucket(bInvites), inviteKey(inv.Room, inv.From), inv) })
+	return s.update(func(tx *Tx) error { return putJSON(tx.Bucket(bInvites), inviteKey(inv.Room, inv.From), inv) })
 }
 
 // inviteKey keys an invitation by room name and inviter (version 8): one
@@ -124,7 +123,7 @@ func inviteKey(room, from string) []byte { return []byte(room + "\x00" + from) }
 func (s *Store) Invitations(room string) ([]Invite, error) {
 	var out []Invite
 	prefix := []byte(room + "\x00")
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		c := tx.Bucket(bInvites).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			var inv Invite
@@ -135,17 +134,18 @@ func (s *Store) Invitations(room string) ([]Invite, error) {
 		}
 		return nil
 	})
+	sort.Slice(out, func(i, j int) bool { return out[i].From < out[j].From })
 	return out, err
 }
 
 // DropInvite forgets from's invitation to room (it was accepted).
 func (s *Store) DropInvite(room, from string) error {
-	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bInvites).Delete(inviteKey(room, from)) })
+	return s.update(func(tx *Tx) error { return tx.Bucket(bInvites).Delete(inviteKey(room, from)) })
 }
 
 // keyInvitesByInviter re-keys the invitations by room and inviter
 // (version 8).
-func keyInvitesByInviter(tx *bolt.Tx) error {
+func keyInvitesByInviter(tx *Tx) error {
 	b := tx.Bucket(bInvites)
 	var old [][]byte
 	if err := b.ForEach(func(k, _ []byte) error {
@@ -174,7 +174,7 @@ func keyInvitesByInviter(tx *bolt.Tx) error {
 // Rooms lists the rooms we are in, by name.
 func (s *Store) Rooms() ([]Room, error) {
 	var out []Room
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		return tx.Bucket(bRooms).ForEach(func(k, _ []byte) error {
 			var r Room
 			if err := getJSON(tx.Bucket(bRooms), k, &r); err != nil {
@@ -184,6 +184,8 @@ func (s *Store) Rooms() ([]Room, error) {
 			return nil
 		})
 	})
+	// A sealed store keeps them in the order of their names' hashes.
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, err
 }
 
@@ -198,13 +200,13 @@ const (
 
 // SetSetting records a setting.
 func (s *Store) SetSetting(name, value string) error {
-	return s.update(func(tx *bolt.Tx) error { return tx.Bucket(bSettings).Put([]byte(name), []byte(value)) })
+	return s.update(func(tx *Tx) error { return tx.Bucket(bSettings).Put([]byte(name), []byte(value)) })
 }
 
 // Setting returns a setting ("" when never set).
 func (s *Store) Setting(name string) (string, error) {
 	var v string
-	err := s.view(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *Tx) error {
 		v = string(tx.Bucket(bSettings).Get([]byte(name)))
 		return nil
 	})

@@ -8,8 +8,10 @@
 // the outbox says was not acknowledged. So no epoch secret is ever on disk.
 // What other members need of others' messages travels as the authors'
 // signed envelopes (held.go), handed on by whoever holds them.
-// The identity seed is, in a file only its owner can read (0600, in a 0700
-// folder).
+// The file is only its owner's (0600, in a 0700 folder). A store opened
+// with OpenSealed is encrypted at rest: every value sealed, every key
+// that would say something hashed under a key only the passphrase
+// unlocks (seal.go, lock.go); Open opens a plain one.
 //
 // A file that is not a bbolt database, or a bbolt database that is not
 // ours, or one written by a newer version, is refused with an error
@@ -24,7 +26,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -69,14 +70,14 @@ var (
 	buckets   = [][]byte{bMeta, bIdentity, bRooms, bMessages, bMsgKeys, bOutbox, bKicks, bPins, bMembers, bVerified, bVouches, bInvites, bAlerts, bDelivery, bKnown, bSettings, bNotes, bFiles, bManifest,
 		bSeqs, bSealed, bAcked, bPeerAcks, bHeld, bIgnored, bQuota, bRoomIDs}
 	// upgrades bring a store of the version before each up to it.
-	upgrades = map[uint32]func(*bolt.Tx) error{
-		2: func(tx *bolt.Tx) error { return createBuckets(tx, bVouches, bInvites) },
+	upgrades = map[uint32]func(*Tx) error{
+		2: func(tx *Tx) error { return createBuckets(tx, bVouches, bInvites) },
 		3: keyMessagesBySender,
-		4: func(tx *bolt.Tx) error { return createBuckets(tx, bAlerts) },
-		5: func(tx *bolt.Tx) error { return createBuckets(tx, bDelivery, bKnown, bSettings, bNotes) },
-		6: func(tx *bolt.Tx) error { return createBuckets(tx, bFiles, bManifest) },
-		7: func(tx *bolt.Tx) error { return createBuckets(tx, bSeqs, bSealed, bAcked, bPeerAcks, bHeld) },
-		8: func(tx *bolt.Tx) error {
+		4: func(tx *Tx) error { return createBuckets(tx, bAlerts) },
+		5: func(tx *Tx) error { return createBuckets(tx, bDelivery, bKnown, bSettings, bNotes) },
+		6: func(tx *Tx) error { return createBuckets(tx, bFiles, bManifest) },
+		7: func(tx *Tx) error { return createBuckets(tx, bSeqs, bSealed, bAcked, bPeerAcks, bHeld) },
+		8: func(tx *Tx) error {
 			if err := createBuckets(tx, bIgnored, bQuota); err != nil {
 				return err
 			}
@@ -86,7 +87,7 @@ var (
 	}
 )
 
-func createBuckets(tx *bolt.Tx, names ...[]byte) error {
+func createBuckets(tx *Tx, names ...[]byte) error {
 	for _, b := range names {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
@@ -97,7 +98,7 @@ func createBuckets(tx *bolt.Tx, names ...[]byte) error {
 
 // keyMessagesBySender re-keys the history's dedupe index: a message id
 // counts per sender and room (version 3), not across the store.
-func keyMessagesBySender(tx *bolt.Tx) error {
+func keyMessagesBySender(tx *Tx) error {
 	if err := createBuckets(tx, bMsgKeys); err != nil {
 		return err
 	}
@@ -127,9 +128,11 @@ type Store struct {
 	db         *bolt.DB
 	path       string
 	writeFault *atomic.Pointer[error]
+	keys       *sealKeys // nil: a plain store
+	lock       *lockState
 	// batch is the write transaction of a Batch: every read and write
 	// goes through it, and nothing is durable until Commit.
-	batch  *bolt.Tx
+	batch  *Tx
 	failed error        // the first failed write of the batch
 	oc     *outboxCache // the batch's receipts, written at Commit
 	wrote  bool         // the batch has written: Commit has something to make durable
@@ -148,7 +151,8 @@ func (s *Store) Begin() (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: begin: %w", err)
 	}
-	return &Store{db: s.db, path: s.path, writeFault: s.writeFault, batch: tx, oc: newOutboxCache()}, nil
+	return &Store{db: s.db, path: s.path, writeFault: s.writeFault, keys: s.keys, lock: s.lock,
+		batch: &Tx{tx: tx, k: s.keys}, oc: newOutboxCache()}, nil
 }
 
 // Commit ends a batch: everything it wrote is durable when it returns nil.
@@ -164,17 +168,17 @@ func (s *Store) Commit() error {
 	tx := s.batch
 	s.batch, s.oc = nil, nil
 	if s.failed != nil {
-		_ = tx.Rollback()
+		_ = tx.tx.Rollback()
 		return s.failed
 	}
 	if !s.wrote {
-		return tx.Rollback()
+		return tx.tx.Rollback()
 	}
 	if fault := s.writeFault.Load(); fault != nil {
-		_ = tx.Rollback()
+		_ = tx.tx.Rollback()
 		return fmt.Errorf("store: %w", *fault)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := tx.tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	return nil
@@ -190,37 +194,40 @@ func (s *Store) FailWrites(err error) {
 	s.writeFault.Store(&err)
 }
 
-// Open opens (creating if needed) the store in dir. The folder is made
-// 0700 and the file 0600.
-func Open(dir string) (s *Store, err error) {
+// Open opens (creating if needed) the plain store in dir; a sealed one
+// is refused with ErrSealed (see OpenSealed). The folder is made 0700 and
+// the file 0600.
+func Open(dir string) (*Store, error) { return openStore(dir, nil) }
+
+func prepareDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("store: data directory: %w", err)
+		return fmt.Errorf("store: data directory: %w", err)
 	}
 	if err := os.Chmod(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("store: data directory: %w", err)
+		return fmt.Errorf("store: data directory: %w", err)
+	}
+	return nil
+}
+
+// openStore opens the store in dir, sealed under pass (nil: plain).
+func openStore(dir string, pass []byte) (*Store, error) {
+	if err := prepareDir(dir); err != nil {
+		return nil, err
 	}
 	path := filepath.Join(dir, FileName)
-	// bbolt panics on some damaged files; a panic here is a damaged file.
-	defer func() {
-		if r := recover(); r != nil {
-			s, err = nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, r)
-		}
-	}()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	db, err := openBolt(path, false)
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("%w: %s", ErrLocked, path)
-		}
-		if errors.Is(err, bolt.ErrInvalid) || errors.Is(err, bolt.ErrVersionMismatch) || errors.Is(err, bolt.ErrChecksum) {
-			return nil, fmt.Errorf("%w: %s: %v", ErrForeign, path, err)
-		}
-		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+		return nil, err
 	}
 	if err := os.Chmod(path, 0o600); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	s = &Store{db: db, path: path, writeFault: new(atomic.Pointer[error])}
+	s := &Store{db: db, path: path, writeFault: new(atomic.Pointer[error])}
+	if err := s.unlock(pass); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := s.init(); err != nil {
 		db.Close()
 		return nil, err
@@ -230,11 +237,11 @@ func Open(dir string) (s *Store, err error) {
 
 // init stamps a new file, or checks an existing one is ours.
 func (s *Store) init() error {
-	return s.update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *Tx) error {
 		meta := tx.Bucket(bMeta)
 		if meta == nil {
 			// A bbolt file with other buckets and no meta is someone else's.
-			if err := tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			if err := tx.tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
 				return fmt.Errorf("%w: %s has bucket %q", ErrForeign, s.path, name)
 			}); err != nil {
 				return err
@@ -247,6 +254,11 @@ func (s *Store) init() error {
 			meta = tx.Bucket(bMeta)
 			if err := meta.Put([]byte("magic"), []byte(magic)); err != nil {
 				return err
+			}
+			if s.lock != nil && s.lock.fresh != nil {
+				if err := meta.Put([]byte(metaSeal), s.lock.fresh); err != nil {
+					return err
+				}
 			}
 			return meta.Put([]byte("version"), binary.BigEndian.AppendUint32(nil, version))
 		}
@@ -289,7 +301,7 @@ func (s *Store) Close() error { return s.db.Close() }
 // Path returns the database file's path.
 func (s *Store) Path() string { return s.path }
 
-func (s *Store) update(f func(*bolt.Tx) error) (err error) {
+func (s *Store) update(f func(*Tx) error) (err error) {
 	// A batch reaches the disk at Commit, which is where a refused write
 	// shows.
 	if fault := s.writeFault.Load(); fault != nil && s.batch == nil {
@@ -319,10 +331,10 @@ func (s *Store) update(f func(*bolt.Tx) error) (err error) {
 		s.wrote = true
 		return nil
 	}
-	return s.db.Update(f)
+	return s.db.Update(func(tx *bolt.Tx) error { return f(&Tx{tx: tx, k: s.keys}) })
 }
 
-func (s *Store) view(f func(*bolt.Tx) error) (err error) {
+func (s *Store) view(f func(*Tx) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %v", ErrCorrupt, r)
@@ -331,10 +343,10 @@ func (s *Store) view(f func(*bolt.Tx) error) (err error) {
 	if s.batch != nil {
 		return f(s.batch)
 	}
-	return s.db.View(f)
+	return s.db.View(func(tx *bolt.Tx) error { return f(&Tx{tx: tx, k: s.keys}) })
 }
 
-func getJSON(b *bolt.Bucket, key []byte, v any) error {
+func getJSON(b *Bucket, key []byte, v any) error {
 	raw := b.Get(key)
 	if raw == nil {
 		return ErrNotFound
@@ -345,7 +357,7 @@ func getJSON(b *bolt.Bucket, key []byte, v any) error {
 	return nil
 }
 
-func putJSON(b *bolt.Bucket, key []byte, v any) error {
+func putJSON(b *Bucket, key []byte, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("store: encode: %w", err)

@@ -15,7 +15,7 @@ import (
 
 func open(t *testing.T, dir string) *Store {
 	t.Helper()
-	s, err := Open(dir)
+	s, err := openAny(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func begin(t *testing.T, s *Store) *Store {
 	}
 	t.Cleanup(func() {
 		if b.batch != nil {
-			_ = b.batch.Rollback()
+			_ = b.batch.tx.Rollback()
 			b.batch = nil
 		}
 	})
@@ -49,7 +49,7 @@ var t0 = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 func TestPersistsAcrossReopen(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
-	s, err := Open(dir)
+	s, err := openAny(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func TestKicks(t *testing.T) {
 	must(t, s.Kick("lobby", Kick{Peer: "y", By: "alice", At: t0}))
 	must(t, s.Kick("lobbyist", Kick{Peer: "z", At: t0})) // a room whose name extends another
 	// A kick as version 1 stored it: a bare time, ours.
-	must(t, s.db.Update(func(tx *bolt.Tx) error {
+	must(t, s.update(func(tx *Tx) error {
 		return tx.Bucket(bKicks).Put(kickKey("lobby", "w"), []byte(t0.Format(time.RFC3339Nano)))
 	}))
 	k, err := s.Kicked("lobby")
@@ -305,21 +305,21 @@ func TestRefusesForeignAndDamagedFiles(t *testing.T) {
 			db.Close()
 		}, ErrForeign},
 		{"a newer version", func(t *testing.T, path string) {
-			s, err := Open(filepath.Dir(path))
+			s, err := openAny(filepath.Dir(path))
 			if err != nil {
 				t.Fatal(err)
 			}
-			s.db.Update(func(tx *bolt.Tx) error {
+			s.update(func(tx *Tx) error {
 				return tx.Bucket(bMeta).Put([]byte("version"), []byte{0, 0, 0, 99})
 			})
 			s.Close()
 		}, ErrNewer},
 		{"a damaged record", func(t *testing.T, path string) {
-			s, err := Open(filepath.Dir(path))
+			s, err := openAny(filepath.Dir(path))
 			if err != nil {
 				t.Fatal(err)
 			}
-			s.db.Update(func(tx *bolt.Tx) error {
+			s.update(func(tx *Tx) error {
 				return tx.Bucket(bIdentity).Put([]byte("self"), []byte("{not json"))
 			})
 			s.Close()
@@ -332,7 +332,7 @@ func TestRefusesForeignAndDamagedFiles(t *testing.T) {
 			path := filepath.Join(dir, FileName)
 			tc.prepare(t, path)
 			before, _ := os.ReadFile(path)
-			s, err := Open(dir)
+			s, err := openAny(dir)
 			if err == nil {
 				_, err = s.Identity()
 				s.Close()
@@ -354,7 +354,7 @@ func TestSecondOpenIsRefused(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	open(t, dir)
-	if _, err := Open(dir); !errors.Is(err, ErrLocked) {
+	if _, err := openAny(dir); !errors.Is(err, ErrLocked) {
 		t.Fatalf("want ErrLocked, got %v", err)
 	}
 }
@@ -363,7 +363,7 @@ func TestUnusableDirectory(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "plain-file")
 	os.WriteFile(file, []byte("x"), 0o600)
-	if _, err := Open(filepath.Join(file, "data")); err == nil {
+	if _, err := openAny(filepath.Join(file, "data")); err == nil {
 		t.Fatal("a directory under a file was accepted")
 	}
 }
@@ -423,7 +423,7 @@ func TestUpgradesVersion1(t *testing.T) {
 	}
 	// Make it a version 1 store: no vouches or invites, and the dedupe
 	// index keyed by message id alone.
-	must(t, s.db.Update(func(tx *bolt.Tx) error {
+	must(t, s.update(func(tx *Tx) error {
 		for _, b := range [][]byte{bVouches, bInvites, bMsgKeys, bAlerts} {
 			if err := tx.DeleteBucket(b); err != nil {
 				return err
@@ -452,7 +452,7 @@ func TestUpgradesVersion1(t *testing.T) {
 	if added, err := s.AddMessage(Message{ID: "m1", Room: "lobby", FromID: "carol", Text: "hi"}); err != nil || !added {
 		t.Fatalf("another sender's id after the upgrade: added %v, %v", added, err)
 	}
-	must(t, s.db.View(func(tx *bolt.Tx) error {
+	must(t, s.view(func(tx *Tx) error {
 		if v := binary.BigEndian.Uint32(tx.Bucket(bMeta).Get([]byte("version"))); v != version {
 			t.Errorf("version %d after the upgrade", v)
 		}
@@ -617,7 +617,7 @@ func TestEmptyBatchLeavesTheDiskAlone(t *testing.T) {
 	s := open(t, t.TempDir())
 	must(t, s.JoinRoom(Room{Name: "lobby", JoinedAt: t0}))
 	txid := func() (id int) {
-		must(t, s.view(func(tx *bolt.Tx) error { id = tx.ID(); return nil }))
+		must(t, s.view(func(tx *Tx) error { id = tx.tx.ID(); return nil }))
 		return id
 	}
 	for _, tc := range []struct {
@@ -672,7 +672,7 @@ func TestPanicInBatchRollsBack(t *testing.T) {
 
 func panicInBatch(t *testing.T, s, b *Store) {
 	t.Helper()
-	err := b.update(func(tx *bolt.Tx) error {
+	err := b.update(func(tx *Tx) error {
 		if err := tx.Bucket(bMeta).Put([]byte("half"), []byte("written")); err != nil {
 			return err
 		}
@@ -687,7 +687,7 @@ func panicInBatch(t *testing.T, s, b *Store) {
 	if h, _ := s.History("lobby", 0); len(h) != 0 {
 		t.Fatalf("the failed batch left %+v", h)
 	}
-	must(t, s.view(func(tx *bolt.Tx) error {
+	must(t, s.view(func(tx *Tx) error {
 		if v := tx.Bucket(bMeta).Get([]byte("half")); v != nil {
 			t.Errorf("half a write reached the file: %q", v)
 		}
@@ -703,7 +703,7 @@ func TestUpgradesVersion7(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
 	secret := bytes.Repeat([]byte{4}, 32)
-	must(t, s.db.Update(func(tx *bolt.Tx) error {
+	must(t, s.update(func(tx *Tx) error {
 		if err := putJSON(tx.Bucket(bInvites), []byte("ops"), Invite{Room: "ops", Secret: secret, From: "alice", At: t0}); err != nil {
 			return err
 		}

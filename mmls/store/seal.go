@@ -1,0 +1,337 @@
+package store
+
+import (
+	"bytes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// A sealed store keeps bbolt's layout but hides what it holds: every value
+// is sealed with XChaCha20-Poly1305 under a key derived from the data key,
+// bound to where it lies (its bucket and key), and every key that would
+// say something (a room's name, a nick, a peer or message id) is replaced
+// by keyed hashes of its parts, so prefix scans still work. What stays
+// readable is what bbolt needs to find things: counters (history and
+// notes are numbered), a held message's send time (held messages are
+// dropped oldest first), how many records each bucket has, and their
+// sizes. The original key travels inside the sealed value, so iteration
+// gives callers the keys they wrote.
+//
+// Tx, Bucket and Cursor are the store's view of bbolt's: on a plain store
+// they pass everything through unchanged, so a plain file is exactly the
+// format it always was.
+
+// sealKeys are the data key's per-purpose keys.
+type sealKeys struct {
+	aead cipher.AEAD // values
+	name []byte      // keyed hashes of keys' parts
+	log  []byte      // the log file's records
+}
+
+const nameHashLen = 16
+
+func deriveKeys(dataKey []byte) (*sealKeys, error) {
+	sub := func(purpose string) []byte {
+		k, err := hkdf.Key(sha256.New, dataKey, nil, "mmls-chat store "+purpose, 32)
+		if err != nil {
+			panic(err) // only for lengths hkdf cannot give
+		}
+		return k
+	}
+	aead, err := chacha20poly1305.NewX(sub("values"))
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return &sealKeys{aead: aead, name: sub("names"), log: sub("log")}, nil
+}
+
+// hash is the keyed hash that stands for one part of a key.
+func (k *sealKeys) hash(part []byte) []byte {
+	m := hmac.New(sha256.New, k.name)
+	m.Write(part)
+	return m.Sum(nil)[:nameHashLen]
+}
+
+// layout says how a bucket's keys are stored.
+type layout uint8
+
+const (
+	layoutNames layout = iota // parts split at \x00, each a keyed hash
+	layoutSeqs                // big-endian counters, kept as they are
+	layoutHeld                // author \x00 sent-at \x00 id; \xff totals
+	layoutClear               // nothing hidden (the meta bucket)
+)
+
+// layoutOf is the layout of a top-level bucket's keys, and of its
+// sub-buckets' keys.
+func layoutOf(name []byte) (own, subs layout) {
+	switch string(name) {
+	case string(bMeta):
+		return layoutClear, layoutClear
+	case string(bAlerts):
+		return layoutSeqs, layoutSeqs
+	case string(bMessages), string(bNotes):
+		return layoutNames, layoutSeqs
+	case string(bHeld):
+		return layoutNames, layoutHeld
+	}
+	return layoutNames, layoutNames
+}
+
+// storedKey is what bbolt holds for key k. A key that ends in \x00 (a
+// prefix to scan) gives the prefix of the stored keys it begins.
+func (b *Bucket) storedKey(k []byte) []byte {
+	switch {
+	case b.k == nil || b.own == layoutClear || b.own == layoutSeqs:
+		return k
+	case b.own == layoutHeld:
+		return b.heldKey(k)
+	}
+	return b.namesKey(k)
+}
+
+func (b *Bucket) namesKey(k []byte) []byte {
+	out := make([]byte, 0, nameHashLen*(1+bytes.Count(k, []byte{0})))
+	for {
+		part, rest, more := bytes.Cut(k, []byte{0})
+		out = append(out, b.k.hash(part)...)
+		if !more || len(rest) == 0 {
+			return out
+		}
+		k = rest
+	}
+}
+
+// heldKey keeps a held message's send time in the clear, so that the
+// oldest of an author is found first, and the totals (\xff...) after
+// every message.
+func (b *Bucket) heldKey(k []byte) []byte {
+	if len(k) > 0 && k[0] == 0xff {
+		if len(k) == 1 {
+			return []byte{0xff}
+		}
+		return append([]byte{0xff}, b.k.hash(k[1:])...)
+	}
+	author, rest, ok := bytes.Cut(k, []byte{0})
+	switch {
+	case ok && len(rest) == 0:
+		return append([]byte{0}, b.k.hash(author)...)
+	case ok && len(rest) >= 9 && rest[8] == 0:
+		out := append(append([]byte{0}, b.k.hash(author)...), rest[:8]...)
+		return append(out, b.k.hash(rest[9:])...)
+	}
+	return append([]byte{1}, b.k.hash(k)...)
+}
+
+// seal is what bbolt holds for value v under key k (stored as sk).
+func (b *Bucket) seal(k, sk, v []byte) []byte {
+	plain := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(k)+len(v)), uint64(len(k)))
+	plain = append(append(plain, k...), v...)
+	nonce := make([]byte, chacha20poly1305.NonceSizeX, chacha20poly1305.NonceSizeX+len(plain)+chacha20poly1305.Overhead)
+	if _, err := rand.Read(nonce); err != nil {
+		panic(err) // crypto/rand does not fail
+	}
+	return b.k.aead.Seal(nonce, nonce, plain, b.ad(sk))
+}
+
+// open gives back the key and value sealed in raw (stored under sk). A
+// value that does not open is a damaged or altered file: it panics with
+// ErrCorrupt, which the store's view and update turn into an error.
+func (b *Bucket) open(sk, raw []byte) (k, v []byte) {
+	if len(raw) < chacha20poly1305.NonceSizeX {
+		panic(fmt.Errorf("%w: a sealed value of %d bytes", ErrCorrupt, len(raw)))
+	}
+	plain, err := b.k.aead.Open(nil, raw[:chacha20poly1305.NonceSizeX], raw[chacha20poly1305.NonceSizeX:], b.ad(sk))
+	if err != nil {
+		panic(fmt.Errorf("%w: a sealed value does not open (altered, or moved from elsewhere)", ErrCorrupt))
+	}
+	n, used := binary.Uvarint(plain)
+	if used <= 0 || n > uint64(len(plain)-used) {
+		panic(fmt.Errorf("%w: a sealed value without its key", ErrCorrupt))
+	}
+	return plain[used : used+int(n)], plain[used+int(n):]
+}
+
+func (b *Bucket) ad(sk []byte) []byte {
+	return append(append(append([]byte(nil), b.path...), 0xff), sk...)
+}
+
+// Tx is a bbolt transaction seen through the store's seal.
+type Tx struct {
+	tx *bolt.Tx
+	k  *sealKeys // nil: a plain store
+}
+
+// Bucket is a top-level bucket (nil if it does not exist).
+func (t *Tx) Bucket(name []byte) *Bucket { return t.top(name, t.tx.Bucket(name)) }
+
+func (t *Tx) top(name []byte, b *bolt.Bucket) *Bucket {
+	if b == nil {
+		return nil
+	}
+	own, subs := layoutOf(name)
+	return &Bucket{b: b, k: t.k, own: own, subs: subs, path: bytes.Clone(name)}
+}
+
+// CreateBucketIfNotExists creates a top-level bucket.
+func (t *Tx) CreateBucketIfNotExists(name []byte) (*Bucket, error) {
+	b, err := t.tx.CreateBucketIfNotExists(name)
+	return t.top(name, b), err
+}
+
+// CreateBucket creates a top-level bucket that must not exist.
+func (t *Tx) CreateBucket(name []byte) (*Bucket, error) {
+	b, err := t.tx.CreateBucket(name)
+	return t.top(name, b), err
+}
+
+// DeleteBucket deletes a top-level bucket.
+func (t *Tx) DeleteBucket(name []byte) error { return t.tx.DeleteBucket(name) }
+
+// Bucket is a bbolt bucket seen through the store's seal.
+type Bucket struct {
+	b         *bolt.Bucket
+	k         *sealKeys
+	own, subs layout
+	path      []byte // top-level name, then each sub-bucket's stored name
+}
+
+// Get returns the value of k, nil if there is none.
+func (b *Bucket) Get(k []byte) []byte {
+	if b.k == nil || b.own == layoutClear {
+		return b.b.Get(k)
+	}
+	sk := b.storedKey(k)
+	raw := b.b.Get(sk)
+	if raw == nil {
+		return nil
+	}
+	_, v := b.open(sk, raw)
+	if v == nil {
+		v = []byte{}
+	}
+	return v
+}
+
+// Put sets k to v.
+func (b *Bucket) Put(k, v []byte) error {
+	if b.k == nil || b.own == layoutClear {
+		return b.b.Put(k, v)
+	}
+	sk := b.storedKey(k)
+	return b.b.Put(sk, b.seal(k, sk, v))
+}
+
+// Delete removes k.
+func (b *Bucket) Delete(k []byte) error { return b.b.Delete(b.storedKey(k)) }
+
+// NextSequence, Sequence and SetSequence are bbolt's counter, unsealed.
+func (b *Bucket) NextSequence() (uint64, error) { return b.b.NextSequence() }
+func (b *Bucket) Sequence() uint64              { return b.b.Sequence() }
+func (b *Bucket) SetSequence(v uint64) error    { return b.b.SetSequence(v) }
+
+// ForEach calls f with every key and value (v nil for a sub-bucket), in
+// stored order.
+func (b *Bucket) ForEach(f func(k, v []byte) error) error {
+	c := b.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if err := f(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// subName is where a sealed store keeps a sub-bucket's name, beside it.
+func subName(sk []byte) []byte { return append(bytes.Clone(sk), 0) }
+
+func (b *Bucket) sub(sk []byte, c *bolt.Bucket) *Bucket {
+	if c == nil {
+		return nil
+	}
+	path := append(append(bytes.Clone(b.path), 0), sk...)
+	return &Bucket{b: c, k: b.k, own: b.subs, subs: b.subs, path: path}
+}
+
+// Bucket is the sub-bucket name (nil if it does not exist).
+func (b *Bucket) Bucket(name []byte) *Bucket {
+	sk := b.storedKey(name)
+	return b.sub(sk, b.b.Bucket(sk))
+}
+
+// CreateBucketIfNotExists creates the sub-bucket name.
+func (b *Bucket) CreateBucketIfNotExists(name []byte) (*Bucket, error) {
+	sk := b.storedKey(name)
+	c, err := b.b.CreateBucketIfNotExists(sk)
+	if err != nil {
+		return nil, err
+	}
+	if b.k != nil && b.b.Get(subName(sk)) == nil {
+		if err := b.b.Put(subName(sk), b.seal(name, subName(sk), nil)); err != nil {
+			return nil, err
+		}
+	}
+	return b.sub(sk, c), nil
+}
+
+// DeleteBucket deletes the sub-bucket name.
+func (b *Bucket) DeleteBucket(name []byte) error {
+	sk := b.storedKey(name)
+	if err := b.b.DeleteBucket(sk); err != nil {
+		return err
+	}
+	if b.k == nil {
+		return nil
+	}
+	return b.b.Delete(subName(sk))
+}
+
+// ForEachBucket calls f with the name of every sub-bucket.
+func (b *Bucket) ForEachBucket(f func(name []byte) error) error {
+	return b.b.ForEachBucket(func(sk []byte) error {
+		if b.k == nil {
+			return f(sk)
+		}
+		raw := b.b.Get(subName(sk))
+		if raw == nil {
+			panic(fmt.Errorf("%w: a sub-bucket without its name", ErrCorrupt))
+		}
+		name, _ := b.open(subName(sk), raw)
+		return f(name)
+	})
+}
+
+// Cursor walks the bucket in stored order: on a sealed store that is the
+// order of the hashes, except for counters and held messages' times.
+func (b *Bucket) Cursor() *Cursor { return &Cursor{c: b.b.Cursor(), b: b} }
+
+// Cursor is a bbolt cursor seen through the store's seal.
+type Cursor struct {
+	c *bolt.Cursor
+	b *Bucket
+}
+
+func (c *Cursor) opened(sk, raw []byte) ([]byte, []byte) {
+	if sk == nil || c.b.k == nil || c.b.own == layoutClear || raw == nil {
+		return sk, raw // the end, a plain store, or a sub-bucket
+	}
+	return c.b.open(sk, raw)
+}
+
+func (c *Cursor) First() ([]byte, []byte) { return c.opened(c.c.First()) }
+func (c *Cursor) Last() ([]byte, []byte)  { return c.opened(c.c.Last()) }
+func (c *Cursor) Next() ([]byte, []byte)  { return c.opened(c.c.Next()) }
+func (c *Cursor) Prev() ([]byte, []byte)  { return c.opened(c.c.Prev()) }
+
+// Seek moves to the first key at or after k; on a sealed store only a
+// whole key or a prefix that ends in \x00 (or \xff among held messages)
+// finds what it would find on a plain one.
+func (c *Cursor) Seek(k []byte) ([]byte, []byte) { return c.opened(c.c.Seek(c.b.storedKey(k))) }
