@@ -297,7 +297,7 @@ func TestCancelFetch(t *testing.T) {
 		t.Fatal(err)
 	}
 	bob.WaitFor("cancelled", func(e mmls.Event) bool { c, ok := e.(*mmls.FileCancelled); return ok && c.ID == off.File.ID })
-	part := filepath.Join(l.Dir("bob"), "files", off.File.ID+".part")
+	part := filepath.Join(l.Dir("bob"), "files", off.File.ID+".sealed")
 	if _, err := os.Stat(part); !os.IsNotExist(err) {
 		t.Fatalf("the partial file is still there: %v", err)
 	}

@@ -84,7 +84,7 @@ func (m *Manager) startFetch(rec store.File) {
 		return
 	}
 	delete(allowed, m.cfg.Me)
-	f := &fetch{holding: holding{id: key, o: o, s: s, allowed: allowed, path: m.PartPath(key)},
+	f := &fetch{holding: holding{id: key, o: o, s: s, allowed: allowed, path: m.PartPath(key), sealed: true},
 		inflight: map[int]ask{}, dup: map[int]ask{}, sources: map[PeerID]*source{}, tried: map[PeerID]bool{}, lastClear: time.Now()}
 	m.fetches[key] = f
 	if o.Size > m.cfg.MaxSize {
@@ -93,7 +93,7 @@ func (m *Manager) startFetch(rec store.File) {
 	}
 	f.part, err = os.OpenFile(f.path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err == nil {
-		err = f.part.Truncate(o.Size)
+		err = f.part.Truncate(sealedOffset(o, o.Chunks()))
 	}
 	if err != nil {
 		m.fail(f, fmt.Errorf("files: partial file: %w", err))
@@ -370,7 +370,7 @@ func (m *Manager) onData(f *fetch, from PeerID, d Data) {
 			m.fail(f, fmt.Errorf("its sender sealed chunk %d wrongly", i))
 			return
 		}
-		if _, err := f.part.WriteAt(plain, int64(i)*int64(f.o.Chunk)); err != nil {
+		if _, err := f.part.WriteAt(d.Bytes, sealedOffset(f.o, i)); err != nil {
 			m.fail(f, fmt.Errorf("files: write: %w", err))
 			return
 		}
@@ -486,6 +486,31 @@ func (m *Manager) persist(f *fetch) {
 	f.dirty = false
 }
 
+// place opens the sealed partial file into a hidden file beside its
+// destination, checks the whole file's hash, and puts it in place: the
+// plaintext is only ever written where the user saves it.
+func (m *Manager) place(f *fetch, rec store.File) (string, error) {
+	if err := os.MkdirAll(rec.DestDir, 0o700); err != nil {
+		return "", err
+	}
+	tmp, err := os.CreateTemp(rec.DestDir, ".mmls-chat-*.part")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	err = f.holding.opened(tmp)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", err
+	}
+	return Place(tmp.Name(), rec.DestDir, rec.DestName)
+}
+
 // finish checks the whole file's hash and puts it in place.
 func (m *Manager) finish(f *fetch) {
 	id := f.id.String()
@@ -493,16 +518,12 @@ func (m *Manager) finish(f *fetch) {
 		m.fail(f, fmt.Errorf("files: sync: %w", err))
 		return
 	}
-	if err := verifyWhole(f.path, f.o.SHA256); err != nil {
-		m.fail(f, err)
-		return
-	}
 	rec, err := m.cfg.Store.GetFile(id)
 	if err != nil {
 		m.fail(f, err)
 		return
 	}
-	path, err := Place(f.path, rec.DestDir, rec.DestName)
+	path, err := m.place(f, rec)
 	if err != nil {
 		m.fail(f, fmt.Errorf("could not save it in %s: %w", rec.DestDir, err))
 		return

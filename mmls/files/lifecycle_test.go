@@ -579,6 +579,23 @@ func TestResumeAfterRestart(t *testing.T) {
 	if got, _ := bob.st.GetFile(rec.ID); got.State != store.FileFetching || len(got.Have) == 0 {
 		t.Fatalf("record after the stop: %+v", got)
 	}
+	// The partial file holds the chunks sealed, as they travelled: no
+	// plaintext on disk until the file is saved where the user said.
+	part, err := os.ReadFile(bob.m.PartPath(keyOf(t, rec)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, _ := ParseOffer(rec.Offer)
+	sl, _ := NewSealer(o)
+	for i := range 4 {
+		plain := data[i*DefaultChunk : (i+1)*DefaultChunk]
+		if bytes.Contains(part, plain[:64]) {
+			t.Fatalf("chunk %d lies in the partial file in clear", i)
+		}
+		if !bytes.Contains(part, sl.Seal(nil, i, plain)) {
+			t.Fatalf("chunk %d is not in the partial file sealed", i)
+		}
+	}
 	l.mu.Lock()
 	l.hold, l.held = nil, nil
 	l.mu.Unlock()

@@ -133,6 +133,11 @@ type holding struct {
 	allowed map[PeerID]bool
 	path    string // the whole file, or a fetch's partial file
 	have    bitset // nil: whole
+	// sealed: path holds the chunks as they travel (a partial file), at
+	// chunk i*(Chunk+Overhead), not the plaintext: a partial download on
+	// disk is no more readable than the traffic, and its key is in the
+	// store.
+	sealed bool
 }
 
 // New makes a manager; nothing runs until Run.
@@ -277,6 +282,13 @@ func (m *Manager) Run(ctx context.Context) error {
 	}()
 	if err := os.MkdirAll(m.cfg.Dir, 0o700); err != nil {
 		return fmt.Errorf("files: %w", err)
+	}
+	// Partial files of an older version held plaintext: they go (what
+	// they held is fetched again, sealed).
+	if old, err := filepath.Glob(filepath.Join(m.cfg.Dir, "*.part")); err == nil {
+		for _, p := range old {
+			os.Remove(p)
+		}
 	}
 	kept, err := m.cfg.Store.Files()
 	if err != nil {
@@ -437,6 +449,16 @@ func (h *holding) read(i int) ([]byte, error) {
 
 // readFrom is read from an open file.
 func (h *holding) readFrom(fd *os.File, i int) ([]byte, error) {
+	if h.sealed {
+		sealed := make([]byte, h.o.ChunkLen(i)+Overhead)
+		if _, err := fd.ReadAt(sealed, sealedOffset(h.o, i)); err != nil {
+			return nil, err
+		}
+		if !h.man.Matches(i, sealed) {
+			return nil, errors.New("a partial file's chunk is not the one fetched")
+		}
+		return sealed, nil
+	}
 	plain := make([]byte, h.o.ChunkLen(i))
 	if _, err := fd.ReadAt(plain, int64(i)*int64(h.o.Chunk)); err != nil && !(errors.Is(err, io.EOF) && len(plain) == 0) {
 		return nil, err
@@ -493,21 +515,36 @@ func (m *Manager) next() {
 	}
 }
 
-// PartPath is where file id's partial copy is kept.
-func (m *Manager) PartPath(id ID) string { return filepath.Join(m.cfg.Dir, id.String()+".part") }
+// PartPath is where file id's partial copy is kept, sealed.
+func (m *Manager) PartPath(id ID) string { return filepath.Join(m.cfg.Dir, id.String()+".sealed") }
 
-// verifyWhole reads the file at path and checks its SHA-256.
-func verifyWhole(path string, want [32]byte) error {
-	fd, err := os.Open(path)
+// sealedOffset is where chunk i lies in a partial file.
+func sealedOffset(o *Offer, i int) int64 { return int64(i) * int64(o.Chunk+Overhead) }
+
+// opened writes the plaintext of the sealed partial file h.path to out,
+// checking it against the hash its sender announced.
+func (h *holding) opened(out io.Writer) error {
+	fd, err := os.Open(h.path)
 	if err != nil {
 		return err
 	}
 	defer fd.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, fd); err != nil {
-		return err
+	sum := sha256.New()
+	for i := range h.o.Chunks() {
+		sealed, err := h.readFrom(fd, i)
+		if err != nil {
+			return fmt.Errorf("files: chunk %d: %w", i, err)
+		}
+		plain, err := h.s.Open(nil, i, sealed)
+		if err != nil {
+			return fmt.Errorf("files: chunk %d: %w", i, err)
+		}
+		sum.Write(plain)
+		if _, err := out.Write(plain); err != nil {
+			return fmt.Errorf("files: %w", err)
+		}
 	}
-	if !bytes.Equal(h.Sum(nil), want[:]) {
+	if !bytes.Equal(sum.Sum(nil), h.o.SHA256[:]) {
 		return errors.New("the file does not match the hash its sender announced")
 	}
 	return nil
