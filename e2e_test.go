@@ -821,8 +821,20 @@ func TestE2ETerminalInterfaces(t *testing.T) {
 	l.Close()
 	alice, bob := tag+"-alice", tag+"-bob"
 	tmuxSession(t, alice, binary, "--nick", "alice", "--data", filepath.Join(dir, "a"), "--listen", addr, "--no-mdns")
-	waitScreen(t, alice, "alice (", 20*time.Second)
+	// alice chooses a passphrase at the first start, bob none.
+	waitScreen(t, alice, "new passphrase:", 20*time.Second)
+	exec.Command("tmux", "send-keys", "-t", alice, "-l", "sea shanty").Run()
+	exec.Command("tmux", "send-keys", "-t", alice, "Enter").Run()
+	waitScreen(t, alice, "again:", 20*time.Second)
+	exec.Command("tmux", "send-keys", "-t", alice, "-l", "sea shanty").Run()
+	exec.Command("tmux", "send-keys", "-t", alice, "Enter").Run()
+	if s := waitScreen(t, alice, "alice (", 20*time.Second); strings.Contains(s, "unencrypted") {
+		t.Errorf("alice chose a passphrase, and her status bar says:\n%s", s)
+	}
 	tmuxSession(t, bob, binary, "--nick", "bob", "--data", filepath.Join(dir, "b"), "--listen", "127.0.0.1:0", "--no-mdns", "--peer", addr)
+	waitScreen(t, bob, "new passphrase:", 20*time.Second)
+	exec.Command("tmux", "send-keys", "-t", bob, "Enter").Run()
+	waitScreen(t, bob, "unencrypted", 20*time.Second)
 	waitScreen(t, alice, "⇄ bob", 30*time.Second)
 	waitScreen(t, bob, "⇄ alice", 30*time.Second)
 	exec.Command("tmux", "send-keys", "-t", alice, "typed in one terminal", "Enter").Run()

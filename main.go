@@ -30,12 +30,14 @@ import (
 	"github.com/mmls-chat/mmls-chat/mmls/demo"
 	"github.com/mmls-chat/mmls-chat/mmls/files"
 	"github.com/mmls-chat/mmls-chat/mmls/node"
+	"github.com/mmls-chat/mmls-chat/mmls/store"
 	"github.com/mmls-chat/mmls-chat/mmls/walkthrough"
 	"github.com/mmls-chat/mmls-chat/ui"
 	"github.com/mmls-chat/mmls-chat/ui/headless"
 	"golang.org/x/sync/errgroup"
 
 	tea "github.com/charmbracelet/bubbletea"
+	xterm "github.com/charmbracelet/x/term"
 )
 
 var version = "0.2.0-dev"
@@ -91,6 +93,8 @@ type options struct {
 	noNotify                          bool
 	maxFile                           size
 	walkthrough, demo                 bool
+	passFile                          string
+	showLog                           bool
 }
 
 func defaultNick() string {
@@ -130,6 +134,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.demo, "demo", false, "try it alone: you and two simulated participants on this machine (temporary data)")
 	fs.BoolVar(&o.walkthrough, "walkthrough", false, "narrate the protocol with three participants in one process, then exit")
 	fs.StringVar(&o.logFile, "log", "", "log file (default: mmls-chat.log in the data directory)")
+	fs.StringVar(&o.passFile, "passphrase-file", os.Getenv("MMLS_PASSPHRASE_FILE"), "file whose first line is the passphrase of the data directory (default: $MMLS_PASSPHRASE_FILE; else the interface asks)")
+	fs.BoolVar(&o.showLog, "show-log", false, "print the log file (an encrypted one needs the passphrase) and exit")
 	fs.BoolVar(&o.showVersion, "version", false, "print the version and exit")
 	// The flag package would print the whole usage on any mistake, on
 	// stderr; --help asked for it (stdout, exit 0), a mistake gets one
@@ -164,6 +170,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if o.walkthrough {
 		if err := walkthrough.Run(stdout); err != nil {
+			fmt.Fprintln(stderr, "mmls-chat:", err)
+			return 1
+		}
+		return 0
+	}
+	if o.showLog {
+		if err := showLog(o, stdin, stdout, stderr); err != nil {
 			fmt.Fprintln(stderr, "mmls-chat:", err)
 			return 1
 		}
@@ -207,8 +220,30 @@ func runChat(o options, stdin io.Reader, stdout, stderr io.Writer) (int, error) 
 	if err := cfg.Validate(); err != nil {
 		return 2, err
 	}
-	logf, closeLog, err := openLog(o.logFile, cfg.Data)
+	var logKey []byte
+	unencrypted := false
+	if !o.demo {
+		// The store first: a sealed one's log is sealed too. The
+		// interface asks for a passphrase before its screen starts.
+		var ask func(bool) ([]byte, error)
+		if f, ok := stdin.(*os.File); ok && !o.headless && xterm.IsTerminal(f.Fd()) {
+			ask = func(choose bool) ([]byte, error) { return ui.AskPassphrase(signalled, stdin, stdout, cfg.Data, choose) }
+		}
+		st, err := node.OpenStore(cfg.Data, node.Unlock{File: o.passFile, Ask: ask})
+		var usage *node.UsageError
+		if errors.As(err, &usage) {
+			return 2, err
+		}
+		if err != nil {
+			return 1, err
+		}
+		cfg.Store, logKey, unencrypted = st, st.LogKey(), !st.Sealed()
+	}
+	logf, closeLog, err := openLog(o.logFile, cfg.Data, logKey)
 	if err != nil {
+		if cfg.Store != nil {
+			cfg.Store.Close()
+		}
 		return 2, err
 	}
 	defer closeLog()
@@ -256,7 +291,7 @@ func runChat(o options, stdin io.Reader, stdout, stderr io.Writer) (int, error) 
 		if o.demo {
 			mdns = "off (a demo: everyone is on this machine)"
 		}
-		p = tea.NewProgram(ui.New(n.Engine, ui.Options{MDNS: mdns, NoNotify: o.noNotify}), tea.WithAltScreen(), tea.WithMouseCellMotion(),
+		p = tea.NewProgram(ui.New(n.Engine, ui.Options{MDNS: mdns, NoNotify: o.noNotify, Unencrypted: unencrypted}), tea.WithAltScreen(), tea.WithMouseCellMotion(),
 			tea.WithInput(stdin), tea.WithOutput(stdout), tea.WithContext(ctx), tea.WithoutSignalHandler())
 		quit = p.Quit
 	}
@@ -293,14 +328,16 @@ func runChat(o options, stdin io.Reader, stdout, stderr io.Writer) (int, error) 
 // directory, made 0700 first) and points the standard logger at it, since
 // zeroconf logs there: nothing but the interface may write to the
 // terminal.
-func openLog(path, data string) (logf func(string, ...any), closeLog func(), err error) {
+func openLog(path, data string, key []byte) (logf func(string, ...any), closeLog func(), err error) {
 	if path == "" {
 		if err := os.MkdirAll(data, 0o700); err != nil {
 			return nil, nil, fmt.Errorf("--data %s: %w", data, err)
 		}
-		path = filepath.Join(data, "mmls-chat.log")
+		path = filepath.Join(data, logName)
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	// With a key (the store is sealed) every line is sealed: the log
+	// shows a thief of the folder how many lines, not what they say.
+	f, err := store.OpenLog(path, key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--log: %w", err)
 	}
@@ -310,4 +347,39 @@ func openLog(path, data string) (logf func(string, ...any), closeLog func(), err
 		log.SetOutput(os.Stderr)
 		f.Close()
 	}, nil
+}
+
+// logName is the log file in the data directory.
+const logName = "mmls-chat.log"
+
+// showLog prints the log: a sealed one opened with the data's passphrase
+// (from --passphrase-file, else asked), read while no chat runs on it.
+func showLog(o options, stdin io.Reader, stdout, stderr io.Writer) error {
+	path := o.logFile
+	if path == "" {
+		path = filepath.Join(o.data, logName)
+	}
+	var key []byte
+	st, err := store.Inspect(o.data)
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return fmt.Errorf("--data %s is in use: stop that chat, then --show-log", o.data)
+		}
+		return err
+	}
+	if st == store.StateSealed {
+		var ask func(bool) ([]byte, error)
+		if f, ok := stdin.(*os.File); ok && xterm.IsTerminal(f.Fd()) {
+			ask = func(bool) ([]byte, error) {
+				return ui.AskPassphrase(context.Background(), stdin, stderr, o.data, false)
+			}
+		}
+		s, err := node.OpenStore(o.data, node.Unlock{File: o.passFile, Ask: ask})
+		if err != nil {
+			return err
+		}
+		key = s.LogKey()
+		s.Close()
+	}
+	return store.ReadLog(path, key, stdout)
 }

@@ -29,8 +29,20 @@ type term struct {
 const exitedLine = "mmls-chat exited: "
 
 // terminal starts the terminal interface of nick on loopback, without
-// mDNS, in a tmux session 110x30; extra are more flags (--peer ...).
+// mDNS, in a tmux session 110x30; extra are more flags (--peer ...). At
+// the first start's question it chooses no passphrase.
 func terminal(t *testing.T, nick string, extra ...string) *term {
+	t.Helper()
+	tt := terminalAsked(t, nick, filepath.Join(t.TempDir(), nick), extra...)
+	tt.wait("new passphrase:", 20*time.Second)
+	tt.keys("Enter")
+	tt.wait(nick+" (", 20*time.Second)
+	return tt
+}
+
+// terminalAsked starts the interface on data and returns at once: the
+// caller answers what it asks.
+func terminalAsked(t *testing.T, nick, data string, extra ...string) *term {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		netnstest.Unavailable(t, "needs tmux (CI installs it)")
@@ -39,14 +51,13 @@ func terminal(t *testing.T, nick string, extra ...string) *term {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tt := &term{t: t, name: fmt.Sprintf("mmls%d-%s", time.Now().UnixNano()%1e9, nick), data: filepath.Join(t.TempDir(), nick), listen: l.Addr().String()}
+	tt := &term{t: t, name: fmt.Sprintf("mmls%d-%s", time.Now().UnixNano()%1e9, nick), data: data, listen: l.Addr().String()}
 	l.Close()
 	var quoted []string
 	for _, a := range append([]string{binary, "--nick", nick, "--data", tt.data, "--listen", tt.listen, "--no-mdns"}, extra...) {
 		quoted = append(quoted, "'"+strings.ReplaceAll(a, "'", `'\''`)+"'")
 	}
 	tmuxSession(t, tt.name, strings.Join(quoted, " ")+"; echo "+exitedLine+"$?; exec sleep 600")
-	tt.wait(nick+" (", 20*time.Second)
 	return tt
 }
 

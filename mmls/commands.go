@@ -103,6 +103,12 @@ type (
 	// SetHold turns holding others' messages, to hand them on to members
 	// their authors never met, on or off (off forgets what is held).
 	SetHold struct{ On bool }
+	// ChangePassphrase re-wraps the key that encrypts the data directory
+	// under New, once Old is shown to be the passphrase. On unencrypted
+	// data (Old and New empty) it asks for a passphrase at the next
+	// start, which encrypts the data then. /passphrase parses to an
+	// empty one: the interface asks for both without echo.
+	ChangePassphrase struct{ Old, New []byte }
 	// RunTimers does the timers' work now (re-sends, hand-on, key
 	// rotation): for a simulation that drives the engine's clock itself
 	// and sets Config.Tick beyond its run.
@@ -113,41 +119,42 @@ type (
 	Quit struct{}
 )
 
-func (Join) command()        {}
-func (Accept) command()      {}
-func (Ignore) command()      {}
-func (Create) command()      {}
-func (Leave) command()       {}
-func (Switch) command()      {}
-func (Say) command()         {}
-func (Direct) command()      {}
-func (Invite) command()      {}
-func (Kick) command()        {}
-func (Unkick) command()      {}
-func (Verify) command()      {}
-func (Who) command()         {}
-func (ListPeers) command()   {}
-func (ListRooms) command()   {}
-func (ShowInfo) command()    {}
-func (ListAlerts) command()  {}
-func (SetNick) command()     {}
-func (SetAway) command()     {}
-func (MarkRead) command()    {}
-func (Connect) command()     {}
-func (Search) command()      {}
-func (SetNotify) command()   {}
-func (Update) command()      {}
-func (SendFile) command()    {}
-func (SaveFile) command()    {}
-func (LoadOlder) command()   {}
-func (ListFiles) command()   {}
-func (CancelFile) command()  {}
-func (SetAutoSave) command() {}
-func (SetHold) command()     {}
-func (SetAdmin) command()    {}
-func (RunTimers) command()   {}
-func (Help) command()        {}
-func (Quit) command()        {}
+func (Join) command()             {}
+func (Accept) command()           {}
+func (Ignore) command()           {}
+func (Create) command()           {}
+func (Leave) command()            {}
+func (Switch) command()           {}
+func (Say) command()              {}
+func (Direct) command()           {}
+func (Invite) command()           {}
+func (Kick) command()             {}
+func (Unkick) command()           {}
+func (Verify) command()           {}
+func (Who) command()              {}
+func (ListPeers) command()        {}
+func (ListRooms) command()        {}
+func (ShowInfo) command()         {}
+func (ListAlerts) command()       {}
+func (SetNick) command()          {}
+func (SetAway) command()          {}
+func (MarkRead) command()         {}
+func (Connect) command()          {}
+func (Search) command()           {}
+func (SetNotify) command()        {}
+func (Update) command()           {}
+func (SendFile) command()         {}
+func (SaveFile) command()         {}
+func (LoadOlder) command()        {}
+func (ListFiles) command()        {}
+func (CancelFile) command()       {}
+func (SetAutoSave) command()      {}
+func (SetHold) command()          {}
+func (ChangePassphrase) command() {}
+func (SetAdmin) command()         {}
+func (RunTimers) command()        {}
+func (Help) command()             {}
+func (Quit) command()             {}
 
 // MaxTextSize bounds one message's text in bytes; interfaces split longer
 // texts (a paste) into several messages.

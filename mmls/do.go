@@ -171,6 +171,8 @@ func (e *Engine) do(c Command) (Event, error) {
 		}
 		e.autoSave = max(0, c.Limit)
 		return &AutoSaveChanged{Limit: e.autoSave}, nil
+	case ChangePassphrase:
+		return e.changePassphrase(c)
 	case SetHold:
 		return e.setHold(c.On)
 	case SetAdmin:

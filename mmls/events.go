@@ -433,6 +433,13 @@ type (
 		Room   string
 		Admins []string
 	}
+	// PassphraseChanged answers ChangePassphrase: Sealed, the data key
+	// is wrapped under the new passphrase; else the data is not
+	// encrypted, and the next start asks for a passphrase.
+	PassphraseChanged struct {
+		At
+		Sealed bool
+	}
 	// HoldChanged answers SetHold.
 	HoldChanged struct {
 		At

@@ -101,6 +101,9 @@ var specs = []Spec{
 		}
 		return Say{Room: room, Text: actionPrefix + arg}, err
 	}},
+	{Name: "passphrase", Help: "change the passphrase that encrypts your data on this disk (asked without echo); unencrypted data: be asked for one at the next start", parse: func(string, string) (Command, error) {
+		return ChangePassphrase{}, nil
+	}},
 	{Name: "away", Args: "[TEXT]", Help: "say you are away, and why (shown to the others); /away alone: you are back", parse: func(arg, _ string) (Command, error) {
 		return SetAway{Text: arg}, nil
 	}},

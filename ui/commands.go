@@ -53,6 +53,9 @@ func (m *Model) submit(text string) tea.Cmd {
 	if _, quit := cmd.(mmls.Quit); quit {
 		return m.quit()
 	}
+	if _, ok := cmd.(mmls.ChangePassphrase); ok && !m.opts.Unencrypted {
+		return m.askSecret()
+	}
 	if v := m.view(m.current); v != nil {
 		v.scroll = 0
 	}
@@ -313,6 +316,12 @@ func (m *Model) answerIn(ev mmls.Event, where string, user bool) []tea.Cmd {
 		}
 	case *mmls.AdminsChanged:
 		m.system(in(e.Room), "%s: %s may remove people for everyone", m.roomTitle(e.Room), strings.Join(e.Admins, ", "))
+	case *mmls.PassphraseChanged:
+		if e.Sealed {
+			m.system(in(m.current), "passphrase changed: the old one no longer opens your data")
+		} else {
+			m.system(in(m.current), "your data here is not encrypted: the next start asks for a passphrase, and encrypts it then")
+		}
 	case *mmls.HoldChanged:
 		if e.On {
 			m.system(in(m.current), "holding: on (others' messages are kept for members who missed them, and handed on)")

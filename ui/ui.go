@@ -39,6 +39,9 @@ type Options struct {
 	NoNotify bool
 	// Now is the clock for system lines (default time.Now); tests fix it.
 	Now func() time.Time
+	// Unencrypted: the data directory is not encrypted (the user chose
+	// no passphrase); the status bar says so.
+	Unencrypted bool
 }
 
 // Model is the root model.
@@ -49,6 +52,8 @@ type Model struct {
 	st    Styles
 	help  help.Model
 	input textarea.Model
+	// secret: /passphrase asks, on a masked line that replaces the input.
+	secret *secretAsk
 
 	width, height int
 	me            string
@@ -290,6 +295,9 @@ func (m Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, nil
 	case tea.KeyMsg:
+		if m.secret != nil {
+			return m.onSecretKey(asText(msg))
+		}
 		return m.onKey(asText(msg))
 	case eventMsg:
 		cmds := append([]tea.Cmd{waitForEventCmd(m.eng.Events())}, m.onEvent(msg.ev)...)

@@ -114,7 +114,11 @@ func (m Model) View() string {
 		b.WriteString(l)
 		b.WriteByte('\n')
 	}
-	b.WriteString(m.input.View())
+	if m.secret != nil {
+		b.WriteString(m.secretView())
+	} else {
+		b.WriteString(m.input.View())
+	}
 	b.WriteByte('\n')
 	b.WriteString(m.helpView())
 	return b.String()
@@ -140,6 +144,9 @@ func (m Model) statusBar() string {
 	right := fmt.Sprintf("%d online", m.online())
 	if m.away != "" {
 		right = "away · " + right // what we said must show
+	}
+	if m.opts.Unencrypted {
+		right = "unencrypted · " + right // the user's choice, not to be forgotten
 	}
 	if n := m.unreadElsewhere(); n > 0 && m.panelW() == 0 {
 		right = fmt.Sprintf("%d new · %s", n, right)

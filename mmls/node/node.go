@@ -33,10 +33,14 @@ type Config struct {
 	Nick        string
 	DefaultNick string
 	Data        string // data directory
-	Listen      string // listen address; a free port is used if its port is taken
-	Peers       []string
-	MDNS        bool
-	Ifaces      []string
+	// Store is the data directory's store, opened (and unlocked) by the
+	// caller, which gives it to the node to close; nil: the node opens
+	// Data's store, which must be plain.
+	Store  *store.Store
+	Listen string // listen address; a free port is used if its port is taken
+	Peers  []string
+	MDNS   bool
+	Ifaces []string
 	// Room is the room to start in; "" is the one on screen when the
 	// node last stopped, else lobby.
 	Room string
@@ -111,8 +115,10 @@ func Start(cfg Config) (_ *Node, err error) {
 			n.Close()
 		}
 	}()
-	if n.st, err = store.Open(cfg.Data); err != nil {
-		return nil, &UsageError{fmt.Errorf("--data %s: %w", cfg.Data, err)}
+	if n.st = cfg.Store; n.st == nil {
+		if n.st, err = store.Open(cfg.Data); err != nil {
+			return nil, &UsageError{fmt.Errorf("--data %s: %w", cfg.Data, err)}
+		}
 	}
 	// What the user should know about the start goes to the engine
 	// (Ready carries it to the screen) and to cfg.Notes.

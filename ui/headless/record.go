@@ -366,6 +366,11 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 		if !e.On {
 			r.Status = "off"
 		}
+	case *mmls.PassphraseChanged:
+		r.Type, r.Status = "passphrase", "changed"
+		if !e.Sealed {
+			r.Status = "next-start"
+		}
 	case *mmls.FileWaiting:
 		r.Type, r.Room, r.ID, r.Name = "file-waiting", e.Room, e.ID, e.Name
 	case *mmls.FileCancelled:

@@ -133,6 +133,8 @@ func TestRecordOf(t *testing.T) {
 		{"autosave off", &mmls.AutoSaveChanged{At: at}, "", Record{Type: "autosave", Status: "off"}},
 		{"hold on", &mmls.HoldChanged{At: at, On: true}, "", Record{Type: "hold", Status: "on"}},
 		{"hold off", &mmls.HoldChanged{At: at}, "", Record{Type: "hold", Status: "off"}},
+		{"passphrase changed", &mmls.PassphraseChanged{At: at, Sealed: true}, "", Record{Type: "passphrase", Status: "changed"}},
+		{"passphrase at the next start", &mmls.PassphraseChanged{At: at}, "", Record{Type: "passphrase", Status: "next-start"}},
 		{"file waiting", &mmls.FileWaiting{At: at, ID: "f1", Room: "lobby", Name: "notes.txt"}, "",
 			Record{Type: "file-waiting", ID: "f1", Room: "lobby", Name: "notes.txt"}},
 		{"cancelled", &mmls.FileCancelled{At: at, ID: "f1", Room: "lobby", Name: "notes.txt"}, "",
