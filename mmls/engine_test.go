@@ -77,6 +77,12 @@ func newTestEngine(t testing.TB) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newTestEngineOn(t, st)
+}
+
+// newTestEngineOn is newTestEngine on st, which it closes at the end.
+func newTestEngineOn(t testing.TB, st *store.Store) *Engine {
+	t.Helper()
 	t.Cleanup(func() { st.Close() })
 	env := dmls.Env{Rand: rand.Reader, Now: time.Now}
 	id, err := LoadIdentity(st, env, "fuzz", "fuzz")
