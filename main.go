@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -238,6 +239,9 @@ func runChat(o options, stdin io.Reader, stdout, stderr io.Writer) (int, error) 
 			return 1, err
 		}
 		cfg.Store, logKey, unencrypted = st, st.LogKey(), !st.Sealed()
+		// Argon2id's 64 MiB are garbage now: give them back at once
+		// rather than carry them for minutes.
+		debug.FreeOSMemory()
 	}
 	logf, closeLog, err := openLog(o.logFile, cfg.Data, logKey)
 	if err != nil {

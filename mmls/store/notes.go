@@ -89,7 +89,7 @@ func (s *Store) Notes(room string) ([]Note, error) {
 // writes).
 func count(b *Bucket) int {
 	n := 0
-	c := b.Cursor()
+	c := b.b.Cursor() // the stored keys: nothing to open to count them
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
 		n++
 	}

@@ -9,6 +9,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"hash"
+	"sync"
 
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/crypto/chacha20poly1305"
@@ -34,7 +36,19 @@ type sealKeys struct {
 	aead cipher.AEAD // values
 	name []byte      // keyed hashes of keys' parts
 	log  []byte      // the log file's records
+	// The same parts (room names, peer ids) are hashed again and again:
+	// the last few thousand are kept, and HMAC states are reused.
+	mu     sync.Mutex
+	hashes map[string][]byte
+	macs   sync.Pool
 }
+
+// maxHashCache bounds the parts whose hashes are kept (then all are
+// forgotten at once); parts longer than maxCachedPart are not kept.
+const (
+	maxHashCache  = 4096
+	maxCachedPart = 64
+)
 
 const nameHashLen = 16
 
@@ -50,14 +64,36 @@ func deriveKeys(dataKey []byte) (*sealKeys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	return &sealKeys{aead: aead, name: sub("names"), log: sub("log")}, nil
+	return &sealKeys{aead: aead, name: sub("names"), log: sub("log"), hashes: map[string][]byte{}}, nil
 }
 
-// hash is the keyed hash that stands for one part of a key.
+// hash is the keyed hash that stands for one part of a key (callers copy
+// it, never change it).
 func (k *sealKeys) hash(part []byte) []byte {
-	m := hmac.New(sha256.New, k.name)
+	k.mu.Lock()
+	h, ok := k.hashes[string(part)]
+	k.mu.Unlock()
+	if ok {
+		return h
+	}
+	m, _ := k.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha256.New, k.name)
+	}
+	m.Reset()
 	m.Write(part)
-	return m.Sum(nil)[:nameHashLen]
+	var sum [sha256.Size]byte
+	h = bytes.Clone(m.Sum(sum[:0])[:nameHashLen])
+	k.macs.Put(m)
+	if len(part) <= maxCachedPart {
+		k.mu.Lock()
+		if len(k.hashes) >= maxHashCache {
+			clear(k.hashes)
+		}
+		k.hashes[string(part)] = h
+		k.mu.Unlock()
+	}
+	return h
 }
 
 // layout says how a bucket's keys are stored.
