@@ -380,7 +380,7 @@ var mutations = []mutation{
 		edits: []edit{{"\tcase b.k == nil || b.own == layoutClear || b.own == layoutSeqs:\n\t\treturn k", "\tcase true:\n\t\treturn k"}},
 		pkg:   "./mmls/store", run: "TestSealedStoreRevealsNothing"},
 	{name: "at rest: a sealed value not bound to its key", file: "mmls/store/seal.go",
-		edits: []edit{{"return append(append(append([]byte(nil), b.path...), 0xff), sk...)", "return append([]byte(nil), b.path...)"}},
+		edits: []edit{{"b.scratch = append(append(append(b.scratch[:0], b.path...), 0xff), sk...)", "b.scratch = append(b.scratch[:0], b.path...)"}},
 		pkg:   "./mmls/store", run: "TestTamperedSealedValue"},
 	{name: "at rest: a wrong passphrase unwraps", file: "mmls/store/lock.go",
 		edits: []edit{{"\tif err != nil {\n\t\treturn nil, ErrPassphrase\n", "\tif err != nil && false {\n\t\treturn nil, ErrPassphrase\n"}},

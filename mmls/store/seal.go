@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/hmac"
@@ -13,11 +14,12 @@ import (
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
-	"golang.org/x/crypto/chacha20poly1305"
 )
 
 // A sealed store keeps bbolt's layout but hides what it holds: every value
-// is sealed with XChaCha20-Poly1305 under a key derived from the data key,
+// is sealed with AES-256-GCM (a random 96-bit nonce each: a store writes
+// far fewer than the 2^32 values one key allows) under a key derived from
+// the data key,
 // bound to where it lies (its bucket and key), and every key that would
 // say something (a room's name, a nick, a peer or message id) is replaced
 // by keyed hashes of its parts, so prefix scans still work. What stays
@@ -60,7 +62,11 @@ func deriveKeys(dataKey []byte) (*sealKeys, error) {
 		}
 		return k
 	}
-	aead, err := chacha20poly1305.NewX(sub("values"))
+	block, err := aes.NewCipher(sub("values"))
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -167,25 +173,29 @@ func (b *Bucket) heldKey(k []byte) []byte {
 	return append([]byte{1}, b.k.hash(k)...)
 }
 
-// seal is what bbolt holds for value v under key k (stored as sk).
+// seal is what bbolt holds for value v under key k (stored as sk): the
+// nonce, then the sealed key and value, in one buffer sealed in place.
 func (b *Bucket) seal(k, sk, v []byte) []byte {
-	plain := binary.AppendUvarint(make([]byte, 0, binary.MaxVarintLen64+len(k)+len(v)), uint64(len(k)))
-	plain = append(append(plain, k...), v...)
-	nonce := make([]byte, chacha20poly1305.NonceSizeX, chacha20poly1305.NonceSizeX+len(plain)+chacha20poly1305.Overhead)
-	if _, err := rand.Read(nonce); err != nil {
+	nonceLen := b.k.aead.NonceSize()
+	buf := make([]byte, nonceLen, nonceLen+binary.MaxVarintLen64+len(k)+len(v)+b.k.aead.Overhead())
+	if _, err := rand.Read(buf); err != nil {
 		panic(err) // crypto/rand does not fail
 	}
-	return b.k.aead.Seal(nonce, nonce, plain, b.ad(sk))
+	buf = binary.AppendUvarint(buf, uint64(len(k)))
+	buf = append(append(buf, k...), v...)
+	out := b.k.aead.Seal(buf[nonceLen:nonceLen], buf[:nonceLen], buf[nonceLen:], b.ad(sk))
+	return buf[:nonceLen+len(out)]
 }
 
 // open gives back the key and value sealed in raw (stored under sk). A
 // value that does not open is a damaged or altered file: it panics with
 // ErrCorrupt, which the store's view and update turn into an error.
 func (b *Bucket) open(sk, raw []byte) (k, v []byte) {
-	if len(raw) < chacha20poly1305.NonceSizeX {
+	nonceLen := b.k.aead.NonceSize()
+	if len(raw) < nonceLen+b.k.aead.Overhead() {
 		panic(fmt.Errorf("%w: a sealed value of %d bytes", ErrCorrupt, len(raw)))
 	}
-	plain, err := b.k.aead.Open(nil, raw[:chacha20poly1305.NonceSizeX], raw[chacha20poly1305.NonceSizeX:], b.ad(sk))
+	plain, err := b.k.aead.Open(nil, raw[:nonceLen], raw[nonceLen:], b.ad(sk))
 	if err != nil {
 		panic(fmt.Errorf("%w: a sealed value does not open (altered, or moved from elsewhere)", ErrCorrupt))
 	}
@@ -196,8 +206,12 @@ func (b *Bucket) open(sk, raw []byte) (k, v []byte) {
 	return plain[used : used+int(n)], plain[used+int(n):]
 }
 
+// ad is what a value is bound to: its bucket's path and its stored key.
+// It is built in the bucket's scratch space (a Bucket belongs to one
+// transaction, so to one goroutine).
 func (b *Bucket) ad(sk []byte) []byte {
-	return append(append(append([]byte(nil), b.path...), 0xff), sk...)
+	b.scratch = append(append(append(b.scratch[:0], b.path...), 0xff), sk...)
+	return b.scratch
 }
 
 // Tx is a bbolt transaction seen through the store's seal.
@@ -238,6 +252,7 @@ type Bucket struct {
 	k         *sealKeys
 	own, subs layout
 	path      []byte // top-level name, then each sub-bucket's stored name
+	scratch   []byte
 }
 
 // Get returns the value of k, nil if there is none.
