@@ -507,6 +507,18 @@ func TestSealedLog(t *testing.T) {
 	if out.String() != "needle one\nneedle two\nneedle three\n" {
 		t.Fatalf("read back: %q", out.String())
 	}
+	// The next start cuts the torn record off before it appends.
+	l, err = OpenLog(path, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Write([]byte("needle four\n"))
+	l.Close()
+	out.Reset()
+	must(t, ReadLog(path, key, &out))
+	if out.String() != "needle one\nneedle two\nneedle three\nneedle four\n" {
+		t.Fatalf("after a torn record, read back: %q", out.String())
+	}
 	if err := ReadLog(path, nil, &out); err == nil {
 		t.Fatal("a sealed log read without its key")
 	}

@@ -51,23 +51,59 @@ func OpenLog(path string, key []byte) (io.WriteCloser, error) {
 		}
 		return f, nil
 	}
-	head := make([]byte, len(logMagic))
-	n, _ := io.ReadFull(f, head)
-	if string(head[:n]) != logMagic {
-		if err := f.Truncate(0); err != nil {
-			f.Close()
-			return nil, err
-		}
+	end, err := wholeRecords(f)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if end < int64(len(logMagic)) {
+		// A plain log (the store was plain until now), or nothing: what
+		// it said in clear goes.
 		if _, err := f.WriteAt([]byte(logMagic), 0); err != nil {
 			f.Close()
 			return nil, err
 		}
+		end = int64(len(logMagic))
 	}
-	if _, err := f.Seek(0, io.SeekEnd); err != nil {
+	// A record cut short by a crash is cut off: the next ones must start
+	// where a reader looks for them.
+	if err := f.Truncate(end); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if _, err := f.Seek(end, io.SeekStart); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return &sealedLog{f: f, k: key}, nil
+}
+
+// wholeRecords is where the sealed log in f ends after its last whole
+// record (0: f is no sealed log).
+func wholeRecords(f *os.File) (int64, error) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	r := bufio.NewReader(f)
+	head := make([]byte, len(logMagic))
+	if _, err := io.ReadFull(r, head); err != nil || string(head) != logMagic {
+		return 0, nil
+	}
+	end := int64(len(logMagic))
+	for {
+		var n [4]byte
+		if _, err := io.ReadFull(r, n[:]); err != nil {
+			return end, nil
+		}
+		size := int64(binary.BigEndian.Uint32(n[:]))
+		if size > maxLogRecord {
+			return end, nil
+		}
+		if d, _ := r.Discard(int(size)); int64(d) < size {
+			return end, nil
+		}
+		end += 4 + size
+	}
 }
 
 func (l *sealedLog) Write(p []byte) (int, error) {
