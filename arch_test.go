@@ -79,3 +79,21 @@ func TestImportRules(t *testing.T) {
 		}
 	}
 }
+
+// TestNoFaultSwitchShipped: fault injection (serving damaged chunks) is
+// compiled only with -tags mmlsfaults; the shipped build has no file that
+// reads its switch.
+func TestNoFaultSwitchShipped(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}: {{join .GoFiles " "}}`, "./...").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "faults.go") {
+		t.Fatalf("a fault switch in the shipped build:\n%s", out)
+	}
+	out, err = exec.Command("go", "list", "-tags", "mmlsfaults", "-f", `{{join .GoFiles " "}}`, "./mmls/files").Output()
+	if err != nil || !strings.Contains(string(out), "faults.go") {
+		t.Fatalf("-tags mmlsfaults builds no fault switch: %v %s", err, out)
+	}
+}

@@ -42,6 +42,28 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+var (
+	faultyOnce sync.Once
+	faulty     string
+	faultyErr  error
+)
+
+// faultyBinary is mmls-chat built with -tags mmlsfaults (fault injection
+// for the tests that play a hostile holder), built once, when first asked.
+func faultyBinary(t testing.TB) string {
+	t.Helper()
+	faultyOnce.Do(func() {
+		faulty = binary + "-faults"
+		if out, err := exec.Command("go", "build", "-tags", "mmlsfaults", "-o", faulty, ".").CombinedOutput(); err != nil {
+			faultyErr = fmt.Errorf("building mmls-chat with -tags mmlsfaults: %v\n%s", err, out)
+		}
+	})
+	if faultyErr != nil {
+		t.Fatal(faultyErr)
+	}
+	return faulty
+}
+
 // proc is one headless mmls-chat process.
 type proc struct {
 	t       testing.TB
@@ -457,6 +479,12 @@ func TestE2ECommands(t *testing.T) {
 	}
 	if got := strings.Join(names, " "); got != "dev:true:1 lobby:false:1" {
 		t.Errorf("rooms: %s", got)
+	}
+
+	// /info says the release (it was never set).
+	alice.say("/info")
+	if info := alice.waitFor("info", 10*time.Second, func(e headless.Record) bool { return e.Type == "info" }); info.Info == nil || info.Info.Version != version {
+		t.Errorf("/info: %+v, want version %q", info.Info, version)
 	}
 
 	alice.say("/update")

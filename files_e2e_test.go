@@ -248,7 +248,9 @@ func TestE2EHostileHolder(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	alice := start(t, "alice", filepath.Join(dir, "alice"), "127.0.0.1:0")
-	cmd := exec.Command(binary, args("bob", filepath.Join(dir, "bob"), "127.0.0.1:0", "--peer", alice.listen)...)
+	// bob runs a build with fault injection (-tags mmlsfaults): the
+	// shipped binary has no switch to serve damaged chunks.
+	cmd := exec.Command(faultyBinary(t), args("bob", filepath.Join(dir, "bob"), "127.0.0.1:0", "--peer", alice.listen)...)
 	cmd.Env = append(os.Environ(), "MMLS_TEST_CORRUPT_CHUNKS=1")
 	bob := launch(t, cmd, "bob", filepath.Join(dir, "bob"))
 	carol := start(t, "carol", filepath.Join(dir, "carol"), "127.0.0.1:0", "--peer", alice.listen)

@@ -200,10 +200,8 @@ func runChat(o options, stdin io.Reader, stdout, stderr io.Writer) (int, error) 
 	// leaving the terminal frozen in the alternate screen.
 	signalled, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	cfg := node.Config{Nick: o.nick, DefaultNick: defaultNick(), Data: o.data, Listen: o.listen, Peers: o.peers,
-		MDNS: !o.noMDNS, Ifaces: o.ifaces, Room: o.room, MaxFileSize: int64(o.maxFile),
-		// Fault injection for the end-to-end tests of a hostile holder.
-		CorruptChunks: os.Getenv("MMLS_TEST_CORRUPT_CHUNKS") == "1"}
+	cfg := node.Config{Nick: o.nick, DefaultNick: defaultNick(), Data: o.data, Version: version, Listen: o.listen, Peers: o.peers,
+		MDNS: !o.noMDNS, Ifaces: o.ifaces, Room: o.room, MaxFileSize: int64(o.maxFile)}
 	if o.demo {
 		// The user and two simulated participants, in temporary data
 		// directories, on loopback only.

@@ -90,7 +90,7 @@ const (
 	PeerUp NetEventKind = iota + 1
 	PeerDown
 	Frame
-	// Unreachable: an address the user gave (--peer, /connect) could not
+	// DialFailed: an address the user gave (--peer, /connect) could not
 	// be reached (Addr, Reason); said once until it connects.
 	DialFailed
 )

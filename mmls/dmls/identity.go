@@ -83,9 +83,6 @@ func (id *Identity) Fingerprint() Fingerprint { return id.mls.Fingerprint() }
 // Sign signs msg with the identity key.
 func (id *Identity) Sign(msg []byte) ([]byte, error) { return id.mls.Sign(msg) }
 
-// Verify checks a signature made by [Identity.Sign].
-func Verify(pub, msg, sig []byte) bool { return mlsguard.Verify(pub, msg, sig) }
-
 // SafetyNumber returns a 60-digit number, the same for both parties and
 // independent of order, that two people compare out of band to verify each
 // other's keys. It is grouped in 12 blocks of 5 digits.

@@ -140,6 +140,10 @@ type holding struct {
 	sealed bool
 }
 
+// corruptAll serves damaged chunks from every manager of the process:
+// fault injection, set only in a build with -tags mmlsfaults (faults.go).
+var corruptAll bool
+
 // New makes a manager; nothing runs until Run.
 func New(cfg Config) (*Manager, error) {
 	if cfg.Store == nil || cfg.Net == nil || cfg.Dir == "" {
@@ -429,7 +433,7 @@ func (m *Manager) serve(from PeerID, r Request) {
 		m.cfg.Logf("files: file %s chunk %d: %v", r.ID.Short(), i, err)
 		return
 	}
-	if m.cfg.Corrupt {
+	if m.cfg.Corrupt || corruptAll {
 		sealed[len(sealed)/2] ^= 1
 	}
 	answer.Status, answer.Bytes = StatusData, sealed

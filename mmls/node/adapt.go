@@ -7,7 +7,7 @@ import (
 )
 
 // network is the TCP transport in the engine's terms. Its events come
-// through pumpNet, which Run owns.
+// through pump, which Run owns.
 type network struct {
 	tr     *transport.Transport
 	events chan mmls.NetEvent
@@ -47,7 +47,7 @@ var netKinds = map[transport.EventType]mmls.NetEventKind{
 	transport.Unreachable: mmls.DialFailed,
 }
 
-// pumpNet carries the transport's events to the engine until the
+// pump carries the transport's events to the engine until the
 // transport closes its channel; once stop closes it only drains them
 // (frames not handed over are not acknowledged, so they come again).
 func (n *network) pump(stop <-chan struct{}) {

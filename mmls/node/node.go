@@ -33,6 +33,7 @@ type Config struct {
 	Nick        string
 	DefaultNick string
 	Data        string // data directory
+	Version     string // the release, for /info
 	// Store is the data directory's store, opened (and unlocked) by the
 	// caller, which gives it to the node to close; nil: the node opens
 	// Data's store, which must be plain.
@@ -49,9 +50,6 @@ type Config struct {
 	// DownloadDir is where /save puts files by default ("": the user's
 	// download folder, then mmls-chat).
 	DownloadDir string
-	// CorruptChunks serves damaged file chunks: fault injection for the
-	// tests that play a hostile holder.
-	CorruptChunks bool
 	// Notes receives the few lines a user should see outside the log
 	// (a port fallback, mDNS unavailable). Nil sends them to Logf.
 	Notes io.Writer
@@ -180,9 +178,9 @@ func Start(cfg Config) (_ *Node, err error) {
 			n.MDNS = "on (" + strings.Join(d.Interfaces(), ",") + ")"
 		}
 	}
-	ecfg := mmls.Config{Identity: id, Store: n.st, Net: n.net, Room: cfg.Room, Listen: n.Listen, MDNS: n.MDNS,
+	ecfg := mmls.Config{Identity: id, Store: n.st, Net: n.net, Room: cfg.Room, Listen: n.Listen, MDNS: n.MDNS, Version: cfg.Version,
 		Addrs: reachable(n.l.Addr().(*net.TCPAddr)), Notes: said, Env: env, Logf: cfg.Logf,
-		MaxFileSize: cfg.MaxFileSize, DownloadDir: cfg.DownloadDir, CorruptChunks: cfg.CorruptChunks}
+		MaxFileSize: cfg.MaxFileSize, DownloadDir: cfg.DownloadDir}
 	if n.seen != nil {
 		ecfg.Discovery = n.seen
 	}

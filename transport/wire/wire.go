@@ -86,9 +86,6 @@ func (r *Reader) U64() uint64 {
 	return 0
 }
 
-// Raw returns the next n bytes (sharing the input).
-func (r *Reader) Raw(n int) []byte { return r.take(n) }
-
 // Bytes returns a copy of the next n bytes, refusing n > max.
 func (r *Reader) Bytes(n, max int) []byte {
 	if r.err == nil && n > max {
