@@ -331,7 +331,8 @@ func runChat(o options, stdin io.Reader, stdout, stderr io.Writer) (int, error) 
 // zeroconf logs there: nothing but the interface may write to the
 // terminal.
 func openLog(path, data string, key []byte) (logf func(string, ...any), closeLog func(), err error) {
-	if path == "" {
+	own := path == "" // the data directory's own log, not a file the user named
+	if own {
 		if err := os.MkdirAll(data, 0o700); err != nil {
 			return nil, nil, fmt.Errorf("--data %s: %w", data, err)
 		}
@@ -339,7 +340,7 @@ func openLog(path, data string, key []byte) (logf func(string, ...any), closeLog
 	}
 	// With a key (the store is sealed) every line is sealed: the log
 	// shows a thief of the folder how many lines, not what they say.
-	f, err := store.OpenLog(path, key)
+	f, err := store.OpenLog(path, key, own)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--log: %w", err)
 	}

@@ -400,6 +400,12 @@ var mutations = []mutation{
 	{name: "at rest: an empty first answer seals nothing and is never asked again", file: "mmls/node/unlock.go",
 		edits: []edit{{"\t\t\tif err := s.ChoosePlain(true); err != nil {", "\t\t\tif err := s.ChoosePlain(false); err != nil {"}},
 		pkg:   "./mmls/node", run: "TestOpenStoreDecides"},
+	{name: "at rest: a sealed prefix scan stops at a whole key equal to the prefix", file: "mmls/store/seal.go",
+		edits: []edit{{"k[len(k)-1] == 0 && bytes.Equal(rk, sk) {", "k[len(k)-1] == 0 && false {"}},
+		pkg:   "./mmls/store", run: "TestSealedKeysKeepPlainOrder"},
+	{name: "at rest: one peer the same pseudonym in every bucket", file: "mmls/store/seal.go",
+		edits: []edit{{"uint64(len(path)))])\n\tm.Write(path)\n", "0)])\n"}},
+		pkg:   "./mmls/store", run: "TestSealedKeysKeepPlainOrder"},
 }
 
 func main() {

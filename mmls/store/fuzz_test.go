@@ -27,7 +27,7 @@ func FuzzParseWrap(f *testing.F) {
 		if !bytes.Equal(w.marshal(), raw) {
 			t.Fatal("a record read back differently")
 		}
-		if w.kdf.MemoryKiB > maxMemoryKiB || w.kdf.Time > 64 {
+		if w.kdf.MemoryKiB > maxMemoryKiB || w.kdf.Time > maxTime || w.kdf.Threads > maxThreads {
 			t.Fatalf("taken out of bounds: %+v", w.kdf)
 		}
 	})
@@ -39,7 +39,7 @@ func FuzzReadLog(f *testing.F) {
 	key := bytes.Repeat([]byte{7}, 32)
 	dir := f.TempDir()
 	path := filepath.Join(dir, "seed.log")
-	l, err := OpenLog(path, key)
+	l, err := OpenLog(path, key, true)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestWriteFuzzCorpus(t *testing.T) {
 	keys, _ := deriveKeys(bytes.Repeat([]byte{1}, 32))
 	b := &Bucket{k: keys, own: layoutNames, path: []byte("rooms")}
 	logPath := filepath.Join(t.TempDir(), "seed.log")
-	l, _ := OpenLog(logPath, bytes.Repeat([]byte{7}, 32))
+	l, _ := OpenLog(logPath, bytes.Repeat([]byte{7}, 32), true)
 	l.Write([]byte("a line\n"))
 	l.Close()
 	logSeed, _ := os.ReadFile(logPath)

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -55,19 +56,25 @@ var DefaultKDF = KDF{Time: 3, MemoryKiB: 64 << 10, Threads: 4}
 var kdf = DefaultKDF
 
 const (
-	metaSeal     = "seal"  // the wrapped data key
-	metaPlain    = "plain" // "chosen": the user chose no passphrase
-	wrapVersion  = 1
-	dataKeyLen   = 32
-	saltLen      = 16
-	sealingExt   = ".sealing" // a migration under way
-	maxMemoryKiB = 1 << 20    // 1 GiB: a record asking more is damaged
+	metaSeal    = "seal"  // the wrapped data key
+	metaPlain   = "plain" // "chosen": the user chose no passphrase
+	metaRekey   = "rekey" // "due": the passphrase changed; a new data key at the next close or start
+	wrapVersion = 1
+	dataKeyLen  = 32
+	saltLen     = 16
+	sealingExt  = ".sealing" // a migration under way
+	// A record asking more than four times the default's work is damaged
+	// (or written to make a start slow).
+	maxMemoryKiB = 256 << 10
+	maxTime      = 12
+	maxThreads   = 16
 )
 
 // lockState is what a sealed store keeps in memory to re-wrap.
 type lockState struct {
 	dataKey []byte
 	fresh   []byte // a new store's wrapped key, written by init
+	rekey   []byte // the passphrase a new data key is to be wrapped by at Close
 }
 
 type wrapRecord struct {
@@ -103,7 +110,7 @@ func parseWrap(raw []byte) (wrapRecord, error) {
 		!s.ReadUint16LengthPrefixed(&wrapped) || !s.Empty() {
 		return w, fmt.Errorf("%w: the wrapped data key is unreadable", ErrCorrupt)
 	}
-	if w.kdf.Time < 1 || w.kdf.Time > 64 || w.kdf.MemoryKiB < 8 || w.kdf.MemoryKiB > maxMemoryKiB || w.kdf.Threads < 1 ||
+	if w.kdf.Time < 1 || w.kdf.Time > maxTime || w.kdf.MemoryKiB < 8 || w.kdf.MemoryKiB > maxMemoryKiB || w.kdf.Threads < 1 || w.kdf.Threads > maxThreads ||
 		len(salt) != saltLen || len(nonce) != chacha20poly1305.NonceSizeX || len(wrapped) != dataKeyLen+chacha20poly1305.Overhead {
 		return w, fmt.Errorf("%w: the wrapped data key has impossible parameters", ErrCorrupt)
 	}
@@ -219,6 +226,19 @@ func OpenSealed(dir string, pass []byte) (*Store, error) {
 			return nil, err
 		}
 	}
+	s, err := openStore(dir, pass)
+	if err != nil {
+		return nil, err
+	}
+	// A change of passphrase whose new data key a crash kept from being
+	// made: made now.
+	if due, err := s.rekeyDue(); err != nil || !due {
+		return s, err
+	}
+	s.lock.rekey = bytes.Clone(pass)
+	if err := s.Close(); err != nil {
+		return nil, err
+	}
 	return openStore(dir, pass)
 }
 
@@ -229,6 +249,14 @@ func seal(dir string, pass []byte) error {
 		return err
 	}
 	plain.Close()
+	return reseal(dir, pass, nil)
+}
+
+// reseal writes the store in dir (sealed under from, or plain when from
+// is nil) again, sealed under a new data key wrapped by pass: a sealed
+// copy beside it, renamed over it once durable. The copy is a fresh file:
+// no page of it ever held what the old one did.
+func reseal(dir string, pass []byte, from *sealKeys) error {
 	path := filepath.Join(dir, FileName)
 	tmp := path + sealingExt
 	src, err := openBolt(path, true)
@@ -247,26 +275,36 @@ func seal(dir string, pass []byte) error {
 		dst.Close()
 		return err
 	}
-	err = src.View(func(stx *bolt.Tx) error {
-		return dst.Update(func(dtx *bolt.Tx) error {
-			return copySealed(stx, &Tx{tx: dtx, k: keys}, wrapKey(pass, key, kdf).marshal())
+	err = func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("%w: %v", ErrCorrupt, r)
+			}
+		}()
+		return src.View(func(stx *bolt.Tx) error {
+			return dst.Update(func(dtx *bolt.Tx) error {
+				return copyStore(&Tx{tx: stx, k: from}, &Tx{tx: dtx, k: keys}, wrapKey(pass, key, kdf).marshal())
+			})
 		})
-	})
+	}()
 	if cerr := dst.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("store: sealing the plain store: %w", err)
+		return fmt.Errorf("store: sealing: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("store: sealing the plain store: %w", err)
+		return fmt.Errorf("store: sealing: %w", err)
 	}
 	return syncDir(dir)
 }
 
-func copySealed(src *bolt.Tx, dst *Tx, wrap []byte) error {
-	return src.ForEach(func(name []byte, sb *bolt.Bucket) error {
+// copyStore copies every bucket of src into dst, opening and sealing on
+// the way; the meta bucket gets the new wrapped key and loses the marks
+// of a plain store's choice and of a re-key to come.
+func copyStore(src, dst *Tx, wrap []byte) error {
+	return src.tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
 		db, err := dst.CreateBucket(name)
 		if err != nil {
 			return err
@@ -276,27 +314,49 @@ func copySealed(src *bolt.Tx, dst *Tx, wrap []byte) error {
 				return err
 			}
 		}
-		return copyBucket(sb, db)
+		return copyBucket(src.Bucket(name), db)
 	})
 }
 
-func copyBucket(src *bolt.Bucket, dst *Bucket) error {
+func copyBucket(src, dst *Bucket) error {
 	if err := dst.SetSequence(src.Sequence()); err != nil {
 		return err
 	}
-	return src.ForEach(func(k, v []byte) error {
-		if sub := src.Bucket(k); sub != nil {
-			d, err := dst.CreateBucketIfNotExists(k)
+	c := src.b.Cursor()
+	for rk, rv := c.First(); rk != nil; rk, rv = c.Next() {
+		if sb := src.b.Bucket(rk); sb != nil {
+			name := rk
+			if src.k != nil {
+				raw := src.b.Get(subName(rk))
+				if raw == nil {
+					return fmt.Errorf("%w: a sub-bucket without its name", ErrCorrupt)
+				}
+				name, _ = src.open(subName(rk), raw)
+			}
+			d, err := dst.CreateBucketIfNotExists(name)
 			if err != nil {
 				return err
 			}
-			return copyBucket(sub, d)
+			if err := copyBucket(src.sub(rk, sb), d); err != nil {
+				return err
+			}
+			continue
 		}
-		if dst.own == layoutClear && string(k) == metaPlain {
-			return nil
+		if src.k != nil && len(rk) > 0 && rk[len(rk)-1] == 0 && src.b.Bucket(rk[:len(rk)-1]) != nil {
+			continue // a sub-bucket's name, written with it
 		}
-		return dst.Put(k, v)
-	})
+		if src.own == layoutClear && (string(rk) == metaSeal || string(rk) == metaPlain || string(rk) == metaRekey) {
+			continue
+		}
+		k, v := rk, rv
+		if src.k != nil && src.own != layoutClear {
+			k, v = src.open(rk, rv)
+		}
+		if err := dst.Put(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func syncDir(dir string) error {
@@ -366,6 +426,16 @@ func (s *Store) LogKey() []byte {
 	return s.keys.log
 }
 
+// LocalName is the name a file of the data directory that stands for
+// name (a file's id) is given: on a sealed store a keyed hash of it (a
+// thief reads nothing from the folder's listing), else name itself.
+func (s *Store) LocalName(purpose, name string) string {
+	if s.keys == nil {
+		return name
+	}
+	return hex.EncodeToString(s.keys.hash([]byte("local names\x00"+purpose), []byte(name)))
+}
+
 // ChangePassphrase re-wraps the data key under next, once old is shown to
 // be the passphrase. Nothing else is rewritten.
 func (s *Store) ChangePassphrase(old, next []byte) error {
@@ -389,8 +459,32 @@ func (s *Store) ChangePassphrase(old, next []byte) error {
 	if _, err := w.unwrap(old); err != nil {
 		return err
 	}
+	// The data key is re-wrapped now, so that the store works on; a new
+	// data key replaces it when the store closes (or, after a crash, at
+	// the next start): a copy of the folder made before, opened with
+	// the old passphrase, then opens nothing written since, and no freed
+	// page keeps the old wrapped key.
 	rec := wrapKey(next, s.lock.dataKey, kdf).marshal()
-	return s.update(func(tx *Tx) error { return tx.Bucket(bMeta).Put([]byte(metaSeal), rec) })
+	if err := s.update(func(tx *Tx) error {
+		if err := tx.Bucket(bMeta).Put([]byte(metaSeal), rec); err != nil {
+			return err
+		}
+		return tx.Bucket(bMeta).Put([]byte(metaRekey), []byte("due"))
+	}); err != nil {
+		return err
+	}
+	s.lock.rekey = bytes.Clone(next)
+	return nil
+}
+
+// rekeyDue says whether the passphrase changed since the data key was
+// made.
+func (s *Store) rekeyDue() (due bool, err error) {
+	err = s.view(func(tx *Tx) error {
+		due = tx.Bucket(bMeta).Get([]byte(metaRekey)) != nil
+		return nil
+	})
+	return due, err
 }
 
 // ChoosePlain records that the user chose to keep the data unencrypted

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -275,16 +277,43 @@ func TestChangePassphrase(t *testing.T) {
 	if err := s.ChangePassphrase([]byte(testPass), nil); err == nil {
 		t.Fatal("an empty new passphrase taken")
 	}
+	oldKey := bytes.Clone(s.lock.dataKey)
+	var oldWrap []byte
+	must(t, s.view(func(tx *Tx) error { oldWrap = bytes.Clone(tx.Bucket(bMeta).Get([]byte(metaSeal))); return nil }))
 	must(t, s.ChangePassphrase([]byte(testPass), []byte("new one")))
-	s.Close()
+	checkNeedles(t, s) // it works on before the close
+	must(t, s.Close())
 	if _, err := OpenSealed(dir, []byte(testPass)); !errors.Is(err, ErrPassphrase) {
 		t.Fatalf("the old passphrase after a change: %v", err)
+	}
+	// A new data key since the close, and no page keeps the old wrap.
+	raw, _ := os.ReadFile(filepath.Join(dir, FileName))
+	if bytes.Contains(raw, oldWrap) {
+		t.Fatal("the old wrapped key is still in the file: the old passphrase opens it")
 	}
 	s, err = OpenSealed(dir, []byte("new one"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if bytes.Equal(s.lock.dataKey, oldKey) {
+		t.Fatal("the data key is the one the old passphrase wrapped")
+	}
+	checkNeedles(t, s)
+	// A crash before the close: the next start makes the new data key.
+	key2 := bytes.Clone(s.lock.dataKey)
+	must(t, s.ChangePassphrase([]byte("new one"), []byte("third")))
+	s.db.Close() // killed: Close's re-key never runs
+	s, err = OpenSealed(dir, []byte("third"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer s.Close()
+	if bytes.Equal(s.lock.dataKey, key2) {
+		t.Fatal("after a crash, the start did not make a new data key")
+	}
+	if due, _ := s.rekeyDue(); due {
+		t.Fatal("a re-key still due after it was made")
+	}
 	checkNeedles(t, s)
 	p, err := Open(t.TempDir())
 	if err != nil {
@@ -343,6 +372,8 @@ func TestParseWrapBounds(t *testing.T) {
 		"too much memory": {kdf: KDF{1, maxMemoryKiB + 1, 1}, salt: good.salt, nonce: good.nonce, wrapped: good.wrapped},
 		"no passes":       {kdf: KDF{0, 64, 1}, salt: good.salt, nonce: good.nonce, wrapped: good.wrapped},
 		"no threads":      {kdf: KDF{1, 64, 0}, salt: good.salt, nonce: good.nonce, wrapped: good.wrapped},
+		"too many passes": {kdf: KDF{maxTime + 1, 64, 1}, salt: good.salt, nonce: good.nonce, wrapped: good.wrapped},
+		"too many lanes":  {kdf: KDF{1, 64, maxThreads + 1}, salt: good.salt, nonce: good.nonce, wrapped: good.wrapped},
 		"short salt":      {kdf: good.kdf, salt: good.salt[:8], nonce: good.nonce, wrapped: good.wrapped},
 		"short key":       {kdf: good.kdf, salt: good.salt, nonce: good.nonce, wrapped: good.wrapped[:40]},
 	} {
@@ -484,14 +515,14 @@ func TestSealedLog(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "log")
 	must(t, os.WriteFile(path, []byte("needle from the plain days\n"), 0o600))
 	key := bytes.Repeat([]byte{3}, 32)
-	l, err := OpenLog(path, key)
+	l, err := OpenLog(path, key, true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	l.Write([]byte("needle one\n"))
 	l.Write([]byte("needle two\n"))
 	l.Close()
-	l, err = OpenLog(path, key) // appends, keeps what was sealed
+	l, err = OpenLog(path, key, true) // appends, keeps what was sealed
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -508,7 +539,7 @@ func TestSealedLog(t *testing.T) {
 		t.Fatalf("read back: %q", out.String())
 	}
 	// The next start cuts the torn record off before it appends.
-	l, err = OpenLog(path, key)
+	l, err = OpenLog(path, key, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -518,6 +549,24 @@ func TestSealedLog(t *testing.T) {
 	must(t, ReadLog(path, key, &out))
 	if out.String() != "needle one\nneedle two\nneedle three\nneedle four\n" {
 		t.Fatalf("after a torn record, read back: %q", out.String())
+	}
+	// A file the user names (--log) is never emptied, nor changed.
+	theirs := filepath.Join(t.TempDir(), "notes.txt")
+	must(t, os.WriteFile(theirs, []byte("my own notes\n"), 0o644))
+	if _, err := OpenLog(theirs, key, false); err == nil {
+		t.Fatal("a user's file taken as the sealed log")
+	}
+	if b, _ := os.ReadFile(theirs); string(b) != "my own notes\n" {
+		t.Fatalf("a user's file changed: %q", b)
+	}
+	if fi, _ := os.Stat(theirs); fi.Mode().Perm() != 0o644 {
+		t.Fatalf("a user's file's mode changed: %v", fi.Mode())
+	}
+	if l, err := OpenLog(os.DevNull, key, false); err != nil {
+		t.Fatalf("--log %s: %v", os.DevNull, err)
+	} else {
+		l.Write([]byte("into nothing\n"))
+		l.Close()
 	}
 	if err := ReadLog(path, nil, &out); err == nil {
 		t.Fatal("a sealed log read without its key")
@@ -567,5 +616,80 @@ func BenchmarkStoreOps(b *testing.B) {
 				must(b, bt.Commit())
 			}
 		})
+	}
+}
+
+// TestSealedKeysKeepPlainOrder: on a sealed store a prefix scan finds
+// what it finds on a plain one, even beside a whole key equal to the
+// prefix; and one part is a different pseudonym in each bucket.
+func TestSealedKeysKeepPlainOrder(t *testing.T) {
+	t.Parallel()
+	for _, sealed := range []bool{false, true} {
+		dir := t.TempDir()
+		var s *Store
+		var err error
+		if sealed {
+			s, err = OpenSealed(dir, []byte(testPass))
+		} else {
+			s, err = Open(dir)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		must(t, s.update(func(tx *Tx) error {
+			b := tx.Bucket(bSettings)
+			for _, k := range []string{"a", "a\x00x", "a\x00y", "ab"} {
+				if err := b.Put([]byte(k), []byte(k)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+		var got []string
+		must(t, s.view(func(tx *Tx) error {
+			c := tx.Bucket(bSettings).Cursor()
+			for k, _ := c.Seek([]byte("a\x00")); k != nil && bytes.HasPrefix(k, []byte("a\x00")); k, _ = c.Next() {
+				got = append(got, string(k))
+			}
+			return nil
+		}))
+		sort.Strings(got)
+		if !slices.Equal(got, []string{"a\x00x", "a\x00y"}) {
+			t.Errorf("sealed %v: the scan of a\\x00 found %q", sealed, got)
+		}
+		if sealed {
+			must(t, s.view(func(tx *Tx) error {
+				if bytes.Equal(tx.Bucket(bMembers).storedKey([]byte("peer")), tx.Bucket(bKnown).storedKey([]byte("peer"))) {
+					t.Error("one peer is the same pseudonym in two buckets")
+				}
+				return nil
+			}))
+		}
+		s.Close()
+	}
+}
+
+// TestSealedLogRecordsKeepTheirPlace: a record deleted from a sealed log
+// is noticed: what follows it no longer opens.
+func TestSealedLogRecordsKeepTheirPlace(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "log")
+	key := bytes.Repeat([]byte{5}, 32)
+	l, err := OpenLog(path, key, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"one\n", "two\n", "three\n"} {
+		l.Write([]byte(line))
+	}
+	l.Close()
+	raw, _ := os.ReadFile(path)
+	first := len(logMagic) + 4 + int(binary.BigEndian.Uint32(raw[len(logMagic):]))
+	second := first + 4 + int(binary.BigEndian.Uint32(raw[first:]))
+	must(t, os.WriteFile(path, append(raw[:first:first], raw[second:]...), 0o600)) // "two" taken out
+	var out bytes.Buffer
+	must(t, ReadLog(path, key, &out))
+	if got := out.String(); !strings.HasPrefix(got, "one\n(a log record that does not open") || strings.Contains(got, "three") {
+		t.Fatalf("a log missing a record reads %q", got)
 	}
 }

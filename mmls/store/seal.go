@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -24,9 +25,10 @@ import (
 // say something (a room's name, a nick, a peer or message id) is replaced
 // by keyed hashes of its parts, so prefix scans still work. What stays
 // readable is what bbolt needs to find things: counters (history and
-// notes are numbered), a held message's send time (held messages are
-// dropped oldest first), how many records each bucket has, and their
-// sizes. The original key travels inside the sealed value, so iteration
+// notes are numbered), a held message's send time to the hour (held
+// messages are dropped oldest first), how many records each bucket has,
+// and their sizes. A part's hash depends on its bucket, so the same peer
+// or room is a different pseudonym in each. The original key travels inside the sealed value, so iteration
 // gives callers the keys they wrote.
 //
 // Tx, Bucket and Cursor are the store's view of bbolt's: on a plain store
@@ -41,7 +43,8 @@ type sealKeys struct {
 	// The same parts (room names, peer ids) are hashed again and again:
 	// the last few thousand are kept, and HMAC states are reused.
 	mu     sync.Mutex
-	hashes map[string][]byte
+	hashes map[string]map[string][]byte // by bucket path, then part
+	cached int
 	macs   sync.Pool
 }
 
@@ -70,14 +73,16 @@ func deriveKeys(dataKey []byte) (*sealKeys, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	return &sealKeys{aead: aead, name: sub("names"), log: sub("log"), hashes: map[string][]byte{}}, nil
+	return &sealKeys{aead: aead, name: sub("names"), log: sub("log"), hashes: map[string]map[string][]byte{}}, nil
 }
 
-// hash is the keyed hash that stands for one part of a key (callers copy
-// it, never change it).
-func (k *sealKeys) hash(part []byte) []byte {
+// hash is the keyed hash that stands for one part of a key in the bucket
+// at path (callers copy it, never change it). The bucket is in the hash:
+// one peer or room is a different pseudonym in each bucket, so the
+// buckets cannot be joined on them.
+func (k *sealKeys) hash(path, part []byte) []byte {
 	k.mu.Lock()
-	h, ok := k.hashes[string(part)]
+	h, ok := k.hashes[string(path)][string(part)]
 	k.mu.Unlock()
 	if ok {
 		return h
@@ -87,16 +92,26 @@ func (k *sealKeys) hash(part []byte) []byte {
 		m = hmac.New(sha256.New, k.name)
 	}
 	m.Reset()
+	var n [binary.MaxVarintLen64]byte
+	m.Write(n[:binary.PutUvarint(n[:], uint64(len(path)))])
+	m.Write(path)
 	m.Write(part)
 	var sum [sha256.Size]byte
 	h = bytes.Clone(m.Sum(sum[:0])[:nameHashLen])
 	k.macs.Put(m)
 	if len(part) <= maxCachedPart {
 		k.mu.Lock()
-		if len(k.hashes) >= maxHashCache {
+		if k.cached >= maxHashCache {
 			clear(k.hashes)
+			k.cached = 0
 		}
-		k.hashes[string(part)] = h
+		in := k.hashes[string(path)]
+		if in == nil {
+			in = map[string][]byte{}
+			k.hashes[string(path)] = in
+		}
+		in[string(part)] = h
+		k.cached++
 		k.mu.Unlock()
 	}
 	return h
@@ -144,7 +159,7 @@ func (b *Bucket) namesKey(k []byte) []byte {
 	out := make([]byte, 0, nameHashLen*(1+bytes.Count(k, []byte{0})))
 	for {
 		part, rest, more := bytes.Cut(k, []byte{0})
-		out = append(out, b.k.hash(part)...)
+		out = append(out, b.k.hash(b.path, part)...)
 		if !more || len(rest) == 0 {
 			return out
 		}
@@ -152,7 +167,7 @@ func (b *Bucket) namesKey(k []byte) []byte {
 	}
 }
 
-// heldKey keeps a held message's send time in the clear, so that the
+// heldKey keeps a held message's send time (to the hour) in the clear, so that the
 // oldest of an author is found first, and the totals (\xff...) after
 // every message.
 func (b *Bucket) heldKey(k []byte) []byte {
@@ -160,17 +175,20 @@ func (b *Bucket) heldKey(k []byte) []byte {
 		if len(k) == 1 {
 			return []byte{0xff}
 		}
-		return append([]byte{0xff}, b.k.hash(k[1:])...)
+		return append([]byte{0xff}, b.k.hash(b.path, k[1:])...)
 	}
 	author, rest, ok := bytes.Cut(k, []byte{0})
 	switch {
 	case ok && len(rest) == 0:
-		return append([]byte{0}, b.k.hash(author)...)
+		return append([]byte{0}, b.k.hash(b.path, author)...)
 	case ok && len(rest) >= 9 && rest[8] == 0:
-		out := append(append([]byte{0}, b.k.hash(author)...), rest[:8]...)
-		return append(out, b.k.hash(rest[9:])...)
+		// The send time to the hour only: enough to drop the oldest
+		// first, too coarse to name an author by a time members saw.
+		sent := int64(binary.BigEndian.Uint64(rest[:8]))
+		out := binary.BigEndian.AppendUint64(append([]byte{0}, b.k.hash(b.path, author)...), uint64(sent-sent%int64(time.Hour)))
+		return append(out, b.k.hash(b.path, rest[9:])...)
 	}
-	return append([]byte{1}, b.k.hash(k)...)
+	return append([]byte{1}, b.k.hash(b.path, k)...)
 }
 
 // seal is what bbolt holds for value v under key k (stored as sk): the
@@ -385,4 +403,13 @@ func (c *Cursor) Prev() ([]byte, []byte)  { return c.opened(c.c.Prev()) }
 // Seek moves to the first key at or after k; on a sealed store only a
 // whole key or a prefix that ends in \x00 (or \xff among held messages)
 // finds what it would find on a plain one.
-func (c *Cursor) Seek(k []byte) ([]byte, []byte) { return c.opened(c.c.Seek(c.b.storedKey(k))) }
+func (c *Cursor) Seek(k []byte) ([]byte, []byte) {
+	sk := c.b.storedKey(k)
+	rk, rv := c.c.Seek(sk)
+	// A prefix "x\x00" is stored as x's hash, which is also the whole key
+	// "x": a plain store sorts "x" before the prefix, so passes it.
+	if c.b.k != nil && c.b.own == layoutNames && len(k) > 0 && k[len(k)-1] == 0 && bytes.Equal(rk, sk) {
+		rk, rv = c.c.Next()
+	}
+	return c.opened(rk, rv)
+}

@@ -296,7 +296,17 @@ func (s *Store) init() error {
 func (s *Store) SetNoSync(on bool) { s.db.NoSync = on }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return err
+	}
+	if s.lock != nil && s.lock.rekey != nil {
+		pass := s.lock.rekey
+		s.lock.rekey = nil
+		return reseal(filepath.Dir(s.path), pass, s.keys)
+	}
+	return nil
+}
 
 // Path returns the database file's path.
 func (s *Store) Path() string { return s.path }
