@@ -14,13 +14,19 @@ import (
 	"github.com/mmls-chat/mmls-chat/ui/headless"
 )
 
-// everyByte is every byte of every file under dir.
+// everyByte is every file's name and every byte under dir.
 func everyByte(t testing.TB, dir string) []byte {
 	t.Helper()
 	var all []byte
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil {
 			return err
+		}
+		if path != dir {
+			all = append(all, d.Name()...)
+		}
+		if d.IsDir() {
+			return nil
 		}
 		b, err := os.ReadFile(path)
 		all = append(all, b...)
@@ -64,18 +70,28 @@ func TestE2EAtRestRevealsNothing(t *testing.T) {
 	waitLinkIn(t, bob, alice, "needleroom")
 	bob.say("/switch needleroom")
 	bob.say("a needle message text")
-	alice.waitMessages(30*time.Second, "a needle message text")
+	msg := alice.waitFor("bob's line", 30*time.Second, func(e headless.Record) bool { return e.Type == "message" && e.Text == "a needle message text" })
 	path, data := writeRandom(t, t.TempDir(), "needlefile.txt", 3000)
 	id := bob.sendFile(path)
 	saved := t.TempDir()
 	alice.saveFile(id, saved)
 	sameBytes(t, alice.waitSaved(id, time.Minute).Path, data)
+	// A download left unfinished: its holder gone, a partial file stays.
+	path2, _ := writeRandom(t, t.TempDir(), "needlefile2.bin", 300000)
+	id2 := bob.sendFile(path2)
+	alice.waitFor("the second offer", 30*time.Second, func(e headless.Record) bool { return e.Type == "file" && e.ID == id2 })
+	bob.quit()
+	alice.saveFile(id2, saved)
 	alice.say("/create needlepriv")
 	alice.waitFor("the private room", 10*time.Second, func(e headless.Record) bool { return e.Type == "joined" && e.Room == "needlepriv" })
 	alice.quit()
-	bob.quit()
+	if parts, _ := filepath.Glob(filepath.Join(alice.data, "files", "*")); len(parts) == 0 {
+		t.Fatal("no partial file left: the test does not look at one")
+	}
 
-	needles := []string{"alicenick7", "bobnick7", "needleroom", "needlepriv", "needlefile", "needle message text", bob.listen}
+	// Names, texts, the address, and ids: bob's, the line's, the files'.
+	needles := []string{"alicenick7", "bobnick7", "needleroom", "needlepriv", "needlefile", "needle message text", bob.listen,
+		bob.id, msg.ID, id, id2}
 	if got := everyByte(t, alice.data); len(got) < 1000 {
 		t.Fatalf("alice's data directory holds %d bytes: nothing to look at", len(got))
 	} else {

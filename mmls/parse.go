@@ -101,7 +101,10 @@ var specs = []Spec{
 		}
 		return Say{Room: room, Text: actionPrefix + arg}, err
 	}},
-	{Name: "passphrase", Help: "change the passphrase that encrypts your data on this disk (asked without echo); unencrypted data: be asked for one at the next start", parse: func(string, string) (Command, error) {
+	{Name: "passphrase", Help: "change the passphrase that encrypts your data on this disk (asked without echo); unencrypted data: be asked for one at the next start", parse: func(arg, _ string) (Command, error) {
+		if strings.TrimSpace(arg) != "" {
+			return nil, failf(ErrUsage, "type /passphrase alone: it asks for the passphrases without echo (what followed it was not kept)")
+		}
 		return ChangePassphrase{}, nil
 	}},
 	{Name: "away", Args: "[TEXT]", Help: "say you are away, and why (shown to the others); /away alone: you are back", parse: func(arg, _ string) (Command, error) {

@@ -318,7 +318,7 @@ func (m *Model) answerIn(ev mmls.Event, where string, user bool) []tea.Cmd {
 		m.system(in(e.Room), "%s: %s may remove people for everyone", m.roomTitle(e.Room), strings.Join(e.Admins, ", "))
 	case *mmls.PassphraseChanged:
 		if e.Sealed {
-			m.system(in(m.current), "passphrase changed: the old one no longer opens your data")
+			m.system(in(m.current), "passphrase changed: the old one no longer opens your data (encrypted again under a new key when you quit)")
 		} else {
 			m.system(in(m.current), "your data here is not encrypted: the next start asks for a passphrase, and encrypts it then")
 		}

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -126,6 +127,18 @@ func TestPassphraseCommand(t *testing.T) {
 	m, cmds = run(false, typed("old-one"), enterKey, enterKey)
 	if len(cmds) != 0 || m.secret == nil || !strings.Contains(m.View(), "cannot be empty") {
 		t.Fatalf("an empty new passphrase: commands %#v", cmds)
+	}
+	// A passphrase typed after the command is refused, and not kept.
+	eng := &scriptEngine{fakeEngine: newFakeEngine(), answer: answers}
+	pm := startedModel(eng.fakeEngine)
+	pm.eng = eng
+	eng.commands()
+	pm = enter(pm, "/passphrase hunter2")
+	if c := eng.commands(); len(c) != 0 || pm.secret != nil || slices.Contains(pm.history, "/passphrase hunter2") {
+		t.Fatalf("/passphrase with an argument: commands %#v, asking %v, history %q", c, pm.secret != nil, pm.history)
+	}
+	if !strings.Contains(pm.View(), "type /passphrase alone") {
+		t.Fatalf("/passphrase with an argument says:\n%s", pm.View())
 	}
 	_, cmds = run(true)
 	if len(cmds) != 1 || !bytes.Equal(cmds[0].(mmls.ChangePassphrase).New, nil) {

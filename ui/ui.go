@@ -447,6 +447,11 @@ const maxHistory = 500
 
 // remember adds a line sent to the history, and starts a new line.
 func (m *Model) remember(text string) {
+	if cmd, arg, _ := strings.Cut(strings.TrimSpace(text), " "); cmd == "/passphrase" && arg != "" {
+		// A passphrase typed where it should not be: not kept.
+		m.histAt, m.draft = len(m.history), ""
+		return
+	}
 	if strings.TrimSpace(text) != "" && (len(m.history) == 0 || m.history[len(m.history)-1] != text) {
 		m.history = append(m.history, text)
 		if len(m.history) > maxHistory {

@@ -91,10 +91,8 @@ func (m *Manager) startFetch(rec store.File) {
 		m.fail(f, fmt.Errorf("%w: %d bytes (at most %d)", ErrTooBig, o.Size, m.cfg.MaxSize))
 		return
 	}
+	// Not sized up front: its length would say the file's.
 	f.part, err = os.OpenFile(f.path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err == nil {
-		err = f.part.Truncate(sealedOffset(o, o.Chunks()))
-	}
 	if err != nil {
 		m.fail(f, fmt.Errorf("files: partial file: %w", err))
 		return

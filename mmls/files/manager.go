@@ -519,8 +519,11 @@ func (m *Manager) next() {
 	}
 }
 
-// PartPath is where file id's partial copy is kept, sealed.
-func (m *Manager) PartPath(id ID) string { return filepath.Join(m.cfg.Dir, id.String()+".sealed") }
+// PartPath is where file id's partial copy is kept, sealed, under a name
+// that says nothing of the file on a sealed store (store.LocalName).
+func (m *Manager) PartPath(id ID) string {
+	return filepath.Join(m.cfg.Dir, m.cfg.Store.LocalName("partial file", id.String())+".sealed")
+}
 
 // sealedOffset is where chunk i lies in a partial file.
 func sealedOffset(o *Offer, i int) int64 { return int64(i) * int64(o.Chunk+Overhead) }

@@ -21,8 +21,12 @@ type Unlock struct {
 	Ask func(choose bool) ([]byte, error)
 }
 
-// maxPassphraseFile bounds what is read of a passphrase file.
-const maxPassphraseFile = 4096
+// maxPassphraseFile bounds what is read of a passphrase file, and
+// maxPassphrase a passphrase (the interface takes as many characters).
+const (
+	maxPassphraseFile = 4096
+	maxPassphrase     = 1024
+)
 
 // OpenStore opens the store in dir: a sealed one with its passphrase (a
 // wrong one is an error wrapping store.ErrPassphrase, and nothing is
@@ -89,6 +93,11 @@ func readPassphrase(path string) ([]byte, error) {
 		return nil, fmt.Errorf("--passphrase-file: %w", err)
 	}
 	defer f.Close()
+	// Like ssh with a private key: a passphrase others can read protects
+	// nothing, and saying so beats taking it.
+	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("--passphrase-file %s can be read by others (%v): chmod 600 it", path, fi.Mode().Perm())
+	}
 	b, err := io.ReadAll(io.LimitReader(f, maxPassphraseFile+1))
 	if err != nil {
 		return nil, fmt.Errorf("--passphrase-file: %w", err)
@@ -96,10 +105,14 @@ func readPassphrase(path string) ([]byte, error) {
 	if len(b) > maxPassphraseFile {
 		return nil, fmt.Errorf("--passphrase-file %s: more than %d bytes: not a passphrase", path, maxPassphraseFile)
 	}
+	b = bytes.TrimPrefix(b, []byte("\ufeff")) // an editor's byte-order mark is no part of it
 	line, _, _ := bytes.Cut(b, []byte("\n"))
 	line = bytes.TrimSuffix(line, []byte("\r"))
 	if len(line) == 0 {
 		return nil, fmt.Errorf("--passphrase-file %s: its first line is empty", path)
+	}
+	if len(line) > maxPassphrase {
+		return nil, fmt.Errorf("--passphrase-file %s: a passphrase of more than %d bytes", path, maxPassphrase)
 	}
 	return line, nil
 }

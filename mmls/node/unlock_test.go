@@ -23,6 +23,10 @@ func TestOpenStoreDecides(t *testing.T) {
 	os.WriteFile(wrong, []byte("ebb\n"), 0o600)
 	empty := filepath.Join(t.TempDir(), "empty")
 	os.WriteFile(empty, []byte("\n"), 0o600)
+	shared := filepath.Join(t.TempDir(), "shared")
+	os.WriteFile(shared, []byte("tide\n"), 0o644)
+	bom := filepath.Join(t.TempDir(), "bom")
+	os.WriteFile(bom, []byte("\ufefftide\n"), 0o600)
 	answer := func(a string, asked *[]bool) func(bool) ([]byte, error) {
 		return func(choose bool) ([]byte, error) {
 			*asked = append(*asked, choose)
@@ -74,6 +78,8 @@ func TestOpenStoreDecides(t *testing.T) {
 		{"sealed", wrong, "tide", "", false, "wrong passphrase", store.StateSealed},
 		{"sealed", pass, "", "", true, "", store.StateSealed},
 		{"sealed", empty, "", "", false, "first line is empty", store.StateSealed},
+		{"sealed", shared, "", "", false, "can be read by others", store.StateSealed},
+		{"sealed", bom, "", "", true, "", store.StateSealed},
 		{"sealed", filepath.Join(t.TempDir(), "none"), "", "", false, "--passphrase-file", store.StateSealed},
 	}
 	for _, tc := range tests {
