@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -82,6 +83,10 @@ func fillNeedles(t *testing.T, s *Store) (needles []string, seed []byte) {
 	must(t, s.Vouch("needle-private", "needle-peer-id"))
 	must(t, s.AddInvite(Invite{Room: "needle-invite", Secret: secret, From: "needle-peer-id", At: t0}))
 	if _, err := s.AddMessage(Message{ID: "needle-msgid", Room: "needle-room", FromID: "needle-peer-id", FromNick: "needle-bob", Text: "needle text", SentAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	// A second room's history: a copy must go on past the first sub-bucket.
+	if _, err := s.AddMessage(Message{ID: "needle-msgid2", Room: "needle-private", FromID: "needle-peer-id", FromNick: "needle-bob", Text: "needle secret text", SentAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	must(t, s.AddOutgoing(Outgoing{ID: "needle-out", Room: "needle-room", Text: "needle outgoing", SentAt: t0, To: []string{"needle-peer-id"},
@@ -198,6 +203,9 @@ func checkNeedles(t *testing.T, s *Store) {
 	}
 	if h, _ := s.History("needle-room", 0); len(h) != 2 || h[0].Text != "needle text" || h[1].Text != "needle outgoing" {
 		t.Fatalf("history: %+v", h)
+	}
+	if h, _ := s.History("needle-private", 0); len(h) != 1 || h[0].Text != "needle secret text" {
+		t.Fatalf("the second room's history: %+v", h)
 	}
 	if out, _ := s.Outbox(); len(out) != 1 || string(out[0].Sealed) != "needle envelope" {
 		t.Fatalf("outbox: %+v", out)
@@ -380,6 +388,14 @@ func TestParseWrapBounds(t *testing.T) {
 		if _, err := parseWrap(w.marshal()); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+	atBounds := wrapRecord{kdf: KDF{maxTime, maxMemoryKiB, maxThreads}, salt: good.salt, nonce: good.nonce, wrapped: good.wrapped}
+	if _, err := parseWrap(atBounds.marshal()); err != nil {
+		t.Errorf("a record at the bounds refused: %v", err)
+	}
+	low := wrapRecord{kdf: KDF{1, 8, 1}, salt: good.salt, nonce: good.nonce, wrapped: good.wrapped}
+	if _, err := parseWrap(low.marshal()); err != nil {
+		t.Errorf("a record at the lowest cost refused: %v", err)
 	}
 	if _, err := parseWrap(append(good.marshal(), 0)); !errors.Is(err, ErrCorrupt) {
 		t.Error("trailing bytes taken")
@@ -691,5 +707,174 @@ func TestSealedLogRecordsKeepTheirPlace(t *testing.T) {
 	must(t, ReadLog(path, key, &out))
 	if got := out.String(); !strings.HasPrefix(got, "one\n(a log record that does not open") || strings.Contains(got, "three") {
 		t.Fatalf("a log missing a record reads %q", got)
+	}
+}
+
+// TestHoldBoundsKeepTheOldestOut: held messages over an author's or a
+// room's bound go oldest first (the most held author's, for the room), on
+// plain and sealed stores alike (the sealed suite runs it again).
+func TestHoldBoundsKeepTheOldestOut(t *testing.T) {
+	t.Parallel()
+	s := open(t, t.TempDir())
+	lim := HoldLimits{PerAuthor: 2, PerAuthorBytes: 1 << 20, PerRoom: 3, PerRoomBytes: 1 << 20}
+	hold := func(author, id string, minutes int) {
+		t.Helper()
+		if _, err := s.Hold(HeldMessage{Room: "lobby", Author: author, ID: id, SentAt: t0.Add(time.Duration(minutes) * time.Minute),
+			HeldAt: t0, Envelope: []byte(id)}, lim); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hold("bob", "b3", 180) // held out of order: the send time (to the hour, sealed) decides
+	hold("bob", "b1", 110)
+	hold("bob", "b2", 130) // bob over 2: b1 goes
+	hold("carol", "c1", 60)
+	hold("dave", "d1", 60) // the room over 3: bob's oldest (b2) goes
+	held, err := s.HeldIn("lobby")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, h := range held {
+		ids = append(ids, h.ID)
+	}
+	sort.Strings(ids)
+	if !slices.Equal(ids, []string{"b3", "c1", "d1"}) {
+		t.Fatalf("held %q, want b3 c1 d1", ids)
+	}
+	if n, size, _ := s.HeldTotals("lobby"); n != 3 || size != 6 {
+		t.Fatalf("totals %d messages, %d bytes", n, size)
+	}
+	// A room's held messages dropped leave nothing of it behind.
+	must(t, s.DropHeld("lobby"))
+	must(t, s.view(func(tx *Tx) error {
+		if k, _ := tx.Bucket(bHeld).b.Cursor().First(); k != nil {
+			t.Errorf("a dropped room left %q in the held bucket", k)
+		}
+		return nil
+	}))
+}
+
+// TestSealedHeldLayout: among held messages, the totals sort after every
+// message and a scan of \xff finds them all, whatever their hashes.
+func TestSealedHeldLayout(t *testing.T) {
+	t.Parallel()
+	s, err := OpenSealed(t.TempDir(), []byte(testPass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var totals []string
+	must(t, s.update(func(tx *Tx) error {
+		b, err := tx.Bucket(bHeld).CreateBucketIfNotExists([]byte("lobby"))
+		if err != nil {
+			return err
+		}
+		for i := range 20 {
+			author := fmt.Sprint("author", i)
+			totals = append(totals, totalsPrefix+author)
+			if err := b.Put([]byte(totalsPrefix+author), make([]byte, 16)); err != nil {
+				return err
+			}
+			if err := b.Put(heldKey(author, t0, "m"), []byte("x")); err != nil {
+				return err
+			}
+		}
+		return b.Put([]byte(totalsPrefix), make([]byte, 16))
+	}))
+	totals = append(totals, totalsPrefix)
+	must(t, s.view(func(tx *Tx) error {
+		c := tx.Bucket(bHeld).Bucket([]byte("lobby")).Cursor()
+		messages := 0
+		for k, _ := c.First(); k != nil && !bytes.HasPrefix(k, []byte(totalsPrefix)); k, _ = c.Next() {
+			messages++
+		}
+		var found []string
+		for k, _ := c.Seek([]byte(totalsPrefix)); k != nil && bytes.HasPrefix(k, []byte(totalsPrefix)); k, _ = c.Next() {
+			found = append(found, string(k))
+		}
+		sort.Strings(found)
+		sort.Strings(totals)
+		if messages != 20 || !slices.Equal(found, totals) {
+			t.Errorf("%d messages before the totals, totals found %d of %d", messages, len(found), len(totals))
+		}
+		return nil
+	}))
+}
+
+// TestLogLinesAtTheBound: a line longer than a record may carry is cut to
+// what one carries, and read back; an empty file a user names is taken.
+func TestLogLinesAtTheBound(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "log")
+	key := bytes.Repeat([]byte{6}, 32)
+	l, err := OpenLog(path, key, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := bytes.Repeat([]byte("x"), 2*maxLogRecord)
+	if n, err := l.Write(long); err != nil || n != len(long) {
+		t.Fatalf("a long line: %d, %v", n, err)
+	}
+	l.Write(nil) // an empty record, the smallest
+	l.Close()
+	if l, err = OpenLog(path, key, true); err != nil { // both records are whole: kept
+		t.Fatal(err)
+	}
+	l.Write([]byte("after\n"))
+	l.Close()
+	var out bytes.Buffer
+	must(t, ReadLog(path, key, &out))
+	lines := strings.Split(out.String(), "\n")
+	if len(lines) != 4 || len(lines[0]) != maxLogRecord-24-16 || lines[1] != "" || lines[2] != "after" {
+		t.Fatalf("read back %d lines, the first of %d bytes: %q", len(lines), len(lines[0]), lines[1:])
+	}
+	// A record too short to hold a nonce and a tag is damage.
+	short := filepath.Join(dir, "short")
+	must(t, os.WriteFile(short, append([]byte(logMagic), 0, 0, 0, 20, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20), 0o600))
+	if err := ReadLog(short, key, io.Discard); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a record of 20 bytes: %v", err)
+	}
+	// A pipe (no regular file) named for the log gets sealed records.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	pl, err := OpenLog(fmt.Sprintf("/dev/fd/%d", w.Fd()), key, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl.Write([]byte("needle in a pipe\n"))
+	pl.Close()
+	w.Close()
+	if got, _ := io.ReadAll(r); len(got) == 0 || bytes.Contains(got, []byte("needle")) {
+		t.Fatalf("into a pipe: %q", got)
+	}
+	empty := filepath.Join(dir, "empty")
+	must(t, os.WriteFile(empty, nil, 0o644))
+	if l, err := OpenLog(empty, key, false); err != nil {
+		t.Fatalf("an empty file named for the log: %v", err)
+	} else {
+		l.Close()
+	}
+}
+
+// TestInspectEmptyFile: a database file of no bytes (a crash at its very
+// creation) is no store yet, and a sealed one is made there.
+func TestInspectEmptyFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, FileName), nil, 0o600))
+	if st, err := Inspect(dir); err != nil || st != StateNone {
+		t.Fatalf("an empty file: %v %v", st, err)
+	}
+	s, err := OpenSealed(dir, []byte(testPass))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if st, _ := Inspect(dir); st != StateSealed {
+		t.Fatalf("after OpenSealed: %v", st)
 	}
 }
