@@ -33,6 +33,20 @@ func init() {
 	kdf = KDF{Time: 1, MemoryKiB: 64, Threads: 1}
 }
 
+// openMode opens the store in dir, sealed or plain, or fails the test.
+func openMode(t testing.TB, dir string, sealed bool) *Store {
+	t.Helper()
+	open := Open
+	if sealed {
+		open = func(dir string) (*Store, error) { return OpenSealed(dir, []byte(testPass)) }
+	}
+	s, err := open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func openAny(dir string) (*Store, error) {
 	if sealedSuite {
 		return OpenSealed(dir, []byte(testPass))
@@ -129,16 +143,7 @@ func TestSealedStoreRevealsNothing(t *testing.T) {
 		t.Run(fmt.Sprint("sealed=", sealed), func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			var s *Store
-			var err error
-			if sealed {
-				s, err = OpenSealed(dir, []byte(testPass))
-			} else {
-				s, err = Open(dir)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := openMode(t, dir, sealed)
 			needles, _ := fillNeedles(t, s)
 			if sealed {
 				for _, k := range [][]byte{s.lock.dataKey, s.keys.name, s.keys.log, []byte(testPass)} {
@@ -600,16 +605,7 @@ func BenchmarkStoreOps(b *testing.B) {
 	for _, sealed := range []bool{false, true} {
 		b.Run(fmt.Sprint("sealed=", sealed), func(b *testing.B) {
 			dir := b.TempDir()
-			var s *Store
-			var err error
-			if sealed {
-				s, err = OpenSealed(dir, []byte(testPass))
-			} else {
-				s, err = Open(dir)
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
+			s := openMode(b, dir, sealed)
 			defer s.Close()
 			s.SetNoSync(true)
 			author := strings.Repeat("ab", 32)
@@ -642,16 +638,7 @@ func TestSealedKeysKeepPlainOrder(t *testing.T) {
 	t.Parallel()
 	for _, sealed := range []bool{false, true} {
 		dir := t.TempDir()
-		var s *Store
-		var err error
-		if sealed {
-			s, err = OpenSealed(dir, []byte(testPass))
-		} else {
-			s, err = Open(dir)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := openMode(t, dir, sealed)
 		must(t, s.update(func(tx *Tx) error {
 			b := tx.Bucket(bSettings)
 			for _, k := range []string{"a", "a\x00x", "a\x00y", "ab"} {
