@@ -731,8 +731,32 @@ func TestHoldBoundsKeepTheOldestOut(t *testing.T) {
 	if n, size, _ := s.HeldTotals("lobby"); n != 3 || size != 6 {
 		t.Fatalf("totals %d messages, %d bytes", n, size)
 	}
+	// An author's bound alone: the oldest goes, by the hour on a sealed
+	// store (1:50 before 2:10, whatever the minutes).
+	for _, h := range []struct {
+		id      string
+		minutes int
+	}{{"e3", 180}, {"e1", 110}, {"e2", 130}} {
+		if _, err := s.Hold(HeldMessage{Room: "dev", Author: "erin", ID: h.id, SentAt: t0.Add(time.Duration(h.minutes) * time.Minute),
+			HeldAt: t0, Envelope: []byte(h.id)}, HoldLimits{PerAuthor: 2, PerAuthorBytes: 1 << 20, PerRoom: 10, PerRoomBytes: 1 << 20}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dev, err := s.HeldIn("dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids = ids[:0]
+	for _, h := range dev {
+		ids = append(ids, h.ID)
+	}
+	sort.Strings(ids)
+	if !slices.Equal(ids, []string{"e2", "e3"}) {
+		t.Fatalf("held in dev %q, want e2 e3", ids)
+	}
 	// A room's held messages dropped leave nothing of it behind.
 	must(t, s.DropHeld("lobby"))
+	must(t, s.DropHeld("dev"))
 	must(t, s.view(func(tx *Tx) error {
 		if k, _ := tx.Bucket(bHeld).b.Cursor().First(); k != nil {
 			t.Errorf("a dropped room left %q in the held bucket", k)
