@@ -209,6 +209,22 @@ func TestFailedStoreStillSendsTheCommit(t *testing.T) {
 	if bob.Texts("lobby")["three"] != 0 {
 		t.Fatal("a message that was not stored was sent")
 	}
+	// Nor shown as sent: the line's report waits for its store's commit.
+	for _, ev := range alice.Seen() {
+		if s, ok := ev.(*mmls.Sent); ok && s.Text == "three" {
+			t.Fatal("a message that was not stored was reported sent")
+		}
+	}
+	// The numbers the failed line took were given again: bob holds
+	// alice's messages with no gap, and says so.
+	entries, err := bob.Store().AckEntries("lobby")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := dmls.UnmarshalEntry(entries[alice.ID.String()])
+	if err != nil || entry.Upto != 3 || len(entry.Gaps) != 0 {
+		t.Fatalf("bob holds alice's lines up to %d with gaps %v (%v), want 3 and none", entry.Upto, entry.Gaps, err)
+	}
 }
 
 // TestFailedBatchShowsAndAcknowledgesNothing: frames are taken in a batch

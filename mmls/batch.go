@@ -24,6 +24,9 @@ type deferred struct {
 	seq     uint64
 	durable bool
 	note    string // logged just before it goes
+	// answer, when set, is a command's reply, given whether or not the
+	// batch's commit succeeded (its error, or nil).
+	answer func(commitErr error)
 }
 
 // netBatch handles first and whatever else the network has waiting, in
@@ -74,6 +77,8 @@ func (e *Engine) batch(first func(), more <-chan NetEvent) (closed bool) {
 	}
 	for _, d := range held {
 		switch {
+		case d.answer != nil:
+			d.answer(err)
 		case d.durable && err != nil:
 			// Not stored: not shown, no receipt, no acknowledgement;
 			// the peer sends it again.
@@ -153,4 +158,26 @@ func (e *Engine) releaseHeld() {
 			e.in(r)(r.s.CommitHeld())
 		}
 	}
+}
+
+// doStored runs a command inside the open batch and answers it once the
+// batch's commit is done: a line is reported sent only when it is stored
+// (a failed commit answers with the storage error, and nothing of the
+// line went out). Without a batch, it answers at once.
+func (e *Engine) doStored(req request) {
+	ev, err := e.do(req.cmd)
+	answer := func(commitErr error) {
+		if commitErr != nil && err == nil {
+			ev, err = nil, failWith(ErrStorage, commitErr, "the message could not be saved, so it was not sent")
+		}
+		if ev != nil {
+			ev.stamp(e.now())
+		}
+		req.reply <- reply{ev, err}
+	}
+	if e.held == nil {
+		answer(nil)
+		return
+	}
+	e.held = append(e.held, deferred{answer: answer})
 }

@@ -273,6 +273,14 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case req := <-e.requests:
+			if _, line := req.cmd.(Say); line {
+				// A line shares the store commit (and its fsync) of the
+				// frames waiting beside it, and is answered once durable.
+				if e.batch(func() { e.doStored(req) }, netEvents) {
+					return errors.New("mmls: network stopped")
+				}
+				continue
+			}
 			ev, err := e.do(req.cmd)
 			e.holdAdds()
 			if ev != nil {
@@ -319,7 +327,8 @@ func (e *Engine) emit(ev Event) {
 		// invitation only if it was stored).
 		_, message := ev.(*Message)
 		_, invite := ev.(*InviteReceived)
-		e.held = append(e.held, deferred{event: ev, durable: message || invite})
+		_, sent := ev.(*Sent)
+		e.held = append(e.held, deferred{event: ev, durable: message || invite || sent})
 		return
 	}
 	e.keep(ev)

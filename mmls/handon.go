@@ -189,6 +189,9 @@ func (e *Engine) endAcks(failed bool) {
 	}
 	e.unpended = e.unpended[:0]
 	for _, r := range e.rooms {
+		if failed {
+			r.seqs = nil // numbers given in it were not stored: read again
+		}
 		a := r.acks
 		if failed && len(a.undo) > 0 {
 			for author, was := range a.undo {

@@ -19,7 +19,14 @@ func (e *Engine) in(r *room) func(dmls.Output, error) {
 // command: it is logged.
 func (e *Engine) apply(r *room, out dmls.Output, err error) {
 	for _, o := range out.Sends {
-		e.send(o.To, dmlsFrame(o.Data))
+		// An application message leaves only once the batch that
+		// stored it is durable; other frames (a commit the group made)
+		// go whatever happens to the batch.
+		if o.Kind == dmls.KindApp {
+			e.sendLater(o.To, dmlsFrame(o.Data), true, "")
+		} else {
+			e.send(o.To, dmlsFrame(o.Data))
+		}
 	}
 	for _, ev := range out.Events {
 		e.onSessionEvent(r, ev)

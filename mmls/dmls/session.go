@@ -308,12 +308,11 @@ func (s *Session) ownerOf(gid []byte) (Fingerprint, bool) {
 func (s *Session) HasGroupOf(peer Fingerprint) bool { return s.byOwner[peer] != nil }
 
 func (s *Session) sendMember(peer Fingerprint) (mlsguard.Member, bool) {
-	for _, m := range s.send.Members() {
-		if m.Leaf != 0 && m.Fingerprint() == peer {
-			return m, true
-		}
+	m, ok := s.send.Member(peer)
+	if !ok || m.Leaf == 0 {
+		return mlsguard.Member{}, false
 	}
-	return mlsguard.Member{}, false
+	return m, true
 }
 
 func (s *Session) sendRecipients() []Fingerprint {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"sync"
 
 	mls "github.com/cisco/go-mls"
@@ -38,6 +39,35 @@ type Group struct {
 	// signature in that epoch covers first.
 	ctx      []byte
 	ctxEpoch mls.Epoch
+	// ix indexes the members of st (built again when st changes).
+	ix memberIndex
+}
+
+// memberIndex is the members of one state, in leaf order and by
+// fingerprint: membership is asked for every frame, and listing the tree
+// (a key copied and hashed per leaf) each time cost more than a twentieth
+// of a delivery in a room of 20. A state's members change only with its
+// epoch (a commit makes a new state), so the state and its epoch key it.
+type memberIndex struct {
+	st    *mls.State
+	epoch mls.Epoch
+	list  []Member
+	byFP  map[Fingerprint]int
+}
+
+// index returns the members of g's current state.
+func (g *Group) index() *memberIndex {
+	ix := &g.ix
+	if ix.st == g.st && ix.epoch == g.st.Epoch && ix.byFP != nil {
+		return ix
+	}
+	list := members(g.st)
+	byFP := make(map[Fingerprint]int, len(list))
+	for i, m := range list {
+		byFP[m.Fingerprint()] = i
+	}
+	*ix = memberIndex{st: g.st, epoch: g.st.Epoch, list: list, byFP: byFP}
+	return ix
 }
 
 // CommitBundle is what an owner sends to members for one commit: the
@@ -114,11 +144,24 @@ func (g *Group) LeafCount() int {
 	return int(g.st.Tree.Size())
 }
 
-// Members returns the occupied leaves, owner first.
+// Members returns the occupied leaves, owner first (their keys are
+// shared: read them, never change them).
 func (g *Group) Members() []Member {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return members(g.st)
+	return slices.Clone(g.index().list)
+}
+
+// Member finds the member whose key has fingerprint fp.
+func (g *Group) Member(fp Fingerprint) (Member, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ix := g.index()
+	i, ok := ix.byFP[fp]
+	if !ok {
+		return Member{}, false
+	}
+	return ix.list[i], true
 }
 
 func members(st *mls.State) []Member {

@@ -161,6 +161,14 @@ func TestUpdateAndRemove(t *testing.T) {
 			t.Fatal("exporter differs after update")
 		}
 	}
+	// Members by fingerprint: the index follows each new epoch.
+	cfp := c.id.Fingerprint()
+	if m, ok := ga.Member(cfp); !ok || m.Leaf != 2 || m.Nick != "carol" {
+		t.Fatalf("carol before her removal: %+v %v", m, ok)
+	}
+	if _, ok := ga.Member(FingerprintOf([]byte("nobody"))); ok {
+		t.Fatal("a stranger found among the members")
+	}
 	// Remove carol (leaf 2).
 	if err := ga.ProposeRemove(2); err != nil {
 		t.Fatal(err)
@@ -175,6 +183,17 @@ func TestUpdateAndRemove(t *testing.T) {
 	nb, info, err := gs[0].ApplyCommit(bundle)
 	if err != nil || len(info.Removed) != 1 || info.Removed[0].Nick != "carol" {
 		t.Fatalf("bob: %v %+v", err, info)
+	}
+	for name, g := range map[string]*Group{"the owner": ga, "bob": nb} {
+		if m, ok := g.Member(cfp); ok {
+			t.Fatalf("%s still finds carol after her removal: %+v", name, m)
+		}
+		if m, ok := g.Member(b.id.Fingerprint()); !ok || m.Leaf != 1 {
+			t.Fatalf("%s lost bob: %+v %v", name, m, ok)
+		}
+		if n := len(g.Members()); n != 2 {
+			t.Fatalf("%s lists %d members, want 2", name, n)
+		}
 	}
 	ct, _ := ga.Protect([]byte("after"))
 	if pt, err := nb.Unprotect(ct); err != nil || string(pt) != "after" {
