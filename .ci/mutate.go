@@ -406,6 +406,21 @@ var mutations = []mutation{
 	{name: "at rest: one peer the same pseudonym in every bucket", file: "mmls/store/seal.go",
 		edits: []edit{{"uint64(len(path)))])\n\tm.Write(path)\n", "0)])\n"}},
 		pkg:   "./mmls/store", run: "TestSealedKeysKeepPlainOrder"},
+	{name: "delivery cost: an acknowledgement never rides with a frame", file: "transport/conn.go",
+		edits: []edit{{"		case alone && !ackNow:", "		case (alone || true) && !ackNow:"}},
+		pkg:   "./transport", run: "TestAcknowledgementRidesOrWaits"},
+	{name: "delivery cost: an acknowledgement alone never goes", file: "transport/conn.go",
+		edits: []edit{{"				ackTimer.Reset(t.cfg.AckDelay)", "				_ = t.cfg.AckDelay"}},
+		pkg:   "./transport", run: "TestAcknowledgementRidesOrWaits"},
+	{name: "delivery cost: a line reported sent before its commit", file: "mmls/engine.go",
+		edits: []edit{{"durable: message || invite || sent})", "durable: message || invite || sent && false})"}},
+		pkg:   "./mmls", run: "TestFailedStoreStillSendsTheCommit"},
+	{name: "delivery cost: a failed line's numbers kept", file: "mmls/handon.go",
+		edits: []edit{{"			r.seqs = nil // numbers given", "			_ = r // numbers given"}},
+		pkg:   "./mmls", run: "TestFailedStoreStillSendsTheCommit"},
+	{name: "delivery cost: the member index kept across epochs", file: "mmls/mlsguard/group.go",
+		edits: []edit{{"if ix.st == g.st && ix.epoch == g.st.Epoch && ix.byFP != nil {", "if ix.byFP != nil {"}},
+		pkg:   "./mmls/mlsguard", run: "TestUpdateAndRemove"},
 }
 
 func main() {

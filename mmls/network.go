@@ -59,7 +59,8 @@ func (c Contact) String() string {
 // mmls/node adapts the TCP transport to it; mmls/memnet is an in-memory
 // one for tests.
 type Network interface {
-	// Send queues payload for a peer that has been seen before.
+	// Send queues payload for a peer that has been seen before; it keeps
+	// payload (the engine never changes a payload it sent).
 	Send(to ID, payload []byte) error
 	// Ack says every frame from peer up to seq is taken for good.
 	Ack(from ID, seq uint64)

@@ -18,14 +18,18 @@ func (e *Engine) in(r *room) func(dmls.Output, error) {
 // session error is the peer's problem or the network's, never a person's
 // command: it is logged.
 func (e *Engine) apply(r *room, out dmls.Output, err error) {
+	var last, frame []byte // one frame for the members a message goes to
 	for _, o := range out.Sends {
+		if len(o.Data) == 0 || len(last) == 0 || &o.Data[0] != &last[0] || len(o.Data) != len(last) {
+			last, frame = o.Data, dmlsFrame(o.Data)
+		}
 		// An application message leaves only once the batch that
 		// stored it is durable; other frames (a commit the group made)
 		// go whatever happens to the batch.
 		if o.Kind == dmls.KindApp {
-			e.sendLater(o.To, dmlsFrame(o.Data), true, "")
+			e.sendLater(o.To, frame, true, "")
 		} else {
-			e.send(o.To, dmlsFrame(o.Data))
+			e.send(o.To, frame)
 		}
 	}
 	for _, ev := range out.Events {

@@ -29,6 +29,7 @@ type conn struct {
 	ackSent  uint64
 	pongDue  bool
 	peersOut [][]byte
+	wbuf     []byte // the write loop's buffer, kept between writes
 	wake     chan struct{}
 	closed   chan struct{}
 	once     sync.Once
@@ -314,14 +315,23 @@ func (c *conn) readLoop() error {
 
 const maxBatch = 256 << 10
 
+// keptWriteBuffer: a connection keeps a write buffer up to this size for
+// its next write (a fresh one per write was a tenth of a delivery's
+// allocations).
+const keptWriteBuffer = 64 << 10
+
 func (c *conn) writeLoop() {
 	t := c.t
 	defer t.wg.Done()
 	defer c.close()
 	tick := time.NewTicker(t.cfg.Heartbeat)
 	defer tick.Stop()
+	ackTimer := time.NewTimer(time.Hour)
+	ackTimer.Stop()
+	defer ackTimer.Stop()
+	ackWaits := false
 	for {
-		ping := false
+		ping, ackNow := false, false
 		select {
 		case <-c.closed:
 			return
@@ -330,9 +340,11 @@ func (c *conn) writeLoop() {
 		case <-c.wake:
 		case <-tick.C:
 			ping = true
+		case <-ackTimer.C:
+			ackNow, ackWaits = true, false
 		}
 		t.mu.Lock()
-		var buf []byte
+		buf := c.wbuf[:0]
 		p := c.peer
 		for _, f := range p.queue {
 			if f.seq <= c.sentSeq {
@@ -348,7 +360,17 @@ func (c *conn) writeLoop() {
 			c.sentSeq = f.seq
 			c.lastData.Store(time.Now().UnixNano())
 		}
-		if p.acked > c.ackSent {
+		// An acknowledgement alone waits AckDelay for something to ride
+		// with; with anything else to send, it goes now.
+		alone := len(buf) == 0 && !c.pongDue && len(c.peersOut) == 0 && !ping
+		switch {
+		case p.acked <= c.ackSent:
+		case alone && !ackNow:
+			if !ackWaits {
+				ackTimer.Reset(t.cfg.AckDelay)
+				ackWaits = true
+			}
+		default:
 			buf = appendFrame(buf, frameAck, seqPayload(p.acked, nil))
 			c.ackSent = p.acked
 		}
@@ -373,6 +395,9 @@ func (c *conn) writeLoop() {
 		if _, err := c.nc.Write(buf); err != nil {
 			t.cfg.Logf("transport: write to %s: %v", c.remote.Short(), err)
 			return
+		}
+		if cap(buf) <= keptWriteBuffer {
+			c.wbuf = buf // a batch's buffer is let go
 		}
 	}
 }

@@ -358,6 +358,56 @@ func TestUnackedFramesSurviveReconnect(t *testing.T) {
 	})
 }
 
+// TestAcknowledgementRidesOrWaits: an acknowledgement with nothing else
+// to send waits AckDelay for a frame to ride with; it goes with the next
+// frame to the sender, or alone once AckDelay has passed. (No heartbeat
+// in these runs: a ping would carry it too.)
+func TestAcknowledgementRidesOrWaits(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		delay time.Duration
+		reply bool
+	}{
+		{"with the next frame", time.Hour, true},
+		{"alone after the delay", 20 * time.Millisecond, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			quiet := func(name string) Config {
+				cfg := testConfig(name)
+				cfg.Heartbeat, cfg.DeadAfter, cfg.AckDelay = time.Hour, time.Hour, tc.delay
+				return cfg
+			}
+			a, b := startNode(t, quiet("a")), startNode(t, quiet("b"))
+			a.t.Connect(b.addr)
+			waitUp(t, a, b.t.ID())
+			if _, err := a.t.Send(b.t.ID(), []byte("one")); err != nil {
+				t.Fatal(err)
+			}
+			var seq uint64
+			waitFor(t, b, 10*time.Second, func(e Event) bool {
+				seq = e.Seq
+				return e.Type == Message && string(e.Payload) == "one"
+			})
+			b.t.Ack(a.t.ID(), seq)
+			if tc.reply {
+				if _, err := b.t.Send(a.t.ID(), []byte("reply")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for queued(a.t, b.t.ID()) != 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("the acknowledgement never came: %d frames still queued", queued(a.t, b.t.ID()))
+				}
+				runtime.Gosched()
+			}
+		})
+	}
+}
+
 func queued(t *Transport, id ID) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()

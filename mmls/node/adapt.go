@@ -14,7 +14,7 @@ type network struct {
 }
 
 func (n *network) Send(to mmls.ID, payload []byte) error {
-	_, err := n.tr.Send(transport.ID(to), payload)
+	_, err := n.tr.SendOwned(transport.ID(to), payload)
 	return err
 }
 
