@@ -192,7 +192,7 @@ func TestRunReturnsContextError(t *testing.T) {
 func TestFailedStoreStillSendsTheCommit(t *testing.T) {
 	t.Parallel()
 	l := enginetest.NewLAN(t)
-	l.Policy = dmls.Config{UpdateEvery: 2} // every second message commits first
+	l.Policy = dmls.Config{UpdateEvery: 1} // every message commits first
 	nodes := l.Room("alice", "bob")
 	alice, bob := nodes[0], nodes[1]
 	alice.Say("lobby", "one")
@@ -224,6 +224,39 @@ func TestFailedStoreStillSendsTheCommit(t *testing.T) {
 	entry, err := dmls.UnmarshalEntry(entries[alice.ID.String()])
 	if err != nil || entry.Upto != 3 || len(entry.Gaps) != 0 {
 		t.Fatalf("bob holds alice's lines up to %d with gaps %v (%v), want 3 and none", entry.Upto, entry.Gaps, err)
+	}
+
+	// The same in a direct conversation, whose lines are stored as they
+	// are written (not in a batch).
+	alice.Do(mmls.Direct{To: "bob", Text: "d1"})
+	alice.Do(mmls.Direct{To: "bob", Text: "d2"})
+	dm := alice.DirectRoom(bob)
+	bob.WaitText(dm, "d2")
+	var mu sync.Mutex
+	frames := 0 // from alice to bob, from here on: the commit alone
+	l.Hub.SetFault(func(f memnet.Frame) memnet.Verdict {
+		if f.From == alice.ID && f.To == bob.ID {
+			mu.Lock()
+			frames++
+			mu.Unlock()
+		}
+		return memnet.Verdict{}
+	})
+	alice.Store().FailWrites(errors.New("disk full"))
+	_, err = alice.Try(mmls.Direct{To: "bob", Text: "d3"})
+	alice.Store().FailWrites(nil)
+	if !errors.Is(err, mmls.ErrStorage) {
+		t.Fatalf("a direct message with a failing store: %v", err)
+	}
+	eventually(t, "the commit d3's protection made reaches bob", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return frames > 0
+	})
+	alice.Do(mmls.Direct{To: "bob", Text: "d4"})
+	bob.WaitText(dm, "d4")
+	if bob.Texts(dm)["d3"] != 0 {
+		t.Fatal("a direct message that was not stored was sent")
 	}
 }
 

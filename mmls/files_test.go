@@ -312,7 +312,7 @@ func TestCancelFetch(t *testing.T) {
 // TestAutoSave: with /autosave, a small file from the other person of a
 // direct room is saved as it comes; one from an unverified member of an
 // open room waits for /save (a stranger cannot fill the disk), and so
-// does one over the size.
+// does one over the size. The setting outlives a restart.
 func TestAutoSave(t *testing.T) {
 	t.Parallel()
 	l := enginetest.NewLAN(t)
@@ -323,6 +323,10 @@ func TestAutoSave(t *testing.T) {
 	if ev := bob.Do(mmls.SetAutoSave{Limit: 1 << 20}); ev.(*mmls.AutoSaveChanged).Limit != 1<<20 {
 		t.Fatalf("answer %#v", ev)
 	}
+	// The setting is kept: bob restarts before the files come.
+	bob.Stop()
+	bob = l.Start("bob")
+	bob.WaitLinked("lobby", alice)
 	small, data := randomFile(t, t.TempDir(), "small.txt", 1000)
 	big, _ := randomFile(t, t.TempDir(), "big.bin", 2<<20)
 	open := offer(t, alice, "lobby", small)

@@ -296,6 +296,49 @@ func TestResendAfterLostMessage(t *testing.T) {
 	alice.WaitDelivered(id, bob)
 }
 
+// TestKickedAbsentMemberNotAddressed: carol is away when alice restarts
+// (so she is a member alice remembers, not yet back in her group); alice
+// kicks her then: alice's next line is not addressed to her, so it does
+// not wait for her, and no one hands it to her; nor after alice restarts.
+func TestKickedAbsentMemberNotAddressed(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob", "carol")
+	alice, bob, carol := nodes[0], nodes[1], nodes[2]
+	carol.Stop()
+	alice.Stop()
+	alice = l.Start("alice")
+	bob.WaitLinked("lobby", alice)
+	alice.Say("lobby", "carol is away")
+	sentTo := func(text string) int {
+		for _, e := range alice.Seen() {
+			if s, ok := e.(*mmls.Sent); ok && s.Text == text {
+				return s.Recipients
+			}
+		}
+		t.Fatalf("no sent event for %q", text)
+		return 0
+	}
+	if n := sentTo("carol is away"); n != 2 {
+		t.Fatalf("a line while carol is away went to %d members, want 2 (bob, and carol later)", n)
+	}
+	if _, err := alice.Try(mmls.Kick{Room: "lobby", Who: "carol"}); err != nil {
+		t.Fatal(err)
+	}
+	alice.Say("lobby", "after the kick")
+	if n := sentTo("after the kick"); n != 1 {
+		t.Fatalf("a line after carol's kick went to %d members, want 1 (bob)", n)
+	}
+	// The kick is kept: after alice's next restart carol is still out.
+	alice.Stop()
+	alice = l.Start("alice")
+	bob.WaitLinked("lobby", alice)
+	alice.Say("lobby", "after a restart")
+	if n := sentTo("after a restart"); n != 1 {
+		t.Fatalf("a line after alice's restart went to %d members, want 1 (bob)", n)
+	}
+}
+
 // TestKickSurvivesRestart: alice kicks carol and restarts; carol comes
 // back and says hello in the lobby, and alice does not re-add her.
 func TestKickSurvivesRestart(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
 )
@@ -60,5 +61,39 @@ func TestRemovedMemberNoLongerRecognisesRoom(t *testing.T) {
 	a.tags = [][32]byte{dmls.RoomTag(old, a.nonce[:], bob, e.me)}
 	if !e.recognises(r, bob, a) {
 		t.Fatal("a member with the earlier secret is not recognised")
+	}
+}
+
+// TestResendFromNonMemberRefused: a re-send (a message of another room
+// carried in the direct room with its author) is taken only from a member
+// of that room: mallory, who shares a direct room with us but not "dev",
+// cannot put a line of hers into dev's history that way.
+func TestResendFromNonMemberRefused(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t)
+	if err := e.create("dev"); err != nil {
+		t.Fatal(err)
+	}
+	dev := e.rooms["dev"]
+	resend := func(nick, text string) {
+		id, err := dmls.NewIdentity(dmls.Env{Rand: rand.Reader, Now: time.Now}, nick)
+		if err != nil {
+			t.Fatal(err)
+		}
+		author := id.Fingerprint()
+		env := &dmls.Envelope{From: id.PublicKey(), SentAt: time.Now(), Kind: dmls.EnvelopeText, To: []ID{e.me}, Seq: []uint64{1}, Body: []byte(text)}
+		rand.Read(env.ID[:])
+		direct := &room{name: "dm", direct: true, with: author}
+		e.resentToUs(direct, dmls.Event{Type: dmls.EventResent, Peer: author, Nick: nick, Envelope: env, Room: dev.id})
+	}
+	resend("mallory", "a line mallory never wrote in dev")
+	hist, err := e.st.History("dev", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range hist {
+		if m.Text == "a line mallory never wrote in dev" {
+			t.Fatal("a re-send from someone not in dev was taken into dev's history")
+		}
 	}
 }

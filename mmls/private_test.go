@@ -82,6 +82,27 @@ func TestPrivateRoomAndInvitation(t *testing.T) {
 	carol.WaitText("plans", "welcome carol")
 }
 
+// TestInvitationOutlivesRestart: alice invites bob to her private room
+// and restarts before he accepts; her word for him is kept, so she admits
+// him when he comes.
+func TestInvitationOutlivesRestart(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob")
+	alice, bob := nodes[0], nodes[1]
+	alice.Do(mmls.Create{Room: "plans"})
+	alice.Do(mmls.Invite{Room: "plans", Who: "bob"})
+	bob.WaitFor("the invitation", func(e mmls.Event) bool { _, ok := e.(*mmls.InviteReceived); return ok })
+	alice.Stop()
+	alice = l.Start("alice")
+	bob.WaitLinked("lobby", alice)
+	bob.Do(mmls.Accept{Room: "plans"})
+	alice.WaitLinked("plans", bob)
+	bob.WaitLinked("plans", alice)
+	alice.Say("plans", "still invited")
+	bob.WaitText("plans", "still invited")
+}
+
 // TestSecretWithoutInvitation: mallory somehow holds the private room's
 // secret (so she can address it) but nobody invited her: the members see
 // her tag and hear her hello, and admit her nowhere.

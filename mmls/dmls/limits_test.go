@@ -3,6 +3,7 @@ package dmls
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -127,6 +128,133 @@ func TestFutureEpochBufferHasAByteBudget(t *testing.T) {
 	n.check()
 	if bob.s.BufferedBytes() != 0 {
 		t.Fatalf("%d bytes still buffered", bob.s.BufferedBytes())
+	}
+}
+
+// TestFutureEpochBufferBounds: what waits for a future epoch is bounded in
+// count and in how far ahead it may be, whatever its size.
+func TestFutureEpochBufferBounds(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		ahead    func(cfg Config) uint64 // epochs ahead of bob's copy of alice's group
+		messages int
+		held     func(cfg Config) int
+	}{
+		{"count", func(Config) uint64 { return 1 }, 300, func(c Config) int { return c.MaxBuffered }},
+		{"as far ahead as allowed", func(c Config) uint64 { return c.MaxEpochAhead }, 3, func(Config) int { return 3 }},
+		{"too far ahead", func(c Config) uint64 { return c.MaxEpochAhead + 1 }, 3, func(Config) int { return 0 }},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			n := newSimNet(t, uint64(70+i), Config{}, "alice", "bob")
+			n.flush()
+			alice, bob := n.node("alice"), n.node("bob")
+			cfg := bob.s.cfg
+			held := 0
+			for k := 0; k < tc.messages; k++ {
+				m := &Message{Kind: KindApp, Room: alice.s.Room(), Group: alice.s.SendGroupID(), Epoch: alice.s.SendEpoch() + tc.ahead(cfg), Data: []byte{byte(k)}}
+				data, err := m.Marshal()
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch _, err := bob.s.Handle(alice.id.Fingerprint(), data); {
+				case err == nil:
+					held++
+				case !errors.Is(err, ErrEpochAhead):
+					t.Fatalf("message %d: %v", k, err)
+				}
+			}
+			if want := tc.held(cfg); held != want || bob.s.Buffered() != want {
+				t.Fatalf("held %d (buffered %d), want %d", held, bob.s.Buffered(), want)
+			}
+		})
+	}
+}
+
+// TestGapTimerFromTheOldest: the gap timeout counts from the oldest
+// message waiting, not the newest: a member who keeps getting messages
+// it cannot read does not wait for ever.
+func TestGapTimerFromTheOldest(t *testing.T) {
+	t.Parallel()
+	n := newSimNet(t, 80, Config{GapTimeout: 10 * time.Second}, "alice", "bob")
+	n.flush()
+	alice, bob := n.node("alice"), n.node("bob")
+	future := func(b byte) []byte {
+		m := &Message{Kind: KindApp, Room: alice.s.Room(), Group: alice.s.SendGroupID(), Epoch: alice.s.SendEpoch() + 1, Data: []byte{b}}
+		data, err := m.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	for step := byte(0); step < 3; step++ {
+		if _, err := bob.s.Handle(alice.id.Fingerprint(), future(step)); err != nil {
+			t.Fatal(err)
+		}
+		n.clk.t = n.clk.t.Add(4 * time.Second) // 12 s after the first, 4 s after the last
+	}
+	if _, err := bob.s.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	if got := bob.s.Buffered(); got != 0 {
+		t.Fatalf("%d messages still wait 12 s after the first came (gap timeout 10 s)", got)
+	}
+}
+
+// TestWaitingDrainedInArrivalOrder: lines that arrive before the commit
+// of their epoch wait, and are read in the order they came once it does.
+func TestWaitingDrainedInArrivalOrder(t *testing.T) {
+	t.Parallel()
+	n := newSimNet(t, 81, Config{UpdateInterval: time.Minute}, "alice", "bob")
+	n.flush()
+	alice, bob := n.node("alice"), n.node("bob")
+	a, b := alice.id.Fingerprint(), bob.id.Fingerprint()
+	n.clk.t = n.clk.t.Add(2 * time.Minute)
+	out, err := alice.s.Tick() // an UPDATE commit is due
+	if err != nil {
+		t.Fatal(err)
+	}
+	var commit []byte
+	for _, o := range out.Sends {
+		if o.To == b && o.Kind == KindCommit {
+			commit = o.Data
+		}
+	}
+	if commit == nil {
+		t.Fatal("alice made no commit for bob")
+	}
+	texts := []string{"one", "two", "three", "four"}
+	for _, text := range texts {
+		out, _, err := alice.s.Protect(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range out.Sends {
+			if o.To != b {
+				continue
+			}
+			if _, err := bob.s.Handle(a, o.Data); err != nil {
+				t.Fatalf("%q before its commit: %v", text, err)
+			}
+		}
+	}
+	if bob.s.Buffered() != len(texts) {
+		t.Fatalf("%d lines wait, want %d", bob.s.Buffered(), len(texts))
+	}
+	out, err = bob.s.Handle(a, commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var read []string
+	for _, e := range out.Events {
+		if e.Type == EventMessage {
+			read = append(read, string(e.Envelope.Body))
+		}
+	}
+	if !slices.Equal(read, texts) {
+		t.Fatalf("read %q, want %q", read, texts)
 	}
 }
 

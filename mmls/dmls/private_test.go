@@ -9,7 +9,7 @@ import (
 // bob, who invites carol; mallory has the secret (so she can address the
 // room) but nobody vouched for her. Alice, bob and carol link both ways
 // (alice admits carol because bob's commit added her), mallory links with
-// nobody, and reads nothing.
+// nobody, and reads nothing; her Welcomes are not taken either.
 func TestPrivateRoomAdmitsOnlyVouched(t *testing.T) {
 	t.Parallel()
 	clk := &clock{t: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
@@ -40,6 +40,9 @@ func TestPrivateRoomAdmitsOnlyVouched(t *testing.T) {
 	alice.s.Vouch(fp("bob"))
 	bob.s.Vouch(fp("alice"), fp("carol"))
 	carol.s.Vouch(fp("bob"))
+	// Mallory wants in: she admits everyone to her own group, so each of
+	// them gets her Welcome, which must wait like her Hello.
+	mallory.s.Vouch(fp("alice"), fp("bob"), fp("carol"))
 	for _, a := range parties {
 		for _, b := range parties {
 			if a != b {
@@ -57,6 +60,9 @@ func TestPrivateRoomAdmitsOnlyVouched(t *testing.T) {
 		}
 		if a.s.InSendGroup(fp("mallory")) || mallory.s.HasGroupOf(a.id.Fingerprint()) {
 			t.Errorf("%s admitted mallory", a.id.Nick())
+		}
+		if a.s.HasGroupOf(fp("mallory")) {
+			t.Errorf("%s took the Welcome of mallory, whom nobody vouched for", a.id.Nick())
 		}
 	}
 	out, _, err := bob.s.Protect("members only")

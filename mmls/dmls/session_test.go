@@ -128,6 +128,33 @@ func TestRemovalPropagates(t *testing.T) {
 	}
 }
 
+// TestOwnKickOutlivesAnotherReadmission: bob removes dave himself; when
+// alice re-admits dave, those who followed alice's removals would lift
+// theirs, but bob's own kick is his, and stays.
+func TestOwnKickOutlivesAnotherReadmission(t *testing.T) {
+	t.Parallel()
+	n := newSimNet(t, 5, Config{}, "alice", "bob", "carol", "dave")
+	n.flush()
+	alice, bob, dave := n.node("alice"), n.node("bob"), n.node("dave")
+	n.on(bob)(bob.s.Remove(dave.id.Fingerprint()))
+	n.flush()
+	kp, err := dave.id.NewKeyPackage(n.env(), alice.id.Fingerprint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.on(alice)(alice.s.Add(kp.Bytes()))
+	n.flush()
+	if !alice.s.InSendGroup(dave.id.Fingerprint()) {
+		t.Fatal("alice did not re-admit dave")
+	}
+	if !bob.s.Kicked(dave.id.Fingerprint()) || bob.s.InSendGroup(dave.id.Fingerprint()) {
+		t.Fatal("alice's re-admission lifted bob's own kick")
+	}
+	if lifted := n.events(bob, EventKickLifted); len(lifted) != 0 {
+		t.Fatalf("bob lifted %+v", lifted)
+	}
+}
+
 // TestRemovalsFollowedByPolicy: with a policy that follows only alice, a
 // removal by mallory stays in mallory's group (everyone else keeps
 // bob), while alice's is followed.

@@ -573,3 +573,60 @@ func TestAttackInsiderForgesOwnerMessage(t *testing.T) {
 		t.Fatalf("the genuine message after the forgery: %q %v", pt, err)
 	}
 }
+
+// TestAttackUpdateSwapsIdentityKey: an Update whose KeyPackage carries
+// another identity key, signed by the member's current key (ProposeUpdate
+// with another identity makes exactly that), would hand the leaf to
+// whoever holds the new key. The owner refuses it; and a member refuses
+// the commit of an owner that took it anyway (here queued past the
+// owner's checks), so neither side lets a leaf change hands.
+func TestAttackUpdateSwapsIdentityKey(t *testing.T) {
+	t.Parallel()
+	a, b, c := newParty(t, "alice"), newParty(t, "bob"), newParty(t, "carol")
+	mallory := newParty(t, "mallory") // another key
+	ga, gs := room(t, a, b, c)
+	prop, err := gs[0].ProposeUpdate(mallory.id, b.rnd.next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ga.HandleProposal(prop, b.id.Fingerprint()); !errors.Is(err, ErrBadProposal) {
+		t.Fatalf("the owner took an update that swaps bob's key: %v", err)
+	}
+	// A hostile owner queues it anyway.
+	var pt mls.MLSPlaintext
+	if err := decodeStrict(prop, &pt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ga.st.Handle(&pt); err != nil {
+		t.Fatal(err)
+	}
+	ga.pending = append(ga.pending, prop)
+	if _, _, _, err := ga.Commit(a.rnd.next()); err == nil {
+		t.Fatal("the owner committed an update that swaps bob's key")
+	}
+	// ... and commits it past its own checks, as go-mls would.
+	commit, _, _, err := ga.st.Commit(a.rnd.next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := encode(commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, _, err := gs[1].ApplyCommit(CommitBundle{Proposals: ga.pending, Commit: raw})
+	if err == nil {
+		m, _ := next.Member(mallory.id.Fingerprint())
+		t.Fatalf("carol applied a commit that gives bob's leaf to another key (leaf %d)", m.Leaf)
+	}
+	if m, ok := gs[1].Member(b.id.Fingerprint()); !ok || m.Leaf != 1 {
+		t.Fatalf("carol lost bob after refusing the commit: %+v %v", m, ok)
+	}
+	// The commit's application checks the key again, whatever came before.
+	enc, err := encodeProposals([]mls.MLSPlaintext{pt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := applyCommit(gs[1].st, commit, enc); err == nil {
+		t.Fatal("applying the commit gave bob's leaf to another key")
+	}
+}
