@@ -408,6 +408,31 @@ func TestAcknowledgementRidesOrWaits(t *testing.T) {
 	}
 }
 
+// TestReconnectReplacesStaleConnection: a restarts (same identity, new
+// instance) while its old connection to b still looks alive (no heartbeat
+// to say otherwise); its new connection, dialled by the same side, is
+// taken and the stale one closed, and what b sends reaches the new a.
+func TestReconnectReplacesStaleConnection(t *testing.T) {
+	t.Parallel()
+	quiet := func(name string) Config {
+		cfg := testConfig(name)
+		cfg.Heartbeat, cfg.DeadAfter = time.Hour, time.Hour
+		return cfg
+	}
+	a1, b := startNode(t, quiet("a")), startNode(t, quiet("b"))
+	a1.t.Connect(b.addr)
+	waitUp(t, b, a1.t.ID())
+	waitUp(t, a1, b.t.ID())
+	a2 := startNode(t, quiet("a"))
+	a2.t.Connect(b.addr)
+	waitUp(t, a2, b.t.ID())
+	waitFor(t, a1, 10*time.Second, func(e Event) bool { return e.Type == PeerDown && e.Peer == b.t.ID() })
+	if _, err := b.t.Send(a2.t.ID(), []byte("to the new a")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, a2, 10*time.Second, func(e Event) bool { return e.Type == Message && string(e.Payload) == "to the new a" })
+}
+
 func queued(t *Transport, id ID) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -1097,3 +1097,32 @@ func TestLongWordKeepsTheNick(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusBarShowsNoRawPeerText: a topic is a peer's text; control
+// sequences in it reach neither the topic kept (sawTopic) nor the status
+// bar, each on its own (a topic kept raw by some other path is cleaned
+// where it is drawn).
+func TestStatusBarShowsNoRawPeerText(t *testing.T) {
+	t.Parallel()
+	const hostile = "\x1b]0;owned\x07\x1b[2Jplans"
+	raw := func(s string) bool {
+		return strings.Contains(s, "\x07") || strings.Contains(s, "\x1b]") || strings.Contains(s, "\x1b[2J")
+	}
+	m := New(newFakeEngine(), Options{Now: func() time.Time { return t0 }})
+	for _, msg := range append(started(), tea.WindowSizeMsg{Width: 200, Height: 30}) {
+		mm, _ := m.Update(msg)
+		m = mm.(Model)
+	}
+	mm, _ := m.Update(eventMsg{&mmls.Message{Room: "lobby", MsgID: "t1", From: "bob", FromID: bobID, Text: "/topic " + hostile, SentAt: at(1)}})
+	m = mm.(Model)
+	if got := m.topic["lobby"]; got == "" || raw(got) {
+		t.Fatalf("topic kept as %q", got)
+	}
+	if bar := m.statusBar(); !strings.Contains(bar, "plans") || raw(bar) {
+		t.Fatalf("status bar %q", bar)
+	}
+	m.topic["lobby"] = hostile
+	if bar := m.statusBar(); raw(bar) {
+		t.Fatalf("a raw topic reached the status bar: %q", bar)
+	}
+}
