@@ -490,6 +490,21 @@ var mutations = []mutation{
 	{name: "audit: a reconnect keeps the stale connection open", file: "transport/register.go",
 		edits: []edit{{"\t\told.close()\n\t}\n\tup := p.conn == nil", "\t\t_ = old\n\t}\n\tup := p.conn == nil"}},
 		pkg:   "./transport", run: "TestReconnectReplacesStaleConnection"},
+	{name: "audit: a batch's commit error ignored by its caller", file: "mmls/batch.go",
+		edits: []edit{{"\terr = b.Commit()\n", "\t_ = b.Commit()\n"}},
+		pkg:   "./mmls", run: "TestFailedBatchShowsAndAcknowledgesNothing|TestFailedStoreStillSendsTheCommit"},
+	{name: "audit: a saved file reported before the file beside its destination is synced", file: "mmls/files/fetch.go",
+		edits: []edit{{"\tif err == nil {\n\t\terr = m.cfg.syncFile(tmp)\n\t}", "\tif false {\n\t\terr = m.cfg.syncFile(tmp)\n\t}"}},
+		pkg:   "./mmls/files", run: "TestSavedOnlyOnceSynced"},
+	{name: "audit: a saved file reported before its partial file is synced", file: "mmls/files/fetch.go",
+		edits: []edit{{"\tif err := m.cfg.syncFile(f.part); err != nil {", "\tif err := error(nil); err != nil {"}},
+		pkg:   "./mmls/files", run: "TestSavedOnlyOnceSynced"},
+	{name: "audit: a resumed download trusts its progress marks", file: "mmls/files/fetch.go",
+		edits: []edit{{"\t\t\tif _, err := f.holding.readFrom(f.part, i); err != nil {\n\t\t\t\tcontinue", "\t\t\tif _, err := f.holding.readFrom(f.part, i); false && err != nil {\n\t\t\t\tcontinue"}},
+		pkg:   "./mmls/files", run: "TestResumeChecksTheChunks"},
+	{name: "audit: a manifest page taken from someone not asked", file: "mmls/files/fetch.go",
+		edits: []edit{{"\tif f.man != nil || from != f.pageFrom || p >= len(f.pages) {", "\tif f.man != nil || p >= len(f.pages) {"}},
+		pkg:   "./mmls/files", run: "TestManifestPageOnlyFromWhomWeAsked"},
 }
 
 func main() {

@@ -498,7 +498,7 @@ func (m *Manager) place(f *fetch, rec store.File) (string, error) {
 	defer os.Remove(tmp.Name())
 	err = f.holding.opened(tmp)
 	if err == nil {
-		err = tmp.Sync()
+		err = m.cfg.syncFile(tmp)
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
@@ -512,7 +512,7 @@ func (m *Manager) place(f *fetch, rec store.File) (string, error) {
 // finish checks the whole file's hash and puts it in place.
 func (m *Manager) finish(f *fetch) {
 	id := f.id.String()
-	if err := f.part.Sync(); err != nil {
+	if err := m.cfg.syncFile(f.part); err != nil {
 		m.fail(f, fmt.Errorf("files: sync: %w", err))
 		return
 	}

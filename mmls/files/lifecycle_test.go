@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -606,6 +607,154 @@ func TestResumeAfterRestart(t *testing.T) {
 		t.Fatalf("resumed at %d, %d were durable", first.Done, mid.Done)
 	}
 	sameFile(t, waitEvent(t, bob2.m, func(e Event) bool { _, ok := e.(Saved); return ok }).(Saved).Path, data)
+}
+
+// TestResumeChecksTheChunks: the chunks a stopped download marked as held
+// are checked against the manifest when it resumes (the partial file is
+// not synced as they arrive): one damaged on disk is fetched again, and
+// the file saved is the one offered.
+func TestResumeChecksTheChunks(t *testing.T) {
+	t.Parallel()
+	l := newLAN()
+	alice := l.start(t, PeerID{1}, nil, "", nil)
+	bob := l.start(t, PeerID{2}, nil, "", nil)
+	path, data := writeFile(t, "data.bin", 10*DefaultChunk)
+	rec := offer(t, alice, path, []PeerID{bob.id}, t.TempDir())
+	sent := 0
+	l.mu.Lock()
+	l.hold = func(from, _ PeerID, payload []byte) bool {
+		if d, err := ParseData(payload[1:]); from != alice.id || err != nil || d.What != WhatChunk {
+			return false
+		}
+		sent++
+		return sent > 4
+	}
+	l.mu.Unlock()
+	meet(alice, bob)
+	fetchFile(t, bob, rec)
+	mid := waitEvent(t, bob.m, func(e Event) bool { p, ok := e.(Progress); return ok && p.Done == 4*DefaultChunk }).(Progress)
+	bob.stop()
+	// The second chunk marked as held is damaged on disk.
+	o, _ := ParseOffer(rec.Offer)
+	part, err := os.OpenFile(bob.m.PartPath(keyOf(t, rec)), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := part.WriteAt([]byte("damage"), sealedOffset(o, 1)+100); err != nil {
+		t.Fatal(err)
+	}
+	part.Close()
+	l.mu.Lock()
+	l.hold, l.held = nil, nil
+	l.mu.Unlock()
+	bob2 := l.start(t, bob.id, bob.st, bob.dir, nil)
+	meet(alice, bob2)
+	first := waitEvent(t, bob2.m, func(e Event) bool { _, ok := e.(Progress); return ok }).(Progress)
+	if want := mid.Done - DefaultChunk; first.Done != want {
+		t.Fatalf("resumed at %d, want %d (the damaged chunk not counted)", first.Done, want)
+	}
+	sameFile(t, waitEvent(t, bob2.m, func(e Event) bool { _, ok := e.(Saved); return ok }).(Saved).Path, data)
+}
+
+// TestManifestPageOnlyFromWhomWeAsked: a manifest page is taken only from
+// the holder it was asked of. carol, another recipient (so a source bob
+// may use), sends a page bob asked alice for: it is ignored (so it cannot
+// spoil the manifest alice's pages make up, nor mark alice bad), and the
+// file comes whole from alice.
+func TestManifestPageOnlyFromWhomWeAsked(t *testing.T) {
+	t.Parallel()
+	l := newLAN()
+	alice := l.start(t, PeerID{1}, nil, "", nil)
+	blog := &logs{}
+	bob := l.start(t, PeerID{2}, nil, "", func(c *Config) { c.Logf = blog.logf })
+	carol := PeerID{3}
+	path, data := writeFile(t, "data.bin", 10*DefaultChunk)
+	rec := offer(t, alice, path, []PeerID{bob.id, carol}, t.TempDir())
+	asked := make(chan Data, 1)
+	l.mu.Lock()
+	l.hold = func(from, _ PeerID, payload []byte) bool {
+		d, err := ParseData(payload[1:])
+		if from != alice.id || err != nil || d.What != WhatPage {
+			return false
+		}
+		select {
+		case asked <- d:
+		default:
+		}
+		return true
+	}
+	l.mu.Unlock()
+	meet(alice, bob)
+	fetchFile(t, bob, rec)
+	var page Data
+	select {
+	case page = <-asked:
+	case <-time.After(20 * time.Second):
+		t.Fatal("bob never asked alice for the manifest")
+	}
+	forged := page
+	forged.Bytes = bytes.Repeat([]byte{0xee}, len(page.Bytes))
+	bob.m.SetOnline(carol, true)
+	bob.m.Frame(carol, forged.Frame())
+	l.mu.Lock()
+	held := l.held
+	l.hold, l.held = nil, nil
+	l.mu.Unlock()
+	for _, f := range held {
+		bob.m.Frame(f.from, f.payload)
+	}
+	sameFile(t, waitEvent(t, bob.m, func(e Event) bool { _, ok := e.(Saved); return ok }).(Saved).Path, data)
+	if blog.has("served a manifest of %s its sender did not make") {
+		t.Fatal("carol's page, which bob did not ask for, was taken into the manifest")
+	}
+}
+
+// TestSavedOnlyOnceSynced: a file is reported saved only once its bytes
+// are durable: when the disk cannot sync the partial file or the file
+// beside its destination, the download fails, says so, and nothing is left
+// where the user saves.
+func TestSavedOnlyOnceSynced(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		dest bool // the file beside the destination, else the partial file
+	}{
+		{"the partial file", false},
+		{"the file beside its destination", true},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := newLAN()
+			alice := l.start(t, PeerID{1}, nil, "", nil)
+			dest := t.TempDir()
+			bob := l.start(t, PeerID{byte(2 + i)}, nil, "", func(c *Config) {
+				c.syncFile = func(f *os.File) error {
+					if strings.HasPrefix(f.Name(), dest) == tc.dest {
+						return errors.New("input/output error")
+					}
+					return f.Sync()
+				}
+			})
+			path, _ := writeFile(t, "data.bin", 3*DefaultChunk)
+			rec := offer(t, alice, path, []PeerID{bob.id}, dest)
+			meet(alice, bob)
+			fetchFile(t, bob, rec)
+			ev := waitEvent(t, bob.m, func(e Event) bool {
+				switch e.(type) {
+				case Saved, Failed:
+					return true
+				}
+				return false
+			})
+			if _, failed := ev.(Failed); !failed {
+				t.Fatalf("reported %#v though the disk could not sync", ev)
+			}
+			if left, _ := os.ReadDir(dest); len(left) != 0 {
+				t.Fatalf("%s holds %s", dest, left[0].Name())
+			}
+		})
+	}
 }
 
 // TestNewNeedsStoreNetAndDir: a manager without them is refused.

@@ -46,6 +46,9 @@ type Config struct {
 	// Tick paces progress, persistence and time-outs (default 250 ms).
 	Tick time.Duration
 	Logf func(format string, args ...any)
+	// syncFile makes a file's bytes durable ((*os.File).Sync; in-package
+	// tests make it fail, as a full or failing disk would).
+	syncFile func(*os.File) error
 	// Corrupt makes this node serve damaged chunks: fault injection for
 	// tests that play a hostile holder.
 	Corrupt bool
@@ -163,6 +166,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.Tick <= 0 {
 		cfg.Tick = 250 * time.Millisecond
+	}
+	if cfg.syncFile == nil {
+		cfg.syncFile = (*os.File).Sync
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
