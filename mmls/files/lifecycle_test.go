@@ -552,17 +552,16 @@ func mustManifest(t *testing.T, n *node, rec store.File) Manifest {
 	return Manifest(man)
 }
 
-// TestResumeAfterRestart: a fetcher stopped half-way keeps what it had
-// made durable; started again from its store, it resumes from there
-// (each chunk marked checked again) and ends whole.
-func TestResumeAfterRestart(t *testing.T) {
-	t.Parallel()
+// stoppedHalfway runs a fetch of a 10-chunk file from alice that bob
+// stops once 4 chunks are in (alice's later chunks held back): the lan,
+// the two, the file's record and bytes, and the last progress bob said.
+func stoppedHalfway(t *testing.T) (*lan, *node, *node, store.File, []byte, Progress) {
+	t.Helper()
 	l := newLAN()
 	alice := l.start(t, PeerID{1}, nil, "", nil)
 	bob := l.start(t, PeerID{2}, nil, "", nil)
 	path, data := writeFile(t, "data.bin", 10*DefaultChunk)
 	rec := offer(t, alice, path, []PeerID{bob.id}, t.TempDir())
-	// alice's chunks after the fourth are held back.
 	sent := 0
 	l.mu.Lock()
 	l.hold = func(from, _ PeerID, payload []byte) bool {
@@ -577,6 +576,15 @@ func TestResumeAfterRestart(t *testing.T) {
 	fetchFile(t, bob, rec)
 	mid := waitEvent(t, bob.m, func(e Event) bool { p, ok := e.(Progress); return ok && p.Done == 4*DefaultChunk }).(Progress)
 	bob.stop()
+	return l, alice, bob, rec, data, mid
+}
+
+// TestResumeAfterRestart: a fetcher stopped half-way keeps what it had
+// made durable; started again from its store, it resumes from there
+// (each chunk marked checked again) and ends whole.
+func TestResumeAfterRestart(t *testing.T) {
+	t.Parallel()
+	l, alice, bob, rec, data, mid := stoppedHalfway(t)
 	if got, _ := bob.st.GetFile(rec.ID); got.State != store.FileFetching || len(got.Have) == 0 {
 		t.Fatalf("record after the stop: %+v", got)
 	}
@@ -615,25 +623,7 @@ func TestResumeAfterRestart(t *testing.T) {
 // the file saved is the one offered.
 func TestResumeChecksTheChunks(t *testing.T) {
 	t.Parallel()
-	l := newLAN()
-	alice := l.start(t, PeerID{1}, nil, "", nil)
-	bob := l.start(t, PeerID{2}, nil, "", nil)
-	path, data := writeFile(t, "data.bin", 10*DefaultChunk)
-	rec := offer(t, alice, path, []PeerID{bob.id}, t.TempDir())
-	sent := 0
-	l.mu.Lock()
-	l.hold = func(from, _ PeerID, payload []byte) bool {
-		if d, err := ParseData(payload[1:]); from != alice.id || err != nil || d.What != WhatChunk {
-			return false
-		}
-		sent++
-		return sent > 4
-	}
-	l.mu.Unlock()
-	meet(alice, bob)
-	fetchFile(t, bob, rec)
-	mid := waitEvent(t, bob.m, func(e Event) bool { p, ok := e.(Progress); return ok && p.Done == 4*DefaultChunk }).(Progress)
-	bob.stop()
+	l, alice, bob, rec, data, mid := stoppedHalfway(t)
 	// The second chunk marked as held is damaged on disk.
 	o, _ := ParseOffer(rec.Offer)
 	part, err := os.OpenFile(bob.m.PartPath(keyOf(t, rec)), os.O_RDWR, 0)
