@@ -630,3 +630,53 @@ func TestAttackUpdateSwapsIdentityKey(t *testing.T) {
 		t.Fatal("applying the commit gave bob's leaf to another key")
 	}
 }
+
+// TestWelcomeTargetAndBounds: a Welcome names the KeyPackage it is for
+// (WelcomeTarget); one of another suite is refused; and the size bound is
+// exact: a blob of MaxWelcomeSize bytes is decoded (and refused as
+// garbage), one byte more is refused unread.
+func TestWelcomeTargetAndBounds(t *testing.T) {
+	t.Parallel()
+	a, b := newParty(t, "alice"), newParty(t, "bob")
+	g, err := CreateGroup(a.id, []byte("group-alice"), a.rnd.next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := b.joiner(t)
+	if err := g.ProposeAdd(j.KeyPackage); err != nil {
+		t.Fatal(err)
+	}
+	_, welcome, _, err := g.Commit(a.rnd.next())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashes, err := WelcomeTarget(welcome)
+	if err != nil || len(hashes) != 1 || !bytes.Equal(hashes[0], j.KeyPackage.Hash()) {
+		t.Fatalf("targets %x (%v), want bob's KeyPackage", hashes, err)
+	}
+	var w mls.Welcome
+	if err := decodeStrict(welcome, &w); err != nil {
+		t.Fatal(err)
+	}
+	w.CipherSuite = mls.P256_AES128GCM_SHA256_P256
+	foreign, err := syntax.Marshal(&w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WelcomeTarget(foreign); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a welcome of another suite: %v", err)
+	}
+	if _, err := Join(j, foreign, a.id.Fingerprint(), g.GroupID()); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("joined by a welcome of another suite: %v", err)
+	}
+	for _, n := range []int{MaxWelcomeSize, MaxWelcomeSize + 1} {
+		blob := make([]byte, n)
+		_, err1 := WelcomeTarget(blob)
+		_, err2 := Join(j, blob, a.id.Fingerprint(), nil)
+		for _, err := range []error{err1, err2} {
+			if sized := err != nil && strings.Contains(err.Error(), "(max"); err == nil || sized != (n > MaxWelcomeSize) {
+				t.Fatalf("a blob of %d bytes: %v", n, err)
+			}
+		}
+	}
+}
