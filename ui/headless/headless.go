@@ -50,7 +50,7 @@ func Run(ctx context.Context, eng Engine, in io.Reader, out io.Writer) error {
 		cr = uncancellable{in}
 	}
 	defer cr.Close()
-	h := &session{eng: eng, answers: make(chan Record), start: make(chan string, 1), stop: make(chan struct{}),
+	h := &session{eng: eng, answers: make(chan record), start: make(chan string, 1), stop: make(chan struct{}),
 		settled: make(chan chan struct{}), direct: map[string]partner{}}
 	var wg sync.WaitGroup
 	wg.Go(func() { h.read(ctx, cr) })
@@ -72,7 +72,7 @@ func (uncancellable) Close() error { return nil }
 
 type session struct {
 	eng     Engine
-	answers chan Record   // command answers, to the writer
+	answers chan record   // command answers, to the writer
 	start   chan string   // the start room, from Ready
 	stop    chan struct{} // closed when the engine's events end
 	// settled: the writer closes each channel it is given once it has
@@ -120,7 +120,7 @@ func (h *session) read(ctx context.Context, in io.Reader) {
 		}
 		current = h.follow(ctx, cmd, ev, current)
 		if d, ok := ev.(*mmls.DirectRoom); ok && opens(cmd) {
-			h.answer(Record{Type: "switched", Time: d.When(), Room: d.Room, ID: d.With.String()})
+			h.answer(RoomRec{Header: Header{Type: "switched", Time: d.When()}, Room: d.Room, ID: d.With.String()})
 		} else if ev != nil {
 			if rec, ok := recordOf(ev, current); ok {
 				h.answer(rec)
@@ -235,7 +235,7 @@ func (h *session) renamed(id mmls.ID, nick string) {
 	}
 }
 
-func (h *session) answer(r Record) {
+func (h *session) answer(r record) {
 	select {
 	case h.answers <- r:
 	case <-h.stop:
@@ -247,7 +247,7 @@ func (h *session) write(out io.Writer) error {
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
 	var werr error
-	put := func(r Record) {
+	put := func(r record) {
 		if werr == nil { // after a failed write, keep draining so the engine can stop
 			if err := enc.Encode(r); err != nil {
 				werr = fmt.Errorf("headless: write: %w", err)

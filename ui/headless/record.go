@@ -6,8 +6,9 @@ import (
 	"github.com/mmls-chat/mmls-chat/mmls"
 )
 
-// Record is one line of the headless output: the JSON contract scripts,
-// bots and the end-to-end tests read (documented in docs/headless.md). Type and
+// Record is any line of the headless output, for readers: the union of
+// the typed records (records.go) that the JSON contract scripts, bots and
+// the end-to-end tests read (documented in docs/headless.md). Type and
 // Time are always set; the other fields when they apply. Fields are only
 // ever added, never changed.
 type Record struct {
@@ -210,30 +211,30 @@ func status(online bool) string {
 // recordOf maps an engine event onto the contract; current is the room
 // text lines go to (the rooms and info answers show it). It reports false
 // for events the contract does not carry.
-func recordOf(ev mmls.Event, current string) (Record, bool) {
-	r := Record{Time: ev.When()}
+func recordOf(ev mmls.Event, current string) (record, bool) {
+	h := func(typ string) Header { return Header{Type: typ, Time: ev.When()} }
 	switch e := ev.(type) {
 	case *mmls.Ready:
-		r.Type, r.ID, r.Nick, r.Listen, r.Room = "ready", e.ID.String(), e.Nick, e.Listen, e.Room
-		r.Addrs, r.Contacts, r.Notes = e.Addrs, e.Contacts, e.Notes
+		return ReadyRec{Header: h("ready"), ID: e.ID.String(), Nick: e.Nick, Listen: e.Listen, Room: e.Room,
+			Addrs: e.Addrs, Contacts: e.Contacts, Notes: e.Notes}, true
 	case *mmls.Unreachable:
-		r.Type, r.Addr, r.Detail = "unreachable", e.Addr, e.Reason
+		return UnreachableRec{Header: h("unreachable"), Addr: e.Addr, Detail: e.Reason}, true
 	case *mmls.Joined:
-		r.Type, r.Room, r.Private, r.Request = "joined", e.Room, e.Private, e.Request
-		r.ID, r.Nick = hexOr(e.With), e.Nick
+		return JoinedRec{Header: h("joined"), Room: e.Room, Private: e.Private, Request: e.Request, ID: hexOr(e.With), Nick: e.Nick}, true
 	case *mmls.RoomFull:
-		r.Type, r.Room, r.ID, r.Nick, r.Status = "room-full", e.Room, e.ID.String(), e.Nick, "waits"
+		r := PersonRec{Header: h("room-full"), Room: e.Room, ID: e.ID.String(), Nick: e.Nick, Status: "waits"}
 		if e.MadeRoom {
 			r.Status = "made-room"
 		}
+		return r, true
 	case *mmls.Refused:
-		r.Type, r.Room, r.ID, r.Nick, r.Detail = "refused", e.Room, e.ID.String(), e.Nick, e.Reason
+		return PersonRec{Header: h("refused"), Room: e.Room, ID: e.ID.String(), Nick: e.Nick, Detail: e.Reason}, true
 	case *mmls.Ignored:
-		r.Type, r.ID, r.Nick = "ignored", e.ID.String(), e.Nick
+		return PersonRec{Header: h("ignored"), ID: e.ID.String(), Nick: e.Nick}, true
 	case *mmls.Undelivered:
-		r.Type, r.Room, r.ID, r.ToID = "undelivered", e.Room, e.MsgID, e.To.String()
+		return ReceiptRec{Header: h("undelivered"), Room: e.Room, ID: e.MsgID, ToID: e.To.String()}, true
 	case *mmls.History:
-		r.Type, r.Room, r.More, r.LastRead = "history", e.Room, e.Older != 0, e.LastRead
+		r := HistoryRec{Header: h("history"), Room: e.Room, More: e.Older != 0, LastRead: e.LastRead}
 		for _, l := range e.Lines {
 			hl := Line{ID: l.MsgID, From: l.From, FromID: hexOr(l.FromID), Text: l.Text, SentAt: l.SentAt, Mine: l.Mine, Recipients: l.Recipients}
 			for _, id := range l.StoredBy {
@@ -245,70 +246,75 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 			}
 			r.History = append(r.History, hl)
 		}
+		return r, true
 	case *mmls.Left:
-		r.Type, r.Room = "left", e.Room
+		return RoomRec{Header: h("left"), Room: e.Room}, true
 	case *mmls.PeerChanged:
-		r.Type, r.ID, r.Nick, r.Addr, r.Status = "peer", e.ID.String(), e.Nick, e.Addr, status(e.Online)
+		return PeerRec{Header: h("peer"), ID: e.ID.String(), Nick: e.Nick, Addr: e.Addr, Status: status(e.Online)}, true
 	case *mmls.PeerAway:
-		r.Type, r.ID, r.Nick, r.Text, r.Shared = "peer-away", e.ID.String(), e.Nick, e.Text, e.Rooms
+		return PeerAwayRec{Header: h("peer-away"), ID: e.ID.String(), Nick: e.Nick, Text: e.Text, Shared: e.Rooms}, true
 	case *mmls.AwayChanged:
-		r.Type, r.Text, r.Detail = "away", e.Text, e.Detail
+		return AwayRec{Header: h("away"), Text: e.Text, Detail: e.Detail}, true
 	case *mmls.PeerRenamed:
-		r.Type, r.ID, r.Old, r.Nick, r.Shared = "renamed", e.ID.String(), e.Old, e.Nick, e.Rooms
+		return RenamedRec{Header: h("renamed"), ID: e.ID.String(), Old: e.Old, Nick: e.Nick, Shared: e.Rooms}, true
 	case *mmls.MemberChanged:
-		r.Type, r.Room, r.ID, r.Nick, r.Change, r.By = "member", e.Room, e.ID.String(), e.Nick, string(e.Change), e.By.String()
-		r.Departure, r.Following, r.Restored = e.Departure, hexOr(e.Following), e.Restored
+		return MemberRec{Header: h("member"), Room: e.Room, ID: e.ID.String(), Nick: e.Nick, Change: string(e.Change), ByID: e.By.String(),
+			Departure: e.Departure, Following: hexOr(e.Following), Restored: e.Restored}, true
 	case *mmls.RemovalIgnored:
-		r.Type, r.Room, r.ID, r.Nick, r.ByID, r.By = "removal-ignored", e.Room, e.ID.String(), e.Nick, e.By.String(), e.ByNick
+		return ActedRec{Header: h("removal-ignored"), Room: e.Room, ID: e.ID.String(), Nick: e.Nick, ByID: e.By.String(), By: e.ByNick}, true
 	case *mmls.KickLifted:
-		r.Type, r.Room, r.ID, r.Nick, r.ByID = "kick-lifted", e.Room, e.ID.String(), e.Nick, e.By.String()
+		return ActedRec{Header: h("kick-lifted"), Room: e.Room, ID: e.ID.String(), Nick: e.Nick, ByID: e.By.String()}, true
 	case *mmls.KeyRotated:
-		r.Type, r.Room, r.ByID, r.By = "rotated", e.Room, e.By.String(), e.ByNick
+		return ActedRec{Header: h("rotated"), Room: e.Room, ByID: e.By.String(), By: e.ByNick}, true
 	case *mmls.Message:
 		sent := e.SentAt
-		r.Type, r.Room, r.ID, r.From, r.FromID, r.Text, r.SentAt = "message", e.Room, e.MsgID, e.From, e.FromID.String(), e.Text, &sent
+		r := MessageRec{Header: h("message"), Room: e.Room, ID: e.MsgID, From: e.From, FromID: e.FromID.String(), Text: e.Text, SentAt: &sent}
 		if e.Via != (mmls.ID{}) {
 			r.Via = e.Via.String()
 		}
+		return r, true
 	case *mmls.Sent:
-		r.Type, r.Room, r.ID, r.Text, r.Recipients, r.Waiting = "sent", e.Room, e.MsgID, e.Text, e.Recipients, e.Waiting
+		return SentRec{Header: h("sent"), Room: e.Room, ID: e.MsgID, Text: e.Text, Recipients: e.Recipients, Waiting: e.Waiting}, true
 	case *mmls.Delivered:
-		r.Type, r.Room, r.ID, r.ToID = "delivered", e.Room, e.MsgID, e.To.String()
+		return ReceiptRec{Header: h("delivered"), Room: e.Room, ID: e.MsgID, ToID: e.To.String()}, true
 	case *mmls.Removed:
-		r.Type, r.Room, r.ByID, r.By = "removed", e.Room, e.By.String(), e.ByNick
+		return ActedRec{Header: h("removed"), Room: e.Room, ByID: e.By.String(), By: e.ByNick}, true
 	case *mmls.InviteReceived:
-		r.Type, r.Room, r.From, r.FromID, r.Private = "invite", e.Room, e.From, e.FromID.String(), e.Private
+		return InviteRec{Header: h("invite"), Room: e.Room, From: e.From, FromID: e.FromID.String(), Private: e.Private}, true
 	case *mmls.InviteSent:
-		r.Type, r.Room, r.ID, r.Nick = "invited", e.Room, e.ID.String(), e.Nick
+		return PersonRec{Header: h("invited"), Room: e.Room, ID: e.ID.String(), Nick: e.Nick}, true
 	case *mmls.Alert:
-		r.Type, r.Kind, r.Room, r.Nick, r.ID, r.ByID, r.Detail = "alert", string(e.Kind), e.Room, e.Nick, hexOr(e.ID), hexOr(e.By), e.Detail
-		r.Digests = e.Digests
+		return AlertRec{Header: h("alert"), Kind: string(e.Kind), Room: e.Room, Nick: e.Nick, ID: hexOr(e.ID), ByID: hexOr(e.By), Detail: e.Detail,
+			Digests: e.Digests}, true
 	case *mmls.Alerts:
-		r.Type = "alerts"
+		r := AlertsRec{Header: h("alerts")}
 		for _, a := range e.Alerts {
 			r.Alerts = append(r.Alerts, Alert{Kind: string(a.Kind), Room: a.Room, Nick: a.Nick, ByID: hexOr(a.By), Time: a.Time,
 				Detail: a.Detail, Epoch: a.Epoch, Digests: a.Digests})
 		}
+		return r, true
 	case *mmls.Failure:
-		r.Type, r.Error = "error", mmls.Describe(e.Err)
+		return ErrorRec{Header: h("error"), Error: mmls.Describe(e.Err)}, true
 	case *mmls.Members:
-		r.Type, r.Room, r.Private = "who", e.Room, e.Private
+		r := WhoRec{Header: h("who"), Room: e.Room, Private: e.Private}
 		for _, m := range e.Members {
 			r.Members = append(r.Members, Member{ID: m.ID.String(), Nick: m.Nick, WeReach: m.WeReach, TheyReach: m.TheyReach, Online: m.Online, Verified: m.Verified, Stale: m.Stale, Away: m.Away})
 		}
+		return r, true
 	case *mmls.Peers:
-		r.Type = "peers"
+		r := PeersRec{Header: h("peers")}
 		for _, p := range e.Peers {
 			r.Peers = append(r.Peers, Peer{ID: p.ID.String(), Nick: p.Nick, Addr: p.Addr, Online: p.Online, Queued: p.Queued})
 		}
+		return r, true
 	case *mmls.Rooms:
-		r.Type = "rooms"
+		r := RoomsRec{Header: h("rooms")}
 		for _, x := range e.Rooms {
 			r.Rooms = append(r.Rooms, Room{Name: x.Name, Current: x.Name == current, Members: x.Members, Private: x.Private})
 		}
+		return r, true
 	case *mmls.Info:
-		r.Type = "info"
-		r.Info = &Info{ID: e.ID.String(), Nick: e.Nick, Listen: e.Listen, MDNS: e.MDNS, Data: e.Data, Room: current,
+		info := &Info{ID: e.ID.String(), Nick: e.Nick, Listen: e.Listen, MDNS: e.MDNS, Data: e.Data, Room: current,
 			Rooms: e.Rooms, Online: e.Online, Version: e.Version, Contacts: e.Contacts}
 		for _, k := range e.Keys {
 			rk := Keys{Room: k.Room, Rekeyed: k.Rekeyed}
@@ -318,79 +324,79 @@ func recordOf(ev mmls.Event, current string) (Record, bool) {
 				}
 				rk.Leaves[l.Owner.String()] = l.At
 			}
-			r.Info.Keys = append(r.Info.Keys, rk)
+			info.Keys = append(info.Keys, rk)
 		}
+		return InfoRec{Header: h("info"), Info: info}, true
 	case *mmls.Switched:
-		r.Type, r.Room = "switched", e.Room
+		return RoomRec{Header: h("switched"), Room: e.Room}, true
 	case *mmls.SafetyNumber:
-		r.Type, r.Nick, r.ID, r.SafetyNumber, r.Verified = "verify", e.Nick, e.ID.String(), e.Number, e.Verified
+		return VerifyRec{Header: h("verify"), Nick: e.Nick, ID: e.ID.String(), SafetyNumber: e.Number, Verified: e.Verified}, true
 	case *mmls.Found:
 		total := e.Total
-		r.Type, r.Room, r.Text, r.Matches = "search", e.Room, e.Text, &total
+		r := SearchRec{Header: h("search"), Room: e.Room, Text: e.Text, Matches: &total}
 		for _, l := range e.Lines {
 			r.History = append(r.History, Line{ID: l.MsgID, From: l.From, FromID: hexOr(l.FromID), Text: l.Text, SentAt: l.SentAt, Mine: l.Mine})
 		}
+		return r, true
 	case *mmls.NotifyChanged:
-		r.Type, r.Status = "notify", "off"
-		if e.On {
-			r.Status = "on"
-		}
+		return StatusRec{Header: h("notify"), Status: onOff(e.On)}, true
 	case *mmls.HelpText:
-		r.Type, r.Commands = "help", e.Commands
+		return HelpRec{Header: h("help"), Commands: e.Commands}, true
 	case *mmls.KeysUpdated:
-		r.Type, r.Room = "update", e.Room
+		return RoomRec{Header: h("update"), Room: e.Room}, true
 	case *mmls.NickChanged:
-		r.Type, r.Nick, r.Detail = "nick", e.Nick, e.Detail
+		return NickRec{Header: h("nick"), Nick: e.Nick, Detail: e.Detail}, true
 	case *mmls.FileOffered:
 		f := e.File
-		r.Type, r.Room, r.ID, r.From, r.FromID, r.Mine = "file", e.Room, f.ID, e.From, e.FromID.String(), e.Mine
-		r.Name, r.Size, r.SHA256, r.Mime, r.Recipients = f.Name, f.Size, f.SHA256, f.Mime, e.Recipients
+		return FileRec{Header: h("file"), Room: e.Room, ID: f.ID, From: e.From, FromID: e.FromID.String(), Mine: e.Mine,
+			Name: f.Name, Size: f.Size, SHA256: f.SHA256, Mime: f.Mime, Recipients: e.Recipients}, true
 	case *mmls.FilePreparing:
-		r.Type, r.Room, r.Name, r.Size = "sending", e.Room, e.Name, e.Size
+		return TransferRec{Header: h("sending"), Room: e.Room, Name: e.Name, Size: e.Size}, true
 	case *mmls.FileSaving:
-		r.Type, r.Room, r.ID, r.Name, r.Size, r.Dir = "saving", e.Room, e.ID, e.Name, e.Size, e.Dir
+		return TransferRec{Header: h("saving"), Room: e.Room, ID: e.ID, Name: e.Name, Size: e.Size, Dir: e.Dir}, true
 	case *mmls.FileProgress:
 		done := e.Done
-		r.Type, r.Room, r.ID, r.Name, r.Done, r.Total = "progress", e.Room, e.ID, e.Name, &done, e.Total
+		return TransferRec{Header: h("progress"), Room: e.Room, ID: e.ID, Name: e.Name, Done: &done, Total: e.Total}, true
 	case *mmls.FileSaved:
-		r.Type, r.Room, r.ID, r.Name, r.Path, r.SHA256 = "saved", e.Room, e.ID, e.Name, e.Path, e.SHA256
+		return TransferRec{Header: h("saved"), Room: e.Room, ID: e.ID, Name: e.Name, Path: e.Path, SHA256: e.SHA256}, true
 	case *mmls.AutoSaveChanged:
-		r.Type, r.Size, r.Status = "autosave", e.Limit, "on"
-		if e.Limit == 0 {
-			r.Status = "off"
-		}
+		return StatusRec{Header: h("autosave"), Size: e.Limit, Status: onOff(e.Limit != 0)}, true
 	case *mmls.AdminsChanged:
-		r.Type, r.Room, r.Admins = "admins", e.Room, e.Admins
+		return AdminsRec{Header: h("admins"), Room: e.Room, Admins: e.Admins}, true
 	case *mmls.HoldChanged:
-		r.Type, r.Status = "hold", "on"
-		if !e.On {
-			r.Status = "off"
-		}
+		return StatusRec{Header: h("hold"), Status: onOff(e.On)}, true
 	case *mmls.PassphraseChanged:
-		r.Type, r.Status = "passphrase", "changed"
+		r := StatusRec{Header: h("passphrase"), Status: "changed"}
 		if !e.Sealed {
 			r.Status = "next-start"
 		}
+		return r, true
 	case *mmls.FileWaiting:
-		r.Type, r.Room, r.ID, r.Name = "file-waiting", e.Room, e.ID, e.Name
+		return TransferRec{Header: h("file-waiting"), Room: e.Room, ID: e.ID, Name: e.Name}, true
 	case *mmls.FileCancelled:
-		r.Type, r.Room, r.ID, r.Name = "cancelled", e.Room, e.ID, e.Name
+		return TransferRec{Header: h("cancelled"), Room: e.Room, ID: e.ID, Name: e.Name}, true
 	case *mmls.FileFailed:
-		r.Type, r.Room, r.ID, r.Name, r.Error = "file-failed", e.Room, e.ID, e.Name, mmls.Describe(e.Err)
+		return TransferRec{Header: h("file-failed"), Room: e.Room, ID: e.ID, Name: e.Name, Error: mmls.Describe(e.Err)}, true
 	case *mmls.Files:
-		r.Type, r.Room, r.Files = "files", e.Room, []File{}
+		r := FilesRec{Header: h("files"), Room: e.Room, Files: []File{}}
 		for _, f := range e.Files {
 			r.Files = append(r.Files, fileOf(f))
 		}
-	default:
-		return r, false
+		return r, true
 	}
-	return r, true
+	return nil, false
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
 }
 
 // errorRecord is the record of a failed command: its plain words.
-func errorRecord(err error, at time.Time) Record {
-	return Record{Type: "error", Time: at.UTC(), Error: mmls.Describe(err)}
+func errorRecord(err error, at time.Time) record {
+	return ErrorRec{Header: Header{Type: "error", Time: at.UTC()}, Error: mmls.Describe(err)}
 }
 
 // timeOf is an event's time, or now.

@@ -35,6 +35,16 @@ func TestRecordOf(t *testing.T) {
 	}{
 		{"ready", &mmls.Ready{At: at, ID: alice, Nick: "alice", Listen: "127.0.0.1:7000", Addrs: []string{"10.0.0.2:7000"}, Notes: []string{"port taken"}, Room: "lobby"}, "",
 			Record{Type: "ready", ID: alice.String(), Nick: "alice", Listen: "127.0.0.1:7000", Addrs: []string{"10.0.0.2:7000"}, Notes: []string{"port taken"}, Room: "lobby"}},
+		{"admins", &mmls.AdminsChanged{At: at, Room: "ops", Admins: []string{"alice", "bob"}}, "",
+			Record{Type: "admins", Room: "ops", Admins: []string{"alice", "bob"}}},
+		{"ignored", &mmls.Ignored{At: at, ID: bob, Nick: "bob"}, "",
+			Record{Type: "ignored", ID: bob.String(), Nick: "bob"}},
+		{"refused", &mmls.Refused{At: at, Room: "ops", ID: bob, Nick: "bob", Reason: "kicked"}, "",
+			Record{Type: "refused", Room: "ops", ID: bob.String(), Nick: "bob", Detail: "kicked"}},
+		{"room full, waits", &mmls.RoomFull{At: at, Room: "ops", ID: bob, Nick: "bob"}, "",
+			Record{Type: "room-full", Room: "ops", ID: bob.String(), Nick: "bob", Status: "waits"}},
+		{"room full, made room", &mmls.RoomFull{At: at, Room: "ops", ID: bob, Nick: "bob", MadeRoom: true}, "",
+			Record{Type: "room-full", Room: "ops", ID: bob.String(), Nick: "bob", Status: "made-room"}},
 		{"unreachable", &mmls.Unreachable{At: at, Addr: "10.0.0.9:7000", Reason: "connection refused"}, "",
 			Record{Type: "unreachable", Addr: "10.0.0.9:7000", Detail: "connection refused"}},
 		{"joined a room", &mmls.Joined{At: at, Room: "dev", Private: true}, "",
@@ -150,10 +160,21 @@ func TestRecordOf(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.want.Time = t0
-			got, ok := recordOf(tc.ev, tc.current)
+			typed, ok := recordOf(tc.ev, tc.current)
 			if !ok {
 				t.Fatalf("%T is not written", tc.ev)
 			}
+			if typed.header().Type != tc.want.Type {
+				t.Fatalf("%T written as a %s record", tc.ev, typed.header().Type)
+			}
+			// The same bytes as the union writes: the contract unchanged,
+			// field order included.
+			b1, _ := json.Marshal(typed)
+			b2, _ := json.Marshal(tc.want)
+			if string(b1) != string(b2) {
+				t.Errorf("JSON\n got %s\nwant %s", b1, b2)
+			}
+			got := read(t, typed)
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("record\n got %+v\nwant %+v", got, tc.want)
 			}
@@ -166,6 +187,21 @@ func TestRecordOf(t *testing.T) {
 			t.Errorf("%T written as %+v", ev, r)
 		}
 	}
+}
+
+// read is what a reader of the output gets of r: its JSON, decoded into
+// the union every record fits.
+func read(t *testing.T, r record) Record {
+	t.Helper()
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var u Record
+	if err := json.Unmarshal(b, &u); err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 // TestRecordJSON: the names scripts read, and fields left out when
@@ -202,11 +238,11 @@ func TestRecordJSON(t *testing.T) {
 func TestErrorRecord(t *testing.T) {
 	t.Parallel()
 	err := errors.New("disk full")
-	if r := errorRecord(err, timeOf(&mmls.Left{At: at})); r.Type != "error" || !r.Time.Equal(t0) || r.Error != mmls.Describe(err) {
+	if r := errorRecord(err, timeOf(&mmls.Left{At: at})).(ErrorRec); r.Type != "error" || !r.Time.Equal(t0) || r.Error != mmls.Describe(err) {
 		t.Errorf("with an answer: %+v", r)
 	}
 	before := time.Now()
-	if r := errorRecord(err, timeOf(nil)); r.Time.Before(before.Add(-time.Second)) || r.Time.Location() != time.UTC {
+	if r := errorRecord(err, timeOf(nil)).(ErrorRec); r.Time.Before(before.Add(-time.Second)) || r.Time.Location() != time.UTC {
 		t.Errorf("without an answer: %+v", r)
 	}
 }
