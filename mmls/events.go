@@ -498,8 +498,7 @@ type AlertView struct {
 }
 
 // FileView describes an offered file. ID is its full hex id (people type
-// its first digits); State is "offered", "fetching", "saved", "sent" or
-// "failed"; Path where our copy is (sent from, or saved to).
+// its first digits); Path where our copy is (sent from, or saved to).
 type FileView struct {
 	ID     string
 	Name   string
@@ -508,9 +507,21 @@ type FileView struct {
 	SHA256 string
 	From   string
 	FromID ID
-	State  string
+	State  FileState
 	Path   string
 }
+
+// FileState is where an offered file stands for us.
+type FileState string
+
+// File states (the words the headless records carry).
+const (
+	FileStateOffered  FileState = "offered"  // offered to us, not fetched
+	FileStateFetching FileState = "fetching" // on its way here
+	FileStateSaved    FileState = "saved"    // here, at Path
+	FileStateSent     FileState = "sent"     // ours, offered from Path
+	FileStateFailed   FileState = "failed"   // a fetch that failed
+)
 
 // Line is one stored message, in a History event.
 type Line struct {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
+	"github.com/mmls-chat/mmls-chat/mmls/store"
 )
 
 // TestRemovedMemberNoLongerRecognisesRoom: after an admin's removal the
@@ -94,6 +95,20 @@ func TestResendFromNonMemberRefused(t *testing.T) {
 	for _, m := range hist {
 		if m.Text == "a line mallory never wrote in dev" {
 			t.Fatal("a re-send from someone not in dev was taken into dev's history")
+		}
+	}
+}
+
+// TestFileStatesAreTheStoresWords: a FileView's state is the store's
+// word for it, so the conversion is a cast.
+func TestFileStatesAreTheStoresWords(t *testing.T) {
+	t.Parallel()
+	for stored, state := range map[string]FileState{
+		store.FileOffered: FileStateOffered, store.FileFetching: FileStateFetching, store.FileSaved: FileStateSaved,
+		store.FileSent: FileStateSent, store.FileFailed: FileStateFailed,
+	} {
+		if FileState(stored) != state {
+			t.Errorf("the store's %q is not %q", stored, state)
 		}
 	}
 }

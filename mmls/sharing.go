@@ -192,7 +192,7 @@ func fileRef(key files.ID, o *files.Offer) *store.FileRef {
 func viewOf(f store.File, o *files.Offer) FileView {
 	from, _ := ParseID(f.FromID)
 	return FileView{ID: f.ID, Name: o.Name, Size: o.Size, Mime: o.Mime, SHA256: hex.EncodeToString(o.SHA256[:]),
-		From: f.FromNick, FromID: from, State: f.State, Path: f.Source}
+		From: f.FromNick, FromID: from, State: FileState(f.State), Path: f.Source}
 }
 
 // laterRecipients are who a message of r is addressed to beyond our send
@@ -371,7 +371,7 @@ func (e *Engine) lineFile(ref *store.FileRef) *FileView {
 	}
 	v := &FileView{ID: ref.ID, Name: ref.Name, Size: ref.Size, Mime: ref.Mime, SHA256: ref.SHA256}
 	if f, err := e.st.GetFile(ref.ID); err == nil {
-		v.State, v.Path, v.From = f.State, f.Source, f.FromNick
+		v.State, v.Path, v.From = FileState(f.State), f.Source, f.FromNick
 		v.FromID, _ = ParseID(f.FromID)
 	}
 	return v

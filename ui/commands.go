@@ -340,11 +340,11 @@ func (m *Model) answerIn(ev mmls.Event, where string, user bool) []tea.Cmd {
 			m.system(in(e.Room), "files in %s, oldest first:", m.roomTitle(e.Room))
 		}
 		for _, f := range e.Files {
-			state := f.State
+			state := string(f.State)
 			switch f.State {
-			case "offered":
+			case mmls.FileStateOffered:
 				state = "/save " + f.ID[:8]
-			case "saved", "sent":
+			case mmls.FileStateSaved, mmls.FileStateSent:
 				state += " (" + f.Path + ")"
 			}
 			m.system(in(e.Room), "  %s  %s, %s, from %s: %s", f.ID[:8], f.Name, mmls.Bytes(f.Size), f.From, state)

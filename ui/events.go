@@ -319,7 +319,7 @@ func fileText(f mmls.FileView, mine bool, recipients int) string {
 		return text + fmt.Sprintf(" — offered to %s", plural(recipients, "member"))
 	case mine:
 		return text + " — offered"
-	case f.State == "saved":
+	case f.State == mmls.FileStateSaved:
 		return text + " — saved at " + f.Path
 	}
 	return text + " — /save " + f.ID[:min(8, len(f.ID))]

@@ -108,7 +108,7 @@ type File struct {
 }
 
 func fileOf(v mmls.FileView) File {
-	return File{ID: v.ID, Name: v.Name, Size: v.Size, Mime: v.Mime, SHA256: v.SHA256, From: v.From, FromID: hexOr(v.FromID), State: v.State, Path: v.Path}
+	return File{ID: v.ID, Name: v.Name, Size: v.Size, Mime: v.Mime, SHA256: v.SHA256, From: v.From, FromID: hexOr(v.FromID), State: string(v.State), Path: v.Path}
 }
 
 // Alert is one kept security alert, in an alerts record.
