@@ -505,6 +505,12 @@ var mutations = []mutation{
 	{name: "audit: a manifest page taken from someone not asked", file: "mmls/files/fetch.go",
 		edits: []edit{{"\tif f.man != nil || from != f.pageFrom || p >= len(f.pages) {", "\tif f.man != nil || p >= len(f.pages) {"}},
 		pkg:   "./mmls/files", run: "TestManifestPageOnlyFromWhomWeAsked"},
+	{name: "house: /who shows a look-alike's id twice", file: "ui/commands.go",
+		edits: []edit{{"\t\tif mv.LookAlike {", "\t\tif false && mv.LookAlike {"}},
+		pkg:   "./ui", run: "TestWhoShowsALookAlikesIDOnce"},
+	{name: "house: the engine does not say who looks alike", file: "mmls/do.go",
+		edits: []edit{{", LookAlike: e.lookAlike(m.ID)})", "})"}},
+		pkg:   "./mmls", run: "TestWhoSaysWhoLooksAlike"},
 }
 
 func main() {

@@ -275,7 +275,7 @@ func (e *Engine) who(room string) (Event, error) {
 		}
 		out = append(out, MemberView{ID: m.ID, Nick: e.nickOf(m.ID, m.Nick), WeReach: m.WeReach,
 			TheyReach: m.TheyReach, Online: p != nil && p.online, Verified: verified, Away: awayOf(p),
-			Stale: m.WeReach && m.Stale, Refreshed: m.Refreshed, Rotated: m.Rotated})
+			Stale: m.WeReach && m.Stale, Refreshed: m.Refreshed, Rotated: m.Rotated, LookAlike: e.lookAlike(m.ID)})
 	}
 	return &Members{Room: r.name, Private: r.private(), Members: out}, nil
 }

@@ -403,6 +403,9 @@ func TestLookAlikeNicksAreToldApart(t *testing.T) {
 	if got := e.nickOf(ID{0xc0}, ""); got != "carol" {
 		t.Fatalf("carol is shown as %q", got)
 	}
+	if !e.lookAlike(bob) || e.lookAlike(ID{0xc0}) || e.lookAlike(e.me) {
+		t.Fatal("the look-alike flag (MemberView.LookAlike) disagrees with the nick shown")
+	}
 	if id, err := e.byNick("bob (" + bob.Short() + ")"); err != nil || id != bob {
 		t.Fatalf("the shown form resolves to %v, %v", id, err)
 	}

@@ -575,6 +575,9 @@ type MemberView struct {
 	// Refreshed: when their leaf in our group last rotated (WeReach);
 	// Rotated: when ours in their group did (TheyReach).
 	Refreshed, Rotated time.Time
+	// LookAlike: their nick looks like another's, so Nick carries their
+	// short id ("bob (1a2b3c4d)").
+	LookAlike bool
 }
 
 // RoomKeys says when our keys in one room last rotated: our send group

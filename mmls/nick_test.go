@@ -179,3 +179,26 @@ func TestAway(t *testing.T) {
 		t.Error("/away when not away was taken")
 	}
 }
+
+// TestWhoSaysWhoLooksAlike: two members whose nicks look alike are listed
+// with their short ids and LookAlike set, so an interface need not parse
+// the nick; a member whose nick is its own is not.
+func TestWhoSaysWhoLooksAlike(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob", "BOB", "carol")
+	alice := nodes[0]
+	for _, n := range nodes[1:] {
+		alice.WaitLinked("lobby", n)
+	}
+	members := alice.Do(mmls.Who{Room: "lobby"}).(*mmls.Members).Members
+	if len(members) != 3 {
+		t.Fatalf("%d members", len(members))
+	}
+	for _, m := range members {
+		twin := m.ID == nodes[1].ID || m.ID == nodes[2].ID
+		if m.LookAlike != twin || twin != strings.HasSuffix(m.Nick, "("+m.ID.Short()+")") {
+			t.Errorf("%s: look-alike %v", m.Nick, m.LookAlike)
+		}
+	}
+}

@@ -316,7 +316,7 @@ func (e *Engine) nickOf(fp ID, fallback string) string {
 		return e.nick // we are no peer of ours
 	}
 	if p := e.peers[fp]; p != nil && p.nick != "" {
-		if len(e.lookAlikes(fp)) > 0 {
+		if e.lookAlike(fp) {
 			return p.nick + " (" + fp.Short() + ")"
 		}
 		return p.nick
@@ -325,6 +325,13 @@ func (e *Engine) nickOf(fp ID, fallback string) string {
 		return fallback
 	}
 	return fp.Short()
+}
+
+// lookAlike reports whether fp's nick looks like another's, so that it is
+// shown with its short id (nickOf; MemberView.LookAlike).
+func (e *Engine) lookAlike(fp ID) bool {
+	p := e.peers[fp]
+	return fp != e.me && p != nil && p.nick != "" && len(e.lookAlikes(fp)) > 0
 }
 
 // MaxStrangerRooms bounds the direct rooms that peers who share no room

@@ -373,8 +373,8 @@ func (m *Model) showMembers(where string, e *mmls.Members) {
 			mark += fmt.Sprintf(", stale: their keys unchanged for %s", ago(mv.Refreshed, e.Time))
 		}
 		id := mv.ID.Short() + ", "
-		if strings.HasSuffix(mv.Nick, "("+mv.ID.Short()+")") {
-			id = "" // a look-alike nick, shown with its id already
+		if mv.LookAlike {
+			id = "" // shown with its id already
 		}
 		parts = append(parts, fmt.Sprintf("%s (%s%s, %s%s)", mv.Nick, id, linkWords(mv), state, mark))
 	}

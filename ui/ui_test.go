@@ -1126,3 +1126,22 @@ func TestStatusBarShowsNoRawPeerText(t *testing.T) {
 		t.Fatalf("a raw topic reached the status bar: %q", bar)
 	}
 }
+
+// TestWhoShowsALookAlikesIDOnce: a member whose nick looks like another's
+// comes with its short id in its nick (LookAlike): /who does not add it a
+// second time; for the others it gives the id.
+func TestWhoShowsALookAlikesIDOnce(t *testing.T) {
+	t.Parallel()
+	twin := "bob (" + carolID.Short() + ")"
+	got := screenSized(t, 200, 24, append(started(),
+		doneMsg{job: job{cmd: mmls.Who{Room: "lobby"}, user: true}, ev: &mmls.Members{At: stamped(at(1)), Room: "lobby", Members: []mmls.MemberView{
+			{ID: bobID, Nick: "bob", WeReach: true, TheyReach: true, Online: true},
+			{ID: carolID, Nick: twin, WeReach: true, TheyReach: true, Online: true, LookAlike: true},
+		}}}))
+	if !strings.Contains(got, "bob ("+bobID.Short()+", both ways") {
+		t.Errorf("bob is not shown with his id:\n%s", got)
+	}
+	if !strings.Contains(got, twin+" (both ways") || strings.Contains(got, twin+" ("+carolID.Short()) {
+		t.Errorf("the look-alike's id is not shown once:\n%s", got)
+	}
+}
