@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/mmls-chat/mmls-chat/transport/wire"
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // Version is the frame version byte (2: frames travel inside TLS 1.3; 3:
@@ -107,21 +107,32 @@ type hello struct {
 
 const maxNick = 128 // bytes: 32 characters of UTF-8
 
+// marshal encodes h: nick u8 len, bytes (at most maxNick: a longer one is
+// cut, and its receiver shows the peer by its id) | listen port u16 |
+// incarnation u64.
 func (h *hello) marshal() []byte {
-	b := append([]byte{byte(len(h.nick))}, h.nick...)
-	b = binary.BigEndian.AppendUint16(b, h.listenPort)
-	return binary.BigEndian.AppendUint64(b, h.incarnation)
+	nick := h.nick
+	if len(nick) > maxNick {
+		nick = nick[:maxNick]
+	}
+	b := cryptobyte.NewBuilder(make([]byte, 0, 1+len(nick)+2+8))
+	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(nick)) })
+	b.AddUint16(h.listenPort)
+	b.AddUint64(h.incarnation)
+	return b.BytesOrPanic() // every length is bounded above
 }
 
 func parseHello(p []byte) (*hello, error) {
-	r := wire.NewReader(p)
+	s := cryptobyte.String(p)
+	var nick cryptobyte.String
 	h := &hello{}
-	h.nick = string(r.Bytes8(maxNick))
-	h.listenPort = r.U16()
-	h.incarnation = r.U64()
-	if err := r.Done(); err != nil {
-		return nil, fmt.Errorf("hello: %w", wireErr(err))
+	if !s.ReadUint8LengthPrefixed(&nick) || !s.ReadUint16(&h.listenPort) || !s.ReadUint64(&h.incarnation) || !s.Empty() {
+		return nil, fmt.Errorf("%w: hello of %d bytes", ErrMalformed, len(p))
 	}
+	if len(nick) > maxNick {
+		return nil, fmt.Errorf("%w: hello: a nick of %d bytes", ErrTooLarge, len(nick))
+	}
+	h.nick = string(nick)
 	return h, nil
 }
 
@@ -136,38 +147,47 @@ const (
 	maxAddrLen     = 255
 )
 
+// marshalPeers encodes up to maxPeerEntries entries:
+//
+//	count u16, count x { id [32] | addr u8 len, bytes }
 func marshalPeers(list []peerAddr) []byte {
 	if len(list) > maxPeerEntries {
 		list = list[:maxPeerEntries]
 	}
-	b := binary.BigEndian.AppendUint16(nil, uint16(len(list)))
+	b := cryptobyte.NewBuilder(nil)
+	b.AddUint16(uint16(len(list)))
 	for _, p := range list {
 		addr := p.addr
 		if len(addr) > maxAddrLen {
 			addr = addr[:maxAddrLen]
 		}
-		b = append(b, p.id[:]...)
-		b = append(b, byte(len(addr)))
-		b = append(b, addr...)
+		b.AddBytes(p.id[:])
+		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(addr)) })
 	}
-	return b
+	return b.BytesOrPanic() // every length is bounded above
 }
 
 func parsePeers(p []byte) ([]peerAddr, error) {
-	r := wire.NewReader(p)
-	n := int(r.U16())
+	s := cryptobyte.String(p)
+	var n uint16
+	if !s.ReadUint16(&n) {
+		return nil, fmt.Errorf("%w: peers frame of %d bytes", ErrMalformed, len(p))
+	}
 	if n > maxPeerEntries {
 		return nil, fmt.Errorf("%w: %d peer entries", ErrTooLarge, n)
 	}
 	var out []peerAddr
-	for i := 0; i < n && r.Err() == nil; i++ {
+	for range n {
 		var e peerAddr
-		copy(e.id[:], r.Bytes(32, 32))
-		e.addr = string(r.Bytes8(maxAddrLen))
+		var addr cryptobyte.String
+		if !s.CopyBytes(e.id[:]) || !s.ReadUint8LengthPrefixed(&addr) {
+			return nil, fmt.Errorf("%w: peers frame cut short", ErrMalformed)
+		}
+		e.addr = string(addr)
 		out = append(out, e)
 	}
-	if err := r.Done(); err != nil {
-		return nil, fmt.Errorf("peers: %w", wireErr(err))
+	if !s.Empty() {
+		return nil, fmt.Errorf("%w: peers frame: %d bytes after its entries", ErrMalformed, len(s))
 	}
 	return out, nil
 }
@@ -181,12 +201,4 @@ func parseSeq(p []byte) (uint64, []byte, error) {
 		return 0, nil, fmt.Errorf("%w: %d-byte sequence", ErrMalformed, len(p))
 	}
 	return binary.BigEndian.Uint64(p), p[8:], nil
-}
-
-// wireErr maps a wire.Reader error onto this package's sentinels.
-func wireErr(err error) error {
-	if errors.Is(err, wire.ErrTooLarge) {
-		return fmt.Errorf("%w: %w", ErrTooLarge, err)
-	}
-	return fmt.Errorf("%w: %w", ErrMalformed, err)
 }

@@ -730,6 +730,23 @@ func TestFrameCodecRoundTrip(t *testing.T) {
 	if err != nil || fmt.Sprint(back) != fmt.Sprint(list) {
 		t.Fatalf("%v %v", back, err)
 	}
+	// Bounds: a nick over maxNick is cut by its sender and refused from a
+	// peer that did not; more than maxPeerEntries entries are refused.
+	long := &hello{nick: strings.Repeat("n", 300)}
+	if got, err := parseHello(long.marshal()); err != nil || len(got.nick) != maxNick {
+		t.Fatalf("a long nick: %d bytes, %v", len(got.nick), err)
+	}
+	raw := append(append([]byte{maxNick + 1}, strings.Repeat("n", maxNick+1)...), make([]byte, 10)...)
+	if _, err := parseHello(raw); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("a nick of %d bytes: %v", maxNick+1, err)
+	}
+	many := binary.BigEndian.AppendUint16(nil, maxPeerEntries+1)
+	if _, err := parsePeers(many); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("%d peer entries: %v", maxPeerEntries+1, err)
+	}
+	if _, err := parsePeers(append(marshalPeers(list), 0)); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("a byte after the entries: %v", err)
+	}
 }
 
 // stallListener hands out connections that stop reading once stall is
