@@ -213,10 +213,18 @@ func (e *Engine) onFrame(from ID, payload []byte) {
 		e.onNick(from, body)
 	case frameAway:
 		e.onAway(from, body)
-	case files.FrameRequest, files.FrameData:
-		if payload[0] == files.FrameRequest && e.kickedAsker(from, body) {
-			return
+	case files.FrameRequest:
+		// Parsed once, here: what we serve follows who we send to now
+		// (kickedAsker), then the manager serves it.
+		req, err := files.ParseRequest(body)
+		switch {
+		case err != nil:
+			e.cfg.Logf("mmls: from %s: %v", from.Short(), err)
+		case e.kickedAsker(from, req):
+		case !e.files.Request(from, req):
+			e.cfg.Logf("mmls: from %s: file request dropped (busy); it is asked again", from.Short())
 		}
+	case files.FrameData:
 		if !e.files.Frame(from, payload) {
 			e.cfg.Logf("mmls: from %s: file frame dropped (busy); it is asked again", from.Short())
 		}

@@ -380,11 +380,7 @@ func (e *Engine) lineFile(ref *store.FileRef) *FileView {
 // kickedAsker refuses a request for a file of a room from which we
 // removed the asker: the offer reached them, but what we serve follows
 // who we send to now. It reports whether it answered.
-func (e *Engine) kickedAsker(from ID, body []byte) bool {
-	req, err := files.ParseRequest(body)
-	if err != nil {
-		return false // the manager logs it
-	}
+func (e *Engine) kickedAsker(from ID, req files.Request) bool {
 	f, err := e.st.GetFile(req.ID.String())
 	if err != nil {
 		return false

@@ -38,7 +38,7 @@ func (e end) Send(to PeerID, payload []byte) error {
 	e.l.mu.Lock()
 	m := e.l.nodes[to]
 	if e.l.hold != nil && e.l.hold(e.me, to, payload) {
-		e.l.held = append(e.l.held, frameIn{e.me, payload})
+		e.l.held = append(e.l.held, frameIn{from: e.me, payload: payload})
 		e.l.mu.Unlock()
 		return nil
 	}

@@ -124,6 +124,7 @@ type Manager struct {
 type frameIn struct {
 	from    PeerID
 	payload []byte
+	req     *Request // a request its receiver parsed already (Request)
 }
 
 // holding is a file we can serve chunks of: whole at path, or the chunks
@@ -207,7 +208,19 @@ func (m *Manager) runCalls() {
 // is full (the frame is dropped: its sender asks again).
 func (m *Manager) Frame(from PeerID, payload []byte) bool {
 	select {
-	case m.frames <- frameIn{from, payload}:
+	case m.frames <- frameIn{from: from, payload: payload}:
+		return true
+	default:
+		return false
+	}
+}
+
+// Request queues a request a peer sent, parsed (and authorised) by the
+// receiver of the frame; it reports false when the queue is full (its
+// sender asks again).
+func (m *Manager) Request(from PeerID, r Request) bool {
+	select {
+	case m.frames <- frameIn{from: from, req: &r}:
 		return true
 	default:
 		return false
@@ -321,7 +334,11 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-m.wake:
 			m.runCalls()
 		case fr := <-m.frames:
-			m.onFrame(fr.from, fr.payload)
+			if fr.req != nil {
+				m.serve(fr.from, *fr.req)
+			} else {
+				m.onFrame(fr.from, fr.payload)
+			}
 		case <-tick.C:
 			m.onTick()
 		}
