@@ -54,7 +54,7 @@
 // room (up to where it holds each author's messages, and which gaps
 // remain), signed by the member, sent at most once per batch to each
 // author it concerns (and, while an author is away, to the members
-// online, who hand it on). Members keep the others' signed messages and
+// online, who hand it on: acks.go). Members keep the others' signed messages and
 // hand them on to the recipients who lack them when they meet (handon.go):
 // a line reaches its room even when its author has gone, and its author
 // learns who stored it while it was away. Direct rooms are held by nobody

@@ -26,7 +26,7 @@ type room struct {
 	secret []byte
 	// seqs: the last sequence number we gave our messages to each
 	// recipient (read when first needed); acks: what we and the others
-	// hold of the room's messages (handon.go).
+	// hold of the room's messages (acks.go).
 	seqs map[string]uint64
 	acks *acks
 	// pw: a private room's roles and tag secrets (nil: an open or direct
