@@ -3,12 +3,11 @@ package transport
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/mmls-chat/mmls-chat/transport/peerid"
 	"io"
 	"net"
 	"sort"
@@ -17,16 +16,12 @@ import (
 	"time"
 )
 
-// ID identifies a peer: the SHA-256 of its public key.
-type ID [32]byte
+// ID identifies a peer: the SHA-256 of its public key (peerid.ID, the
+// one id every layer shares).
+type ID = peerid.ID
 
 // IDOf returns the ID of a public key.
-func IDOf(pub []byte) ID { return sha256.Sum256(pub) }
-
-func (id ID) String() string { return hex.EncodeToString(id[:]) }
-
-// Short returns the first 8 hex digits.
-func (id ID) Short() string { return hex.EncodeToString(id[:4]) }
+func IDOf(pub []byte) ID { return peerid.Of(pub) }
 
 // Identity is what the transport needs of the participant's identity.
 type Identity interface {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/mmls-chat/mmls-chat/transport/peerid"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,12 +15,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mmls-chat/mmls-chat/mmls/dmls"
 	"github.com/mmls-chat/mmls-chat/mmls/store"
 )
 
 // PeerID is a participant's id.
-type PeerID = dmls.Fingerprint
+type PeerID = peerid.ID
 
 // Net is what the manager needs of the network: sending a frame, and how
 // many bytes wait in a peer's queue (a holder serves nobody more than
@@ -359,13 +359,13 @@ func offerOf(f store.File) (*Offer, map[PeerID]bool, ID, error) {
 	if err != nil {
 		return nil, nil, ID{}, err
 	}
-	from, ok := dmls.ParseFingerprint(f.FromID)
+	from, ok := peerid.Parse(f.FromID)
 	if !ok || Key(from, o.ID).String() != f.ID {
 		return nil, nil, ID{}, fmt.Errorf("files: record %s is not its sender's offer", f.ID)
 	}
 	allowed := map[PeerID]bool{}
 	for _, s := range append(slices.Clone(f.To), f.FromID) {
-		if id, ok := dmls.ParseFingerprint(s); ok {
+		if id, ok := peerid.Parse(s); ok {
 			allowed[id] = true
 		}
 	}

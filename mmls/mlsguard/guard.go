@@ -1,10 +1,9 @@
 package mlsguard
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/mmls-chat/mmls-chat/transport/peerid"
 	"reflect"
 
 	mls "github.com/cisco/go-mls"
@@ -102,28 +101,15 @@ func encode(v any) ([]byte, error) {
 	return out, nil
 }
 
-// Fingerprint is the SHA-256 of an Ed25519 public key.
-type Fingerprint [32]byte
+// Fingerprint is the SHA-256 of an Ed25519 public key: the participant
+// id every layer shares (peerid.ID).
+type Fingerprint = peerid.ID
 
 // FingerprintOf returns the fingerprint of a raw public key.
-func FingerprintOf(pub []byte) Fingerprint { return sha256.Sum256(pub) }
+func FingerprintOf(pub []byte) Fingerprint { return peerid.Of(pub) }
 
-// ParseFingerprint reads the hex form [Fingerprint.String] writes.
-func ParseFingerprint(s string) (Fingerprint, bool) {
-	var fp Fingerprint
-	if len(s) != 2*len(fp) {
-		return fp, false
-	}
-	_, err := hex.Decode(fp[:], []byte(s))
-	return fp, err == nil
-}
-
-// String is the full fingerprint in lower-case hex: how ids are written
-// everywhere (the store, the headless contract).
-func (fp Fingerprint) String() string { return hex.EncodeToString(fp[:]) }
-
-// Short is the first 8 hex digits, for people and logs.
-func (fp Fingerprint) Short() string { return hex.EncodeToString(fp[:4]) }
+// ParseFingerprint reads the hex form [peerid.ID.String] writes.
+func ParseFingerprint(s string) (Fingerprint, bool) { return peerid.Parse(s) }
 
 // compact deep-copies every byte slice reachable from v through exported
 // fields, so decoded objects stop pinning the decoder's shared buffers.

@@ -14,28 +14,28 @@ type network struct {
 }
 
 func (n *network) Send(to mmls.ID, payload []byte) error {
-	_, err := n.tr.SendOwned(transport.ID(to), payload)
+	_, err := n.tr.SendOwned(to, payload)
 	return err
 }
 
-func (n *network) Ack(from mmls.ID, seq uint64) { n.tr.Ack(transport.ID(from), seq) }
+func (n *network) Ack(from mmls.ID, seq uint64) { n.tr.Ack(from, seq) }
 func (n *network) Connect(addr string, id mmls.ID) error {
 	if id == (mmls.ID{}) {
 		return n.tr.Connect(addr)
 	}
-	return n.tr.ConnectPinned(addr, transport.ID(id))
+	return n.tr.ConnectPinned(addr, id)
 }
 func (n *network) Reach(addr string, id mmls.ID) error {
-	return n.tr.Sighted(addr, transport.ID(id))
+	return n.tr.Sighted(addr, id)
 }
 func (n *network) Events() <-chan mmls.NetEvent { return n.events }
-func (n *network) Befriend(id mmls.ID)          { n.tr.Befriend(transport.ID(id)) }
+func (n *network) Befriend(id mmls.ID)          { n.tr.Befriend(id) }
 func (n *network) SetNick(nick string)          { n.tr.SetNick(nick) }
 
 func (n *network) Peers() []mmls.NetPeer {
 	var out []mmls.NetPeer
 	for _, p := range n.tr.Peers() {
-		out = append(out, mmls.NetPeer{ID: mmls.ID(p.ID), Nick: p.Nick, Addr: p.Addr, Online: p.Online, Queued: p.Queued, QueuedBytes: p.QueuedBytes})
+		out = append(out, mmls.NetPeer{ID: p.ID, Nick: p.Nick, Addr: p.Addr, Online: p.Online, Queued: p.Queued, QueuedBytes: p.QueuedBytes})
 	}
 	return out
 }
@@ -58,7 +58,7 @@ func (n *network) pump(stop <-chan struct{}) {
 			continue
 		}
 		select {
-		case n.events <- mmls.NetEvent{Kind: kind, Peer: mmls.ID(ev.Peer), Nick: ev.Nick, Addr: ev.Addr, Seq: ev.Seq, Payload: ev.Payload, Reason: ev.Reason}:
+		case n.events <- mmls.NetEvent{Kind: kind, Peer: ev.Peer, Nick: ev.Nick, Addr: ev.Addr, Seq: ev.Seq, Payload: ev.Payload, Reason: ev.Reason}:
 		case <-stop:
 		}
 	}

@@ -161,7 +161,7 @@ func Start(cfg Config) (_ *Node, err error) {
 			break
 		}
 		if id, ok := mmls.ParseID(k.ID); ok && k.Addr != "" {
-			_ = n.tr.Recall(k.Addr, transport.ID(id))
+			_ = n.tr.Recall(k.Addr, id)
 		}
 	}
 	n.MDNS = "off (--no-mdns)"
