@@ -514,6 +514,12 @@ var mutations = []mutation{
 	{name: "house: an id of any length parsed", file: "transport/peerid/peerid.go",
 		edits: []edit{{"\tif len(s) != 2*len(id) {", "\tif false {"}},
 		pkg:   "./transport/peerid", run: "TestParse"},
+	{name: "house: a room full one leaf early", file: "mmls/mlsguard/owner.go",
+		edits: []edit{{"int(g.st.Tree.Size())+max(0, adds-blank) > MaxLeaves {", "int(g.st.Tree.Size())+max(0, adds-blank) >= MaxLeaves {"}},
+		pkg:   "./mmls/mlsguard", run: "TestRoomFull"},
+	{name: "house: a room's blank leaves not counted as room", file: "mmls/mlsguard/owner.go",
+		edits: []edit{{"int(g.st.Tree.Size())+max(0, adds-blank) > MaxLeaves {", "int(g.st.Tree.Size())+max(0, adds+blank) > MaxLeaves {"}},
+		pkg:   "./mmls/mlsguard", run: "TestRoomFull"},
 }
 
 func main() {

@@ -341,22 +341,42 @@ func TestRoomFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	var full error
+	added := 0
 	for i := 0; i < MaxLeaves+5 && full == nil; i++ {
-		p := newParty(t, "m")
-		full = g.ProposeAdd(p.joiner(t).KeyPackage)
+		p := newParty(t, fmt.Sprintf("m%d", i))
+		if full = g.ProposeAdd(p.joiner(t).KeyPackage); full == nil {
+			added++
+		}
 	}
 	if !errors.Is(full, ErrRoomFull) {
 		t.Fatalf("want ErrRoomFull, got %v", full)
 	}
+	if added != MaxLeaves-1 {
+		t.Fatalf("%d added beside the owner, want exactly %d", added, MaxLeaves-1)
+	}
 	if _, _, _, err := g.Commit(a.rnd.next()); err != nil {
 		t.Fatalf("commit of a full room failed: %v", err)
 	}
-	if n := g.LeafCount(); n > MaxLeaves {
-		t.Fatalf("tree of %d leaves", n)
+	if n := g.LeafCount(); n != MaxLeaves {
+		t.Fatalf("tree of %d leaves, want %d", n, MaxLeaves)
 	}
 	// A path commit (rekey) still works at the cap.
 	if _, _, _, err := g.Commit(a.rnd.next()); err != nil {
 		t.Fatalf("rekey at the cap failed: %v", err)
+	}
+	// A removal leaves a blank leaf, which the next newcomer takes: one
+	// more fits, and then none.
+	if err := g.ProposeRemove(7); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := g.Commit(a.rnd.next()); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.ProposeAdd(newParty(t, "late").joiner(t).KeyPackage); err != nil {
+		t.Fatalf("a newcomer refused with a blank leaf free: %v", err)
+	}
+	if err := g.ProposeAdd(newParty(t, "later").joiner(t).KeyPackage); !errors.Is(err, ErrRoomFull) {
+		t.Fatalf("a second newcomer for one blank leaf: %v", err)
 	}
 }
 
