@@ -117,7 +117,7 @@ func (e *Engine) stored(r *room, author ID, env *dmls.Envelope) {
 	}
 	a := r.acks
 	entry := a.mine[author]
-	if _, saved := a.undo[author]; !saved && e.held != nil {
+	if _, saved := a.undo[author]; !saved && e.commit.held != nil {
 		// What the batch found, in case it fails: then we hold none of
 		// what it stored.
 		var was *dmls.AckEntry
@@ -138,7 +138,7 @@ func (e *Engine) stored(r *room, author ID, env *dmls.Envelope) {
 	// Told even when it is not news: a message that comes again means
 	// its author did not hear that we hold it.
 	a.due[author] = append(a.due[author], hex.EncodeToString(env.ID[:]))
-	if e.held == nil {
+	if e.commit.held == nil {
 		e.flushAcks()
 	}
 }
@@ -148,15 +148,15 @@ func (e *Engine) stored(r *room, author ID, env *dmls.Envelope) {
 // held, and nobody was told).
 func (e *Engine) endAcks(failed bool) {
 	if failed {
-		for _, p := range e.unpended {
+		for _, p := range e.ours.unpended {
 			e.addPending(p) // not acknowledged after all
 		}
-		for key := range e.quotaAdded {
-			delete(e.quotaUsed, key) // read again from the store
+		for key := range e.quota.added {
+			delete(e.quota.used, key) // read again from the store
 		}
-		clear(e.quotaAdded)
+		clear(e.quota.added)
 	}
-	e.unpended = e.unpended[:0]
+	e.ours.unpended = e.ours.unpended[:0]
 	for _, r := range e.rooms {
 		if failed {
 			r.seqs = nil // numbers given in it were not stored: read again
@@ -408,7 +408,7 @@ func (e *Engine) onAcks(from ID, body []byte) {
 // delivered turns what member holds of our messages into Delivered
 // events.
 func (e *Engine) delivered(r *room, member ID, entry dmls.AckEntry) {
-	idx := e.pending[r.name][member]
+	idx := e.ours.pending[r.name][member]
 	if entry.Upto == 0 || len(idx) == 0 {
 		return
 	}
@@ -431,8 +431,8 @@ func (e *Engine) delivered(r *room, member ID, entry dmls.AckEntry) {
 			e.emit(&Delivered{Room: r.name, MsgID: id, To: member})
 		}
 		delete(idx, seq)
-		if e.held != nil {
-			e.unpended = append(e.unpended, pendingSeq{room: r.name, to: member, seq: seq, id: id})
+		if e.commit.held != nil {
+			e.ours.unpended = append(e.ours.unpended, pendingSeq{room: r.name, to: member, seq: seq, id: id})
 		}
 	}
 }
@@ -467,10 +467,10 @@ func (e *Engine) pend(o store.Outgoing) {
 }
 
 func (e *Engine) addPending(p pendingSeq) {
-	byTo := e.pending[p.room]
+	byTo := e.ours.pending[p.room]
 	if byTo == nil {
 		byTo = map[ID]map[uint64]string{}
-		e.pending[p.room] = byTo
+		e.ours.pending[p.room] = byTo
 	}
 	if byTo[p.to] == nil {
 		byTo[p.to] = map[uint64]string{}
@@ -488,4 +488,13 @@ func (e *Engine) loadPending() error {
 		e.pend(o)
 	}
 	return nil
+}
+
+// unacked is what our messages' recipients have not acknowledged: by room,
+// recipient and the sequence number they have for each (from the outbox,
+// kept in step with it); unpended, what the open batch took out of it, put
+// back if the batch fails.
+type unacked struct {
+	pending  map[string]map[ID]map[uint64]string
+	unpended []pendingSeq
 }

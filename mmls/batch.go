@@ -51,7 +51,7 @@ func (e *Engine) batch(first func(), more <-chan NetEvent) (closed bool) {
 		e.flushAcks()
 		return false
 	}
-	e.st, e.held = b, []deferred{}
+	e.st, e.commit.held = b, []deferred{}
 	first()
 	for n := 1; n < MaxBatch && !closed; n++ {
 		select {
@@ -69,8 +69,8 @@ func (e *Engine) batch(first func(), more <-chan NetEvent) (closed bool) {
 	e.flushAcks()
 	err = b.Commit()
 	e.st = base
-	held := e.held
-	e.held = nil
+	held := e.commit.held
+	e.commit.held = nil
 	e.endAcks(err != nil)
 	if err != nil {
 		e.fail(storageErr(err))
@@ -102,32 +102,32 @@ func (e *Engine) batch(first func(), more <-chan NetEvent) (closed bool) {
 // sendLater sends now, or after the batch's commit when one is open
 // (durable: only if the commit succeeds).
 func (e *Engine) sendLater(to ID, payload []byte, durable bool, note string) {
-	if e.held == nil {
+	if e.commit.held == nil {
 		if note != "" {
 			e.cfg.Logf("%s", note)
 		}
 		e.send(to, payload)
 		return
 	}
-	e.held = append(e.held, deferred{to: to, payload: payload, durable: durable, note: note})
+	e.commit.held = append(e.commit.held, deferred{to: to, payload: payload, durable: durable, note: note})
 }
 
 // afterCommit runs f now, or once the batch's commit succeeded.
 func (e *Engine) afterCommit(f func()) {
-	if e.held == nil {
+	if e.commit.held == nil {
 		f()
 		return
 	}
-	e.held = append(e.held, deferred{run: f, durable: true})
+	e.commit.held = append(e.commit.held, deferred{run: f, durable: true})
 }
 
 // ack acknowledges a frame now, or after the batch's commit.
 func (e *Engine) ack(from ID, seq uint64) {
-	if e.held == nil {
+	if e.commit.held == nil {
 		e.net.Ack(from, seq)
 		return
 	}
-	e.held = append(e.held, deferred{to: from, seq: seq, durable: true})
+	e.commit.held = append(e.commit.held, deferred{to: from, seq: seq, durable: true})
 }
 
 // AddHold is how long a newcomer's Add waits for others to share its
@@ -138,12 +138,12 @@ const AddHold = 25 * time.Millisecond
 // holdAdds arms the release of held Adds, if some are held and it is not
 // armed yet.
 func (e *Engine) holdAdds() {
-	if e.release != nil {
+	if e.commit.release != nil {
 		return
 	}
 	for _, r := range e.rooms {
 		if r.s.Held() {
-			e.release = time.After(e.cfg.AddHold)
+			e.commit.release = time.After(e.cfg.AddHold)
 			return
 		}
 	}
@@ -152,7 +152,7 @@ func (e *Engine) holdAdds() {
 // releaseHeld commits, in each room, the newcomers' Adds held since the
 // last release: one commit for all who arrived together.
 func (e *Engine) releaseHeld() {
-	e.release = nil
+	e.commit.release = nil
 	for _, name := range e.roomNames() {
 		if r := e.rooms[name]; r.s.Held() {
 			e.in(r)(r.s.CommitHeld())
@@ -175,9 +175,17 @@ func (e *Engine) doStored(req request) {
 		}
 		req.reply <- reply{ev, err}
 	}
-	if e.held == nil {
+	if e.commit.held == nil {
 		answer(nil)
 		return
 	}
-	e.held = append(e.held, deferred{answer: answer})
+	e.commit.held = append(e.commit.held, deferred{answer: answer})
+}
+
+// batching is the engine's batch state: held, what waits for the open
+// batch's commit (nil: no batch is open); release, armed while
+// newcomers' Adds are held (AddHold).
+type batching struct {
+	held    []deferred
+	release <-chan time.Time
 }

@@ -36,18 +36,18 @@ func (r *room) quota() int64 {
 // its quota in r, and says so once.
 func (e *Engine) overQuota(r *room, from ID, n int) bool {
 	key := r.name + "\x00" + from.String()
-	used, ok := e.quotaUsed[key]
+	used, ok := e.quota.used[key]
 	if !ok {
 		var err error
 		if used, err = e.st.Stored(r.name, from.String()); err != nil {
 			e.fail(storageErr(err))
 			return true
 		}
-		e.quotaUsed[key] = used
+		e.quota.used[key] = used
 	}
 	if used+int64(n) > r.quota() {
-		if !e.toldQuota[key] {
-			e.toldQuota[key] = true
+		if !e.quota.told[key] {
+			e.quota.told[key] = true
 			what := fmt.Sprintf("%s has sent more than %s in %s: what it sends there is not kept", e.nickOf(from, ""), Bytes(r.quota()), e.title(r.name))
 			if r.request {
 				what += fmt.Sprintf(" until you /accept %s", e.nickOf(from, ""))
@@ -63,9 +63,9 @@ func (e *Engine) overQuota(r *room, from ID, n int) bool {
 // its count first); the count is written with the batch (flushQuota).
 func (e *Engine) countStored(r *room, from ID, n int) {
 	key := r.name + "\x00" + from.String()
-	e.quotaUsed[key] += int64(n)
-	e.quotaAdded[key] += int64(n)
-	if e.held == nil {
+	e.quota.used[key] += int64(n)
+	e.quota.added[key] += int64(n)
+	if e.commit.held == nil {
 		e.flushQuota()
 	}
 }
@@ -73,13 +73,13 @@ func (e *Engine) countStored(r *room, from ID, n int) {
 // flushQuota writes what senders made us store since the last flush: one
 // write per sender and batch, not per message.
 func (e *Engine) flushQuota() {
-	for key, n := range e.quotaAdded {
+	for key, n := range e.quota.added {
 		room, sender, _ := strings.Cut(key, "\x00")
 		if err := e.st.AddStored(room, sender, n); err != nil {
 			e.fail(storageErr(err))
 		}
 	}
-	clear(e.quotaAdded)
+	clear(e.quota.added)
 }
 
 // openRequest joins the direct room a stranger opened with us, as a
@@ -104,7 +104,7 @@ func (e *Engine) acceptRequest(who string) (*room, bool, error) {
 		return nil, true, storageErr(err)
 	}
 	r.request = false
-	delete(e.toldQuota, r.name+"\x00"+peer.String())
+	delete(e.quota.told, r.name+"\x00"+peer.String())
 	return r, true, nil
 }
 
@@ -165,4 +165,12 @@ func (e *Engine) roomFull(r *room, ev dmls.Event) {
 	}
 	e.toldFull[key] = true
 	e.emit(&RoomFull{Room: r.name, ID: ev.Peer, Nick: e.nickOf(ev.Peer, ev.Nick), MadeRoom: ev.Detail == "made room"})
+}
+
+// quotas is what each (room, sender) made us store: used, as read and
+// counted since; added, counted since the last write; told, the pairs the
+// user was told are past their quota.
+type quotas struct {
+	told        map[string]bool
+	used, added map[string]int64
 }

@@ -72,8 +72,7 @@ type Engine struct {
 	pendingNotes []store.Note      // lines worth keeping, written each tick
 	pendingPeers []store.KnownPeer // peers seen, written each tick
 	lastRoom     string            // the room last put on screen
-	release      <-chan time.Time  // armed while newcomers' Adds are held (AddHold)
-	held         []deferred        // sends and acks waiting for the batch's commit (nil: no batch)
+	commit       batching          // what waits for the open batch's commit, and held Adds (batch.go)
 	files        *files.Manager
 	autoSave     int64 // files up to it are saved as offered (SetAutoSave)
 	holding      bool  // we keep others' messages to hand on (SetHold)
@@ -89,30 +88,21 @@ type Engine struct {
 	rooms map[string]*room
 	byID  map[dmls.RoomID]*room
 	peers map[ID]*peerState
-	// warned: peers whose look-alike nick the user was told of;
 	// nick: ours now (the credentials', until /nick changes it for this
-	// run; the next start puts it in them); selfSkel: its skeleton.
+	// run; the next start puts it in them).
 	nick string
 	// away: why we are away, "" when we are not (for this run).
 	away string
-	// selfSkel: our nick's skeleton.
-	warned   map[ID]bool
-	selfSkel string
+	// looks: the look-alike state (lookalike.go).
+	looks lookAlikes
 	// resent: when each outbox message was last protected.
 	resent map[string]time.Time
-	// toldQuota: (room, sender) pairs the user was told are past quota;
+	// quota: what each sender made us store (consent.go).
+	quota quotas
 	// toldFull: (room, peer) pairs told to wait for a place.
-	toldQuota map[string]bool
-	toldFull  map[string]bool
-	// quotaUsed: what each (room, sender) made us store, as read and
-	// counted since; quotaAdded: counted since the last write.
-	quotaUsed, quotaAdded map[string]int64
-	// pending: our messages each recipient has not acknowledged, by room
-	// and recipient and the sequence number they have for it (from the
-	// outbox, kept in step with it); unpended: what the open batch took
-	// out of it, put back if the batch fails.
-	pending  map[string]map[ID]map[uint64]string
-	unpended []pendingSeq
+	toldFull map[string]bool
+	// ours: what our messages' recipients have not acknowledged (acks.go).
+	ours unacked
 	// knownBefore: peers we knew before this start (a full room makes
 	// room for them).
 	knownBefore map[ID]bool
@@ -175,10 +165,12 @@ func New(cfg Config) (*Engine, error) {
 		files: fm,
 		cfg:   cfg, roomGiven: roomGiven, id: cfg.Identity, me: cfg.Identity.Fingerprint(), st: cfg.Store, net: cfg.Net,
 		requests: make(chan request), events: make(chan Event, 1024), done: make(chan struct{}),
-		rooms: map[string]*room{}, byID: map[dmls.RoomID]*room{}, peers: map[ID]*peerState{}, warned: map[ID]bool{},
-		nick: cfg.Identity.Nick(), selfSkel: skeleton(cfg.Identity.Nick()), resent: map[string]time.Time{}, holding: true, toldQuota: map[string]bool{},
+		rooms: map[string]*room{}, byID: map[dmls.RoomID]*room{}, peers: map[ID]*peerState{},
+		nick: cfg.Identity.Nick(), resent: map[string]time.Time{}, holding: true,
 		toldFull: map[string]bool{}, knownBefore: map[ID]bool{},
-		quotaUsed: map[string]int64{}, quotaAdded: map[string]int64{}, pending: map[string]map[ID]map[uint64]string{},
+		looks: lookAlikes{warned: map[ID]bool{}, selfSkel: skeleton(cfg.Identity.Nick())},
+		quota: quotas{told: map[string]bool{}, used: map[string]int64{}, added: map[string]int64{}},
+		ours:  unacked{pending: map[string]map[ID]map[uint64]string{}},
 	}, nil
 }
 
@@ -310,7 +302,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			if e.batch(e.onTick, netEvents) {
 				return errors.New("mmls: network stopped")
 			}
-		case <-e.release:
+		case <-e.commit.release:
 			if e.batch(e.releaseHeld, netEvents) {
 				return errors.New("mmls: network stopped")
 			}
@@ -322,13 +314,13 @@ func (e *Engine) now() time.Time { return e.cfg.Env.Now() }
 
 func (e *Engine) emit(ev Event) {
 	ev.stamp(e.now())
-	if e.held != nil {
+	if e.commit.held != nil {
 		// In a batch: shown once it is durable (a message or an
 		// invitation only if it was stored).
 		_, message := ev.(*Message)
 		_, invite := ev.(*InviteReceived)
 		_, sent := ev.(*Sent)
-		e.held = append(e.held, deferred{event: ev, durable: message || invite || sent})
+		e.commit.held = append(e.commit.held, deferred{event: ev, durable: message || invite || sent})
 		return
 	}
 	e.keep(ev)

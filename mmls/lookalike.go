@@ -63,7 +63,7 @@ func (e *Engine) lookAlikes(peer ID) []ID {
 			out = append(out, id)
 		}
 	}
-	if peer != e.me && e.selfSkel == p.skel {
+	if peer != e.me && e.looks.selfSkel == p.skel {
 		out = append(out, e.me)
 	}
 	return out
@@ -82,10 +82,10 @@ func (e *Engine) shownAs(id ID) string {
 // look-alikes make n-1 warnings, not n(n-1)/2.
 func (e *Engine) warnLookAlikes(peer ID) {
 	others := e.lookAlikes(peer)
-	if len(others) == 0 || e.warned[peer] {
+	if len(others) == 0 || e.looks.warned[peer] {
 		return
 	}
-	e.warned[peer] = true
+	e.looks.warned[peer] = true
 	var names []string
 	for _, o := range others[:min(len(others), 3)] {
 		names = append(names, e.shownAs(o))
@@ -105,4 +105,12 @@ func (e *Engine) raise(a *Alert) {
 		e.fail(storageErr(err))
 	}
 	e.emit(a)
+}
+
+// lookAlikes is what the engine keeps to tell look-alike nicks apart:
+// the peers whose look-alike the user was told of, and our own nick's
+// skeleton.
+type lookAlikes struct {
+	warned   map[ID]bool
+	selfSkel string
 }

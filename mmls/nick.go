@@ -48,7 +48,7 @@ func (e *Engine) setNick(name string) (Event, error) {
 	if err := e.st.SetIdentity(store.Identity{Seed: e.id.Seed(), Nick: name}); err != nil {
 		return nil, storageErr(err)
 	}
-	e.nick, e.selfSkel = name, skeleton(name)
+	e.nick, e.looks.selfSkel = name, skeleton(name)
 	e.net.SetNick(name)
 	told := e.tellOnline(append([]byte{frameNick}, name...))
 	return &NickChanged{Nick: name, Detail: fmt.Sprintf("told %d online", told)}, nil

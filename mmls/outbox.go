@@ -184,7 +184,7 @@ func (e *Engine) resendTo(r *room, peer ID) {
 // reads what it missed in the order it was written.
 func (e *Engine) sendOrder(out []store.Outgoing, peer ID) {
 	seq := map[string]uint64{}
-	for _, byTo := range e.pending {
+	for _, byTo := range e.ours.pending {
 		for s, id := range byTo[peer] {
 			seq[id] = s
 		}

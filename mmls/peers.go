@@ -47,8 +47,8 @@ func (e *Engine) peer(id ID) *peerState {
 }
 
 func (e *Engine) send(to ID, payload []byte) {
-	if e.held != nil {
-		e.held = append(e.held, deferred{to: to, payload: payload}) // in order, after the batch
+	if e.commit.held != nil {
+		e.commit.held = append(e.commit.held, deferred{to: to, payload: payload}) // in order, after the batch
 		return
 	}
 	if err := e.net.Send(to, payload); err != nil {

@@ -137,7 +137,7 @@ func (e *Engine) ourGroupChanged(r *room, ev dmls.Event) {
 	if err := e.st.RemoveMember(r.name, peer); err != nil {
 		e.fail(storageErr(err))
 	}
-	delete(e.pending[r.name], ev.Peer)
+	delete(e.ours.pending[r.name], ev.Peer)
 	if dropped, err := e.st.DropRecipient(r.name, peer); err != nil {
 		e.fail(storageErr(err))
 	} else {

@@ -396,11 +396,11 @@ func (e *Engine) leave(name string) error {
 	// The room's counts stay with it in the store: another room of its
 	// name, joined later, starts from none (joinStored).
 	e.flushQuota()
-	delete(e.pending, name)
-	for _, m := range []map[string]bool{e.toldQuota, e.toldFull} {
+	delete(e.ours.pending, name)
+	for _, m := range []map[string]bool{e.quota.told, e.toldFull} {
 		maps.DeleteFunc(m, func(k string, _ bool) bool { return strings.HasPrefix(k, name+"\x00") })
 	}
-	maps.DeleteFunc(e.quotaUsed, func(k string, _ int64) bool { return strings.HasPrefix(k, name+"\x00") })
+	maps.DeleteFunc(e.quota.used, func(k string, _ int64) bool { return strings.HasPrefix(k, name+"\x00") })
 	e.announceRooms()
 	e.emit(&Left{Room: name})
 	if err := e.st.LeaveRoom(name); err != nil {
