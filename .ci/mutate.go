@@ -203,7 +203,7 @@ var mutations = []mutation{
 		edits: []edit{{"if err := checkCovered(&commit.Content.Commit.Commit, props); err != nil {", "if err := error(nil); err != nil {"}},
 		pkg:   "./mmls/mlsguard", run: "TestAttack"},
 	{name: "private room: admit anyone who has the secret", file: "mmls/dmls/private.go",
-		edits: []edit{{"if !s.private || s.vouches[peer] || s.InSendGroup(peer) {", "if true || !s.private || s.vouches[peer] || s.InSendGroup(peer) {"}},
+		edits: []edit{{"if !s.priv.on || s.priv.vouches[peer] || s.InSendGroup(peer) {", "if true || !s.priv.on || s.priv.vouches[peer] || s.InSendGroup(peer) {"}},
 		pkg:   "./mmls/dmls", run: "TestPrivateRoom"},
 	{name: "session: accept another identity's KeyPackage", file: "mmls/dmls/handle.go",
 		edits: []edit{{"if kp.Fingerprint() != from {", "if false && kp.Fingerprint() != from {"}},

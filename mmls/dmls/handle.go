@@ -33,8 +33,8 @@ func (s *Session) HandleMessage(from Fingerprint, m *Message) (Output, error) {
 		// Tell the peer we are not in its room any more, so it stops
 		// counting us as a member (at most once per GapTimeout).
 		var out Output
-		if at, ok := s.refused[from]; m.Kind != KindLeave && (!ok || s.env.Now().Sub(at) >= s.cfg.GapTimeout) {
-			s.refused[from] = s.env.Now()
+		if at, ok := s.limits.refused[from]; m.Kind != KindLeave && (!ok || s.env.Now().Sub(at) >= s.cfg.GapTimeout) {
+			s.limits.refused[from] = s.env.Now()
 			out, _ = s.leaveMsg(from)
 		}
 		return out, fmt.Errorf("%w: %s", ErrKicked, from.Short())
@@ -79,14 +79,14 @@ func (s *Session) handleKeyPackage(from Fingerprint, m *Message) (Output, error)
 	lostState := m.Kind == KindRejoin || flags&HelloAddMe != 0 && flags&HelloReply == 0
 	var limited error
 	if member && lostState {
-		if at, ok := s.readmitted[from]; ok && s.env.Now().Sub(at) < s.readmitPause() {
+		if at, ok := s.limits.readmitted[from]; ok && s.env.Now().Sub(at) < s.readmitPause() {
 			// Each re-admission costs a commit: one per pause, and the
 			// latest request is served when the pause is over (Tick).
 			s.deferred[from] = kp
 			lostState = false
 			limited = fmt.Errorf("%w: %s asked to be re-added again within %v; deferred", ErrRateLimited, from.Short(), s.readmitPause())
 		} else {
-			s.readmitted[from] = s.env.Now()
+			s.limits.readmitted[from] = s.env.Now()
 			delete(s.deferred, from)
 		}
 	}
@@ -103,7 +103,7 @@ func (s *Session) handleKeyPackage(from Fingerprint, m *Message) (Output, error)
 	}
 	if m.Kind == KindKeyPackage && flags&HelloSendYours != 0 {
 		if !s.mayAnswer(from) {
-			s.owed[from] = true
+			s.limits.owed[from] = true
 			return out, fmt.Errorf("%w: %s asked for our key package more than %d times in %v; deferred", ErrRateLimited, from.Short(), answerBurst, s.answerWindow())
 		}
 		o, err := s.answer(from)
@@ -124,32 +124,32 @@ func (s *Session) answerWindow() time.Duration { return answerBurst * s.readmitP
 // mayAnswer forgets answers older than the window and reports whether
 // peer may have another.
 func (s *Session) mayAnswer(peer Fingerprint) bool {
-	recent := s.answered[peer][:0]
-	for _, at := range s.answered[peer] {
+	recent := s.limits.answered[peer][:0]
+	for _, at := range s.limits.answered[peer] {
 		if s.env.Now().Sub(at) < s.answerWindow() {
 			recent = append(recent, at)
 		}
 	}
 	if len(recent) == 0 {
-		delete(s.answered, peer)
+		delete(s.limits.answered, peer)
 	} else {
-		s.answered[peer] = recent
+		s.limits.answered[peer] = recent
 	}
 	return len(recent) < answerBurst
 }
 
 // answer sends peer our KeyPackage, as it asked.
 func (s *Session) answer(peer Fingerprint) (Output, error) {
-	s.answered[peer] = append(s.answered[peer], s.env.Now())
-	delete(s.owed, peer)
+	s.limits.answered[peer] = append(s.limits.answered[peer], s.env.Now())
+	delete(s.limits.owed, peer)
 	return s.keyPackageTo(peer, KindKeyPackage, s.helloFlags(peer)|HelloReply)
 }
 
 // answerOwed answers the peers that asked for our KeyPackage too soon,
 // once their pause is over, if they are still not kicked.
 func (s *Session) answerOwed() (Output, error) {
-	peers := make([]Fingerprint, 0, len(s.owed))
-	for fp := range s.owed {
+	peers := make([]Fingerprint, 0, len(s.limits.owed))
+	for fp := range s.limits.owed {
 		peers = append(peers, fp)
 	}
 	sort.Slice(peers, func(i, j int) bool { return bytes.Compare(peers[i][:], peers[j][:]) < 0 })
@@ -159,7 +159,7 @@ func (s *Session) answerOwed() (Output, error) {
 			continue
 		}
 		if s.Kicked(fp) || s.refuses(fp) {
-			delete(s.owed, fp)
+			delete(s.limits.owed, fp)
 			continue
 		}
 		o, err := s.answer(fp)
@@ -185,7 +185,7 @@ func (s *Session) readmitDeferred() (Output, error) {
 	}
 	sort.Slice(peers, func(i, j int) bool { return bytes.Compare(peers[i][:], peers[j][:]) < 0 })
 	for _, fp := range peers {
-		if s.env.Now().Sub(s.readmitted[fp]) < s.readmitPause() {
+		if s.env.Now().Sub(s.limits.readmitted[fp]) < s.readmitPause() {
 			continue
 		}
 		kp := s.deferred[fp]
@@ -193,7 +193,7 @@ func (s *Session) readmitDeferred() (Output, error) {
 		if !s.InSendGroup(fp) || s.Kicked(fp) {
 			continue // gone meanwhile
 		}
-		s.readmitted[fp] = s.env.Now()
+		s.limits.readmitted[fp] = s.env.Now()
 		o, err := s.admit(fp, kp)
 		out.add(o)
 		if err != nil {
@@ -260,7 +260,7 @@ func (s *Session) handleWelcome(from Fingerprint, m *Message) (Output, error) {
 	// member claims, it cannot shadow this one.
 	rg := &recvGroup{owner: from, ownerNick: owner.Nick, gid: g.GroupID(), cur: g, rotated: s.env.Now()}
 	s.byOwner[from] = rg
-	delete(s.asked, from)
+	delete(s.limits.asked, from)
 	delete(s.departed, from)
 	out := s.admitWaiting() // the members of this group are vouched for now
 	out.event(Event{Type: EventJoined, Peer: from, Nick: owner.Nick, By: from, Epoch: g.Epoch()})
@@ -409,7 +409,7 @@ func (s *Session) propagateRemovals(info mlsguard.CommitInfo, remover Fingerprin
 			continue
 		}
 		s.kicked[fp] = remover
-		delete(s.asked, fp)
+		delete(s.limits.asked, fp)
 		s.dropGroupOf(fp)
 		o, err := s.leaveMsg(fp)
 		leaves.add(o)
@@ -468,7 +468,7 @@ func (s *Session) requestRejoin(owner Fingerprint) (Output, error) {
 	if s.departed[owner] {
 		return Output{}, nil
 	}
-	if at, ok := s.asked[owner]; ok && s.env.Now().Sub(at) < s.cfg.GapTimeout {
+	if at, ok := s.limits.asked[owner]; ok && s.env.Now().Sub(at) < s.cfg.GapTimeout {
 		return Output{}, nil
 	}
 	out, err := s.keyPackageTo(owner, KindRejoin, HelloAddMe)

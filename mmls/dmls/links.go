@@ -3,6 +3,7 @@ package dmls
 import (
 	"bytes"
 	"fmt"
+	"time"
 
 	"github.com/mmls-chat/mmls-chat/mmls/mlsguard"
 )
@@ -26,7 +27,7 @@ func (s *Session) Hello(peer Fingerprint) (Output, error) {
 	if flags == 0 {
 		return Output{}, nil
 	}
-	if at, ok := s.asked[peer]; ok && s.env.Now().Sub(at) < s.cfg.GapTimeout {
+	if at, ok := s.limits.asked[peer]; ok && s.env.Now().Sub(at) < s.cfg.GapTimeout {
 		return Output{}, nil
 	}
 	return s.keyPackageTo(peer, KindKeyPackage, flags)
@@ -56,7 +57,7 @@ func (s *Session) keyPackageTo(peer Fingerprint, kind Kind, flags uint64) (Outpu
 	if err != nil {
 		return Output{}, err
 	}
-	s.asked[peer] = s.env.Now()
+	s.limits.asked[peer] = s.env.Now()
 	return Output{Sends: []Outgoing{{To: peer, Kind: kind, Data: data}}}, nil
 }
 
@@ -74,7 +75,7 @@ func (s *Session) Add(kps ...[]byte) (Output, error) {
 	}
 	for _, kp := range parsed {
 		delete(s.kicked, kp.Fingerprint())
-		delete(s.refused, kp.Fingerprint())
+		delete(s.limits.refused, kp.Fingerprint())
 	}
 	return s.addParsed(parsed)
 }
@@ -230,9 +231,9 @@ func (s *Session) Unkick(peer Fingerprint) (Output, error) {
 
 func (s *Session) lift(peer Fingerprint) {
 	delete(s.kicked, peer)
-	delete(s.refused, peer)
+	delete(s.limits.refused, peer)
 	delete(s.departed, peer)
-	delete(s.asked, peer)
+	delete(s.limits.asked, peer)
 }
 
 // liftFollowedKicks: when an owner re-adds a member whose removal by that
@@ -292,7 +293,7 @@ func (s *Session) unlink(peer Fingerprint, tell bool) (Output, error) {
 			return out, err
 		}
 	}
-	delete(s.asked, peer)
+	delete(s.limits.asked, peer)
 	s.dropGroupOf(peer)
 	if m, ok := s.sendMember(peer); ok {
 		if err := s.send.ProposeRemove(m.Leaf); err != nil {
@@ -323,4 +324,17 @@ func (s *Session) dropGroupOf(owner Fingerprint) {
 	if rg := s.byOwner[owner]; rg != nil {
 		delete(s.byOwner, owner)
 	}
+}
+
+// peerLimits is how often each peer had what costs us work: asked, when
+// we last sent it a KeyPackage or REJOIN; refused, when we last told it
+// (kicked) that we left; readmitted, when we last replaced its leaf
+// because it said it lost its state (each a commit); answered, when we
+// sent it our KeyPackage because it asked (HelloSendYours), lately, and
+// owed, a peer that asked more often than answerBurst per answerWindow,
+// answered by Tick when it may be (each answer is a KeyPackage we hold).
+type peerLimits struct {
+	asked, refused, readmitted map[Fingerprint]time.Time
+	answered                   map[Fingerprint][]time.Time
+	owed                       map[Fingerprint]bool
 }

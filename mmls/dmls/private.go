@@ -48,17 +48,17 @@ func RoomTag(secret, nonce []byte, from, to Fingerprint) [32]byte {
 }
 
 // MakePrivate makes the session admit only vouched peers.
-func (s *Session) MakePrivate() { s.private = true }
+func (s *Session) MakePrivate() { s.priv.on = true }
 
 // Private reports whether the session admits only vouched peers.
-func (s *Session) Private() bool { return s.private }
+func (s *Session) Private() bool { return s.priv.on }
 
 // Vouch vouches for peers: we invited them, they invited us, or they were
 // members before a restart. What they sent while waiting is handled.
 func (s *Session) Vouch(peers ...Fingerprint) Output {
 	for _, p := range peers {
 		if p != s.id.Fingerprint() {
-			s.vouches[p] = true
+			s.priv.vouches[p] = true
 		}
 	}
 	return s.admitWaiting()
@@ -74,7 +74,7 @@ func (s *Session) Expects(peer Fingerprint) bool {
 
 // vouched reports whether peer may join our private room.
 func (s *Session) vouched(peer Fingerprint) bool {
-	if !s.private || s.vouches[peer] || s.InSendGroup(peer) {
+	if !s.priv.on || s.priv.vouches[peer] || s.InSendGroup(peer) {
 		return true
 	}
 	for owner, rg := range s.byOwner {
@@ -92,8 +92,8 @@ func (s *Session) vouched(peer Fingerprint) bool {
 
 // wait keeps m from a peer nobody vouched for yet.
 func (s *Session) wait(from Fingerprint, m *Message) error {
-	if _, ok := s.waiting[from]; ok || len(s.waiting) < MaxWaiting {
-		s.waiting[from] = m
+	if _, ok := s.priv.waiting[from]; ok || len(s.priv.waiting) < MaxWaiting {
+		s.priv.waiting[from] = m
 	}
 	return fmt.Errorf("%w: %s", ErrNotVouched, from.Short())
 }
@@ -103,8 +103,8 @@ func (s *Session) admitWaiting() Output {
 	var out Output
 	for progress := true; progress; {
 		progress = false
-		peers := make([]Fingerprint, 0, len(s.waiting))
-		for p := range s.waiting {
+		peers := make([]Fingerprint, 0, len(s.priv.waiting))
+		for p := range s.priv.waiting {
 			peers = append(peers, p)
 		}
 		sort.Slice(peers, func(i, j int) bool { return bytes.Compare(peers[i][:], peers[j][:]) < 0 })
@@ -112,12 +112,21 @@ func (s *Session) admitWaiting() Output {
 			if !s.vouched(p) {
 				continue
 			}
-			m := s.waiting[p]
-			delete(s.waiting, p)
+			m := s.priv.waiting[p]
+			delete(s.priv.waiting, p)
 			o, _ := s.HandleMessage(p, m) // its errors are the peer's, as on arrival
 			out.add(o)
 			progress = true
 		}
 	}
 	return out
+}
+
+// privacy is a private room's admission: on, the room admits only vouched
+// peers; vouches, the peers vouched for; waiting, what the others sent,
+// kept (one message each, MaxWaiting peers) until someone vouches for them.
+type privacy struct {
+	on      bool
+	vouches map[Fingerprint]bool
+	waiting map[Fingerprint]*Message
 }

@@ -74,7 +74,7 @@ func TestPrivateRoomAdmitsOnlyVouched(t *testing.T) {
 			t.Fatal("bob sent the room's message to mallory")
 		}
 	}
-	if _, ok := alice.s.waiting[fp("mallory")]; !ok {
+	if _, ok := alice.s.priv.waiting[fp("mallory")]; !ok {
 		t.Error("mallory's hello is not waiting at alice")
 	}
 }

@@ -108,10 +108,9 @@ type Session struct {
 	// prefer, when set, says whom a full room makes room for (RoomFull).
 	prefer  func(peer Fingerprint) bool
 	byOwner map[Fingerprint]*recvGroup
-	// asked: when we last sent a peer a KeyPackage or REJOIN (rate limit).
-	asked map[Fingerprint]time.Time
-	// refused: when we last told a kicked peer we left (rate limit).
-	refused map[Fingerprint]time.Time
+	// limits: how often each peer had our KeyPackages and answers
+	// (links.go).
+	limits peerLimits
 	// departed: peers that asked us to leave their group; we do not ask
 	// them to re-add us on our own.
 	departed map[Fingerprint]bool
@@ -119,27 +118,15 @@ type Session struct {
 	// allowed, when set, is the only set of peers this session links with
 	// (a direct two-person room).
 	allowed map[Fingerprint]bool
-	// readmitted: when we last replaced a member's leaf because it said it
-	// lost its state (each costs a commit: rate-limited).
-	readmitted map[Fingerprint]time.Time
 	// deferred: a member's latest KeyPackage that asked to be re-added too
 	// soon after the last time; Tick re-admits it when the pause is over.
 	deferred map[Fingerprint]*mlsguard.KeyPackage
 	// held: newcomers whose Adds are proposed, not yet committed
 	// (HoldAdds).
 	held map[Fingerprint]bool
-	// answered: when we sent a peer our KeyPackage because it asked
-	// (HelloSendYours), lately; owed: a peer that asked more often than
-	// answerBurst per answerWindow, answered by Tick when it may be. Each
-	// answer is a KeyPackage we hold.
-	answered map[Fingerprint][]time.Time
-	owed     map[Fingerprint]bool
 
-	// A private room admits only vouched peers (see private.go); what the
-	// others send waits until someone vouches for them.
-	private bool
-	vouches map[Fingerprint]bool
-	waiting map[Fingerprint]*Message
+	// priv: a private room's admission (private.go).
+	priv privacy
 
 	// refreshed: when each member's leaf in our send group was last
 	// refreshed (added, or its Update committed).
@@ -206,11 +193,12 @@ func NewSession(id *Identity, env Env, room RoomID, cfg Config) (*Session, error
 	now := env.Now()
 	return &Session{
 		id: id, env: env, cfg: cfg.withDefaults(), room: room,
-		send: g, kicked: map[Fingerprint]Fingerprint{}, byOwner: map[Fingerprint]*recvGroup{}, asked: map[Fingerprint]time.Time{},
-		refused: map[Fingerprint]time.Time{}, departed: map[Fingerprint]bool{},
-		readmitted: map[Fingerprint]time.Time{}, deferred: map[Fingerprint]*mlsguard.KeyPackage{}, held: map[Fingerprint]bool{},
-		answered: map[Fingerprint][]time.Time{}, owed: map[Fingerprint]bool{},
-		vouches: map[Fingerprint]bool{}, waiting: map[Fingerprint]*Message{}, refreshed: map[Fingerprint]time.Time{},
+		send: g, kicked: map[Fingerprint]Fingerprint{}, byOwner: map[Fingerprint]*recvGroup{}, departed: map[Fingerprint]bool{},
+		limits: peerLimits{asked: map[Fingerprint]time.Time{}, refused: map[Fingerprint]time.Time{}, readmitted: map[Fingerprint]time.Time{},
+			answered: map[Fingerprint][]time.Time{}, owed: map[Fingerprint]bool{}},
+		deferred: map[Fingerprint]*mlsguard.KeyPackage{}, held: map[Fingerprint]bool{},
+		priv:       privacy{vouches: map[Fingerprint]bool{}, waiting: map[Fingerprint]*Message{}},
+		refreshed:  map[Fingerprint]time.Time{},
 		lastUpdate: now, lastDigest: now, forks: newForkWatch(),
 		kept: map[forkKey]keptCommit{}, evidenceAsked: map[string]bool{},
 	}, nil

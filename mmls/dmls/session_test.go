@@ -557,7 +557,7 @@ func TestRestrictedSessionAndInvite(t *testing.T) {
 		t.Fatal("carol got into a direct conversation")
 	}
 	// A client that tries anyway (its own session lets it) is refused.
-	carol.s.asked = map[Fingerprint]time.Time{}
+	carol.s.limits.asked = map[Fingerprint]time.Time{}
 	hello, err := carol.s.Hello(a)
 	if err != nil || len(hello.Sends) != 1 {
 		t.Fatalf("carol's hello: %v", err)
