@@ -7,13 +7,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/mmls-chat/mmls-chat/transport/peerid"
 	"io"
 	"net"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/mmls-chat/mmls-chat/transport/peerid"
 )
 
 // ID identifies a peer: the SHA-256 of its public key (peerid.ID, the

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/mmls-chat/mmls-chat/transport/peerid"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mmls-chat/mmls-chat/mmls/store"
+	"github.com/mmls-chat/mmls-chat/transport/peerid"
 )
 
 // PeerID is a participant's id.

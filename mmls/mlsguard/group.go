@@ -152,7 +152,8 @@ func (g *Group) Members() []Member {
 	return slices.Clone(g.index().list)
 }
 
-// Member finds the member whose key has fingerprint fp.
+// Member finds the member whose key has fingerprint fp (its key is
+// shared, as Members' are).
 func (g *Group) Member(fp Fingerprint) (Member, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()

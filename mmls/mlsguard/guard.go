@@ -3,11 +3,11 @@ package mlsguard
 import (
 	"errors"
 	"fmt"
-	"github.com/mmls-chat/mmls-chat/transport/peerid"
 	"reflect"
 
 	mls "github.com/cisco/go-mls"
 	syntax "github.com/cisco/go-tls-syntax"
+	"github.com/mmls-chat/mmls-chat/transport/peerid"
 )
 
 // Suite is the one cipher suite mmls-chat speaks.
