@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 )
 
@@ -55,7 +56,7 @@ func (o Outgoing) Pending() []string {
 // It is stored before it is reported sent.
 func (s *Store) AddOutgoing(o Outgoing, fromID, fromNick string) error {
 	return s.update(func(tx *Tx) error {
-		if err := s.syncOutbox(tx, true); err != nil {
+		if err := s.outboxWrite(tx, o.ID); err != nil {
 			return err
 		}
 		if err := putOutgoing(tx, []byte(o.ID), o); err != nil {
@@ -79,7 +80,7 @@ func (s *Store) AddOutgoing(o Outgoing, fromID, fromNick string) error {
 // was given when first re-sent (a message stored before version 7).
 func (s *Store) Renumber(o Outgoing) error {
 	return s.update(func(tx *Tx) error {
-		if err := s.syncOutbox(tx, true); err != nil {
+		if err := s.outboxWrite(tx, o.ID); err != nil {
 			return err
 		}
 		if err := putOutgoing(tx, []byte(o.ID), o); err != nil {
@@ -96,16 +97,6 @@ type Delivery struct {
 	To      int      `json:"to"`
 	Acked   []string `json:"acked,omitempty"`
 	Dropped int      `json:"dropped,omitempty"`
-}
-
-// noteDelivery records in the delivery bucket what changed in o.
-func noteDelivery(tx *Tx, o Outgoing, ackedBy string, dropped bool) error {
-	d, err := getDelivery(tx, o)
-	if err != nil || d == nil {
-		return err
-	}
-	d.note(ackedBy, dropped)
-	return putJSON(tx.Bucket(bDelivery), []byte(o.ID), *d)
 }
 
 // getDelivery reads o's delivery record; nil when o has none (not a text,
@@ -177,7 +168,7 @@ func (s *Store) Acknowledge(id, peer string) (bool, Outgoing, error) {
 func (s *Store) DropRecipient(room, peer string) ([]string, error) {
 	var ids []string
 	err := s.update(func(tx *Tx) error {
-		if err := s.syncOutbox(tx, true); err != nil {
+		if err := s.outboxWrite(tx, ""); err != nil {
 			return err
 		}
 		b := tx.Bucket(bOutbox)
@@ -189,8 +180,8 @@ func (s *Store) DropRecipient(room, peer string) ([]string, error) {
 			return err
 		}
 		for _, k := range keys {
-			var o Outgoing
-			if err := getJSON(b, k, &o); err != nil {
+			o, d, err := readOutgoing(tx, k)
+			if err != nil {
 				return err
 			}
 			if o.Room != room || !contains(o.To, peer) || o.Acked[peer] || o.Dropped[peer] {
@@ -203,8 +194,11 @@ func (s *Store) DropRecipient(room, peer string) ([]string, error) {
 			if err := putOutgoing(tx, k, o); err != nil {
 				return err
 			}
-			if err := noteDelivery(tx, o, "", true); err != nil {
-				return err
+			if d != nil {
+				d.note("", true)
+				if err := putJSON(tx.Bucket(bDelivery), k, *d); err != nil {
+					return err
+				}
 			}
 			ids = append(ids, o.ID)
 		}
@@ -220,34 +214,94 @@ func (s *Store) outboxChange(id, ackedBy string, f func(*Outgoing) bool) (bool, 
 	var o Outgoing
 	changed := false
 	err := s.update(func(tx *Tx) error {
-		b := tx.Bucket(bOutbox)
-		if err := getJSON(b, []byte(id), &o); err != nil {
+		if err := s.outboxWrite(tx, id); err != nil {
 			return err
 		}
+		v, d, err := readOutgoing(tx, []byte(id))
+		if err != nil {
+			return err
+		}
+		o = v
 		if changed = f(&o); !changed {
 			return nil
 		}
-		if err := putOutgoing(tx, []byte(id), o); err != nil {
-			return err
+		if d != nil {
+			d.note(ackedBy, false)
 		}
-		return noteDelivery(tx, o, ackedBy, false)
+		return keepMarks(tx, []byte(id), o, d)
 	})
 	return changed, o, err
 }
 
-// outboxCache holds, within a batch, the outbox entries and delivery
-// records that receipts change, decoded once and written once at the end
-// (syncOutbox): in a burst every member's receipt for a message lands in
-// the same few batches, and each used to decode and rewrite the message's
-// whole entry (a fifth of a node's CPU while 20 nodes chat).
+// readOutgoing reads the outbox entry key with what its delivery record
+// says (nil: none kept): the record holds the acknowledgements of a text
+// or a file (keepMarks), the entry those of other kinds and the dropped.
+func readOutgoing(tx *Tx, key []byte) (Outgoing, *Delivery, error) {
+	var o Outgoing
+	if err := getJSON(tx.Bucket(bOutbox), key, &o); err != nil {
+		return o, nil, err
+	}
+	d, err := getDelivery(tx, o)
+	if err != nil || d == nil {
+		return o, d, err
+	}
+	for _, peer := range d.Acked {
+		if contains(o.To, peer) {
+			if o.Acked == nil {
+				o.Acked = map[string]bool{}
+			}
+			o.Acked[peer] = true
+		}
+	}
+	return o, d, nil
+}
+
+// keepMarks stores an acknowledgement of o (d: its delivery record, nil
+// when it has none). A message with a record keeps its acknowledgements
+// there alone: its entry (recipients, numbers, text: 2 KB of JSON in a
+// room of 20) is written when sent and deleted when done, not rewritten
+// for each batch of acknowledgements.
+func keepMarks(tx *Tx, key []byte, o Outgoing, d *Delivery) error {
+	if d == nil {
+		return putOutgoing(tx, key, o)
+	}
+	if err := putJSON(tx.Bucket(bDelivery), key, *d); err != nil {
+		return err
+	}
+	if len(o.Pending()) == 0 {
+		return putOutgoing(tx, key, o) // deletes it
+	}
+	return nil
+}
+
+// outboxCache keeps the outbox entries and delivery records that
+// acknowledgements change, decoded, from batch to batch: in a burst every
+// member's acknowledgement of a message lands in a few batches, and each
+// decoded the message's whole entry again (a fifth of a node's CPU while
+// 20 nodes chat, before there was a cache; then still a twentieth with
+// one per batch). What a batch changes is written once at its end
+// (sync); a batch that fails empties the cache, and so does code
+// that writes the buckets itself (outboxWrite). One cache is shared by a
+// store and its batches; mu guards it.
 type outboxCache struct {
-	out   map[string]*Outgoing // nil: not in the outbox (any more)
+	mu    sync.Mutex
+	out   map[string]*Outgoing // acknowledgements merged (readOutgoing); nil: not in the outbox
 	del   map[string]*Delivery // nil: no delivery record kept
 	dirty map[string]bool
 }
 
+// maxCached bounds the entries the cache keeps between batches.
+const maxCached = 4096
+
 func newOutboxCache() *outboxCache {
 	return &outboxCache{out: map[string]*Outgoing{}, del: map[string]*Delivery{}, dirty: map[string]bool{}}
+}
+
+// reset forgets everything (c.mu held).
+func (c *outboxCache) reset() {
+	clear(c.out)
+	clear(c.del)
+	clear(c.dirty)
 }
 
 // outboxChangeCached is outboxChange inside a batch, through the cache.
@@ -256,15 +310,18 @@ func (s *Store) outboxChangeCached(id, ackedBy string, f func(*Outgoing) bool) (
 	changed := false
 	err := s.update(func(tx *Tx) error {
 		c := s.oc
+		c.mu.Lock()
+		defer c.mu.Unlock()
 		o, ok := c.out[id]
 		if !ok {
-			var v Outgoing
-			if err := getJSON(tx.Bucket(bOutbox), []byte(id), &v); errors.Is(err, ErrNotFound) {
+			v, d, err := readOutgoing(tx, []byte(id))
+			switch {
+			case errors.Is(err, ErrNotFound):
 				c.out[id] = nil
-			} else if err != nil {
+			case err != nil:
 				return err
-			} else {
-				o, c.out[id] = &v, &v
+			default:
+				o, c.out[id], c.del[id] = &v, &v, d
 			}
 		}
 		if o == nil || len(o.Pending()) == 0 { // deleted, or to be at the end
@@ -276,15 +333,7 @@ func (s *Store) outboxChangeCached(id, ackedBy string, f func(*Outgoing) bool) (
 			return nil
 		}
 		c.dirty[id] = true
-		d, ok := c.del[id]
-		if !ok {
-			var err error
-			if d, err = getDelivery(tx, *o); err != nil {
-				return err
-			}
-			c.del[id] = d
-		}
-		if d != nil {
+		if d := c.del[id]; d != nil {
 			d.note(ackedBy, false)
 		}
 		return nil
@@ -292,29 +341,45 @@ func (s *Store) outboxChangeCached(id, ackedBy string, f func(*Outgoing) bool) (
 	return changed, out, err
 }
 
-// syncOutbox writes what the batch's cache changed, and with forget also
-// empties it (before code that reads or writes the buckets itself).
-func (s *Store) syncOutbox(tx *Tx, forget bool) error {
-	c := s.oc
-	if c == nil {
-		return nil
-	}
+// sync writes what the batch's cache changed (c.mu held).
+func (c *outboxCache) sync(tx *Tx) error {
 	for id := range c.dirty {
-		if o := c.out[id]; o != nil {
-			if err := putOutgoing(tx, []byte(id), *o); err != nil {
-				return err
-			}
+		o := c.out[id]
+		if o == nil {
+			continue
 		}
-		if d := c.del[id]; d != nil {
-			if err := putJSON(tx.Bucket(bDelivery), []byte(id), *d); err != nil {
-				return err
-			}
+		if err := keepMarks(tx, []byte(id), *o, c.del[id]); err != nil {
+			return err
+		}
+		if len(o.Pending()) == 0 {
+			delete(c.out, id)
+			delete(c.del, id)
 		}
 	}
 	clear(c.dirty)
-	if forget {
-		clear(c.out)
-		clear(c.del)
+	return nil
+}
+
+// outboxWrite readies the outbox for code that writes it without the
+// cache: inside a batch, what the cache changed is written first; then
+// the cache forgets id ("": everything).
+func (s *Store) outboxWrite(tx *Tx, id string) error {
+	c := s.cache
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s.oc != nil {
+		if err := c.sync(tx); err != nil {
+			return err
+		}
+	}
+	if id == "" {
+		c.reset()
+	} else {
+		delete(c.out, id)
+		delete(c.del, id)
 	}
 	return nil
 }
@@ -322,10 +387,31 @@ func (s *Store) syncOutbox(tx *Tx, forget bool) error {
 // flushOutbox writes the batch's cached changes before a read of the
 // buckets (a failure fails the batch).
 func (s *Store) flushOutbox() error {
-	if s.oc == nil || len(s.oc.dirty) == 0 {
+	c := s.oc
+	if c == nil {
 		return nil
 	}
-	return s.update(func(tx *Tx) error { return s.syncOutbox(tx, false) })
+	c.mu.Lock()
+	dirty := len(c.dirty) > 0
+	c.mu.Unlock()
+	if !dirty {
+		return nil
+	}
+	return s.update(func(tx *Tx) error {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.sync(tx)
+	})
+}
+
+// endBatch ends the batch for the cache: kept when the commit succeeded
+// (within maxCached), else forgotten (it holds what was not stored).
+func (c *outboxCache) endBatch(committed bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !committed || len(c.out) > maxCached {
+		c.reset()
+	}
 }
 
 // clone copies o deep enough that later receipts do not change the copy.
@@ -360,10 +446,9 @@ func (s *Store) Outbox() ([]Outgoing, error) {
 	}
 	var out []Outgoing
 	err := s.view(func(tx *Tx) error {
-		b := tx.Bucket(bOutbox)
-		return b.ForEach(func(k, _ []byte) error {
-			var o Outgoing
-			if err := getJSON(b, k, &o); err != nil {
+		return tx.Bucket(bOutbox).ForEach(func(k, _ []byte) error {
+			o, _, err := readOutgoing(tx, k)
+			if err != nil {
 				return err
 			}
 			if v := tx.Bucket(bSealed).Get(k); v != nil {

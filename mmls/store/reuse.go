@@ -50,7 +50,7 @@ func (s *Store) claimName(tx *Tx, r Room) error {
 	if had == want {
 		return nil
 	}
-	if err := s.syncOutbox(tx, true); err != nil {
+	if err := s.outboxWrite(tx, ""); err != nil {
 		return err
 	}
 	if had == "" {

@@ -134,7 +134,8 @@ type Store struct {
 	// goes through it, and nothing is durable until Commit.
 	batch  *Tx
 	failed error        // the first failed write of the batch
-	oc     *outboxCache // the batch's receipts, written at Commit
+	oc     *outboxCache // in a batch: the cache, whose changes Commit writes
+	cache  *outboxCache // the outbox cache, shared by the store and its batches
 	wrote  bool         // the batch has written: Commit has something to make durable
 }
 
@@ -152,7 +153,7 @@ func (s *Store) Begin() (*Store, error) {
 		return nil, fmt.Errorf("store: begin: %w", err)
 	}
 	return &Store{db: s.db, path: s.path, writeFault: s.writeFault, keys: s.keys, lock: s.lock,
-		batch: &Tx{tx: tx, k: s.keys}, oc: newOutboxCache()}, nil
+		batch: &Tx{tx: tx, k: s.keys}, oc: s.cache, cache: s.cache}, nil
 }
 
 // Commit ends a batch: everything it wrote is durable when it returns nil.
@@ -165,8 +166,14 @@ func (s *Store) Commit() error {
 	if err := s.flushOutbox(); err != nil && s.failed == nil {
 		s.failed = err
 	}
-	tx := s.batch
+	tx, c := s.batch, s.oc
 	s.batch, s.oc = nil, nil
+	err := s.commit(tx)
+	c.endBatch(err == nil)
+	return err
+}
+
+func (s *Store) commit(tx *Tx) error {
 	if s.failed != nil {
 		_ = tx.tx.Rollback()
 		return s.failed
@@ -223,7 +230,7 @@ func openStore(dir string, pass []byte) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	s := &Store{db: db, path: path, writeFault: new(atomic.Pointer[error])}
+	s := &Store{db: db, path: path, writeFault: new(atomic.Pointer[error]), cache: newOutboxCache()}
 	if err := s.unlock(pass); err != nil {
 		db.Close()
 		return nil, err

@@ -720,3 +720,73 @@ func TestUpgradesVersion7(t *testing.T) {
 		t.Fatalf("a second inviter's invitation replaced the first: %+v", invs)
 	}
 }
+
+// TestOutboxCacheAcrossBatches: the decoded outbox outlives a batch that
+// committed, and is forgotten with one that failed (it held a receipt that
+// was never stored: the receipt coming again must be news). A text's
+// receipts are kept in its delivery record, not by rewriting its entry,
+// and read back from there, across a restart too.
+func TestOutboxCacheAcrossBatches(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := open(t, dir)
+	must(t, s.AddOutgoing(Outgoing{ID: "m", Room: "lobby", To: []string{"b", "c", "d"}, SentAt: t0}, "a", "alice"))
+	entry := func() []byte {
+		var raw []byte
+		must(t, s.view(func(tx *Tx) error { raw = bytes.Clone(tx.Bucket(bOutbox).Get([]byte("m"))); return nil }))
+		return raw
+	}
+	sent := entry()
+	ack := func(peer string, fail, wantNews bool) {
+		t.Helper()
+		b := begin(t, s)
+		news, o, err := b.Acknowledge("m", peer)
+		if err != nil || news != wantNews {
+			t.Fatalf("ack %s: news %v (want %v), %v", peer, news, wantNews, err)
+		}
+		if !o.Acked[peer] {
+			t.Fatalf("ack %s: the answer says %+v", peer, o.Acked)
+		}
+		if fail {
+			s.FailWrites(errors.New("disk full"))
+			defer s.FailWrites(nil)
+			if err := b.Commit(); err == nil {
+				t.Fatal("the commit succeeded on a refusing disk")
+			}
+			return
+		}
+		must(t, b.Commit())
+	}
+	ack("b", false, true)
+	ack("b", false, false) // from the cache: not news
+	ack("c", true, true)   // not stored
+	ack("c", false, true)  // so news again
+	if !bytes.Equal(entry(), sent) {
+		t.Fatalf("receipts rewrote the entry:\n%s\n%s", sent, entry())
+	}
+	check := func(s *Store) {
+		t.Helper()
+		out, err := s.Outbox()
+		if err != nil || len(out) != 1 || fmt.Sprint(out[0].Pending()) != "[d]" {
+			t.Fatalf("outbox %+v, %v", out, err)
+		}
+		if d, err := s.Deliveries([]string{"m"}); err != nil || fmt.Sprint(d) != "map[m:{3 [b c] 0}]" {
+			t.Fatalf("deliveries %v, %v", d, err)
+		}
+	}
+	check(s)
+	must(t, s.Close())
+	s = open(t, dir)
+	check(s)
+	// An entry written without the cache (a receipt outside a batch) is
+	// read again by the next batch, not taken from the cache.
+	ack("b", false, false)
+	if news, _, err := s.Acknowledge("m", "d"); !news || err != nil {
+		t.Fatalf("the last receipt: %v, %v", news, err)
+	}
+	b := begin(t, s)
+	if _, _, err := b.Acknowledge("m", "d"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a receipt after completion, in a batch: %v", err)
+	}
+	must(t, b.Commit())
+}
