@@ -74,8 +74,9 @@ type Engine struct {
 	lastRoom     string            // the room last put on screen
 	commit       batching          // what waits for the open batch's commit, and held Adds (batch.go)
 	files        *files.Manager
-	autoSave     int64 // files up to it are saved as offered (SetAutoSave)
-	holding      bool  // we keep others' messages to hand on (SetHold)
+	autoSave     int64        // files up to it are saved as offered (SetAutoSave)
+	holding      bool         // we keep others' messages to hand on (SetHold)
+	buffered     heldInMemory // what the rooms' buffers of held messages keep (heldbuffer.go)
 	id           *dmls.Identity
 	me           ID
 	st           *store.Store
@@ -241,6 +242,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer close(e.events)
 	defer close(e.done)
 	defer e.flushKept()
+	defer e.writeAllHeld()
 	if err := e.open(); err != nil {
 		return err
 	}

@@ -74,7 +74,7 @@ func (e *Engine) handOn(r *room, member ID, meeting bool) {
 	if r.direct || !r.s.Expects(member) && !r.s.InSendGroup(member) {
 		return
 	}
-	held, err := e.st.HeldIn(r.name)
+	held, err := e.heldFor(r)
 	if err != nil {
 		e.fail(storageErr(err))
 		return
@@ -237,9 +237,9 @@ func (e *Engine) hold(r *room, author ID, env *dmls.Envelope) {
 	}
 	m := store.HeldMessage{Room: r.name, Author: author.String(), ID: hex.EncodeToString(env.ID[:]), SentAt: env.SentAt,
 		HeldAt: e.now(), Envelope: raw}
-	if _, err := e.st.Hold(m, e.cfg.HoldLimits); err != nil {
-		e.fail(storageErr(err))
-	}
+	// Written behind (heldbuffer.go); taken once the message is stored
+	// (a batch that fails stores nothing: the message comes again).
+	e.afterCommit(func() { e.bufferHold(r, m, env) })
 }
 
 // setHold turns holding for others on or off; off forgets what we hold.
@@ -253,6 +253,9 @@ func (e *Engine) setHold(on bool) (Event, error) {
 	}
 	e.holding = on
 	if !on {
+		for _, r := range e.rooms {
+			e.dropBuffered(r)
+		}
 		rooms, err := e.st.HeldRooms()
 		if err != nil {
 			return nil, storageErr(err)
@@ -304,6 +307,7 @@ func (e *Engine) pruneHeld() {
 		if err := e.st.Unhold(r.name, done); err != nil {
 			e.fail(storageErr(err))
 		}
+		e.writeHeld(r, false)
 	}
 }
 
@@ -314,6 +318,11 @@ func (e *Engine) everyoneHolds(r *room, h store.HeldMessage) bool {
 	if err != nil {
 		return true
 	}
+	return e.everyoneHoldsEnv(r, env)
+}
+
+// everyoneHoldsEnv is everyoneHolds of a decoded envelope.
+func (e *Engine) everyoneHoldsEnv(r *room, env *dmls.Envelope) bool {
 	author := env.Author()
 	for i, to := range env.To {
 		if to == e.me || to == author || r.s.Kicked(to) {

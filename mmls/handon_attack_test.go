@@ -353,12 +353,51 @@ func TestHoldIsBounded(t *testing.T) {
 		env := f.line(t, f.lobby.id, seq, fmt.Sprint("flood ", seq))
 		f.e.received(f.lobby, dmls.Event{Type: dmls.EventMessage, Peer: f.aliceID, Envelope: env}, ID{})
 	}
+	f.e.pruneHeld()
+	f.e.pruneHeld() // written behind: at the second
 	held, err := f.e.st.HeldIn("lobby")
 	if err != nil || len(held) != 10 {
 		t.Fatalf("holding %d of alice's messages (%v), want 10", len(held), err)
 	}
 	if want := msgID("flood 21"); held[0].ID != hex.EncodeToString(want[:]) {
 		t.Fatalf("kept from %q, want the newest ten", held[0].ID)
+	}
+}
+
+// TestHeldBufferIsBounded: an author that writes faster than prunings
+// come cannot make a member keep more than heldBufferMessages in memory:
+// past them the buffer is written (within the store's bounds) at once.
+// Buffered messages count for hand-on like written ones, and a room left
+// takes its buffer with it.
+func TestHeldBufferIsBounded(t *testing.T) {
+	t.Parallel()
+	f := newHandOnFixture(t)
+	e := f.e
+	e.cfg.HoldLimits = store.HoldLimits{PerAuthor: 10, PerAuthorBytes: 1 << 20, PerRoom: 15, PerRoomBytes: 1 << 20}
+	e.peer(f.aliceID).online = false
+	send := func(from, to uint64) {
+		for seq := from; seq <= to; seq++ {
+			env := f.line(t, f.lobby.id, seq, fmt.Sprint("flood ", seq))
+			e.received(f.lobby, dmls.Event{Type: dmls.EventMessage, Peer: f.aliceID, Envelope: env}, ID{})
+		}
+	}
+	send(1, heldBufferMessages)
+	if n, _, _ := e.st.HeldTotals("lobby"); n != 0 || e.buffered.n != heldBufferMessages || len(f.lobby.buffered) != heldBufferMessages {
+		t.Fatalf("at the bound: %d written, %d (%d) in memory", n, e.buffered.n, len(f.lobby.buffered))
+	}
+	if held, err := e.heldFor(f.lobby); err != nil || len(held) != heldBufferMessages {
+		t.Fatalf("%d to hand on (%v)", len(held), err)
+	}
+	send(heldBufferMessages+1, heldBufferMessages+1)
+	if n, _, _ := e.st.HeldTotals("lobby"); n != 10 || e.buffered != (heldInMemory{}) || len(f.lobby.buffered) != 0 {
+		t.Fatalf("past the bound: %d written (want the store's 10), %+v in memory", n, e.buffered)
+	}
+	send(heldBufferMessages+2, heldBufferMessages+3)
+	if err := e.leave("lobby"); err != nil {
+		t.Fatal(err)
+	}
+	if e.buffered != (heldInMemory{}) {
+		t.Fatalf("after leaving: %+v in memory", e.buffered)
 	}
 }
 
@@ -379,6 +418,10 @@ func TestPruneHeld(t *testing.T) {
 	for seq := uint64(1); seq <= 2; seq++ {
 		env := f.line(t, f.lobby.id, seq, fmt.Sprint("for carol too ", seq))
 		e.received(f.lobby, dmls.Event{Type: dmls.EventMessage, Peer: f.aliceID, Envelope: env}, ID{})
+	}
+	e.pruneHeld()
+	if n := held(); n != 0 {
+		t.Fatalf("%d written at the first pruning, want none (written behind)", n)
 	}
 	e.pruneHeld()
 	if n := held(); n != 2 {
@@ -407,6 +450,7 @@ func TestPruneHeld(t *testing.T) {
 	// Nobody says anything of this one: it goes when it is too old.
 	env := f.line(t, f.lobby.id, 3, "nobody answers")
 	e.received(f.lobby, dmls.Event{Type: dmls.EventMessage, Peer: f.aliceID, Envelope: env}, ID{})
+	e.pruneHeld()
 	e.pruneHeld()
 	if n := held(); n != 1 {
 		t.Fatalf("holding %d, want 1", n)

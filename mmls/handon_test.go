@@ -38,8 +38,9 @@ func TestMembersHandOn(t *testing.T) {
 		ids = append(ids, alice.Say("lobby", text))
 		carol.WaitText("lobby", text)
 	}
-	if n, _, err := carol.Store().HeldTotals("lobby"); err != nil || n != 5 {
-		t.Fatalf("carol holds %d messages for bob (%v), want 5", n, err)
+	// Carol holds them in memory: written behind (TestHeldWrittenBehind).
+	if n, _, err := carol.Store().HeldTotals("lobby"); err != nil || n != 0 {
+		t.Fatalf("carol wrote %d messages for bob (%v) before any pruning", n, err)
 	}
 	alice.Stop()
 	bob = l.Start("bob")
@@ -72,6 +73,58 @@ func TestMembersHandOn(t *testing.T) {
 		n, _, err := carol.Store().HeldTotals("lobby")
 		return err == nil && n == 0
 	})
+}
+
+// TestHeldWrittenBehind: what a member holds for others waits in memory
+// and is written at its second pruning only if some recipient has not said
+// it holds it: in a room where everyone is online nothing is written; for
+// a member who is away it is, at the second pruning and not the first;
+// and a stop writes what waits.
+func TestHeldWrittenBehind(t *testing.T) {
+	t.Parallel()
+	l := enginetest.NewLAN(t)
+	nodes := l.Room("alice", "bob", "carol")
+	alice, bob, carol := nodes[0], nodes[1], nodes[2]
+	written := func() int {
+		t.Helper()
+		n, _, err := carol.Store().HeldTotals("lobby")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	prune := func() {
+		l.Clock.Advance(mmls.HandOnEvery)
+		l.RunTimers()
+		l.Settle()
+	}
+	id := alice.Say("lobby", "everyone is here")
+	alice.WaitDelivered(id, bob, carol)
+	for i := 1; i <= 3; i++ {
+		if prune(); written() != 0 {
+			t.Fatalf("pruning %d: carol wrote %d messages everyone holds", i, written())
+		}
+	}
+	bob.Stop()
+	alice.Say("lobby", "bob is away")
+	carol.WaitText("lobby", "bob is away")
+	if prune(); written() != 0 {
+		t.Fatalf("written at the first pruning: %d", written())
+	}
+	if prune(); written() != 1 {
+		t.Fatalf("after the second pruning carol wrote %d messages for bob, want 1", written())
+	}
+	alice.Say("lobby", "bob is still away")
+	carol.WaitText("lobby", "bob is still away")
+	carol.Stop()
+	carol = l.Start("carol")
+	if n := written(); n != 2 {
+		t.Fatalf("after a stop carol has %d messages for bob written, want 2", n)
+	}
+	alice.Stop()
+	bob = l.Start("bob")
+	bob.WaitText("lobby", "bob is away")
+	bob.WaitText("lobby", "bob is still away")
 }
 
 // eventually waits (10 s at most) until ok holds, trying every few

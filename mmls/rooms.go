@@ -34,6 +34,9 @@ type room struct {
 	pw *powers
 	// request: a direct room a stranger opened, not accepted (consent.go).
 	request bool
+	// buffered: what we hold of its messages for others, not written yet
+	// (heldbuffer.go).
+	buffered heldBuffer
 }
 
 func (r *room) private() bool { return r.secret != nil }
@@ -391,6 +394,7 @@ func (e *Engine) leave(name string) error {
 		return err
 	}
 	e.in(r)(r.s.Leave())
+	e.dropBuffered(r)
 	delete(e.rooms, name)
 	delete(e.byID, r.id)
 	// The room's counts stay with it in the store: another room of its
