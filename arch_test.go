@@ -50,6 +50,8 @@ func TestImportRules(t *testing.T) {
 			"the go-mls boundary depends on nothing of ours"},
 		{[]string{"transport/peerid"}, []string{"mmls", "transport", "discovery", "ui", "github.com/"},
 			"the participant id is a leaf: every layer shares it"},
+		{[]string{"mmls/frame"}, []string{"mmls", "transport", "discovery", "ui", "github.com/"},
+			"the table of frame kinds is a leaf: the engine and the file manager share it"},
 	}
 	// The one import every rule allows: the id every layer shares.
 	const leaf = "transport/peerid"

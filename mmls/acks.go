@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
+	"github.com/mmls-chat/mmls-chat/mmls/frame"
 	"github.com/mmls-chat/mmls-chat/mmls/store"
 )
 
@@ -220,8 +221,8 @@ func (e *Engine) flushAcks() {
 			if err != nil {
 				continue
 			}
-			frame := append(append([]byte{frameAck}, r.id[:]...), entry...)
-			e.sendLater(author, frame, true, storedNote(author, due[author]))
+			payload := frame.New(frame.Ack, r.id[:], entry)
+			e.sendLater(author, payload, true, storedNote(author, due[author]))
 		}
 		if away && !r.direct {
 			e.tellMembers(r, to)
@@ -264,7 +265,7 @@ func (e *Engine) tellMembers(r *room, told []ID) {
 	r.acks.told = r.acks.version
 	for _, p := range e.sortedPeers() {
 		if p.online && !slices.Contains(told, p.id) && e.shares(r, p.id) {
-			e.sendLater(p.id, append([]byte{frameAcks}, rec...), true, "")
+			e.sendLater(p.id, frame.New(frame.Acks, rec), true, "")
 		}
 	}
 }
@@ -330,7 +331,7 @@ func (e *Engine) ackRecord(r *room) []byte {
 // other misses.
 func (e *Engine) meet(r *room, peer ID) {
 	if rec := e.ackRecord(r); rec != nil {
-		e.send(peer, append([]byte{frameAcks}, rec...))
+		e.send(peer, frame.New(frame.Acks, rec))
 	}
 }
 

@@ -10,7 +10,8 @@
 //
 // # Engine frames
 //
-// Inside each transport payload (integers big-endian):
+// Inside each transport payload, its first byte a kind from the one table
+// in mmls/frame (integers big-endian):
 //
 //	1 dmls      a DMLS message (mmls/dmls wire format)
 //	2 rooms     direct u8 (0, 1) | nonce [16] | tags u16 (<= 256) x tag [32]
@@ -20,6 +21,8 @@
 //	7 held      a message a member hands on: room id | the author's signed envelope (dmls.Held)
 //	8 ack       what the sender holds of the receiver's own messages in a room: room id [32] |
 //	            entry (author | upto | gaps), on the channel's word (to the author, after each batch)
+//	9 nick      our nick from now on (UTF-8)
+//	10 away     why we are away (UTF-8); empty when back
 //
 // A rooms frame goes to each peer on its own: whether the sender holds the
 // direct room with this peer (never anything of its direct rooms with

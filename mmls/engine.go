@@ -287,7 +287,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		case fe := <-e.files.Events():
 			e.onFileEvent(fe)
 		case ev, ok := <-netEvents:
-			if ok && isFileFrame(ev) {
+			if ok && unstored(ev) {
 				e.onNet(ev) // no store writes: no batch
 				continue
 			}

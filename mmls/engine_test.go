@@ -14,6 +14,7 @@ import (
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
 	"github.com/mmls-chat/mmls-chat/mmls/files"
+	"github.com/mmls-chat/mmls-chat/mmls/frame"
 	"github.com/mmls-chat/mmls-chat/mmls/store"
 )
 
@@ -37,12 +38,12 @@ func (n *recordingNet) Send(to ID, payload []byte) error {
 }
 
 // framesTo returns the frames of one kind sent to peer.
-func (n *recordingNet) framesTo(peer ID, kind byte) [][]byte {
+func (n *recordingNet) framesTo(peer ID, kind frame.Kind) [][]byte {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var out [][]byte
 	for i, to := range n.to {
-		if to == peer && len(n.payloads[i]) > 0 && n.payloads[i][0] == kind {
+		if to == peer && len(n.payloads[i]) > 0 && frame.Kind(n.payloads[i][0]) == kind {
 			out = append(out, n.payloads[i][1:])
 		}
 	}
@@ -157,11 +158,11 @@ func sampleFrames() [][]byte {
 	held, _ := (&dmls.Held{Room: lobby, Envelope: []byte{2, 1}}).Marshal()
 	return [][]byte{
 		(&announcement{direct: true, tags: [][32]byte{{1}, {2}}}).frame(),
-		append([]byte{frameAcks}, acks...),
-		append([]byte{frameHeld}, held...),
+		frame.New(frame.Acks, acks),
+		frame.New(frame.Held, held),
 		dmlsFrame(leave),
-		append([]byte{frameNick}, "bobby"...),
-		append([]byte{frameAway}, "lunch"...),
+		frame.New(frame.Nick, []byte("bobby")),
+		frame.New(frame.Away, []byte("lunch")),
 	}
 }
 
@@ -230,12 +231,12 @@ func TestPeerNickIsValidated(t *testing.T) {
 	friend := ID{10}
 	e.onNet(NetEvent{Kind: PeerUp, Peer: friend, Nick: "frank", Addr: "10.0.0.10:7420"})
 	for _, bad := range []string{"", "mal\x1b]0;pwned\x07lory", strings.Repeat("x", 33), "\xff"} {
-		e.onFrame(friend, append([]byte{frameNick}, bad...))
+		e.onFrame(friend, frame.New(frame.Nick, []byte(bad)))
 		if got := e.nickOf(friend, ""); got != "frank" {
 			t.Fatalf("after a nick frame of %q, shown as %q", bad, got)
 		}
 	}
-	e.onFrame(friend, append([]byte{frameNick}, "francis"...))
+	e.onFrame(friend, frame.New(frame.Nick, []byte("francis")))
 	if got := e.nickOf(friend, ""); got != "francis" {
 		t.Fatalf("after a good nick frame, shown as %q", got)
 	}
@@ -479,12 +480,12 @@ func TestAwayFrameIsValidated(t *testing.T) {
 	friend := ID{11}
 	e.onNet(NetEvent{Kind: PeerUp, Peer: friend, Nick: "frank", Addr: "10.0.0.11:7420"})
 	for _, bad := range []string{"a\x1b]0;pwned\x07", strings.Repeat("x", MaxAway+1), "\xff", "tab\there"} {
-		e.onFrame(friend, append([]byte{frameAway}, bad...))
+		e.onFrame(friend, frame.New(frame.Away, []byte(bad)))
 		if got := e.peers[friend].away; got != "" {
 			t.Fatalf("after an away frame of %q: %q", bad, got)
 		}
 	}
-	e.onFrame(friend, append([]byte{frameAway}, "gone fishing"...))
+	e.onFrame(friend, frame.New(frame.Away, []byte("gone fishing")))
 	if got := awayOf(e.peers[friend]); got != "gone fishing" {
 		t.Fatalf("after a good away frame: %q", got)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/mmls-chat/mmls-chat/mmls"
 	"github.com/mmls-chat/mmls-chat/mmls/enginetest"
 	"github.com/mmls-chat/mmls-chat/mmls/files"
+	"github.com/mmls-chat/mmls-chat/mmls/frame"
 	"github.com/mmls-chat/mmls-chat/mmls/memnet"
 )
 
@@ -232,7 +233,7 @@ func TestStrangerCannotFetch(t *testing.T) {
 				if err := ep.Send(alice.ID, files.Request{ID: id, What: files.WhatPage}.Frame()); err != nil {
 					t.Fatal(err)
 				}
-			case ev.Kind == mmls.Frame && len(ev.Payload) > 0 && ev.Payload[0] == files.FrameData:
+			case ev.Kind == mmls.Frame && len(ev.Payload) > 0 && frame.Kind(ev.Payload[0]) == frame.FileData:
 				ep.Ack(ev.Peer, ev.Seq)
 				d, err := files.ParseData(ev.Payload[1:])
 				if err != nil {

@@ -1,29 +1,23 @@
 package mmls
 
 import (
-	"encoding/binary"
 	"fmt"
+
+	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/mmls-chat/mmls-chat/mmls/frame"
 )
 
-// Engine frames: the first byte of a transport payload says what it
-// carries (4 and 5 are mmls/files' chunk requests and data; 3, a receipt
-// per message, was replaced by cumulative acknowledgements).
-const (
-	frameDMLS  = 1  // a DMLS message (dmls.Message)
-	frameRooms = 2  // which rooms we are in (announcement)
-	frameAcks  = 6  // what a member holds of a room's messages (dmls.Acks)
-	frameHeld  = 7  // a member's message another member hands on (dmls.Held)
-	frameAck   = 8  // what we hold of the receiver's own messages in a room: room id [32] | entry (dmls.MarshalEntry)
-	frameNick  = 9  // our nick from now on: its UTF-8 bytes (nick.go)
-	frameAway  = 10 // we are away, and why: its UTF-8 bytes; none when back (nick.go)
+// What the engine's frames carry is in one table, mmls/frame; the engine
+// decodes each once, in onFrame (peers.go).
 
-	maxAnnouncedRooms = 256
-)
+// maxAnnouncedRooms bounds the tags of a rooms frame.
+const maxAnnouncedRooms = 256
 
 // ErrMalformed wraps every engine frame that does not parse.
 var ErrMalformed = fmt.Errorf("mmls: malformed frame")
 
-func dmlsFrame(msg []byte) []byte { return append([]byte{frameDMLS}, msg...) }
+func dmlsFrame(msg []byte) []byte { return frame.New(frame.DMLS, msg) }
 
 // announcement is what a rooms frame says to one peer: whether we hold the
 // direct room with this peer, and a tag per other room we are in, which
@@ -44,34 +38,37 @@ func (a *announcement) frame() []byte {
 	if len(tags) > maxAnnouncedRooms {
 		tags = tags[:maxAnnouncedRooms]
 	}
-	direct := byte(0)
+	direct := uint8(0)
 	if a.direct {
 		direct = 1
 	}
-	b := append([]byte{frameRooms, direct}, a.nonce[:]...)
-	b = binary.BigEndian.AppendUint16(b, uint16(len(tags)))
+	b := cryptobyte.NewBuilder(make([]byte, 0, 2+nonceSize+2+32*len(tags)))
+	b.AddUint8(uint8(frame.Rooms))
+	b.AddUint8(direct)
+	b.AddBytes(a.nonce[:])
+	b.AddUint16(uint16(len(tags)))
 	for _, t := range tags {
-		b = append(b, t[:]...)
+		b.AddBytes(t[:])
 	}
-	return b
+	return b.BytesOrPanic() // no length prefixes: it cannot fail
 }
 
 // parseRooms decodes the body of a rooms frame.
-func parseRooms(b []byte) (*announcement, error) {
-	if len(b) < 1+nonceSize+2 || b[0] > 1 {
-		return nil, fmt.Errorf("%w: rooms frame of %d bytes", ErrMalformed, len(b))
+func parseRooms(body []byte) (*announcement, error) {
+	s := cryptobyte.String(body)
+	var direct uint8
+	var n uint16
+	a := &announcement{}
+	if !s.ReadUint8(&direct) || direct > 1 || !s.CopyBytes(a.nonce[:]) || !s.ReadUint16(&n) {
+		return nil, fmt.Errorf("%w: rooms frame of %d bytes", ErrMalformed, len(body))
 	}
-	a := &announcement{direct: b[0] == 1}
-	copy(a.nonce[:], b[1:])
-	b = b[1+nonceSize:]
-	n := int(binary.BigEndian.Uint16(b))
-	b = b[2:]
-	if n > maxAnnouncedRooms || len(b) != 32*n {
-		return nil, fmt.Errorf("%w: rooms frame: %d tags in %d bytes", ErrMalformed, n, len(b))
+	if n > maxAnnouncedRooms || len(s) != 32*int(n) {
+		return nil, fmt.Errorf("%w: rooms frame: %d tags in %d bytes", ErrMalformed, n, len(s))
 	}
+	a.direct = direct == 1
 	a.tags = make([][32]byte, n)
 	for i := range a.tags {
-		copy(a.tags[i][:], b[32*i:])
+		s.CopyBytes(a.tags[i][:])
 	}
 	return a, nil
 }

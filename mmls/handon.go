@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
+	"github.com/mmls-chat/mmls-chat/mmls/frame"
 	"github.com/mmls-chat/mmls-chat/mmls/store"
 )
 
@@ -13,7 +14,7 @@ import (
 // recipient (dmls.Envelope.Seq) and signed; recipients say what they hold
 // with one cumulative record per room (dmls.Acks: per author, up to where
 // and which gaps): each author hears its own entry at most once per batch,
-// on the channel (frameAck); the signed record goes to every member met,
+// on the channel (frame.Ack); the signed record goes to every member met,
 // and to the members online while an author is away, who hand it on (a
 // record speaks for its signer alone); and members keep others' signed messages
 // (store.HeldMessage) to hand them on to the recipients who have not
@@ -68,7 +69,7 @@ func (e *Engine) handOn(r *room, member ID, meeting bool) {
 				}
 				pa.verified = true
 			}
-			e.send(member, append([]byte{frameAcks}, pa.raw...))
+			e.send(member, frame.New(frame.Acks, pa.raw))
 		}
 	}
 	if r.direct || !r.s.Expects(member) && !r.s.InSendGroup(member) {
@@ -99,7 +100,7 @@ func (e *Engine) handOn(r *room, member ID, meeting bool) {
 		if err != nil {
 			continue
 		}
-		e.send(member, append([]byte{frameHeld}, raw...))
+		e.send(member, frame.New(frame.Held, raw))
 		if sent++; sent >= handOnBatch {
 			break
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
+	"github.com/mmls-chat/mmls-chat/mmls/frame"
 	"github.com/mmls-chat/mmls-chat/mmls/store"
 )
 
@@ -86,7 +87,7 @@ func heldFrameRaw(t *testing.T, room dmls.RoomID, raw []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append([]byte{frameHeld}, b...)
+	return frame.New(frame.Held, b)
 }
 
 // shown returns the texts we showed from alice, with who handed each on.
@@ -231,7 +232,7 @@ func TestAttackHolderWithholds(t *testing.T) {
 	}
 	// Meeting carol: our record tells her what we miss...
 	f.e.meet(f.lobby, f.carol_)
-	recs := f.net.framesTo(f.carol_, frameAcks)
+	recs := f.net.framesTo(f.carol_, frame.Acks)
 	if len(recs) == 0 {
 		t.Fatal("no record to carol")
 	}
@@ -313,7 +314,7 @@ func TestAttackForgedAcknowledgement(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return append([]byte{frameAcks}, raw...)
+		return frame.New(frame.Acks, raw)
 	}
 	delivered := func() bool {
 		for _, ev := range e.drainEvents() {
@@ -436,7 +437,7 @@ func TestPruneHeld(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.onFrame(f.carol_, append([]byte{frameAcks}, raw...))
+		e.onFrame(f.carol_, frame.New(frame.Acks, raw))
 		e.pruneHeld()
 	}
 	carolHolds(1, 1)
@@ -509,7 +510,7 @@ func TestAttackBadRecordNotHandedOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.onFrame(f.mal, append([]byte{frameAcks}, raw...))
+	e.onFrame(f.mal, frame.New(frame.Acks, raw))
 	// carol, met now, gets our records of others: not mallory's.
 	carolRec := &dmls.Acks{Room: f.lobby.id, Version: 1}
 	if err := carolRec.Sign(f.carol); err != nil {
@@ -519,8 +520,8 @@ func TestAttackBadRecordNotHandedOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.onFrame(f.carol_, append([]byte{frameAcks}, craw...))
-	for _, b := range f.net.framesTo(f.carol_, frameAcks) {
+	e.onFrame(f.carol_, frame.New(frame.Acks, craw))
+	for _, b := range f.net.framesTo(f.carol_, frame.Acks) {
 		got, err := dmls.UnmarshalAcks(b)
 		if err == nil && got.Member() == f.mal {
 			t.Fatal("mallory's badly signed record was handed on")
@@ -557,7 +558,7 @@ func TestAttackChannelAcknowledgement(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return append(append([]byte{frameAck}, room[:]...), entry...)
+		return frame.New(frame.Ack, room[:], entry)
 	}
 	delivered := func() []ID {
 		var to []ID
@@ -611,13 +612,13 @@ func TestMeetingHandsOnOnlyRecordsThatSpeakOfTheMember(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return append([]byte{frameAcks}, raw...)
+		return frame.New(frame.Acks, raw)
 	}
 	e.onFrame(f.carol_, record(f.carol, dmls.AckEntry{Author: f.aliceID, Upto: 1}))
 	e.onFrame(f.mal, record(f.mallory, dmls.AckEntry{Author: e.me, Upto: 3}))
 	e.onFrame(f.aliceID, record(f.alice))
 	var from []ID
-	for _, raw := range f.net.framesTo(f.aliceID, frameAcks) {
+	for _, raw := range f.net.framesTo(f.aliceID, frame.Acks) {
 		rec, err := dmls.UnmarshalAcks(raw)
 		if err != nil {
 			t.Fatal(err)

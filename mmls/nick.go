@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
+	"github.com/mmls-chat/mmls-chat/mmls/frame"
 	"github.com/mmls-chat/mmls-chat/mmls/store"
 )
 
@@ -50,7 +51,7 @@ func (e *Engine) setNick(name string) (Event, error) {
 	}
 	e.nick, e.looks.selfSkel = name, skeleton(name)
 	e.net.SetNick(name)
-	told := e.tellOnline(append([]byte{frameNick}, name...))
+	told := e.tellOnline(frame.New(frame.Nick, []byte(name)))
 	return &NickChanged{Nick: name, Detail: fmt.Sprintf("told %d online", told)}, nil
 }
 
@@ -138,7 +139,7 @@ func (e *Engine) setAway(text string) (Event, error) {
 		return nil, failf(ErrUsage, "you are away already: %s", text)
 	}
 	e.away = text
-	told := e.tellOnline(append([]byte{frameAway}, text...))
+	told := e.tellOnline(frame.New(frame.Away, []byte(text)))
 	return &AwayChanged{Text: text, Detail: fmt.Sprintf("told %d online", told)}, nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
 	"github.com/mmls-chat/mmls-chat/mmls/files"
+	"github.com/mmls-chat/mmls-chat/mmls/frame"
 	"github.com/mmls-chat/mmls-chat/mmls/store"
 )
 
@@ -79,10 +80,10 @@ func (e *Engine) onNet(ev NetEvent) {
 		if e.nick != e.id.Nick() {
 			// Our handshake said the nick we have now; one that was up
 			// before /nick may have said the old one.
-			e.send(p.id, append([]byte{frameNick}, e.nick...))
+			e.send(p.id, frame.New(frame.Nick, []byte(e.nick)))
 		}
 		if e.away != "" {
-			e.send(p.id, append([]byte{frameAway}, e.away...))
+			e.send(p.id, frame.New(frame.Away, []byte(e.away)))
 		}
 	case PeerDown:
 		p := e.peer(ev.Peer)
@@ -178,13 +179,14 @@ func (e *Engine) trusted(peer ID) bool {
 }
 
 func (e *Engine) onFrame(from ID, payload []byte) {
-	if len(payload) == 0 {
-		e.cfg.Logf("mmls: empty frame from %s", from.Short())
+	kind, body, err := frame.Split(payload)
+	if err != nil {
+		e.cfg.Logf("mmls: from %s: %v", from.Short(), err)
 		return
 	}
-	body := payload[1:]
-	switch payload[0] {
-	case frameDMLS:
+	// Every kind the table (mmls/frame) has is handled here, once.
+	switch kind {
+	case frame.DMLS:
 		m, err := dmls.UnmarshalMessage(body)
 		if err != nil {
 			e.cfg.Logf("mmls: from %s: %v", from.Short(), err)
@@ -196,24 +198,24 @@ func (e *Engine) onFrame(from ID, payload []byte) {
 			return
 		}
 		e.in(r)(r.s.HandleMessage(from, m))
-	case frameRooms:
+	case frame.Rooms:
 		a, err := parseRooms(body)
 		if err != nil {
 			e.cfg.Logf("mmls: from %s: %v", from.Short(), err)
 			return
 		}
 		e.onRooms(from, a)
-	case frameAcks:
+	case frame.Acks:
 		e.onAcks(from, body)
-	case frameAck:
+	case frame.Ack:
 		e.onAck(from, body)
-	case frameHeld:
+	case frame.Held:
 		e.onHeld(from, body)
-	case frameNick:
+	case frame.Nick:
 		e.onNick(from, body)
-	case frameAway:
+	case frame.Away:
 		e.onAway(from, body)
-	case files.FrameRequest:
+	case frame.FileRequest:
 		// Parsed once, here: what we serve follows who we send to now
 		// (kickedAsker), then the manager serves it.
 		req, err := files.ParseRequest(body)
@@ -224,12 +226,15 @@ func (e *Engine) onFrame(from ID, payload []byte) {
 		case !e.files.Request(from, req):
 			e.cfg.Logf("mmls: from %s: file request dropped (busy); it is asked again", from.Short())
 		}
-	case files.FrameData:
-		if !e.files.Frame(from, payload) {
-			e.cfg.Logf("mmls: from %s: file frame dropped (busy); it is asked again", from.Short())
+	case frame.FileData:
+		// Taken by the manager only from a holder it asked.
+		d, err := files.ParseData(body)
+		switch {
+		case err != nil:
+			e.cfg.Logf("mmls: from %s: %v", from.Short(), err)
+		case !e.files.Data(from, d):
+			e.cfg.Logf("mmls: from %s: file data dropped (busy); it is asked again", from.Short())
 		}
-	default:
-		e.cfg.Logf("mmls: from %s: unknown frame type %d", from.Short(), payload[0])
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
+	"github.com/mmls-chat/mmls-chat/mmls/frame"
 	"github.com/mmls-chat/mmls-chat/mmls/store"
 )
 
@@ -38,7 +39,7 @@ func TestRemovedMemberNoLongerRecognisesRoom(t *testing.T) {
 	}
 	tagsTo := func(peer ID) (a *announcement) {
 		e.announceTo(peer)
-		frames := net.framesTo(peer, frameRooms)
+		frames := net.framesTo(peer, frame.Rooms)
 		a, err := parseRooms(frames[len(frames)-1])
 		if err != nil {
 			t.Fatal(err)

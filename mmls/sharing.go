@@ -12,6 +12,7 @@ import (
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
 	"github.com/mmls-chat/mmls-chat/mmls/files"
+	"github.com/mmls-chat/mmls-chat/mmls/frame"
 	"github.com/mmls-chat/mmls-chat/mmls/store"
 )
 
@@ -33,8 +34,10 @@ func (f filesNet) QueuedBytes(to files.PeerID) int {
 	return 0
 }
 
-func isFileFrame(ev NetEvent) bool {
-	return ev.Kind == Frame && len(ev.Payload) > 0 && (ev.Payload[0] == files.FrameRequest || ev.Payload[0] == files.FrameData)
+// unstored reports whether ev is a frame whose handling writes nothing to
+// the store (file traffic, says the table): no batch is opened for it.
+func unstored(ev NetEvent) bool {
+	return ev.Kind == Frame && len(ev.Payload) > 0 && frame.Kind(ev.Payload[0]).Known() && !frame.Kind(ev.Payload[0]).Stored()
 }
 
 // sendFile checks the file and has it read and sealed in the background;

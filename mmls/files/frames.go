@@ -1,15 +1,16 @@
 package files
 
 import (
-	"encoding/binary"
 	"fmt"
+
+	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/mmls-chat/mmls-chat/mmls/frame"
 )
 
-// Frame types, beside the engine's (mmls frames 1 to 3).
-const (
-	FrameRequest = 4
-	FrameData    = 5
-)
+// A request and its answer travel as frame.FileRequest and frame.FileData
+// (the one table of frame kinds is mmls/frame); the engine splits a
+// payload and calls ParseRequest or ParseData on its body, once.
 
 // What a request asks for.
 const (
@@ -34,9 +35,23 @@ type Request struct {
 
 // Frame encodes r as a transport payload.
 func (r Request) Frame() []byte {
-	b := append([]byte{FrameRequest}, r.ID[:]...)
-	b = append(b, r.What)
-	return binary.BigEndian.AppendUint32(b, r.Index)
+	b := cryptobyte.NewBuilder(make([]byte, 0, 1+requestSize))
+	b.AddUint8(uint8(frame.FileRequest))
+	r.add(b)
+	return b.BytesOrPanic() // no length prefixes: it cannot fail
+}
+
+// requestSize is a request's body: id, what, index.
+const requestSize = 16 + 1 + 4
+
+func (r Request) add(b *cryptobyte.Builder) {
+	b.AddBytes(r.ID[:])
+	b.AddUint8(r.What)
+	b.AddUint32(r.Index)
+}
+
+func (r *Request) read(s *cryptobyte.String) bool {
+	return s.CopyBytes(r.ID[:]) && s.ReadUint8(&r.What) && r.What <= WhatPage && s.ReadUint32(&r.Index)
 }
 
 // Data answers a Request.
@@ -48,44 +63,38 @@ type Data struct {
 
 // Frame encodes d as a transport payload.
 func (d Data) Frame() []byte {
-	b := make([]byte, 0, 1+16+1+4+1+len(d.Bytes))
-	b = append(b, FrameData)
-	b = append(b, d.ID[:]...)
-	b = append(b, d.What)
-	b = binary.BigEndian.AppendUint32(b, d.Index)
-	b = append(b, d.Status)
-	return append(b, d.Bytes...)
+	b := cryptobyte.NewBuilder(make([]byte, 0, 1+requestSize+1+len(d.Bytes)))
+	b.AddUint8(uint8(frame.FileData))
+	d.Request.add(b)
+	b.AddUint8(d.Status)
+	b.AddBytes(d.Bytes)
+	return b.BytesOrPanic() // no length prefixes: it cannot fail
 }
 
 // maxData bounds what a data frame carries: a sealed chunk or a page.
 const maxData = max(MaxChunk+Overhead, PageHashes*32)
 
-// ParseRequest decodes the body of a request frame (after its type).
-func ParseRequest(b []byte) (Request, error) {
+// ParseRequest decodes the body of a request frame (after its kind).
+func ParseRequest(body []byte) (Request, error) {
 	var r Request
-	if len(b) != 16+1+4 || b[16] > WhatPage {
-		return r, fmt.Errorf("%w: request of %d bytes", ErrMalformed, len(b))
+	s := cryptobyte.String(body)
+	if !r.read(&s) || !s.Empty() {
+		return Request{}, fmt.Errorf("%w: request of %d bytes", ErrMalformed, len(body))
 	}
-	copy(r.ID[:], b)
-	r.What = b[16]
-	r.Index = binary.BigEndian.Uint32(b[17:])
 	return r, nil
 }
 
-// ParseData decodes the body of a data frame (after its type). Bytes
-// aliases b.
-func ParseData(b []byte) (Data, error) {
+// ParseData decodes the body of a data frame (after its kind). Bytes
+// aliases body.
+func ParseData(body []byte) (Data, error) {
 	var d Data
-	if len(b) < 16+1+4+1 || b[16] > WhatPage || b[21] > StatusBusy || len(b)-22 > maxData {
-		return d, fmt.Errorf("%w: data frame of %d bytes", ErrMalformed, len(b))
+	s := cryptobyte.String(body)
+	if !d.Request.read(&s) || !s.ReadUint8(&d.Status) || d.Status > StatusBusy || len(s) > maxData {
+		return Data{}, fmt.Errorf("%w: data frame of %d bytes", ErrMalformed, len(body))
 	}
-	copy(d.ID[:], b)
-	d.What = b[16]
-	d.Index = binary.BigEndian.Uint32(b[17:])
-	d.Status = b[21]
-	d.Bytes = b[22:]
+	d.Bytes = s
 	if d.Status != StatusData && len(d.Bytes) > 0 {
-		return d, fmt.Errorf("%w: status %d with %d bytes", ErrMalformed, d.Status, len(d.Bytes))
+		return Data{}, fmt.Errorf("%w: status %d with %d bytes", ErrMalformed, d.Status, len(d.Bytes))
 	}
 	return d, nil
 }

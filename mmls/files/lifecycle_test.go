@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmls-chat/mmls-chat/mmls/frame"
 	"github.com/mmls-chat/mmls-chat/mmls/store"
 )
 
@@ -23,7 +24,32 @@ type lan struct {
 	queued map[PeerID]int // what QueuedBytes says of a peer
 	// hold, if set, keeps back a frame (from, to) instead of sending it.
 	hold func(from, to PeerID, payload []byte) bool
-	held []frameIn
+	held []sent
+}
+
+// sent is a frame on its way.
+type sent struct {
+	from    PeerID
+	payload []byte
+}
+
+// deliver hands payload to m as the engine does (mmls.Engine.onFrame):
+// its kind split off and its body parsed once, a request or an answer;
+// it reports whether m took it (false: malformed, or m's queue full).
+func deliver(m *Manager, from PeerID, payload []byte) bool {
+	k, body, err := frame.Split(payload)
+	if err != nil {
+		return false
+	}
+	switch k {
+	case frame.FileRequest:
+		r, err := ParseRequest(body)
+		return err == nil && m.Request(from, r)
+	case frame.FileData:
+		d, err := ParseData(body)
+		return err == nil && m.Data(from, d)
+	}
+	return false
 }
 
 func newLAN() *lan { return &lan{nodes: map[PeerID]*Manager{}, queued: map[PeerID]int{}} }
@@ -38,7 +64,7 @@ func (e end) Send(to PeerID, payload []byte) error {
 	e.l.mu.Lock()
 	m := e.l.nodes[to]
 	if e.l.hold != nil && e.l.hold(e.me, to, payload) {
-		e.l.held = append(e.l.held, frameIn{from: e.me, payload: payload})
+		e.l.held = append(e.l.held, sent{from: e.me, payload: payload})
 		e.l.mu.Unlock()
 		return nil
 	}
@@ -46,7 +72,7 @@ func (e end) Send(to PeerID, payload []byte) error {
 	if m == nil {
 		return errors.New("not connected")
 	}
-	m.Frame(e.me, payload)
+	deliver(m, e.me, payload)
 	return nil
 }
 
@@ -440,7 +466,7 @@ func TestServe(t *testing.T) {
 			l.queued[tc.from] = QueueShare + 1
 		}
 		l.mu.Unlock()
-		if !alice.m.Frame(tc.from, tc.r.Frame()) {
+		if !deliver(alice.m, tc.from, tc.r.Frame()) {
 			t.Fatal("the frame queue is full")
 		}
 		select {
@@ -451,18 +477,6 @@ func TestServe(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("%s: no answer", tc.name)
 		}
-	}
-	// Frames that are not requests or answers, or that do not parse, are
-	// dropped without an answer: the next request is answered next.
-	l.mu.Lock()
-	l.queued[bob] = 0
-	l.mu.Unlock()
-	for _, junk := range [][]byte{nil, {FrameRequest, 1, 2}, {FrameData}, {99}} {
-		alice.m.Frame(bob, junk)
-	}
-	alice.m.Frame(bob, Request{ID: key, What: WhatChunk, Index: 0}.Frame())
-	if d := <-answers; d.Index != 0 || d.Status != StatusData {
-		t.Fatalf("after junk: %+v", d.Request)
 	}
 }
 
@@ -511,14 +525,14 @@ func TestSilentHolderIsPassedOver(t *testing.T) {
 			l.mu.Lock()
 			l.hold = func(from, to PeerID, payload []byte) bool {
 				switch {
-				case from == bob.id && to == carol.id && payload[0] == FrameRequest:
+				case from == bob.id && to == carol.id && frame.Kind(payload[0]) == frame.FileRequest:
 					if r, err := ParseRequest(payload[1:]); err == nil && r.What == WhatChunk {
 						select {
 						case askedCarol <- struct{}{}:
 						default:
 						}
 					}
-				case from == carol.id && payload[0] == FrameData:
+				case from == carol.id && frame.Kind(payload[0]) == frame.FileData:
 					d, err := ParseData(payload[1:])
 					return err == nil && d.What == WhatChunk
 				}
@@ -685,13 +699,13 @@ func TestManifestPageOnlyFromWhomWeAsked(t *testing.T) {
 	forged := page
 	forged.Bytes = bytes.Repeat([]byte{0xee}, len(page.Bytes))
 	bob.m.SetOnline(carol, true)
-	bob.m.Frame(carol, forged.Frame())
+	deliver(bob.m, carol, forged.Frame())
 	l.mu.Lock()
 	held := l.held
 	l.hold, l.held = nil, nil
 	l.mu.Unlock()
 	for _, f := range held {
-		bob.m.Frame(f.from, f.payload)
+		deliver(bob.m, f.from, f.payload)
 	}
 	sameFile(t, waitEvent(t, bob.m, func(e Event) bool { _, ok := e.(Saved); return ok }).(Saved).Path, data)
 	if blog.has("served a manifest of %s its sender did not make") {

@@ -121,10 +121,13 @@ type Manager struct {
 	online  map[PeerID]bool
 }
 
+// frameIn is a request or an answer, parsed (and a request authorised)
+// by the receiver of its frame: the engine, which dispatches every frame
+// kind once (mmls/frame).
 type frameIn struct {
-	from    PeerID
-	payload []byte
-	req     *Request // a request its receiver parsed already (Request)
+	from PeerID
+	req  *Request // or
+	data *Data
 }
 
 // holding is a file we can serve chunks of: whole at path, or the chunks
@@ -204,23 +207,24 @@ func (m *Manager) runCalls() {
 	}
 }
 
-// Frame queues a file frame from a peer; it reports false when the queue
-// is full (the frame is dropped: its sender asks again).
-func (m *Manager) Frame(from PeerID, payload []byte) bool {
-	select {
-	case m.frames <- frameIn{from: from, payload: payload}:
-		return true
-	default:
-		return false
-	}
+// Request queues a request a peer sent, parsed and authorised by the
+// receiver of its frame (who may be served is the engine's to say: it
+// knows who is in our rooms now); it reports false when the queue is full
+// (the request is dropped: its sender asks again).
+func (m *Manager) Request(from PeerID, r Request) bool {
+	return m.queue(frameIn{from: from, req: &r})
 }
 
-// Request queues a request a peer sent, parsed (and authorised) by the
-// receiver of the frame; it reports false when the queue is full (its
-// sender asks again).
-func (m *Manager) Request(from PeerID, r Request) bool {
+// Data queues an answer a peer sent, parsed by the receiver of its frame;
+// the manager takes it only from a holder it asked. It reports false when
+// the queue is full (the answer is dropped: it is asked again).
+func (m *Manager) Data(from PeerID, d Data) bool {
+	return m.queue(frameIn{from: from, data: &d})
+}
+
+func (m *Manager) queue(in frameIn) bool {
 	select {
-	case m.frames <- frameIn{from: from, req: &r}:
+	case m.frames <- in:
 		return true
 	default:
 		return false
@@ -334,10 +338,11 @@ func (m *Manager) Run(ctx context.Context) error {
 		case <-m.wake:
 			m.runCalls()
 		case fr := <-m.frames:
-			if fr.req != nil {
+			switch {
+			case fr.req != nil:
 				m.serve(fr.from, *fr.req)
-			} else {
-				m.onFrame(fr.from, fr.payload)
+			case m.fetches[fr.data.ID] != nil:
+				m.onData(m.fetches[fr.data.ID], fr.from, *fr.data)
 			}
 		case <-tick.C:
 			m.onTick()
@@ -389,30 +394,6 @@ func (m *Manager) hold(f store.File) {
 	}
 	delete(allowed, m.cfg.Me)
 	m.held[key] = &holding{id: key, o: o, s: s, man: man, allowed: allowed, path: f.Source}
-}
-
-func (m *Manager) onFrame(from PeerID, payload []byte) {
-	if len(payload) == 0 {
-		return
-	}
-	switch payload[0] {
-	case FrameRequest:
-		r, err := ParseRequest(payload[1:])
-		if err != nil {
-			m.cfg.Logf("files: from %s: %v", from.Short(), err)
-			return
-		}
-		m.serve(from, r)
-	case FrameData:
-		d, err := ParseData(payload[1:])
-		if err != nil {
-			m.cfg.Logf("files: from %s: %v", from.Short(), err)
-			return
-		}
-		if f := m.fetches[d.ID]; f != nil {
-			m.onData(f, from, d)
-		}
-	}
 }
 
 // serve answers a request: only the offer's recipients and sender get

@@ -20,7 +20,7 @@ type pipe struct {
 }
 
 func (p pipe) Send(_ PeerID, payload []byte) error {
-	p.to().Frame(p.from, payload)
+	deliver(p.to(), p.from, payload)
 	return nil
 }
 func (pipe) QueuedBytes(PeerID) int { return 0 }
@@ -203,7 +203,7 @@ func (l *holderLink) Send(_ PeerID, payload []byte) error {
 		l.mu.Unlock()
 	}
 	if l.queue == nil {
-		l.to().Frame(l.from, payload)
+		deliver(l.to(), l.from, payload)
 		return nil
 	}
 	l.queue <- payload
@@ -221,7 +221,7 @@ func (l *holderLink) carry(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			}
-			l.to().Frame(l.from, p)
+			deliver(l.to(), l.from, p)
 		case <-ctx.Done():
 			return
 		}
@@ -235,7 +235,7 @@ type router struct {
 }
 
 func (r router) Send(to PeerID, payload []byte) error {
-	r.to[to].Frame(r.from, payload)
+	deliver(r.to[to], r.from, payload)
 	return nil
 }
 func (router) QueuedBytes(PeerID) int { return 0 }
