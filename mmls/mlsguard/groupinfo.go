@@ -3,6 +3,8 @@ package mlsguard
 import (
 	"errors"
 	"fmt"
+
+	"golang.org/x/crypto/cryptobyte"
 )
 
 // infoShape is what Join judges of a GroupInfo before go-mls runs: read
@@ -28,36 +30,32 @@ type infoShape struct {
 
 var errShape = errors.New("group info")
 
-// reader reads go-tls-syntax encodings: big-endian integers and vectors
-// with a length prefix of 1, 2 or 4 bytes.
-type reader struct {
-	b   []byte
-	err error
+// vec32 reads a vector with a 4-byte length prefix (go-tls-syntax's
+// widest; cryptobyte reads the others).
+func vec32(s *cryptobyte.String, out *cryptobyte.String) bool {
+	var n uint32
+	var b []byte
+	if !s.ReadUint32(&n) || uint64(n) > uint64(len(*s)) || !s.ReadBytes(&b, int(n)) {
+		return false
+	}
+	*out = b
+	return true
 }
 
-func (r *reader) take(n int) []byte {
-	if r.err != nil || n < 0 || n > len(r.b) {
-		r.err = fmt.Errorf("%w: truncated", errShape)
-		return nil
+// skip reads and drops a vector with a length prefix of head bytes.
+func skip(s *cryptobyte.String, head int) bool {
+	var v cryptobyte.String
+	switch head {
+	case 1:
+		return s.ReadUint8LengthPrefixed(&v)
+	case 2:
+		return s.ReadUint16LengthPrefixed(&v)
+	default:
+		return vec32(s, &v)
 	}
-	out := r.b[:n]
-	r.b = r.b[n:]
-	return out
 }
 
-func (r *reader) uint(size int) uint32 {
-	b := r.take(size)
-	if r.err != nil {
-		return 0
-	}
-	var v uint32
-	for _, c := range b {
-		v = v<<8 | uint32(c)
-	}
-	return v
-}
-
-func (r *reader) vec(head int) []byte { return r.take(int(r.uint(head))) }
+var errTruncated = fmt.Errorf("%w: truncated", errShape)
 
 // shapeOf walks an encoded GroupInfo (go-mls, draft 09): group id, epoch,
 // the tree (a 4-byte-length vector of optional nodes: a leaf is a
@@ -66,20 +64,23 @@ func (r *reader) vec(head int) []byte { return r.take(int(r.uint(head))) }
 // signature. It stops counting nodes past maxNodes.
 func shapeOf(data []byte, maxNodes int) (infoShape, error) {
 	var s infoShape
-	r := &reader{b: data}
-	s.groupID = r.vec(1)
-	s.epoch = uint64(r.uint(4))<<32 | uint64(r.uint(4))
-	tree := &reader{b: r.vec(4)}
-	if r.err != nil {
-		return s, r.err
+	r := cryptobyte.String(data)
+	var gid, tree cryptobyte.String
+	if !r.ReadUint8LengthPrefixed(&gid) || !r.ReadUint64(&s.epoch) || !vec32(&r, &tree) {
+		return s, errTruncated
 	}
-	for len(tree.b) > 0 && tree.err == nil {
+	s.groupID = gid
+	for len(tree) > 0 {
 		s.nodes++
 		if s.nodes > maxNodes {
 			return s, nil // too big: the caller refuses it, no need to read on
 		}
-		node := tree.b
-		switch tree.uint(1) { // optional
+		node := tree
+		var present, kind uint8
+		if !tree.ReadUint8(&present) {
+			return s, errTruncated
+		}
+		switch present { // optional
 		case 0:
 			s.tree = append(s.tree, node[:1])
 			continue
@@ -87,50 +88,60 @@ func shapeOf(data []byte, maxNodes int) (infoShape, error) {
 		default:
 			return s, fmt.Errorf("%w: bad optional node", errShape)
 		}
-		switch tree.uint(1) { // node type
+		if !tree.ReadUint8(&kind) {
+			return s, errTruncated
+		}
+		switch kind {
 		case 0: // leaf: KeyPackage
-			tree.take(1 + 2) // version, cipher suite
-			tree.vec(2)      // init key
-			if tree.uint(1) != 0 {
+			var credType uint8
+			var pub cryptobyte.String
+			if !tree.Skip(1+2) || !skip(&tree, 2) || !tree.ReadUint8(&credType) { // version, cipher suite, init key
+				return s, errTruncated
+			}
+			if credType != 0 {
 				return s, fmt.Errorf("%w: not a basic credential", errShape)
 			}
-			tree.vec(2)  // identity
-			tree.take(2) // signature scheme
-			pub := tree.vec(2)
-			tree.vec(2) // extensions
-			tree.vec(2) // signature
+			// identity, signature scheme, public key, extensions, signature
+			if !skip(&tree, 2) || !tree.Skip(2) || !tree.ReadUint16LengthPrefixed(&pub) || !skip(&tree, 2) || !skip(&tree, 2) {
+				return s, errTruncated
+			}
 			if s.nodes == 1 {
 				s.leaf0 = pub
 			}
-		case 1: // parent
-			tree.vec(2) // public key
-			tree.vec(4) // unmerged leaves
-			tree.vec(1) // parent hash
+		case 1: // parent: public key, unmerged leaves, parent hash
+			if !skip(&tree, 2) || !skip(&tree, 4) || !skip(&tree, 1) {
+				return s, errTruncated
+			}
 		default:
 			return s, fmt.Errorf("%w: bad node type", errShape)
 		}
-		s.tree = append(s.tree, node[:len(node)-len(tree.b)])
+		s.tree = append(s.tree, node[:len(node)-len(tree)])
 	}
-	if tree.err != nil {
-		return s, tree.err
+	at := func() int { return len(data) - len(r) }
+	var cth, ith, confirm, signature cryptobyte.String
+	if !r.ReadUint8LengthPrefixed(&cth) || !r.ReadUint8LengthPrefixed(&ith) {
+		return s, errTruncated
 	}
-	at := func() int { return len(data) - len(r.b) }
-	s.cth = r.vec(1)
-	s.ith = r.vec(1)
+	s.cth, s.ith = cth, ith
 	signedHead := at()
-	ext := r.b
-	r.vec(2)
-	s.ext = ext[:len(ext)-len(r.b)]
+	ext := r
+	if !skip(&r, 2) {
+		return s, errTruncated
+	}
+	s.ext = ext[:len(ext)-len(r)]
 	signedTail := at()
-	s.confirm = r.vec(1)
-	s.signer = r.uint(4)
+	if !r.ReadUint8LengthPrefixed(&confirm) || !r.ReadUint32(&s.signer) {
+		return s, errTruncated
+	}
+	s.confirm = confirm
 	signedEnd := at()
-	s.signature = r.vec(2)
-	if r.err == nil && len(r.b) != 0 {
-		r.err = fmt.Errorf("%w: %d trailing bytes", errShape, len(r.b))
+	if !r.ReadUint16LengthPrefixed(&signature) {
+		return s, errTruncated
 	}
-	if r.err == nil {
-		s.tbs = append(append(make([]byte, 0, signedHead+signedEnd-signedTail), data[:signedHead]...), data[signedTail:signedEnd]...)
+	s.signature = signature
+	if len(r) != 0 {
+		return s, fmt.Errorf("%w: %d trailing bytes", errShape, len(r))
 	}
-	return s, r.err
+	s.tbs = append(append(make([]byte, 0, signedHead+signedEnd-signedTail), data[:signedHead]...), data[signedTail:signedEnd]...)
+	return s, nil
 }
