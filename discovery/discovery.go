@@ -38,8 +38,8 @@
 package discovery
 
 import (
+	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -51,6 +51,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/grandcat/zeroconf"
+
+	"github.com/mmls-chat/mmls-chat/transport/peerid"
 )
 
 // Service and Domain of the DNS-SD records.
@@ -61,7 +63,7 @@ const (
 
 // Peer is a participant found on the network.
 type Peer struct {
-	ID       string // 64 hex digits
+	ID       peerid.ID
 	Nick     string
 	Instance string
 	Addrs    []string // host:port, IPv4 first
@@ -84,7 +86,7 @@ type Event struct {
 
 // Config configures discovery.
 type Config struct {
-	ID   string // our id, 64 hex digits
+	ID   peerid.ID // ours
 	Nick string
 	Port int // the transport's listening port
 	// Interfaces by name; empty selects the default set (see package doc).
@@ -115,8 +117,8 @@ type Discovery struct {
 
 // Start announces us and starts browsing.
 func Start(cfg Config) (*Discovery, error) {
-	if len(cfg.ID) != 64 {
-		return nil, fmt.Errorf("discovery: id must be 64 hex digits")
+	if cfg.ID == (peerid.ID{}) {
+		return nil, errors.New("discovery: no id")
 	}
 	if cfg.Refresh <= 0 {
 		cfg.Refresh = 10 * time.Second
@@ -131,7 +133,7 @@ func Start(cfg Config) (*Discovery, error) {
 	if err != nil {
 		return nil, err
 	}
-	txt := []string{"v=1", "id=" + cfg.ID, "nick=" + cfg.Nick}
+	txt := []string{"v=1", "id=" + cfg.ID.String(), "nick=" + cfg.Nick}
 	instance := InstanceName(cfg.Nick, cfg.ID)
 	var server *zeroconf.Server
 	if loopbackOnly(ifaces) {
@@ -243,11 +245,11 @@ type seen struct {
 }
 
 type table struct {
-	self  string
-	known map[string]*seen // by id
+	self  peerid.ID
+	known map[peerid.ID]*seen
 }
 
-func newTable(self string) *table { return &table{self: self, known: map[string]*seen{}} }
+func newTable(self peerid.ID) *table { return &table{self: self, known: map[peerid.ID]*seen{}} }
 
 // maxTableSize bounds the peers remembered from the network.
 const maxTableSize = 1024
@@ -277,7 +279,7 @@ func (t *table) sweep(now time.Time, lostAfter time.Duration) []Peer {
 			delete(t.known, id)
 		}
 	}
-	sort.Slice(lost, func(i, j int) bool { return lost[i].ID < lost[j].ID })
+	sort.Slice(lost, func(i, j int) bool { return bytes.Compare(lost[i].ID[:], lost[j].ID[:]) < 0 })
 	return lost
 }
 
@@ -286,7 +288,7 @@ func (t *table) peers() []Peer {
 	for _, s := range t.known {
 		out = append(out, s.peer)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].ID[:], out[j].ID[:]) < 0 })
 	return out
 }
 
@@ -296,7 +298,7 @@ func parseEntry(e *zeroconf.ServiceEntry) (Peer, bool) {
 		return Peer{}, false
 	}
 	var p Peer
-	version := ""
+	version, idOK := "", false
 	for _, kv := range e.Text {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
@@ -306,12 +308,12 @@ func parseEntry(e *zeroconf.ServiceEntry) (Peer, bool) {
 		case "v":
 			version = v
 		case "id":
-			p.ID = strings.ToLower(v)
+			p.ID, idOK = peerid.Parse(v)
 		case "nick":
 			p.Nick = v
 		}
 	}
-	if version != "1" || !validID(p.ID) || p.Nick == "" || len(p.Nick) > 64 || !utf8.ValidString(p.Nick) {
+	if version != "1" || !idOK || p.Nick == "" || len(p.Nick) > 64 || !utf8.ValidString(p.Nick) {
 		return Peer{}, false
 	}
 	port := strconv.Itoa(e.Port)
@@ -333,17 +335,9 @@ func parseEntry(e *zeroconf.ServiceEntry) (Peer, bool) {
 	return p, true
 }
 
-func validID(id string) bool {
-	if len(id) != 64 {
-		return false
-	}
-	_, err := hex.DecodeString(id)
-	return err == nil
-}
-
 // InstanceName is "<nick>-<first 8 hex digits of id>", with characters
 // outside [A-Za-z0-9_-] replaced by '-' and the nick cut to 40 bytes.
-func InstanceName(nick, id string) string {
+func InstanceName(nick string, id peerid.ID) string {
 	var b strings.Builder
 	for _, r := range nick {
 		if b.Len() >= 40 {
@@ -355,11 +349,7 @@ func InstanceName(nick, id string) string {
 			b.WriteByte('-')
 		}
 	}
-	short := id
-	if len(short) > 8 {
-		short = short[:8]
-	}
-	return b.String() + "-" + short
+	return b.String() + "-" + id.Short()
 }
 
 // virtualPrefixes are interface name prefixes skipped by default.

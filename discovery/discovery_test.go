@@ -2,7 +2,6 @@ package discovery
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"strings"
@@ -12,15 +11,13 @@ import (
 	"github.com/grandcat/zeroconf"
 
 	"github.com/mmls-chat/mmls-chat/discovery/netnstest"
+	"github.com/mmls-chat/mmls-chat/transport/peerid"
 )
 
-func fakeID(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:])
-}
+func fakeID(s string) peerid.ID { return sha256.Sum256([]byte(s)) }
 
 // waitEvent reads d's events until one matches, failing after d.
-func waitEvent(t *testing.T, d *Discovery, timeout time.Duration, typ EventType, id string) Peer {
+func waitEvent(t *testing.T, d *Discovery, timeout time.Duration, typ EventType, id peerid.ID) Peer {
 	t.Helper()
 	deadline := time.After(timeout)
 	for {
@@ -82,7 +79,7 @@ func entry(txt []string, port int, ips ...string) *zeroconf.ServiceEntry {
 
 func TestParseEntry(t *testing.T) {
 	t.Parallel()
-	id := fakeID("peer")
+	id := fakeID("peer").String()
 	good := []string{"v=1", "id=" + id, "nick=peer"}
 	tests := []struct {
 		name  string
@@ -122,8 +119,9 @@ func TestParseEntry(t *testing.T) {
 
 func TestTableFoundChangedLost(t *testing.T) {
 	t.Parallel()
-	self, other := fakeID("me"), fakeID("other")
-	tb := newTable(self)
+	selfID, otherID := fakeID("me"), fakeID("other")
+	self, other := selfID.String(), otherID.String()
+	tb := newTable(selfID)
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	mine := entry([]string{"v=1", "id=" + self, "nick=me"}, 1, "10.0.0.1")
 	if _, isNew := tb.see(mine, now); isNew {
@@ -143,7 +141,7 @@ func TestTableFoundChangedLost(t *testing.T) {
 	if lost := tb.sweep(now.Add(10*time.Second), 30*time.Second); len(lost) != 0 {
 		t.Fatalf("lost too early: %v", lost)
 	}
-	if lost := tb.sweep(now.Add(40*time.Second), 30*time.Second); len(lost) != 1 || lost[0].ID != other {
+	if lost := tb.sweep(now.Add(40*time.Second), 30*time.Second); len(lost) != 1 || lost[0].ID != otherID {
 		t.Fatalf("lost: %v", lost)
 	}
 	if len(tb.peers()) != 0 {
@@ -196,7 +194,7 @@ func TestInstanceName(t *testing.T) {
 		{strings.Repeat("a", 60), strings.Repeat("a", 40) + "-"},
 	}
 	for _, tc := range tests {
-		if got := InstanceName(tc.nick, fakeID("x")); got != tc.want+fakeID("x")[:8] {
+		if got := InstanceName(tc.nick, fakeID("x")); got != tc.want+fakeID("x").Short() {
 			t.Errorf("%q: %q", tc.nick, got)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -58,8 +59,8 @@ func FuzzParseEntry(f *testing.F) {
 		if !ok {
 			return
 		}
-		if !validID(p.ID) {
-			t.Fatalf("accepted id %q", p.ID)
+		if !strings.Contains(strings.ToLower(strings.Join(e.Text, "\x00")), "id="+p.ID.String()) {
+			t.Fatalf("accepted id %s, not the one announced", p.ID)
 		}
 		if p.Nick == "" || len(p.Nick) > 64 || !utf8.ValidString(p.Nick) {
 			t.Fatalf("accepted nick %q", p.Nick)

@@ -137,7 +137,7 @@ type edID struct{ priv ed25519.PrivateKey }
 
 func (e edID) PublicKey() []byte             { return e.priv.Public().(ed25519.PublicKey) }
 func (e edID) Sign(m []byte) ([]byte, error) { return ed25519.Sign(e.priv, m), nil }
-func (e edID) fingerprint() string           { return transport.IDOf(e.PublicKey()).String() }
+func (e edID) fingerprint() transport.ID     { return transport.IDOf(e.PublicKey()) }
 func newEdID() edID                          { _, p, _ := ed25519.GenerateKey(rand.Reader); return edID{p} }
 func printLine(format string, args ...any)   { fmt.Fprintf(os.Stdout, format+"\n", args...) }
 func discard(string, ...any)                 {}

@@ -76,12 +76,11 @@ func (s *sightings) Sightings() <-chan mmls.Sighting { return s.ch }
 func (s *sightings) pump(stop <-chan struct{}) {
 	defer close(s.ch)
 	for ev := range s.d.Events() {
-		id, ok := mmls.ParseID(ev.Peer.ID)
-		if ev.Type != discovery.Found || !ok {
+		if ev.Type != discovery.Found {
 			continue
 		}
 		select {
-		case s.ch <- mmls.Sighting{ID: id, Addrs: ev.Peer.Addrs}:
+		case s.ch <- mmls.Sighting{ID: ev.Peer.ID, Addrs: ev.Peer.Addrs}:
 		case <-stop:
 		}
 	}

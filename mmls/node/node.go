@@ -166,7 +166,7 @@ func Start(cfg Config) (_ *Node, err error) {
 	}
 	n.MDNS = "off (--no-mdns)"
 	if cfg.MDNS {
-		d, err := discovery.Start(discovery.Config{ID: id.Fingerprint().String(), Nick: id.Nick(),
+		d, err := discovery.Start(discovery.Config{ID: id.Fingerprint(), Nick: id.Nick(),
 			Port: port, Interfaces: cfg.Ifaces, Logf: cfg.Logf})
 		if err != nil {
 			// Said once, plainly; static peers still work.
