@@ -790,3 +790,44 @@ func TestOutboxCacheAcrossBatches(t *testing.T) {
 	}
 	must(t, b.Commit())
 }
+
+// TestOutgoingKinds: a text and a file offer we send go into the history
+// and get a delivery record; an invitation does neither (its Text is the
+// room it invites to), and keeps its acknowledgements in its entry.
+func TestOutgoingKinds(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		kind     string
+		history  bool
+		delivery bool
+	}{
+		{KindText, true, true},
+		{KindFile, true, true},
+		{KindInvite, false, false},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprint("kind=", tc.kind), func(t *testing.T) {
+			t.Parallel()
+			s := open(t, t.TempDir())
+			o := Outgoing{ID: "m", Room: "lobby", Kind: tc.kind, Text: "plans", To: []string{"b", "c"}, SentAt: t0}
+			if tc.kind == KindFile {
+				o.File = &FileRef{ID: "f", Name: "plans.pdf", Size: 10}
+			}
+			must(t, s.AddOutgoing(o, "a", "alice"))
+			if h, _ := s.History("lobby", 0); (len(h) == 1) != tc.history {
+				t.Fatalf("history %+v", h)
+			}
+			if news, _, err := s.Acknowledge("m", "b"); !news || err != nil {
+				t.Fatalf("ack: %v %v", news, err)
+			}
+			d, err := s.Deliveries([]string{"m"})
+			if err != nil || (len(d) == 1) != tc.delivery {
+				t.Fatalf("deliveries %v, %v", d, err)
+			}
+			out, err := s.Outbox()
+			if err != nil || len(out) != 1 || fmt.Sprint(out[0].Pending()) != "[c]" {
+				t.Fatalf("outbox %+v, %v", out, err)
+			}
+		})
+	}
+}
