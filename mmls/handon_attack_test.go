@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -399,6 +400,35 @@ func TestHeldBufferIsBounded(t *testing.T) {
 	}
 	if e.buffered != (heldInMemory{}) {
 		t.Fatalf("after leaving: %+v in memory", e.buffered)
+	}
+}
+
+// TestHeldWriteRefused: a held message the disk refuses to take is said
+// (a storage failure) and kept in memory, and written at the next pruning
+// once the disk takes it again.
+func TestHeldWriteRefused(t *testing.T) {
+	t.Parallel()
+	f := newHandOnFixture(t)
+	e := f.e
+	env := f.line(t, f.lobby.id, 1, "for carol too")
+	e.received(f.lobby, dmls.Event{Type: dmls.EventMessage, Peer: f.aliceID, Envelope: env}, ID{})
+	e.pruneHeld()
+	e.drainEvents()
+	e.st.FailWrites(errors.New("disk full"))
+	e.pruneHeld()
+	e.st.FailWrites(nil)
+	failed := false
+	for _, ev := range e.drainEvents() {
+		if fe, ok := ev.(*Failure); ok && errors.Is(fe.Err, ErrStorage) {
+			failed = true
+		}
+	}
+	if n, _, _ := e.st.HeldTotals("lobby"); !failed || n != 0 || e.buffered.n != 1 {
+		t.Fatalf("a refused write: said %v, %d written, %d in memory", failed, n, e.buffered.n)
+	}
+	e.pruneHeld()
+	if n, _, _ := e.st.HeldTotals("lobby"); n != 1 || e.buffered.n != 0 {
+		t.Fatalf("after the disk came back: %d written, %d in memory", n, e.buffered.n)
 	}
 }
 

@@ -70,6 +70,8 @@ func (e *Engine) writeHeld(r *room, all bool) {
 		case all || b.pruned:
 			if _, err := e.st.Hold(b.m, e.cfg.HoldLimits); err != nil {
 				e.fail(storageErr(err))
+				kept = append(kept, b) // tried again at the next pruning
+				continue
 			}
 		default:
 			b.pruned = true
