@@ -1,9 +1,11 @@
 package discovery
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +102,13 @@ func TestParseEntry(t *testing.T) {
 		{"no address", entry(good, 7420), false, ""},
 		{"only link-local v6", entry(good, 7420, "fe80::1"), false, ""},
 		{"port zero", entry(good, 0, "10.0.0.2"), false, ""},
+		{"highest port", entry(good, 65535, "10.0.0.2"), true, "10.0.0.2:65535"},
+		{"port past the highest", entry(good, 65536, "10.0.0.2"), false, ""},
+		{"nick of 64 bytes", entry([]string{"v=1", "id=" + id, "nick=" + strings.Repeat("x", 64)}, 1, "10.0.0.2"), true, "10.0.0.2:1"},
+		{"eight addresses kept", entry(good, 1, "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8"), true,
+			"10.0.0.1:1,10.0.0.2:1,10.0.0.3:1,10.0.0.4:1,10.0.0.5:1,10.0.0.6:1,10.0.0.7:1,10.0.0.8:1"},
+		{"a ninth dropped", entry(good, 1, "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8", "10.0.0.9"), true,
+			"10.0.0.1:1,10.0.0.2:1,10.0.0.3:1,10.0.0.4:1,10.0.0.5:1,10.0.0.6:1,10.0.0.7:1,10.0.0.8:1"},
 		{"junk records ignored", entry(append([]string{"garbage", "=x"}, good...), 7420, "10.0.0.2"), true, "10.0.0.2:7420"},
 		{"nil", nil, false, ""},
 	}
@@ -149,6 +158,64 @@ func TestTableFoundChangedLost(t *testing.T) {
 	}
 }
 
+// TestTableOrderBoundAndEdge: peers are listed and lost in id order; a
+// peer silent exactly lostAfter is lost; past maxTableSize a new peer is
+// not taken, while one already known still updates.
+func TestTableOrderBoundAndEdge(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	tb := newTable(fakeID("me"))
+	ids := []peerid.ID{fakeID("a"), fakeID("b"), fakeID("c"), fakeID("d")}
+	for i, id := range ids {
+		tb.see(entry([]string{"v=1", "id=" + id.String(), "nick=p"}, 1, "10.0.0.2"), now.Add(time.Duration(i)*time.Second))
+	}
+	sorted := slices.Clone(ids)
+	slices.SortFunc(sorted, func(x, y peerid.ID) int { return bytes.Compare(x[:], y[:]) })
+	idsOf := func(ps []Peer) []peerid.ID {
+		var out []peerid.ID
+		for _, p := range ps {
+			out = append(out, p.ID)
+		}
+		return out
+	}
+	if got := idsOf(tb.peers()); !slices.Equal(got, sorted) {
+		t.Fatalf("peers in order %v, want %v", got, sorted)
+	}
+	// Seen at now, now+1s, ...: at now+3s+30s all four have been silent
+	// at least 30s, the last exactly 30s.
+	if lost := idsOf(tb.sweep(now.Add(3*time.Second+30*time.Second), 30*time.Second)); !slices.Equal(lost, sorted) {
+		t.Fatalf("lost in order %v, want %v", lost, sorted)
+	}
+	for i := 0; len(tb.known) < maxTableSize; i++ {
+		id := fakeID(fmt.Sprint("filler ", i))
+		tb.see(entry([]string{"v=1", "id=" + id.String(), "nick=f"}, 1, "10.0.0.3"), now)
+	}
+	if _, isNew := tb.see(entry([]string{"v=1", "id=" + ids[0].String(), "nick=p"}, 1, "10.0.0.2"), now); isNew || len(tb.known) != maxTableSize {
+		t.Fatalf("past the bound a new peer was taken (%d known)", len(tb.known))
+	}
+	known := fakeID("filler 0")
+	if p, isNew := tb.see(entry([]string{"v=1", "id=" + known.String(), "nick=f"}, 1, "10.0.0.9"), now); !isNew || p.Addrs[0] != "10.0.0.9:1" {
+		t.Fatal("at the bound a known peer's move was not taken")
+	}
+}
+
+// TestStartDefaults: what Start fills in when the caller leaves it out.
+func TestStartDefaults(t *testing.T) {
+	t.Parallel()
+	d, err := Start(Config{ID: fakeID("defaults"), Nick: "defaults", Port: 7, Interfaces: []string{"lo"}})
+	if err != nil {
+		netnstest.Unavailable(t, fmt.Sprintf("mDNS on the loopback interface is not available on this machine: %v", err))
+	}
+	defer d.Close()
+	if d.cfg.Refresh != 10*time.Second || d.cfg.LostAfter != 30*time.Second || d.cfg.Logf == nil {
+		t.Fatalf("defaults: refresh %v, lost after %v, logf set %v", d.cfg.Refresh, d.cfg.LostAfter, d.cfg.Logf != nil)
+	}
+	d.cfg.Logf("said to nobody")
+	if _, err := Start(Config{Nick: "nobody", Port: 7, Interfaces: []string{"lo"}}); err == nil {
+		t.Fatal("started without an id")
+	}
+}
+
 func TestDefaultInterfaces(t *testing.T) {
 	t.Parallel()
 	up := net.FlagUp | net.FlagMulticast
@@ -192,6 +259,9 @@ func TestInstanceName(t *testing.T) {
 		{"alice", "alice-"},
 		{"Émile.z", "-mile-z-"},
 		{strings.Repeat("a", 60), strings.Repeat("a", 40) + "-"},
+		// Each end of each kept range, and the character just past it.
+		{"az`{AZ@[09/:_-", "az--AZ--09--_--"},
+		{"\u007f\u0080~", "----"},
 	}
 	for _, tc := range tests {
 		if got := InstanceName(tc.nick, fakeID("x")); got != tc.want+fakeID("x").Short() {
