@@ -86,7 +86,7 @@ var mutations = []mutation{
 		edits: []edit{{"e.st.Hold(b.m, e.cfg.HoldLimits)", "e.st.Hold(b.m, store.HoldLimits{PerAuthor: 1 << 30, PerAuthorBytes: 1 << 40, PerRoom: 1 << 30, PerRoomBytes: 1 << 40})"}},
 		pkg:   "./mmls", run: "TestHoldIsBounded"},
 	{name: "hand-on: what waits in memory is not bounded", file: "mmls/heldbuffer.go",
-		edits: []edit{{"if e.buffered.n > heldBufferMessages || e.buffered.bytes > heldBufferBytes {", "if e.buffered.bytes > heldBufferBytes {"}},
+		edits: []edit{{"if e.holds.buffered.n > heldBufferMessages || e.holds.buffered.bytes > heldBufferBytes {", "if e.holds.buffered.bytes > heldBufferBytes {"}},
 		pkg:   "./mmls", run: "TestHeldBufferIsBounded"},
 	{name: "hand-on: held messages written at the first pruning", file: "mmls/heldbuffer.go",
 		edits: []edit{{"case all || b.pruned:", "case true:"}},

@@ -67,23 +67,21 @@ type Config struct {
 // needs a lock. Others talk to it through Do (a command in, its answer
 // out) and read what happens from Events.
 type Engine struct {
-	cfg          Config
-	roomGiven    bool              // cfg.Room was set: it, not the last room, opens first
-	pendingNotes []store.Note      // lines worth keeping, written each tick
-	pendingPeers []store.KnownPeer // peers seen, written each tick
-	lastRoom     string            // the room last put on screen
-	commit       batching          // what waits for the open batch's commit, and held Adds (batch.go)
-	files        *files.Manager
-	autoSave     int64        // files up to it are saved as offered (SetAutoSave)
-	holding      bool         // we keep others' messages to hand on (SetHold)
-	buffered     heldInMemory // what the rooms' buffers of held messages keep (heldbuffer.go)
-	id           *dmls.Identity
-	me           ID
-	st           *store.Store
-	net          Network
-	requests     chan request
-	events       chan Event
-	done         chan struct{}
+	cfg       Config
+	roomGiven bool      // cfg.Room was set: it, not the last room, opens first
+	kept      keptLater // notes and peers seen, written each tick (notes.go)
+	lastRoom  string    // the room last put on screen
+	commit    batching  // what waits for the open batch's commit, and held Adds (batch.go)
+	files     *files.Manager
+	autoSave  int64   // files up to it are saved as offered (SetAutoSave)
+	holds     holding // whether we hold for others, what waits in memory, the last pruning (heldbuffer.go)
+	id        *dmls.Identity
+	me        ID
+	st        *store.Store
+	net       Network
+	requests  chan request
+	events    chan Event
+	done      chan struct{}
 
 	start string // the room interfaces start in
 	rooms map[string]*room
@@ -96,8 +94,8 @@ type Engine struct {
 	away string
 	// looks: the look-alike state (lookalike.go).
 	looks lookAlikes
-	// resent: when each outbox message was last protected.
-	resent map[string]time.Time
+	// resend: when our messages were last protected again (outbox.go).
+	resend resending
 	// quota: what each sender made us store (consent.go).
 	quota quotas
 	// toldFull: (room, peer) pairs told to wait for a place.
@@ -107,10 +105,6 @@ type Engine struct {
 	// knownBefore: peers we knew before this start (a full room makes
 	// room for them).
 	knownBefore map[ID]bool
-	// lastScan: when the outbox was last scanned for overdue receipts;
-	// lastPrune: when held messages were last pruned.
-	lastScan  time.Time
-	lastPrune time.Time
 }
 
 type request struct {
@@ -167,7 +161,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg:   cfg, roomGiven: roomGiven, id: cfg.Identity, me: cfg.Identity.Fingerprint(), st: cfg.Store, net: cfg.Net,
 		requests: make(chan request), events: make(chan Event, 1024), done: make(chan struct{}),
 		rooms: map[string]*room{}, byID: map[dmls.RoomID]*room{}, peers: map[ID]*peerState{},
-		nick: cfg.Identity.Nick(), resent: map[string]time.Time{}, holding: true,
+		nick: cfg.Identity.Nick(), resend: resending{at: map[string]time.Time{}}, holds: holding{on: true},
 		toldFull: map[string]bool{}, knownBefore: map[ID]bool{},
 		looks: lookAlikes{warned: map[ID]bool{}, selfSkel: skeleton(cfg.Identity.Nick())},
 		quota: quotas{told: map[string]bool{}, used: map[string]int64{}, added: map[string]int64{}},

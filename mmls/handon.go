@@ -219,7 +219,7 @@ func (e *Engine) badHeld(from ID, what string, err error) {
 // hold keeps author's message env of r to hand on to its other
 // recipients, unless the user turned holding off.
 func (e *Engine) hold(r *room, author ID, env *dmls.Envelope) {
-	if r.direct || !e.holding {
+	if r.direct || !e.holds.on {
 		return
 	}
 	others := false
@@ -252,7 +252,7 @@ func (e *Engine) setHold(on bool) (Event, error) {
 	if err := e.st.SetSetting(store.SettingHold, value); err != nil {
 		return nil, storageErr(err)
 	}
-	e.holding = on
+	e.holds.on = on
 	if !on {
 		for _, r := range e.rooms {
 			e.dropBuffered(r)

@@ -384,22 +384,22 @@ func TestHeldBufferIsBounded(t *testing.T) {
 		}
 	}
 	send(1, heldBufferMessages)
-	if n, _, _ := e.st.HeldTotals("lobby"); n != 0 || e.buffered.n != heldBufferMessages || len(f.lobby.buffered) != heldBufferMessages {
-		t.Fatalf("at the bound: %d written, %d (%d) in memory", n, e.buffered.n, len(f.lobby.buffered))
+	if n, _, _ := e.st.HeldTotals("lobby"); n != 0 || e.holds.buffered.n != heldBufferMessages || len(f.lobby.buffered) != heldBufferMessages {
+		t.Fatalf("at the bound: %d written, %d (%d) in memory", n, e.holds.buffered.n, len(f.lobby.buffered))
 	}
 	if held, err := e.heldFor(f.lobby); err != nil || len(held) != heldBufferMessages {
 		t.Fatalf("%d to hand on (%v)", len(held), err)
 	}
 	send(heldBufferMessages+1, heldBufferMessages+1)
-	if n, _, _ := e.st.HeldTotals("lobby"); n != 10 || e.buffered != (heldInMemory{}) || len(f.lobby.buffered) != 0 {
-		t.Fatalf("past the bound: %d written (want the store's 10), %+v in memory", n, e.buffered)
+	if n, _, _ := e.st.HeldTotals("lobby"); n != 10 || e.holds.buffered != (heldInMemory{}) || len(f.lobby.buffered) != 0 {
+		t.Fatalf("past the bound: %d written (want the store's 10), %+v in memory", n, e.holds.buffered)
 	}
 	send(heldBufferMessages+2, heldBufferMessages+3)
 	if err := e.leave("lobby"); err != nil {
 		t.Fatal(err)
 	}
-	if e.buffered != (heldInMemory{}) {
-		t.Fatalf("after leaving: %+v in memory", e.buffered)
+	if e.holds.buffered != (heldInMemory{}) {
+		t.Fatalf("after leaving: %+v in memory", e.holds.buffered)
 	}
 }
 
@@ -423,12 +423,12 @@ func TestHeldWriteRefused(t *testing.T) {
 			failed = true
 		}
 	}
-	if n, _, _ := e.st.HeldTotals("lobby"); !failed || n != 0 || e.buffered.n != 1 {
-		t.Fatalf("a refused write: said %v, %d written, %d in memory", failed, n, e.buffered.n)
+	if n, _, _ := e.st.HeldTotals("lobby"); !failed || n != 0 || e.holds.buffered.n != 1 {
+		t.Fatalf("a refused write: said %v, %d written, %d in memory", failed, n, e.holds.buffered.n)
 	}
 	e.pruneHeld()
-	if n, _, _ := e.st.HeldTotals("lobby"); n != 1 || e.buffered.n != 0 {
-		t.Fatalf("after the disk came back: %d written, %d in memory", n, e.buffered.n)
+	if n, _, _ := e.st.HeldTotals("lobby"); n != 1 || e.holds.buffered.n != 0 {
+		t.Fatalf("after the disk came back: %d written, %d in memory", n, e.holds.buffered.n)
 	}
 }
 

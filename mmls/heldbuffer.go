@@ -3,6 +3,7 @@ package mmls
 import (
 	"cmp"
 	"slices"
+	"time"
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
 	"github.com/mmls-chat/mmls-chat/mmls/store"
@@ -40,19 +41,27 @@ type bufferedHold struct {
 	pruned bool
 }
 
+// holding is the engine's state of holding for others.
+type holding struct {
+	on       bool         // we keep others' messages to hand on (SetHold)
+	buffered heldInMemory // what the rooms' buffers keep
+	// lastPrune: when held messages were last pruned (HandOnEvery).
+	lastPrune time.Time
+}
+
 // heldInMemory counts what the rooms' buffers keep.
 type heldInMemory struct{ n, bytes int }
 
 // bufferHold keeps m (of env) in r's buffer, and writes every buffer out
 // if they grew past their bounds.
 func (e *Engine) bufferHold(r *room, m store.HeldMessage, env *dmls.Envelope) {
-	if e.rooms[r.name] != r || !e.holding {
+	if e.rooms[r.name] != r || !e.holds.on {
 		return // left, or holding turned off, since it came
 	}
 	r.buffered = append(r.buffered, bufferedHold{m: m, env: env})
-	e.buffered.n++
-	e.buffered.bytes += len(m.Envelope)
-	if e.buffered.n > heldBufferMessages || e.buffered.bytes > heldBufferBytes {
+	e.holds.buffered.n++
+	e.holds.buffered.bytes += len(m.Envelope)
+	if e.holds.buffered.n > heldBufferMessages || e.holds.buffered.bytes > heldBufferBytes {
 		for _, name := range e.roomNames() {
 			e.writeHeld(e.rooms[name], true)
 		}
@@ -78,8 +87,8 @@ func (e *Engine) writeHeld(r *room, all bool) {
 			kept = append(kept, b)
 			continue
 		}
-		e.buffered.n--
-		e.buffered.bytes -= len(b.m.Envelope)
+		e.holds.buffered.n--
+		e.holds.buffered.bytes -= len(b.m.Envelope)
 	}
 	clear(r.buffered[len(kept):])
 	r.buffered = kept
@@ -88,15 +97,15 @@ func (e *Engine) writeHeld(r *room, all bool) {
 // dropBuffered forgets r's buffer (we left r, or stopped holding).
 func (e *Engine) dropBuffered(r *room) {
 	for _, b := range r.buffered {
-		e.buffered.n--
-		e.buffered.bytes -= len(b.m.Envelope)
+		e.holds.buffered.n--
+		e.holds.buffered.bytes -= len(b.m.Envelope)
 	}
 	r.buffered = nil
 }
 
 // writeAllHeld writes every buffer, in one store batch: the engine stops.
 func (e *Engine) writeAllHeld() {
-	if e.buffered.n == 0 {
+	if e.holds.buffered.n == 0 {
 		return
 	}
 	base := e.st

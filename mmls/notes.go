@@ -31,18 +31,25 @@ func (e *Engine) keep(ev Event) {
 		return
 	}
 	n.At = ev.When()
-	e.pendingNotes = append(e.pendingNotes, n)
+	e.kept.notes = append(e.kept.notes, n)
+}
+
+// keptLater is what the engine writes at each tick rather than at once:
+// lines worth keeping (notes) and the peers seen.
+type keptLater struct {
+	notes []store.Note
+	peers []store.KnownPeer
 }
 
 // flushKept writes the gathered notes and the peers seen.
 func (e *Engine) flushKept() {
-	if err := e.st.AddNotes(e.pendingNotes); err != nil {
-		e.cfg.Logf("mmls: keep %d notes: %v", len(e.pendingNotes), err)
+	if err := e.st.AddNotes(e.kept.notes); err != nil {
+		e.cfg.Logf("mmls: keep %d notes: %v", len(e.kept.notes), err)
 	}
-	if err := e.st.SawPeers(e.pendingPeers); err != nil {
-		e.cfg.Logf("mmls: remember %d peers: %v", len(e.pendingPeers), err)
+	if err := e.st.SawPeers(e.kept.peers); err != nil {
+		e.cfg.Logf("mmls: remember %d peers: %v", len(e.kept.peers), err)
 	}
-	e.pendingNotes, e.pendingPeers = nil, nil
+	e.kept.notes, e.kept.peers = nil, nil
 }
 
 // pastEvents are room's kept notes as the events they were (stamped when

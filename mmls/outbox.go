@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/mmls-chat/mmls-chat/mmls/dmls"
 	"github.com/mmls-chat/mmls-chat/mmls/store"
@@ -81,7 +82,7 @@ func (e *Engine) protectStored(r *room, env *dmls.Envelope, o store.Outgoing) (d
 		return dmls.Output{}, failWith(ErrStorage, err, "the message could not be saved, so it was not sent")
 	}
 	e.pend(o)
-	e.resent[id] = e.now()
+	e.resend.at[id] = e.now()
 	return out, nil
 }
 
@@ -94,6 +95,13 @@ func withoutApp(out dmls.Output) dmls.Output {
 		}
 	}
 	return kept
+}
+
+// resending is when our messages were last protected again: each
+// message (at, by id), and the outbox's last scan for overdue receipts.
+type resending struct {
+	at       map[string]time.Time
+	lastScan time.Time
 }
 
 // onTick runs the sessions' timers and, a few times per ResendAfter, the
@@ -109,12 +117,12 @@ func (e *Engine) onTick() {
 	e.releaseHeld()
 	// The outbox is read from disk: scan it a few times per ResendAfter,
 	// not every tick.
-	if now := e.now(); now.Sub(e.lastScan) >= e.cfg.ResendAfter/6 {
-		e.lastScan = now
+	if now := e.now(); now.Sub(e.resend.lastScan) >= e.cfg.ResendAfter/6 {
+		e.resend.lastScan = now
 		e.resendDue()
 	}
-	if now := e.now(); now.Sub(e.lastPrune) >= HandOnEvery {
-		e.lastPrune = now
+	if now := e.now(); now.Sub(e.holds.lastPrune) >= HandOnEvery {
+		e.holds.lastPrune = now
 		e.pruneHeld()
 	}
 }
@@ -132,14 +140,14 @@ func (e *Engine) resendDue() {
 	for _, o := range out {
 		live[o.ID] = true
 	}
-	for id := range e.resent {
+	for id := range e.resend.at {
 		if !live[id] {
-			delete(e.resent, id) // delivered: forget when it was last sent
+			delete(e.resend.at, id) // delivered: forget when it was last sent
 		}
 	}
 	e.sendOrder(out, ID{})
 	for _, o := range out {
-		if now.Sub(o.SentAt) < e.cfg.ResendAfter || now.Sub(e.resent[o.ID]) < e.cfg.ResendAfter {
+		if now.Sub(o.SentAt) < e.cfg.ResendAfter || now.Sub(e.resend.at[o.ID]) < e.cfg.ResendAfter {
 			continue
 		}
 		r := e.rooms[o.Room]
@@ -227,7 +235,7 @@ func (e *Engine) reprotect(r *room, o store.Outgoing, to []ID) {
 		e.cfg.Logf("mmls: outbox entry %s: %v", o.ID, err)
 		return
 	}
-	e.resent[o.ID] = e.now()
+	e.resend.at[o.ID] = e.now()
 	if o.Sealed == nil {
 		// Stored before messages were numbered and signed: number it
 		// now, once, and keep it so.

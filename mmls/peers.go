@@ -121,7 +121,7 @@ func (e *Engine) remember(p *peerState) {
 	k := store.KnownPeer{ID: p.id.String(), Nick: p.nick, Addr: p.addr, Seen: e.now()}
 	stored := k.Nick + "\x00" + k.Addr
 	if stored == p.stored {
-		e.pendingPeers = append(e.pendingPeers, k)
+		e.kept.peers = append(e.kept.peers, k)
 		return
 	}
 	if err := e.st.SawPeers([]store.KnownPeer{k}); err != nil {

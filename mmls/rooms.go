@@ -95,7 +95,7 @@ func (e *Engine) open() error {
 	sort.SliceStable(rooms, func(i, j int) bool { return rooms[i].Name == want && rooms[j].Name != want })
 	e.start = rooms[0].Name
 	if v, err := e.st.Setting(store.SettingHold); err == nil {
-		e.holding = v != "off"
+		e.holds.on = v != "off"
 	}
 	if v, err := e.st.Setting(store.SettingAutoSave); err == nil && v != "" {
 		e.autoSave, _ = strconv.ParseInt(v, 10, 64)
