@@ -10,9 +10,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -32,9 +34,13 @@ func New(t testing.TB, n int) *LAN {
 	if _, err := exec.LookPath("ip"); err != nil {
 		Unavailable(t, "needs the ip command (iproute2)")
 	}
+	sweep()
 	var suf [3]byte
 	rand.Read(suf[:])
-	tag := hex.EncodeToString(suf[:])
+	// The creating process's pid is in every name: a run killed before
+	// its cleanup (a timeout, a mutation tester's kill) leaves namespaces
+	// that the next New removes.
+	tag := fmt.Sprintf("%d-%s", os.Getpid(), hex.EncodeToString(suf[:]))
 	l := &LAN{Bridge: "mmls-" + tag + "-br"}
 	for i := 0; i < n; i++ {
 		l.Hosts = append(l.Hosts, fmt.Sprintf("mmls-%s-%d", tag, i))
@@ -66,6 +72,30 @@ func New(t testing.TB, n int) *LAN {
 		run("-n", ns, "link", "set", "lo", "up")
 	}
 	return l
+}
+
+// sweep deletes the namespaces New made in processes that are gone
+// ("mmls-PID-..." with no /proc/PID).
+func sweep() {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		rest, ok := strings.CutPrefix(name, "mmls-")
+		if !ok {
+			continue
+		}
+		pidText, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid <= 0 {
+			continue // another tool's, or an older run's without a pid
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); errors.Is(err, os.ErrNotExist) {
+			exec.Command("ip", "netns", "del", name).Run()
+		}
+	}
 }
 
 // Unavailable skips a test this machine cannot run, saying why; under CI
