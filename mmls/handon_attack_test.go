@@ -390,11 +390,36 @@ func TestHeldBufferIsBounded(t *testing.T) {
 	if held, err := e.heldFor(f.lobby); err != nil || len(held) != heldBufferMessages {
 		t.Fatalf("%d to hand on (%v)", len(held), err)
 	}
-	send(heldBufferMessages+1, heldBufferMessages+1)
+	// Past the bound with a disk that refuses: said once, and the oldest
+	// goes, so memory stays within the bound.
+	e.drainEvents()
+	second := msgID("flood 2")
+	oldest := hex.EncodeToString(second[:])
+	// (The message itself stored, its held copy refused: bufferHold is
+	// what a stored message's batch calls once it committed.)
+	env := f.line(t, f.lobby.id, heldBufferMessages+1, fmt.Sprint("flood ", heldBufferMessages+1))
+	raw, err := env.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.st.FailWrites(errors.New("disk full"))
+	e.bufferHold(f.lobby, store.HeldMessage{Room: "lobby", Author: f.aliceID.String(), ID: hex.EncodeToString(env.ID[:]),
+		SentAt: env.SentAt, HeldAt: time.Now(), Envelope: raw}, env)
+	e.st.FailWrites(nil)
+	failures := 0
+	for _, ev := range e.drainEvents() {
+		if _, ok := ev.(*Failure); ok {
+			failures++
+		}
+	}
+	if n, _, _ := e.st.HeldTotals("lobby"); n != 0 || failures != 1 || e.holds.buffered.n != heldBufferMessages || f.lobby.buffered[0].m.ID != oldest {
+		t.Fatalf("past the bound, refused: %d written, %d failures said, %d in memory, oldest %s (want %s)", n, failures, e.holds.buffered.n, f.lobby.buffered[0].m.ID, oldest)
+	}
+	send(heldBufferMessages+2, heldBufferMessages+2)
 	if n, _, _ := e.st.HeldTotals("lobby"); n != 10 || e.holds.buffered != (heldInMemory{}) || len(f.lobby.buffered) != 0 {
 		t.Fatalf("past the bound: %d written (want the store's 10), %+v in memory", n, e.holds.buffered)
 	}
-	send(heldBufferMessages+2, heldBufferMessages+3)
+	send(heldBufferMessages+3, heldBufferMessages+4)
 	if err := e.leave("lobby"); err != nil {
 		t.Fatal(err)
 	}

@@ -65,6 +65,14 @@ func (e *Engine) bufferHold(r *room, m store.HeldMessage, env *dmls.Envelope) {
 		for _, name := range e.roomNames() {
 			e.writeHeld(e.rooms[name], true)
 		}
+		// A disk that refuses them leaves them here: the room's oldest
+		// go, as the store's bounds would have them go.
+		for len(r.buffered) > 0 && (e.holds.buffered.n > heldBufferMessages || e.holds.buffered.bytes > heldBufferBytes) {
+			e.holds.buffered.n--
+			e.holds.buffered.bytes -= len(r.buffered[0].m.Envelope)
+			r.buffered[0] = bufferedHold{}
+			r.buffered = r.buffered[1:]
+		}
 	}
 }
 
@@ -73,12 +81,15 @@ func (e *Engine) bufferHold(r *room, m store.HeldMessage, env *dmls.Envelope) {
 // before (else kept for the next).
 func (e *Engine) writeHeld(r *room, all bool) {
 	kept := r.buffered[:0]
+	var refused error
 	for _, b := range r.buffered {
 		switch {
 		case e.everyoneHoldsEnv(r, b.env):
 		case all || b.pruned:
-			if _, err := e.st.Hold(b.m, e.cfg.HoldLimits); err != nil {
-				e.fail(storageErr(err))
+			if refused == nil {
+				_, refused = e.st.Hold(b.m, e.cfg.HoldLimits)
+			}
+			if refused != nil {
 				kept = append(kept, b) // tried again at the next pruning
 				continue
 			}
@@ -92,6 +103,9 @@ func (e *Engine) writeHeld(r *room, all bool) {
 	}
 	clear(r.buffered[len(kept):])
 	r.buffered = kept
+	if refused != nil {
+		e.fail(storageErr(refused)) // once, not once per message
+	}
 }
 
 // dropBuffered forgets r's buffer (we left r, or stopped holding).
