@@ -235,6 +235,8 @@ func (e *Engine) onFrame(from ID, payload []byte) {
 		case !e.files.Data(from, d):
 			e.cfg.Logf("mmls: from %s: file data dropped (busy); it is asked again", from.Short())
 		}
+	default: // in the table, not handled here: a new kind half added
+		e.cfg.Logf("mmls: from %s: a %v frame, which this version does not handle", from.Short(), kind)
 	}
 }
 
