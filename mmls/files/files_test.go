@@ -272,6 +272,16 @@ func TestFrames(t *testing.T) {
 	if err != nil || gd.Request != r || gd.Status != StatusData || string(gd.Bytes) != "page" {
 		t.Fatalf("data: %+v %v", gd, err)
 	}
+	// The largest answer parses (one byte more is refused, below), and so
+	// does each status the table has.
+	if gd, err := ParseData(Data{Request: r, Bytes: make([]byte, maxData)}.Frame()[1:]); err != nil || len(gd.Bytes) != maxData {
+		t.Fatalf("an answer of exactly %d bytes: %d, %v", maxData, len(gd.Bytes), err)
+	}
+	for _, status := range []uint8{StatusData, StatusMissing, StatusRefused, StatusBusy} {
+		if gd, err := ParseData(Data{Request: r, Status: status}.Frame()[1:]); err != nil || gd.Status != status {
+			t.Fatalf("status %d: %+v, %v", status, gd, err)
+		}
+	}
 	for _, bad := range [][]byte{
 		nil,
 		r.Frame()[1:20],
